@@ -1,0 +1,138 @@
+// Command xcloud is a self-hosted, single-node Heroku: git push over SSH,
+// rootless Podman builds, an embedded Caddy proxy, state in SQLite.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/lmittmann/tint"
+
+	"github.com/xcloud-dev/xcloud/daemon/config"
+)
+
+// Set with -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "dev"
+	commit  = ""
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "xcloud:", err)
+		os.Exit(1)
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage: xcloud COMMAND [ARGS]
+
+Commands:
+  daemon [-config FILE]   run the daemon (config: -config, else $XCLOUD_CONFIG, else `+config.DefaultPath+`)
+  version                 print version, commit and Go version
+
+Admin commands run over SSH: ssh -p 2222 xcloud@HOST help
+`)
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		usage(stderr)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "daemon":
+		return runDaemon(args[1:], stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, versionString())
+		return nil
+	case "help", "-h", "--help":
+		usage(stdout)
+		return nil
+	default:
+		usage(stderr)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}
+
+func versionString() string {
+	c := commit
+	if c == "" {
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range bi.Settings {
+				if s.Key == "vcs.revision" {
+					c = s.Value
+				}
+			}
+		}
+	}
+	if c == "" {
+		c = "unknown"
+	}
+	return fmt.Sprintf("xcloud %s (commit %s, %s, %s/%s)", version, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+func runDaemon(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("daemon", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "config file (default $XCLOUD_CONFIG, else "+config.DefaultPath+")")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("daemon: unexpected argument %q", fs.Arg(0))
+	}
+	if *path == "" {
+		*path = os.Getenv("XCLOUD_CONFIG")
+	}
+	if *path == "" {
+		*path = config.DefaultPath
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg.Log, stderr)
+	slog.SetDefault(logger)
+
+	// The first signal starts a graceful shutdown; a second one forces exit.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+		forced := make(chan os.Signal, 1)
+		signal.Notify(forced, syscall.SIGTERM, syscall.SIGINT)
+		<-forced
+		logger.Error("second signal: exiting now")
+		os.Exit(2)
+	}()
+	return serve(ctx, cfg, logger)
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	text := c.Format == "text"
+	if c.Format == "auto" {
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				text = true
+			}
+		}
+	}
+	if text {
+		return slog.New(tint.NewHandler(w, &tint.Options{Level: level, TimeFormat: time.TimeOnly}))
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}

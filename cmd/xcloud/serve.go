@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/xcloud-dev/xcloud/daemon"
+	"github.com/xcloud-dev/xcloud/daemon/config"
+	"github.com/xcloud-dev/xcloud/daemon/podman"
+	"github.com/xcloud-dev/xcloud/gitreceive"
+	"github.com/xcloud-dev/xcloud/proxy"
+	"github.com/xcloud-dev/xcloud/store"
+)
+
+// shutdownGrace bounds how long in-flight pushes may finish after SIGTERM.
+const shutdownGrace = 30 * time.Second
+
+// serve wires the components, runs until ctx is cancelled, then stops them in
+// reverse order.
+func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	for _, dir := range []string{cfg.DataDir, cfg.Path("repos"), cfg.Path("backups"), cfg.Path("caddy")} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("create %s: %w", dir, err)
+		}
+	}
+	st, err := store.Open(ctx, cfg.Path("xcloud.db"), store.Options{
+		BackupsDir: cfg.Path("backups"),
+		Logger:     logger.With("system", "store"),
+		OnEvent: func(e store.Event) {
+			logger.Info("event", "type", e.Type, "app", e.App, "message", e.Message)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	pod, err := podman.Connect(ctx, podman.Options{
+		Socket: cfg.Podman.Socket, Ulimits: cfg.Podman.Ulimits, Logger: logger.With("system", "podman"),
+	})
+	if err != nil {
+		return err
+	}
+
+	px := proxy.New(proxy.Config{
+		HTTPListen:  cfg.HTTP.Listen,
+		HTTPSListen: cfg.HTTP.HTTPSListen,
+		TLS:         proxy.TLSMode(cfg.TLS.Mode),
+		Email:       cfg.TLS.Email,
+		ACMECA:      cfg.TLS.CA,
+		StorageDir:  cfg.Path("caddy"),
+		Logger:      logger.With("system", "proxy"),
+	})
+	// Bind the proxy's ports first so a conflict stops start-up with a clear error.
+	if err := px.Apply(ctx, nil); err != nil {
+		return fmt.Errorf("start proxy: %w", err)
+	}
+	defer px.Close(context.WithoutCancel(ctx))
+
+	scheme := "https"
+	if cfg.TLS.Mode == "off" {
+		scheme = "http"
+	}
+	d := daemon.New(daemon.Options{
+		Store:            st,
+		Runtime:          pod,
+		Router:           px,
+		ReposDir:         cfg.Path("repos"),
+		AdminKeysFile:    cfg.SSH.AdminKeys,
+		BaseDomain:       cfg.BaseDomain,
+		Scheme:           scheme,
+		BuildConcurrency: cfg.Build.Concurrency,
+		BuildTimeout:     cfg.Build.Timeout.Duration,
+		ReadyTimeout:     cfg.Deploy.ReadyTimeout.Duration,
+		StopGrace:        cfg.Deploy.StopGrace.Duration,
+		Version:          versionString(),
+		Logger:           logger.With("system", "daemon"),
+	})
+	if err := d.Start(ctx); err != nil {
+		return fmt.Errorf("start daemon: %w", err)
+	}
+
+	srv, err := gitreceive.New(gitreceive.Config{
+		Addr:        cfg.SSH.Listen,
+		HostKeyPath: cfg.SSH.HostKey,
+		ReposDir:    cfg.Path("repos"),
+		Auth:        d,
+		Backend:     d,
+		Commands:    d,
+		Logger:      logger.With("system", "gitreceive"),
+	})
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		return fmt.Errorf("start ssh server: %w", err)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve() }()
+	logger.Info("xcloud is running", "ssh", srv.Addr().String(), "http", cfg.HTTP.Listen,
+		"tls", cfg.TLS.Mode, "data_dir", cfg.DataDir, "version", versionString())
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err := <-serveErr:
+		return fmt.Errorf("ssh server: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		logger.Error("ssh shutdown", "err", err)
+	}
+	<-serveErr
+	return nil
+}

@@ -1,0 +1,347 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/xcloud-dev/xcloud/gitreceive"
+	"github.com/xcloud-dev/xcloud/store"
+)
+
+var _ gitreceive.Commander = (*Daemon)(nil)
+
+// command is one admin command reachable as `ssh xcloud@host NAME ARGS`.
+type command struct {
+	name  string
+	usage string
+	help  string
+	admin bool // needs an admin key; otherwise needs access to the named app
+	app   bool // first positional argument is an app the key must have access to
+	run   func(d *Daemon, ctx context.Context, c *call) error
+}
+
+// call is one invocation: parsed flags and positional arguments.
+type call struct {
+	id   gitreceive.Identity
+	args []string
+	json bool
+	out  io.Writer
+}
+
+// usageError marks bad arguments: the message is printed with the usage line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func commands() []command {
+	return []command{
+		{name: "help", usage: "help", help: "list commands"},
+		{name: "version", usage: "version", help: "show the daemon's version", run: (*Daemon).cmdVersion},
+		{name: "apps:create", usage: "apps:create NAME", help: "create an app (a push by an admin also does)", admin: true, run: (*Daemon).cmdAppsCreate},
+		{name: "apps:list", usage: "apps:list [--json]", help: "list apps you can access", run: (*Daemon).cmdAppsList},
+		{name: "apps:info", usage: "apps:info APP [--json]", help: "show an app's URL, release and commit", app: true, run: (*Daemon).cmdAppsInfo},
+		{name: "releases", usage: "releases APP [--json]", help: "list an app's releases, newest first", app: true, run: (*Daemon).cmdReleases},
+		{name: "builds", usage: "builds APP [--json]", help: "list an app's builds, newest first", app: true, run: (*Daemon).cmdBuilds},
+		{name: "builds:log", usage: "builds:log APP [ID]", help: "show a build's output (default: the latest)", app: true, run: (*Daemon).cmdBuildsLog},
+	}
+}
+
+// RunCommand implements gitreceive.Commander. Arguments are validated before
+// anything changes; every failure is one line on stderr and a non-zero exit.
+func (d *Daemon) RunCommand(ctx context.Context, id gitreceive.Identity, args []string, stdio gitreceive.Stdio) int {
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stdio.Err, "error: "+format+"\n", a...)
+		return 1
+	}
+	if len(args) == 0 {
+		return fail("no command given; run help")
+	}
+	var cmd *command
+	cmds := commands()
+	for i := range cmds {
+		if cmds[i].name == args[0] {
+			cmd = &cmds[i]
+		}
+	}
+	if cmd == nil {
+		return fail("unknown command %q; run help for the list", args[0])
+	}
+	if cmd.name == "help" {
+		d.printHelp(stdio.Out, id)
+		return 0
+	}
+	c := &call{id: id, out: stdio.Out}
+	for _, a := range args[1:] {
+		switch {
+		case a == "--json":
+			c.json = true
+		case strings.HasPrefix(a, "-"):
+			return fail("%s: unknown flag %q (usage: %s)", cmd.name, a, cmd.usage)
+		default:
+			c.args = append(c.args, a)
+		}
+	}
+	if cmd.admin && !id.Admin {
+		return fail("%s needs an admin key; key %q is not one", cmd.name, id.Name)
+	}
+	if cmd.app {
+		if len(c.args) == 0 {
+			return fail("%s: missing APP (usage: %s)", cmd.name, cmd.usage)
+		}
+		app := c.args[0]
+		if err := store.ValidateAppName(app); err != nil {
+			return fail("%v", err)
+		}
+		if !id.CanPush(app) {
+			return fail("key %q may not access app %q", id.Name, app)
+		}
+		if _, err := d.store.GetApp(ctx, app); errors.Is(err, store.ErrNotFound) {
+			return fail("app %q does not exist", app)
+		} else if err != nil {
+			d.log.Error("command", "command", cmd.name, "err", err)
+			return fail("%s failed; see the daemon log", cmd.name)
+		}
+	}
+	if err := cmd.run(d, ctx, c); err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			return fail("%s: %s (usage: %s)", cmd.name, ue.msg, cmd.usage)
+		}
+		if errors.Is(err, store.ErrExists) || errors.Is(err, store.ErrInvalidName) || errors.Is(err, store.ErrNotFound) {
+			return fail("%v", err)
+		}
+		d.log.Error("command failed", "command", cmd.name, "key", id.Name, "err", err)
+		return fail("%s failed: %v", cmd.name, err)
+	}
+	return 0
+}
+
+func (d *Daemon) printHelp(w io.Writer, id gitreceive.Identity) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "Usage: ssh xcloud@HOST COMMAND [ARGS]")
+	for _, c := range commands() {
+		if c.admin && !id.Admin {
+			continue
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", c.usage, c.help)
+	}
+	fmt.Fprintln(tw, "Deploy: git push ssh://xcloud@HOST:PORT/APP.git main")
+	tw.Flush()
+}
+
+func wantArgs(c *call, n int) error {
+	if len(c.args) != n {
+		return usageError{fmt.Sprintf("want %d argument(s), got %d", n, len(c.args))}
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (d *Daemon) cmdVersion(_ context.Context, c *call) error {
+	if err := wantArgs(c, 0); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "xcloud %s\n", d.opts.Version)
+	return nil
+}
+
+func (d *Daemon) cmdAppsCreate(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	a, err := d.store.CreateApp(ctx, c.args[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "Created %s. Push to it: git push ssh://xcloud@HOST:PORT/%s.git main\n", a.Name, a.Name)
+	return nil
+}
+
+type appInfo struct {
+	Name           string    `json:"name"`
+	URL            string    `json:"url"`
+	CurrentRelease int       `json:"current_release"`
+	Commit         string    `json:"commit,omitempty"`
+	Image          string    `json:"image,omitempty"`
+	Domains        []string  `json:"domains"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+func (d *Daemon) appInfo(ctx context.Context, a store.App) (appInfo, error) {
+	info := appInfo{Name: a.Name, URL: d.AppURL(a.Name), CurrentRelease: a.CurrentRelease, CreatedAt: a.CreatedAt, Domains: []string{}}
+	if a.CurrentRelease > 0 {
+		r, err := d.store.CurrentRelease(ctx, a.Name)
+		if err != nil {
+			return info, err
+		}
+		info.Commit, info.Image = r.CommitSHA, r.Image
+	}
+	doms, err := d.store.Domains(ctx, a.Name)
+	if err != nil {
+		return info, err
+	}
+	info.Domains = append(info.Domains, doms...)
+	return info, nil
+}
+
+func (d *Daemon) cmdAppsList(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 0); err != nil {
+		return err
+	}
+	apps, err := d.store.ListApps(ctx)
+	if err != nil {
+		return err
+	}
+	list := []appInfo{}
+	for _, a := range apps {
+		if !c.id.CanPush(a.Name) {
+			continue
+		}
+		info, err := d.appInfo(ctx, a)
+		if err != nil {
+			return err
+		}
+		list = append(list, info)
+	}
+	if c.json {
+		return writeJSON(c.out, list)
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tRELEASE\tURL")
+	for _, a := range list {
+		rel := "-"
+		if a.CurrentRelease > 0 {
+			rel = "v" + strconv.Itoa(a.CurrentRelease)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Name, rel, a.URL)
+	}
+	return tw.Flush()
+}
+
+func (d *Daemon) cmdAppsInfo(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	a, err := d.store.GetApp(ctx, c.args[0])
+	if err != nil {
+		return err
+	}
+	info, err := d.appInfo(ctx, a)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return writeJSON(c.out, info)
+	}
+	rel := "none yet (push to deploy)"
+	if info.CurrentRelease > 0 {
+		rel = fmt.Sprintf("v%d (%s)", info.CurrentRelease, short(info.Commit))
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Name:\t%s\nURL:\t%s\nRelease:\t%s\nDomains:\t%s\nCreated:\t%s\n",
+		info.Name, info.URL, rel, strings.Join(info.Domains, ", "), info.CreatedAt.Format(time.RFC3339))
+	return tw.Flush()
+}
+
+func (d *Daemon) cmdReleases(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	rels, err := d.store.ListReleases(ctx, c.args[0], 50)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		if rels == nil {
+			rels = []store.Release{}
+		}
+		return writeJSON(c.out, rels)
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tSTATUS\tCOMMIT\tCREATED\tDESCRIPTION")
+	for _, r := range rels {
+		desc := r.Description
+		if r.Error != "" {
+			desc += ": " + r.Error
+		}
+		fmt.Fprintf(tw, "v%d\t%s\t%s\t%s\t%s\n", r.Version, r.Status, short(r.CommitSHA), r.CreatedAt.Format(time.RFC3339), desc)
+	}
+	return tw.Flush()
+}
+
+func (d *Daemon) cmdBuilds(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	builds, err := d.store.ListBuilds(ctx, c.args[0], 50)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		if builds == nil {
+			builds = []store.Build{}
+		}
+		return writeJSON(c.out, builds)
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tCOMMIT\tSTARTED\tDURATION\tERROR")
+	for _, b := range builds {
+		dur := "-"
+		if !b.FinishedAt.IsZero() {
+			dur = b.FinishedAt.Sub(b.StartedAt).Round(100 * time.Millisecond).String()
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Status, short(b.CommitSHA), b.StartedAt.Format(time.RFC3339), dur, firstLine(b.Error))
+	}
+	return tw.Flush()
+}
+
+func (d *Daemon) cmdBuildsLog(ctx context.Context, c *call) error {
+	if len(c.args) < 1 || len(c.args) > 2 {
+		return usageError{"want APP and an optional build ID"}
+	}
+	app := c.args[0]
+	var id int64
+	if len(c.args) == 2 {
+		n, err := strconv.ParseInt(c.args[1], 10, 64)
+		if err != nil || n <= 0 {
+			return usageError{fmt.Sprintf("build ID must be a positive number, got %q", c.args[1])}
+		}
+		b, err := d.store.GetBuild(ctx, app, n)
+		if err != nil {
+			return fmt.Errorf("build %d of %s: %w", n, app, err)
+		}
+		id = b.ID
+	} else {
+		bs, err := d.store.ListBuilds(ctx, app, 1)
+		if err != nil {
+			return err
+		}
+		if len(bs) == 0 {
+			return fmt.Errorf("app %q has no builds yet: %w", app, store.ErrNotFound)
+		}
+		id = bs[0].ID
+	}
+	log, err := d.store.BuildLog(ctx, id)
+	if err != nil {
+		return err
+	}
+	_, err = c.out.Write(log)
+	return err
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}

@@ -1,0 +1,367 @@
+// Package config loads and validates xcloud.toml, the daemon's configuration.
+//
+// Loading runs in a fixed order: Default, decode TOML, apply XCLOUD_* environment
+// overrides, Validate. Every key has a default; unknown keys and bad values are
+// errors that name the key and its line.
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// DefaultPath is where the daemon looks when neither -config nor $XCLOUD_CONFIG is given.
+const DefaultPath = "/etc/xcloud/xcloud.toml"
+
+// Config is the daemon configuration. Field tags are the TOML keys.
+type Config struct {
+	DataDir    string `toml:"data_dir"`
+	BaseDomain string `toml:"base_domain"`
+
+	SSH    SSH    `toml:"ssh"`
+	HTTP   HTTP   `toml:"http"`
+	TLS    TLS    `toml:"tls"`
+	Podman Podman `toml:"podman"`
+	Build  Build  `toml:"build"`
+	Deploy Deploy `toml:"deploy"`
+	Log    Log    `toml:"log"`
+}
+
+// SSH configures the git and admin SSH server.
+type SSH struct {
+	Listen    string `toml:"listen"`
+	HostKey   string `toml:"host_key"`
+	AdminKeys string `toml:"admin_keys"`
+}
+
+// HTTP configures the proxy's listeners.
+type HTTP struct {
+	Listen      string `toml:"listen"`
+	HTTPSListen string `toml:"https_listen"`
+}
+
+// TLS configures certificates for routed hosts.
+type TLS struct {
+	Mode  string `toml:"mode"`
+	Email string `toml:"email"`
+	CA    string `toml:"ca"`
+}
+
+// Podman configures the container engine connection and container defaults.
+type Podman struct {
+	Socket  string   `toml:"socket"`
+	Ulimits []string `toml:"ulimits"`
+}
+
+// Build configures image builds.
+type Build struct {
+	Concurrency int      `toml:"concurrency"`
+	Timeout     Duration `toml:"timeout"`
+}
+
+// Deploy configures how releases are started and retired.
+type Deploy struct {
+	ReadyTimeout Duration `toml:"ready_timeout"`
+	StopGrace    Duration `toml:"stop_grace"`
+}
+
+// Log configures the daemon's own logging.
+type Log struct {
+	Level  string `toml:"level"`
+	Format string `toml:"format"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("90s", "10m").
+type Duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("not a duration like \"30s\" or \"10m\": %q", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Default returns the configuration used for keys the file does not set.
+func Default() Config {
+	return Config{
+		DataDir:    "/var/lib/xcloud",
+		BaseDomain: "xcloud.localhost",
+		SSH:        SSH{Listen: ":2222", AdminKeys: "/etc/xcloud/admin_keys"},
+		HTTP:       HTTP{Listen: ":80", HTTPSListen: ":443"},
+		TLS:        TLS{Mode: "acme"},
+		Podman:     Podman{Ulimits: []string{"nofile=4096:4096", "nproc=4096:4096"}},
+		Build:      Build{Concurrency: 2, Timeout: Duration{30 * time.Minute}},
+		Deploy:     Deploy{ReadyTimeout: Duration{60 * time.Second}, StopGrace: Duration{10 * time.Second}},
+		Log:        Log{Level: "info", Format: "auto"},
+	}
+}
+
+// Error is a configuration problem tied to a key and, when known, its line.
+type Error struct {
+	File string
+	Line int // 0 when the key is not in the file (defaults, environment)
+	Key  string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	where := e.File
+	if e.Line > 0 {
+		where = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+	if where == "" {
+		return fmt.Sprintf("config: %s: %s", e.Key, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", where, e.Key, e.Msg)
+}
+
+// Load reads the file at path. A missing file is an error: the daemon must not
+// silently run with defaults the admin did not choose.
+func Load(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, bytes.NewReader(b), os.LookupEnv)
+}
+
+// Parse decodes TOML from r over the defaults, applies environment overrides
+// found by lookupEnv, and validates. name is used in error messages.
+func Parse(name string, r io.Reader, lookupEnv func(string) (string, bool)) (Config, error) {
+	src, err := io.ReadAll(r)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	c := Default()
+	md, err := toml.NewDecoder(bytes.NewReader(src)).Decode(&c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			key := pe.LastKey
+			if key == "" {
+				key = "syntax"
+			}
+			return Config{}, &Error{File: name, Line: pe.Position.Line, Key: key, Msg: pe.Message}
+		}
+		// Type mismatches come back as plain errors naming the last key.
+		if m := typeErrRe.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			return Config{}, &Error{File: name, Line: line, Key: m[2], Msg: m[3]}
+		}
+		return Config{}, fmt.Errorf("%s: %w", name, err)
+	}
+	lines := newLineIndex(src)
+	if und := md.Undecoded(); len(und) > 0 {
+		k := und[0].String()
+		return Config{}, &Error{File: name, Line: lines.find(k), Key: k, Msg: "unknown key"}
+	}
+	c.applyEnv(lookupEnv)
+	if err := c.Validate(); err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			ce.File = name
+			if ce.Line == 0 && md.IsDefined(strings.Split(ce.Key, ".")...) {
+				ce.Line = lines.find(ce.Key)
+			}
+		}
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// envOverrides maps environment variables to the keys they override, so a
+// systemd unit or a test can adjust a setting without editing the file.
+var envOverrides = []struct {
+	env string
+	key string
+	set func(*Config, string)
+}{
+	{"XCLOUD_DATA_DIR", "data_dir", func(c *Config, v string) { c.DataDir = v }},
+	{"XCLOUD_BASE_DOMAIN", "base_domain", func(c *Config, v string) { c.BaseDomain = v }},
+	{"XCLOUD_SSH_LISTEN", "ssh.listen", func(c *Config, v string) { c.SSH.Listen = v }},
+	{"XCLOUD_ADMIN_KEYS", "ssh.admin_keys", func(c *Config, v string) { c.SSH.AdminKeys = v }},
+	{"XCLOUD_HTTP_LISTEN", "http.listen", func(c *Config, v string) { c.HTTP.Listen = v }},
+	{"XCLOUD_HTTPS_LISTEN", "http.https_listen", func(c *Config, v string) { c.HTTP.HTTPSListen = v }},
+	{"XCLOUD_TLS_MODE", "tls.mode", func(c *Config, v string) { c.TLS.Mode = v }},
+	{"XCLOUD_PODMAN_SOCKET", "podman.socket", func(c *Config, v string) { c.Podman.Socket = v }},
+	{"XCLOUD_LOG_LEVEL", "log.level", func(c *Config, v string) { c.Log.Level = v }},
+}
+
+func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) {
+	if lookupEnv == nil {
+		return
+	}
+	for _, o := range envOverrides {
+		if v, ok := lookupEnv(o.env); ok && v != "" {
+			o.set(c, v)
+		}
+	}
+}
+
+var (
+	typeErrRe = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
+	domainRe = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	ulimitRe = regexp.MustCompile(`^[a-z]+=-?[0-9]+(:-?[0-9]+)?$`)
+)
+
+// Validate checks every value and resolves defaults that depend on others
+// (paths under data_dir). Errors name the key.
+func (c *Config) Validate() error {
+	bad := func(key, format string, args ...any) error {
+		return &Error{Key: key, Msg: fmt.Sprintf(format, args...)}
+	}
+	if c.DataDir == "" || !filepath.IsAbs(c.DataDir) {
+		return bad("data_dir", "must be an absolute path, got %q", c.DataDir)
+	}
+	c.DataDir = filepath.Clean(c.DataDir)
+	if !domainRe.MatchString(c.BaseDomain) {
+		return bad("base_domain", "must be a lowercase DNS name like \"apps.example.com\", got %q", c.BaseDomain)
+	}
+	for _, l := range []struct{ key, val string }{
+		{"ssh.listen", c.SSH.Listen}, {"http.listen", c.HTTP.Listen}, {"http.https_listen", c.HTTP.HTTPSListen},
+	} {
+		if err := checkListen(l.val); err != nil {
+			return bad(l.key, "%v", err)
+		}
+	}
+	if c.SSH.HostKey == "" {
+		c.SSH.HostKey = filepath.Join(c.DataDir, "ssh_host_ed25519_key")
+	} else if !filepath.IsAbs(c.SSH.HostKey) {
+		c.SSH.HostKey = filepath.Join(c.DataDir, c.SSH.HostKey)
+	}
+	if c.SSH.AdminKeys != "" && !filepath.IsAbs(c.SSH.AdminKeys) {
+		c.SSH.AdminKeys = filepath.Join(c.DataDir, c.SSH.AdminKeys)
+	}
+	switch c.TLS.Mode {
+	case "acme", "internal", "off":
+	default:
+		return bad("tls.mode", "must be one of acme, internal, off; got %q", c.TLS.Mode)
+	}
+	if c.TLS.Email != "" && !strings.Contains(c.TLS.Email, "@") {
+		return bad("tls.email", "not an e-mail address: %q", c.TLS.Email)
+	}
+	if c.Podman.Socket != "" && !strings.HasPrefix(c.Podman.Socket, "/") && !strings.HasPrefix(c.Podman.Socket, "unix://") {
+		return bad("podman.socket", "must be a unix socket path or unix:// URL, got %q", c.Podman.Socket)
+	}
+	for _, u := range c.Podman.Ulimits {
+		if !ulimitRe.MatchString(u) {
+			return bad("podman.ulimits", "entry %q must look like \"nofile=4096:4096\"", u)
+		}
+	}
+	if c.Build.Concurrency < 1 || c.Build.Concurrency > 64 {
+		return bad("build.concurrency", "must be between 1 and 64, got %d", c.Build.Concurrency)
+	}
+	if c.Build.Timeout.Duration < time.Minute {
+		return bad("build.timeout", "must be at least 1m, got %s", c.Build.Timeout)
+	}
+	if c.Deploy.ReadyTimeout.Duration < time.Second {
+		return bad("deploy.ready_timeout", "must be at least 1s, got %s", c.Deploy.ReadyTimeout)
+	}
+	if c.Deploy.StopGrace.Duration < 0 {
+		return bad("deploy.stop_grace", "must not be negative, got %s", c.Deploy.StopGrace)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log.level", "must be one of debug, info, warn, error; got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "auto", "text", "json":
+	default:
+		return bad("log.format", "must be one of auto, text, json; got %q", c.Log.Format)
+	}
+	return nil
+}
+
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("must be host:port or :port, got %q", addr)
+	}
+	if host != "" && net.ParseIP(host) == nil && host != "localhost" {
+		return fmt.Errorf("host must be an IP address or localhost, got %q", host)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port must be 0-65535, got %q", port)
+	}
+	return nil
+}
+
+// Path returns a path under the data directory.
+func (c *Config) Path(elem ...string) string {
+	return filepath.Join(append([]string{c.DataDir}, elem...)...)
+}
+
+// lineIndex finds the line a dotted key is set on. BurntSushi/toml reports
+// positions for syntax and type errors but not for undecoded keys, so the
+// daemon finds them itself: it tracks [table] headers and matches "key =".
+type lineIndex struct{ keys map[string]int }
+
+var (
+	tableRe = regexp.MustCompile(`^\s*\[\[?\s*([A-Za-z0-9_.\-"' ]+?)\s*\]\]?\s*(#.*)?$`)
+	keyRe   = regexp.MustCompile(`^\s*([A-Za-z0-9_.\-"']+)\s*=`)
+)
+
+func newLineIndex(src []byte) lineIndex {
+	idx := lineIndex{keys: map[string]int{}}
+	table := ""
+	sc := bufio.NewScanner(bytes.NewReader(src))
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if m := tableRe.FindStringSubmatch(line); m != nil {
+			table = unquoteKey(m[1])
+			if _, ok := idx.keys[table]; !ok {
+				idx.keys[table] = n
+			}
+			continue
+		}
+		if m := keyRe.FindStringSubmatch(line); m != nil {
+			k := unquoteKey(m[1])
+			if table != "" {
+				k = table + "." + k
+			}
+			if _, ok := idx.keys[k]; !ok {
+				idx.keys[k] = n
+			}
+		}
+	}
+	return idx
+}
+
+func unquoteKey(k string) string {
+	return strings.NewReplacer(`"`, "", `'`, "", " ", "").Replace(k)
+}
+
+func (idx lineIndex) find(key string) int {
+	// An unknown table reports its header when the key itself is not found.
+	for k := key; k != ""; {
+		if n, ok := idx.keys[k]; ok {
+			return n
+		}
+		i := strings.LastIndex(k, ".")
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
+	return 0
+}

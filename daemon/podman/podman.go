@@ -1,0 +1,418 @@
+// Package podman is the daemon's adapter to the Podman REST service, through
+// the official bindings. It speaks to Podman 4.3+ services; the quirks of that
+// version are handled here so the rest of the daemon never sees them.
+package podman
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containers/podman/v5/pkg/bindings"
+	"github.com/containers/podman/v5/pkg/bindings/containers"
+	"github.com/containers/podman/v5/pkg/bindings/images"
+	"github.com/containers/podman/v5/pkg/specgen"
+	spec "github.com/opencontainers/runtime-spec/specs-go"
+	nettypes "go.podman.io/common/libnetwork/types"
+)
+
+// ociManifest is sent as the build output format: with an empty format a 4.3
+// service never reuses its layer cache.
+const ociManifest = "application/vnd.oci.image.manifest.v1+json"
+
+// Client talks to one Podman service.
+type Client struct {
+	conn    context.Context // carries the bindings connection
+	rlimits []spec.POSIXRlimit
+	ulimits []string
+	log     *slog.Logger
+}
+
+// Options configure a Client.
+type Options struct {
+	// Socket is a path or unix:// URL; empty picks the rootless user's socket
+	// when it exists, else the rootful one.
+	Socket string
+	// Ulimits such as "nofile=4096:4096" are applied to builds and containers.
+	Ulimits []string
+	Logger  *slog.Logger
+}
+
+// DefaultSocket returns the socket used when none is configured.
+func DefaultSocket() string {
+	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" && os.Getuid() != 0 {
+		p := filepath.Join(dir, "podman", "podman.sock")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return "/run/podman/podman.sock"
+}
+
+// Connect opens a connection and checks the service answers.
+func Connect(ctx context.Context, opts Options) (*Client, error) {
+	sock := opts.Socket
+	if sock == "" {
+		sock = DefaultSocket()
+	}
+	if !strings.HasPrefix(sock, "unix://") {
+		sock = "unix://" + sock
+	}
+	rl, err := parseUlimits(opts.Ulimits)
+	if err != nil {
+		return nil, err
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default().With("system", "podman")
+	}
+	// NewConnection pings the service; the returned context only carries the
+	// connection, cancellation comes from each call's own context.
+	conn, err := bindings.NewConnection(context.WithoutCancel(ctx), sock)
+	if err != nil {
+		return nil, fmt.Errorf("connect to podman at %s: %w", sock, err)
+	}
+	return &Client{conn: conn, rlimits: rl, ulimits: opts.Ulimits, log: logger}, nil
+}
+
+func parseUlimits(in []string) ([]spec.POSIXRlimit, error) {
+	var out []spec.POSIXRlimit
+	for _, u := range in {
+		name, vals, ok := strings.Cut(u, "=")
+		if !ok {
+			return nil, fmt.Errorf("ulimit %q: want name=soft[:hard]", u)
+		}
+		softS, hardS, hasHard := strings.Cut(vals, ":")
+		if !hasHard {
+			hardS = softS
+		}
+		soft, err1 := strconv.ParseUint(softS, 10, 64)
+		hard, err2 := strconv.ParseUint(hardS, 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("ulimit %q: values must be numbers", u)
+		}
+		// The service prepends RLIMIT_ itself: the type is the short name.
+		out = append(out, spec.POSIXRlimit{Type: strings.ToLower(name), Soft: soft, Hard: hard})
+	}
+	return out, nil
+}
+
+// callCtx merges the connection (a context value) with the caller's
+// deadline and cancellation.
+type callCtx struct {
+	context.Context
+	conn context.Context
+}
+
+func (c callCtx) Value(k any) any {
+	if v := c.Context.Value(k); v != nil {
+		return v
+	}
+	return c.conn.Value(k)
+}
+
+func (c *Client) ctx(ctx context.Context) context.Context { return callCtx{ctx, c.conn} }
+
+// BuildSpec describes one image build.
+type BuildSpec struct {
+	Context       io.Reader // a tar stream of the build context
+	Containerfile string    // path inside the context
+	Tag           string
+	Labels        map[string]string
+	BuildArgs     map[string]string
+	Out           io.Writer // build output, line by line as it happens
+}
+
+var imageIDRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// Build builds an image from a tar stream without unpacking it on this side,
+// and returns the image ID.
+func (c *Client) Build(ctx context.Context, b BuildSpec) (string, error) {
+	conn, err := bindings.GetClient(c.conn)
+	if err != nil {
+		return "", err
+	}
+	params := url.Values{}
+	params.Set("t", b.Tag)
+	df, _ := json.Marshal([]string{b.Containerfile})
+	params.Set("dockerfile", string(df))
+	params.Set("layers", "1")
+	params.Set("rm", "1")
+	params.Set("forcerm", "1")
+	params.Set("outputformat", ociManifest)
+	if len(b.Labels) > 0 {
+		l, _ := json.Marshal(b.Labels)
+		params.Set("labels", string(l))
+	}
+	if len(b.BuildArgs) > 0 {
+		a, _ := json.Marshal(b.BuildArgs)
+		params.Set("buildargs", string(a))
+	}
+	if len(c.ulimits) > 0 {
+		u, _ := json.Marshal(c.ulimits)
+		params.Set("ulimits", string(u))
+	}
+	resp, err := conn.DoRequest(c.ctx(ctx), b.Context, http.MethodPost, "/build", params,
+		http.Header{"Content-Type": {"application/x-tar"}})
+	if err != nil {
+		return "", fmt.Errorf("start build: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return "", fmt.Errorf("build request: %s: %s", resp.Status, apiMessage(msg))
+	}
+	out := b.Out
+	if out == nil {
+		out = io.Discard
+	}
+	var id string
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var m struct {
+			Stream      string `json:"stream"`
+			Error       string `json:"error"`
+			ErrorDetail *struct {
+				Message string `json:"message"`
+			} `json:"errorDetail"`
+		}
+		if err := dec.Decode(&m); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if ctx.Err() != nil {
+				return "", fmt.Errorf("build: %w", ctx.Err())
+			}
+			return "", fmt.Errorf("read build output: %w", err)
+		}
+		switch {
+		case m.ErrorDetail != nil && m.ErrorDetail.Message != "":
+			return "", errors.New(strings.TrimSpace(m.ErrorDetail.Message))
+		case m.Error != "":
+			return "", errors.New(strings.TrimSpace(m.Error))
+		case m.Stream != "":
+			if s := strings.TrimSpace(m.Stream); imageIDRe.MatchString(s) {
+				id = s
+			}
+			io.WriteString(out, m.Stream)
+		}
+	}
+	if id == "" {
+		return "", errors.New("build ended without an image ID")
+	}
+	return id, nil
+}
+
+func apiMessage(body []byte) string {
+	var m struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(body, &m) == nil && m.Message != "" {
+		return m.Message
+	}
+	return strings.TrimSpace(string(body))
+}
+
+// ContainerSpec describes a container to run.
+type ContainerSpec struct {
+	Name    string
+	Image   string
+	Command []string // nil: the image's default
+	Env     map[string]string
+	Labels  map[string]string
+	// Port, when non-zero, is published on 127.0.0.1 at a port Podman picks:
+	// apps stay reachable only through the proxy.
+	Port      int
+	StopGrace time.Duration
+}
+
+// Container is what the daemon needs to know about a container.
+type Container struct {
+	ID       string
+	Name     string
+	Image    string
+	Labels   map[string]string
+	Running  bool
+	State    string
+	ExitCode int
+	HostPort int // the 127.0.0.1 port the container's Port is published on
+}
+
+// Run creates and starts a container and returns it with its published port.
+func (c *Client) Run(ctx context.Context, cs ContainerSpec) (Container, error) {
+	s := specgen.NewSpecGenerator(cs.Image, false)
+	s.Name = cs.Name
+	s.Labels = cs.Labels
+	s.Env = cs.Env
+	if cs.Command != nil {
+		s.Command = cs.Command
+	}
+	s.Rlimits = c.rlimits
+	s.RestartPolicy = "always"
+	grace := uint(cs.StopGrace / time.Second)
+	s.StopTimeout = &grace
+	if cs.Port != 0 {
+		s.PortMappings = []nettypes.PortMapping{{HostIP: "127.0.0.1", ContainerPort: uint16(cs.Port), Protocol: "tcp"}}
+	}
+	cctx := c.ctx(ctx)
+	created, err := containers.CreateWithSpec(cctx, s, nil)
+	if err != nil {
+		return Container{}, fmt.Errorf("create container %s: %w", cs.Name, err)
+	}
+	if err := containers.Start(cctx, created.ID, nil); err != nil {
+		// Do not leave a created-but-never-started container behind.
+		_ = c.Remove(context.WithoutCancel(ctx), created.ID)
+		return Container{}, fmt.Errorf("start container %s: %w", cs.Name, err)
+	}
+	return c.Inspect(ctx, created.ID)
+}
+
+// Inspect returns a container's current state.
+func (c *Client) Inspect(ctx context.Context, id string) (Container, error) {
+	data, err := containers.Inspect(c.ctx(ctx), id, nil)
+	if err != nil {
+		return Container{}, fmt.Errorf("inspect container %s: %w", id, err)
+	}
+	ct := Container{
+		ID:    data.ID,
+		Name:  data.Name,
+		Image: data.ImageName,
+	}
+	if data.Config != nil {
+		ct.Labels = data.Config.Labels
+	}
+	if data.State != nil {
+		ct.Running = data.State.Running
+		ct.State = data.State.Status
+		ct.ExitCode = int(data.State.ExitCode)
+	}
+	if data.NetworkSettings != nil {
+		for _, binds := range data.NetworkSettings.Ports {
+			for _, b := range binds {
+				if p, err := strconv.Atoi(b.HostPort); err == nil && p > 0 {
+					ct.HostPort = p
+				}
+			}
+		}
+	}
+	return ct, nil
+}
+
+// List returns the containers (running or not) carrying all the given labels.
+func (c *Client) List(ctx context.Context, labels map[string]string) ([]Container, error) {
+	var filters []string
+	for k, v := range labels {
+		filters = append(filters, k+"="+v)
+	}
+	list, err := containers.List(c.ctx(ctx), new(containers.ListOptions).WithAll(true).
+		WithFilters(map[string][]string{"label": filters}))
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	out := make([]Container, 0, len(list))
+	for _, l := range list {
+		ct := Container{ID: l.ID, Image: l.Image, Labels: l.Labels, State: l.State,
+			Running: l.State == "running", ExitCode: int(l.ExitCode)}
+		if len(l.Names) > 0 {
+			ct.Name = l.Names[0]
+		}
+		for _, p := range l.Ports {
+			ct.HostPort = int(p.HostPort)
+		}
+		out = append(out, ct)
+	}
+	return out, nil
+}
+
+// Start starts an existing, stopped container.
+func (c *Client) Start(ctx context.Context, id string) (Container, error) {
+	if err := containers.Start(c.ctx(ctx), id, nil); err != nil {
+		return Container{}, fmt.Errorf("start container %s: %w", id, err)
+	}
+	return c.Inspect(ctx, id)
+}
+
+// Stop sends SIGTERM, then SIGKILL after grace. A missing container is not an error.
+func (c *Client) Stop(ctx context.Context, id string, grace time.Duration) error {
+	err := containers.Stop(c.ctx(ctx), id, new(containers.StopOptions).
+		WithTimeout(uint(grace/time.Second)).WithIgnore(true))
+	if err != nil {
+		return fmt.Errorf("stop container %s: %w", id, err)
+	}
+	return nil
+}
+
+// Remove force-removes a container. A missing container is not an error.
+func (c *Client) Remove(ctx context.Context, id string) error {
+	_, err := containers.Remove(c.ctx(ctx), id, new(containers.RemoveOptions).
+		WithForce(true).WithVolumes(true).WithIgnore(true).WithTimeout(0))
+	if err != nil {
+		return fmt.Errorf("remove container %s: %w", id, err)
+	}
+	return nil
+}
+
+// Logs returns the last n lines a container printed (stdout and stderr).
+func (c *Client) Logs(ctx context.Context, id string, n int) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ch := make(chan string, 64)
+	done := make(chan error, 1)
+	go func() {
+		// Logs never closes the channels; it returns when the stream ends.
+		done <- containers.Logs(c.ctx(ctx), id, new(containers.LogOptions).
+			WithStdout(true).WithStderr(true).WithTail(strconv.Itoa(n)), ch, ch)
+	}()
+	var b strings.Builder
+	for {
+		select {
+		case line := <-ch:
+			b.WriteString(line)
+			if !strings.HasSuffix(line, "\n") {
+				b.WriteByte('\n')
+			}
+		case err := <-done:
+			// Drain what was sent before Logs returned.
+			for {
+				select {
+				case line := <-ch:
+					b.WriteString(line)
+				default:
+					if err != nil {
+						return b.String(), fmt.Errorf("logs of %s: %w", id, err)
+					}
+					return b.String(), nil
+				}
+			}
+		}
+	}
+}
+
+// RemoveImage removes an image by name or ID, ignoring ones still in use.
+func (c *Client) RemoveImage(ctx context.Context, ref string) error {
+	_, errs := images.Remove(c.ctx(ctx), []string{ref}, new(images.RemoveOptions).WithIgnore(true))
+	if len(errs) > 0 {
+		return fmt.Errorf("remove image %s: %w", ref, errors.Join(errs...))
+	}
+	return nil
+}
+
+// ImageExists reports whether an image is in local storage.
+func (c *Client) ImageExists(ctx context.Context, ref string) (bool, error) {
+	ok, err := images.Exists(c.ctx(ctx), ref, nil)
+	if err != nil {
+		return false, fmt.Errorf("check image %s: %w", ref, err)
+	}
+	return ok, nil
+}

@@ -1,0 +1,156 @@
+// Package proxy runs xcloud's embedded Caddy: it routes HTTP(S) requests
+// by Host header to the containers of each app.
+//
+// Caddy is used as a library in the daemon's process. Its configuration is
+// process-global, so a process must run at most one Proxy at a time.
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	// Caddy modules referenced by the generated configuration.
+	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/fileserver"
+	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+	_ "github.com/caddyserver/caddy/v2/modules/caddypki"
+	_ "github.com/caddyserver/caddy/v2/modules/caddytls"
+	_ "github.com/caddyserver/caddy/v2/modules/filestorage"
+)
+
+// TLSMode selects how the proxy terminates TLS.
+type TLSMode string
+
+// The supported TLS modes.
+const (
+	// TLSOff serves plain HTTP on Config.HTTPListen only.
+	TLSOff TLSMode = "off"
+	// TLSInternal serves HTTPS with certificates from Caddy's local CA
+	// (see Proxy.CACertificate) and redirects HTTP to HTTPS.
+	TLSInternal TLSMode = "internal"
+	// TLSACME serves HTTPS with certificates from an ACME CA (Let's
+	// Encrypt unless Config.ACMECA says otherwise) and redirects HTTP
+	// to HTTPS.
+	TLSACME TLSMode = "acme"
+)
+
+// Config is the static configuration of the proxy.
+type Config struct {
+	HTTPListen  string  // e.g. ":80" or "127.0.0.1:18080"
+	HTTPSListen string  // e.g. ":443"; unused when TLS is off
+	TLS         TLSMode // "" means TLSOff
+	Email       string  // ACME account e-mail
+	ACMECA      string  // optional ACME directory URL; "" = Caddy's default
+	StorageDir  string  // Caddy storage root (certificates, local CA)
+	Logger      *slog.Logger
+}
+
+// Route is the desired routing of one app.
+type Route struct {
+	App       string
+	Hosts     []string // e.g. "hello.xcloud.localhost", custom domains
+	Upstreams []string // "127.0.0.1:43123"; several are balanced round robin
+}
+
+// Proxy drives the process's embedded Caddy instance.
+type Proxy struct {
+	cfg Config
+	log *slog.Logger
+
+	mu     sync.Mutex
+	loaded []byte // configuration Caddy is running; nil when stopped
+}
+
+// New returns a Proxy for cfg. It has no side effects; the first Apply
+// starts the listeners.
+func New(cfg Config) *Proxy {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Proxy{cfg: cfg, log: log.With("component", "proxy")}
+}
+
+// Apply makes routes, the complete desired state, the served
+// configuration. It is a no-op when nothing changed. If Caddy rejects the
+// configuration, Apply returns the error and the previous configuration
+// keeps serving. The first call binds the listeners, so calling
+// Apply(ctx, nil) at start-up surfaces port conflicts. Calls are
+// serialised.
+func (p *Proxy) Apply(ctx context.Context, routes []Route) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	start := time.Now()
+	cfgJSON, err := BuildConfig(p.cfg, routes)
+	if err != nil {
+		p.log.Error("proxy config rejected", "err", err)
+		return fmt.Errorf("proxy: %w", err)
+	}
+	if bytes.Equal(cfgJSON, p.loaded) {
+		return nil
+	}
+	if err := load(cfgJSON); err != nil {
+		p.log.Error("proxy config load failed", "err", err, "routes", len(routes),
+			"duration", time.Since(start))
+		return fmt.Errorf("proxy: %w", err)
+	}
+	p.loaded = cfgJSON
+	p.log.Info("proxy config applied", "routes", len(routes), "bytes", len(cfgJSON),
+		"duration", time.Since(start))
+	return nil
+}
+
+// load hands cfgJSON to Caddy, turning a provisioning panic into an error.
+func load(cfgJSON []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("caddy panicked loading config: %v", r)
+		}
+	}()
+	return caddy.Load(cfgJSON, false)
+}
+
+// Close stops Caddy and its listeners. A later Apply starts it again.
+func (p *Proxy) Close(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.loaded == nil {
+		return nil
+	}
+	p.loaded = nil
+	if err := caddy.Stop(); err != nil {
+		return fmt.Errorf("proxy: stopping caddy: %w", err)
+	}
+	return nil
+}
+
+// CACertificate returns the PEM-encoded root certificate of Caddy's local
+// CA, which signs the certificates of TLSInternal mode; clients trust it to
+// verify the proxy. The root exists once a TLS-enabled configuration has
+// been applied.
+func (p *Proxy) CACertificate() ([]byte, error) {
+	dir := p.cfg.StorageDir
+	if dir == "" {
+		dir = caddy.AppDataDir()
+	}
+	pem, err := os.ReadFile(filepath.Join(dir, "pki", "authorities", "local", "root.crt"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("proxy: local CA not created yet (TLS mode %q): %w", p.cfg.TLS, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("proxy: reading local CA root: %w", err)
+	}
+	return pem, nil
+}

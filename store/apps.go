@@ -1,0 +1,129 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// appNamePattern is the rule every app name must satisfy.
+const appNamePattern = `^[a-z][a-z0-9-]{0,62}$`
+
+var appNameRE = regexp.MustCompile(appNamePattern)
+
+// App is a deployable application.
+type App struct {
+	ID             int64
+	Name           string
+	CreatedAt      time.Time
+	CurrentRelease int // version of the active release; 0 = none
+}
+
+// ValidateAppName reports whether name is a valid app name. The returned
+// error wraps ErrInvalidName and states the rule.
+func ValidateAppName(name string) error {
+	if !appNameRE.MatchString(name) {
+		return invalidNameError(fmt.Sprintf(
+			"invalid app name %q: must match %s (lowercase letter first, then lowercase letters, digits or '-', at most 63 characters)",
+			name, appNamePattern))
+	}
+	return nil
+}
+
+// invalidNameError is a complete, user-facing message that wraps
+// ErrInvalidName without repeating its text.
+type invalidNameError string
+
+func (e invalidNameError) Error() string { return string(e) }
+func (e invalidNameError) Unwrap() error { return ErrInvalidName }
+
+// CreateApp creates an app and records app:created. It returns an error
+// wrapping ErrInvalidName for a bad name and ErrExists if it is taken.
+func (s *Store) CreateApp(ctx context.Context, name string) (App, error) {
+	if err := ValidateAppName(name); err != nil {
+		return App{}, fmt.Errorf("create app: %w", err)
+	}
+	a := App{Name: name, CreatedAt: now()}
+	err := s.write(ctx, func(tx *wtx) error {
+		err := tx.QueryRowContext(ctx, "INSERT INTO apps (name, created_at) VALUES (?, ?) RETURNING id",
+			name, toDB(a.CreatedAt)).Scan(&a.ID)
+		if err != nil {
+			return translate(err)
+		}
+		_, err = tx.event(ctx, EventAppCreated, name, fmt.Sprintf("app %s created", name), nil)
+		return err
+	})
+	if err != nil {
+		return App{}, fmt.Errorf("create app %q: %w", name, err)
+	}
+	return a, nil
+}
+
+// GetApp returns the named app or an error wrapping ErrNotFound.
+func (s *Store) GetApp(ctx context.Context, name string) (App, error) {
+	a, err := scanApp(s.r.QueryRowContext(ctx,
+		"SELECT id, name, created_at, current_release FROM apps WHERE name = ?", name))
+	if err != nil {
+		return App{}, fmt.Errorf("get app %q: %w", name, translate(err))
+	}
+	return a, nil
+}
+
+// ListApps returns all apps ordered by name.
+func (s *Store) ListApps(ctx context.Context) ([]App, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT id, name, created_at, current_release FROM apps ORDER BY name")
+	if err != nil {
+		return nil, fmt.Errorf("list apps: %w", err)
+	}
+	defer rows.Close()
+	var out []App
+	for rows.Next() {
+		a, err := scanApp(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list apps: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list apps: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteApp deletes the app together with its builds, releases, domains
+// and config vars, and records app:destroyed. Past events are kept.
+func (s *Store) DeleteApp(ctx context.Context, name string) error {
+	err := s.write(ctx, func(tx *wtx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM apps WHERE name = ?", name)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrNotFound
+		}
+		_, err = tx.event(ctx, EventAppDestroyed, name, fmt.Sprintf("app %s destroyed", name), nil)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete app %q: %w", name, err)
+	}
+	return nil
+}
+
+// rowScanner is satisfied by *sql.Row and *sql.Rows.
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanApp(r rowScanner) (App, error) {
+	var (
+		a  App
+		at int64
+	)
+	if err := r.Scan(&a.ID, &a.Name, &at, &a.CurrentRelease); err != nil {
+		return App{}, err
+	}
+	a.CreatedAt = fromDB(at)
+	return a, nil
+}

@@ -1,0 +1,117 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Event types recorded in the event log.
+const (
+	EventAppCreated      = "app:created"
+	EventAppDestroyed    = "app:destroyed"
+	EventBuildStarted    = "build:started"
+	EventBuildSucceeded  = "build:succeeded"
+	EventBuildFailed     = "build:failed"
+	EventDeployCreated   = "deploy:created"
+	EventDeploySucceeded = "deploy:succeeded"
+	EventDeployFailed    = "deploy:failed"
+	EventDomainMapped    = "domain:mapped"
+	EventDomainUnmapped  = "domain:unmapped"
+	EventProcessCrashed  = "process:crashed"
+)
+
+// Event is one entry of the append-only event log. App is kept as plain
+// text (no foreign key) so history survives the app's deletion. Data is
+// stored as JSON, so numbers read back from the database are float64.
+type Event struct {
+	ID        int64
+	Type      string
+	App       string
+	Message   string
+	Data      map[string]any
+	CreatedAt time.Time
+}
+
+// event inserts an event row in the transaction and queues it for the
+// OnEvent hook, which runs after commit.
+func (tx *wtx) event(ctx context.Context, typ, app, msg string, data map[string]any) (Event, error) {
+	e := Event{Type: typ, App: app, Message: msg, Data: data, CreatedAt: now()}
+	js := []byte("{}")
+	if len(data) > 0 {
+		var err error
+		if js, err = json.Marshal(data); err != nil {
+			return Event{}, fmt.Errorf("encode event data: %w", err)
+		}
+	}
+	err := tx.QueryRowContext(ctx,
+		"INSERT INTO events (type, app, message, data, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+		typ, app, msg, string(js), toDB(e.CreatedAt)).Scan(&e.ID)
+	if err != nil {
+		return Event{}, fmt.Errorf("insert event: %w", err)
+	}
+	tx.events = append(tx.events, e)
+	return e, nil
+}
+
+// AddEvent records an event that has no accompanying state change, such as
+// process:crashed. ID and CreatedAt are assigned by the store; the app, if
+// given, need not exist. OnEvent is called after commit.
+func (s *Store) AddEvent(ctx context.Context, e Event) (Event, error) {
+	if e.Type == "" {
+		return Event{}, fmt.Errorf("add event: empty type")
+	}
+	var out Event
+	err := s.write(ctx, func(tx *wtx) error {
+		var err error
+		out, err = tx.event(ctx, e.Type, e.App, e.Message, e.Data)
+		return err
+	})
+	if err != nil {
+		return Event{}, fmt.Errorf("add event: %w", err)
+	}
+	return out, nil
+}
+
+// ListEvents returns up to limit events with id > afterID in ascending id
+// order, for one app or, when app is "", for all apps. limit <= 0 means 100.
+func (s *Store) ListEvents(ctx context.Context, app string, afterID int64, limit int) ([]Event, error) {
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	const cols = "SELECT id, type, app, message, data, created_at FROM events"
+	if app == "" {
+		rows, err = s.r.QueryContext(ctx, cols+" WHERE id > ? ORDER BY id LIMIT ?", afterID, clampLimit(limit))
+	} else {
+		rows, err = s.r.QueryContext(ctx, cols+" WHERE app = ? AND id > ? ORDER BY id LIMIT ?", app, afterID, clampLimit(limit))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var (
+			e  Event
+			js string
+			at int64
+		)
+		if err := rows.Scan(&e.ID, &e.Type, &e.App, &e.Message, &js, &at); err != nil {
+			return nil, fmt.Errorf("list events: %w", err)
+		}
+		if js != "" && js != "{}" {
+			if err := json.Unmarshal([]byte(js), &e.Data); err != nil {
+				return nil, fmt.Errorf("list events: decode data of event %d: %w", e.ID, err)
+			}
+		}
+		e.CreatedAt = fromDB(at)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,125 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Key is an SSH public key allowed to talk to xcloud. An admin key may do
+// everything; other keys may push to and manage only the listed apps.
+type Key struct {
+	Name        string
+	Fingerprint string // e.g. "SHA256:..."
+	PublicKey   string // authorized_keys line
+	Admin       bool
+	Apps        []string
+	CreatedAt   time.Time
+}
+
+// AddKey stores k (CreatedAt is set by the store). It returns an error
+// wrapping ErrExists if the name or the fingerprint is already registered.
+func (s *Store) AddKey(ctx context.Context, k Key) error {
+	if k.Name == "" || k.Fingerprint == "" || k.PublicKey == "" {
+		return fmt.Errorf("add key %q: name, fingerprint and public key are required", k.Name)
+	}
+	apps := k.Apps
+	if apps == nil {
+		apps = []string{}
+	}
+	js, err := json.Marshal(apps)
+	if err != nil {
+		return fmt.Errorf("add key %q: %w", k.Name, err)
+	}
+	err = s.write(ctx, func(tx *wtx) error {
+		_, err := tx.ExecContext(ctx,
+			"INSERT INTO ssh_keys (name, fingerprint, public_key, admin, apps, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+			k.Name, k.Fingerprint, k.PublicKey, k.Admin, string(js), toDB(now()))
+		if err != nil && errors.Is(translate(err), ErrExists) {
+			if strings.Contains(err.Error(), "fingerprint") {
+				return fmt.Errorf("fingerprint %s: %w", k.Fingerprint, ErrExists)
+			}
+			return ErrExists
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("add key %q: %w", k.Name, err)
+	}
+	return nil
+}
+
+// RemoveKey deletes the named key or returns an error wrapping ErrNotFound.
+func (s *Store) RemoveKey(ctx context.Context, name string) error {
+	err := s.write(ctx, func(tx *wtx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM ssh_keys WHERE name = ?", name)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("remove key %q: %w", name, err)
+	}
+	return nil
+}
+
+// ListKeys returns all keys ordered by name.
+func (s *Store) ListKeys(ctx context.Context) ([]Key, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+keyCols+" FROM ssh_keys ORDER BY name")
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	defer rows.Close()
+	var out []Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list keys: %w", err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	return out, nil
+}
+
+// KeyByFingerprint returns the key with fingerprint fp or an error wrapping
+// ErrNotFound.
+func (s *Store) KeyByFingerprint(ctx context.Context, fp string) (Key, error) {
+	k, err := scanKey(s.r.QueryRowContext(ctx, "SELECT "+keyCols+" FROM ssh_keys WHERE fingerprint = ?", fp))
+	if err != nil {
+		return Key{}, fmt.Errorf("key by fingerprint %s: %w", fp, translate(err))
+	}
+	return k, nil
+}
+
+const keyCols = "name, fingerprint, public_key, admin, apps, created_at"
+
+func scanKey(r rowScanner) (Key, error) {
+	var (
+		k  Key
+		js string
+		at int64
+	)
+	if err := r.Scan(&k.Name, &k.Fingerprint, &k.PublicKey, &k.Admin, &js, &at); err != nil {
+		return Key{}, err
+	}
+	if err := json.Unmarshal([]byte(js), &k.Apps); err != nil {
+		return Key{}, fmt.Errorf("decode apps of key %q: %w", k.Name, err)
+	}
+	if len(k.Apps) == 0 {
+		k.Apps = nil
+	}
+	k.CreatedAt = fromDB(at)
+	return k, nil
+}

@@ -1,0 +1,174 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// schemaMigrations returns the ordered schema steps. Step i (0-based) takes
+// the database from user_version i to i+1. Append new steps; never edit or
+// reorder shipped ones.
+func schemaMigrations() []string {
+	return []string{schemaV1}
+}
+
+// schemaV1 is the initial schema. Child tables reference apps(name) so that
+// deleting an app cascades to its builds, releases, domains and config vars.
+// Events deliberately have no foreign key: history outlives the app.
+// Timestamps are INTEGER unix nanoseconds (UTC).
+const schemaV1 = `
+CREATE TABLE apps (
+	id              INTEGER PRIMARY KEY,
+	name            TEXT    NOT NULL UNIQUE,
+	created_at      INTEGER NOT NULL,
+	current_release INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE builds (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	app         TEXT    NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+	ref         TEXT    NOT NULL,
+	commit_sha  TEXT    NOT NULL,
+	status      TEXT    NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'canceled')),
+	image       TEXT    NOT NULL DEFAULT '',
+	error       TEXT    NOT NULL DEFAULT '',
+	log         BLOB,
+	started_at  INTEGER NOT NULL,
+	finished_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX builds_app_id ON builds (app, id);
+CREATE INDEX builds_running ON builds (status) WHERE status = 'running';
+
+CREATE TABLE releases (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	app         TEXT    NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+	version     INTEGER NOT NULL,
+	build_id    INTEGER REFERENCES builds(id) ON DELETE SET NULL,
+	image       TEXT    NOT NULL,
+	commit_sha  TEXT    NOT NULL DEFAULT '',
+	status      TEXT    NOT NULL CHECK (status IN ('pending', 'active', 'superseded', 'failed')),
+	description TEXT    NOT NULL DEFAULT '',
+	error       TEXT    NOT NULL DEFAULT '',
+	created_at  INTEGER NOT NULL,
+	UNIQUE (app, version)
+);
+CREATE UNIQUE INDEX releases_one_active ON releases (app) WHERE status = 'active';
+CREATE INDEX releases_pending ON releases (status) WHERE status = 'pending';
+
+CREATE TABLE ssh_keys (
+	id          INTEGER PRIMARY KEY,
+	name        TEXT    NOT NULL UNIQUE,
+	fingerprint TEXT    NOT NULL UNIQUE,
+	public_key  TEXT    NOT NULL,
+	admin       INTEGER NOT NULL DEFAULT 0,
+	apps        TEXT    NOT NULL DEFAULT '[]', -- JSON array of app names
+	created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE domains (
+	host       TEXT    PRIMARY KEY,
+	app        TEXT    NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+	created_at INTEGER NOT NULL
+);
+CREATE INDEX domains_app ON domains (app);
+
+CREATE TABLE events (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	type       TEXT    NOT NULL,
+	app        TEXT    NOT NULL DEFAULT '',
+	message    TEXT    NOT NULL DEFAULT '',
+	data       TEXT    NOT NULL DEFAULT '{}', -- JSON object
+	created_at INTEGER NOT NULL
+);
+CREATE INDEX events_app_id ON events (app, id);
+
+-- Encrypted config vars; value is ciphertext. Unused until config vars land.
+CREATE TABLE config_vars (
+	app   TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+	name  TEXT NOT NULL,
+	value BLOB NOT NULL,
+	PRIMARY KEY (app, name)
+);
+`
+
+// migrate brings db up to len(steps). An existing database (version > 0)
+// that needs any step is first copied with VACUUM INTO into backupsDir.
+// Each step runs in its own transaction together with the user_version bump.
+func migrate(ctx context.Context, db *sql.DB, steps []string, backupsDir string, log *slog.Logger) error {
+	var version int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	known := len(steps)
+	if version > known {
+		return fmt.Errorf("database schema version %d is newer than this xcloud supports (%d): upgrade xcloud or restore a backup", version, known)
+	}
+	if version == known {
+		return nil
+	}
+	if version > 0 {
+		path, err := backup(ctx, db, backupsDir, version)
+		if err != nil {
+			return err
+		}
+		log.Info("backed up database before migration", "path", path, "from", version, "to", known)
+	}
+	for v := version; v < known; v++ {
+		if err := applyStep(ctx, db, v, steps[v]); err != nil {
+			return err
+		}
+		log.Info("applied migration", "version", v+1)
+	}
+	return nil
+}
+
+// applyStep runs one migration step taking the schema from version from to
+// from+1, re-checking the version inside the (immediate) transaction.
+func applyStep(ctx context.Context, db *sql.DB, from int, step string) (err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migration %d: begin: %w", from+1, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	var cur int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&cur); err != nil {
+		return fmt.Errorf("migration %d: read schema version: %w", from+1, err)
+	}
+	if cur != from {
+		return fmt.Errorf("migration %d: schema version changed concurrently (now %d)", from+1, cur)
+	}
+	if _, err := tx.ExecContext(ctx, step); err != nil {
+		return fmt.Errorf("migration %d: %w", from+1, err)
+	}
+	// PRAGMA takes no bound parameters; from+1 is an int we control.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", from+1)); err != nil {
+		return fmt.Errorf("migration %d: set schema version: %w", from+1, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migration %d: commit: %w", from+1, err)
+	}
+	return nil
+}
+
+// backup snapshots the database into dir as xcloud-<timestamp>-v<version>.db
+// and returns the file's path.
+func backup(ctx context.Context, db *sql.DB, dir string, version int) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("backup before migration: %w", err)
+	}
+	name := fmt.Sprintf("xcloud-%s-v%d.db", time.Now().UTC().Format("20060102T150405.000Z"), version)
+	path := filepath.Join(dir, name)
+	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
+		return "", fmt.Errorf("backup before migration to %s: %w", path, err)
+	}
+	return path, nil
+}
