@@ -22,10 +22,11 @@ import (
 // Container labels. Every container xcloud starts carries them, so the
 // daemon can find its own containers after a restart.
 const (
-	labelManaged = "xcloud.managed"
-	labelApp     = "xcloud.app"
-	labelRelease = "xcloud.release"
-	labelProcess = "xcloud.process"
+	labelManaged  = "xcloud.managed"
+	labelInstance = "xcloud.instance"
+	labelApp      = "xcloud.app"
+	labelRelease  = "xcloud.release"
+	labelProcess  = "xcloud.process"
 )
 
 // webPort is the port web processes listen on inside their container ($PORT).
@@ -55,10 +56,13 @@ var (
 
 // Options are the daemon's dependencies and settings.
 type Options struct {
-	Store            *store.Store
-	Runtime          Runtime
-	Router           Router
-	ReposDir         string
+	Store    *store.Store
+	Runtime  Runtime
+	Router   Router
+	ReposDir string
+	// Instance tells this daemon's containers from another's on a shared
+	// Podman (tests, a second install): reconcile only touches its own.
+	Instance         string
 	AdminKeysFile    string
 	BaseDomain       string
 	Scheme           string // "http" or "https": how app URLs are printed
@@ -136,7 +140,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 
 // Reconcile makes containers and routes match the database.
 func (d *Daemon) Reconcile(ctx context.Context) error {
-	all, err := d.rt.List(ctx, map[string]string{labelManaged: "true"})
+	all, err := d.rt.List(ctx, d.labels(nil))
 	if err != nil {
 		return err
 	}
@@ -212,6 +216,15 @@ func (d *Daemon) ensureRunning(ctx context.Context, app string, cs []podman.Cont
 		return nil, err
 	}
 	return []string{upstream(c.HostPort)}, nil
+}
+
+// labels returns extra plus the labels every container of this daemon carries.
+func (d *Daemon) labels(extra map[string]string) map[string]string {
+	l := map[string]string{labelManaged: "true", labelInstance: d.opts.Instance}
+	for k, v := range extra {
+		l[k] = v
+	}
+	return l
 }
 
 func upstream(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }

@@ -160,7 +160,7 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *source, cont
 		Context:       pr,
 		Containerfile: containerfile,
 		Tag:           ref,
-		Labels:        map[string]string{labelManaged: "true", labelApp: p.App, "xcloud.commit": p.NewSHA},
+		Labels:        d.labels(map[string]string{labelApp: p.App, "xcloud.commit": p.NewSHA}),
 		Out:           io.MultiWriter(w.indent(), logBuf),
 	})
 	pr.CloseWithError(errors.New("build finished"))
@@ -183,7 +183,8 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *source, cont
 		return builtImage{}, fmt.Errorf("build failed: %w", err)
 	}
 	w.step("Build succeeded in %s", time.Since(start).Round(100*time.Millisecond))
-	return builtImage{ref: ref, buildID: b.ID}, nil
+	// Releases name the image by ID: tags can be reused, IDs cannot.
+	return builtImage{ref: id, buildID: b.ID}, nil
 }
 
 // release starts the release's web container, waits for it, switches the
@@ -227,10 +228,9 @@ func (d *Daemon) startWeb(ctx context.Context, rel store.Release, w io.Writer) (
 		Name:  name,
 		Image: rel.Image,
 		Env:   map[string]string{"PORT": strconv.Itoa(webPort)},
-		Labels: map[string]string{
-			labelManaged: "true", labelApp: rel.App,
-			labelRelease: strconv.Itoa(rel.Version), labelProcess: "web",
-		},
+		Labels: d.labels(map[string]string{
+			labelApp: rel.App, labelRelease: strconv.Itoa(rel.Version), labelProcess: "web",
+		}),
 		Port:      webPort,
 		StopGrace: d.opts.StopGrace,
 	})
@@ -286,7 +286,7 @@ func (d *Daemon) waitReady(ctx context.Context, c podman.Container) error {
 
 // retire stops and removes the app's containers from other releases.
 func (d *Daemon) retire(ctx context.Context, rel store.Release, w *progress) {
-	cs, err := d.rt.List(ctx, map[string]string{labelManaged: "true", labelApp: rel.App})
+	cs, err := d.rt.List(ctx, d.labels(map[string]string{labelApp: rel.App}))
 	if err != nil {
 		d.log.Error("list containers to retire", "app", rel.App, "err", err)
 		return

@@ -9,26 +9,50 @@ import (
 	"strings"
 )
 
-// Tunables of the generated Caddy configuration.
+// Reverse-proxy settings shared by every app, as Caddy JSON. Settings
+// equal to Caddy's defaults are left out, because every byte is parsed
+// again for each app on every reload: dial timeout 3s, retry interval
+// 250ms (lb_try_interval), one failure marks an upstream down (max_fails),
+// idle upstream connections kept 2m.
 const (
-	// lbTryDuration is how long a request keeps trying other upstreams
-	// when dialing one fails (e.g. it raced with a deploy's upstream swap).
-	lbTryDuration = "5s"
-	// lbTryInterval is the pause between two such attempts.
-	lbTryInterval = "250ms"
-	// failDuration is how long an upstream that failed a request is
-	// skipped (passive health checking).
-	failDuration = "2s"
-	// dialTimeout bounds connecting to an upstream.
-	dialTimeout = "3s"
-	// maxIdleConnsPerHost is the keep-alive pool size per upstream.
-	maxIdleConnsPerHost = 128
-	// idleConnTimeout closes pooled upstream connections idle this long.
-	idleConnTimeout = "90s"
+	// Round robin; a request that fails to dial an upstream (e.g. it raced
+	// with a deploy swapping upstreams) is retried on the others for 5s.
+	loadBalancingJSON = `{"selection_policy":{"policy":"round_robin"},"try_duration":"5s"}`
+	// Passive health checking: an upstream that failed is skipped for 2s.
+	healthChecksJSON = `{"passive":{"fail_duration":"2s"}}`
+	// Plain HTTP to the upstreams with up to 128 idle connections each.
+	transportJSON = `{"protocol":"http","keep_alive":{"max_idle_conns_per_host":128}}`
 	// gracePeriod bounds how long a replaced server waits for in-flight
 	// requests when the configuration changes.
 	gracePeriod = "10s"
 )
+
+// appRoute is the Caddy route of one app. Routes are structs, not maps,
+// because they are encoded hundreds of times per Apply.
+type appRoute struct {
+	Match    []hostMatch `json:"match"`
+	Handle   []any       `json:"handle"`
+	Terminal bool        `json:"terminal"`
+}
+
+// hostMatch is a Caddy "host" matcher.
+type hostMatch struct {
+	Host []string `json:"host"`
+}
+
+// proxyHandler is a Caddy "reverse_proxy" handler.
+type proxyHandler struct {
+	Handler       string          `json:"handler"`
+	Upstreams     []upstreamDial  `json:"upstreams"`
+	LoadBalancing json.RawMessage `json:"load_balancing"`
+	HealthChecks  json.RawMessage `json:"health_checks"`
+	Transport     json.RawMessage `json:"transport"`
+}
+
+// upstreamDial is one reverse_proxy upstream.
+type upstreamDial struct {
+	Dial string `json:"dial"`
+}
 
 // obj is a JSON object; encoding/json sorts map keys, which keeps the
 // output deterministic.
@@ -161,7 +185,9 @@ func BuildConfig(cfg Config, routes []Route) ([]byte, error) {
 
 	root := obj{
 		"admin":   obj{"disabled": true, "config": obj{"persist": false}},
-		"logging": obj{"logs": obj{"default": obj{"level": "WARN"}}},
+		// Quiet Caddy down; "admin" warns on every load that the
+		// (deliberately) disabled admin endpoint is disabled.
+		"logging": obj{"logs": obj{"default": obj{"level": "WARN", "exclude": []string{"admin"}}}},
 		"apps":    apps,
 	}
 	if cfg.StorageDir != "" {
@@ -199,10 +225,10 @@ func buildAppRoutes(routes []Route) ([]any, []string, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("app %q: %w", r.App, err)
 		}
-		out = append(out, obj{
-			"match":    []any{obj{"host": hosts}},
-			"handle":   []any{handler},
-			"terminal": true,
+		out = append(out, appRoute{
+			Match:    []hostMatch{{Host: hosts}},
+			Handle:   []any{handler},
+			Terminal: true,
 		})
 	}
 	slices.Sort(allHosts)
@@ -212,7 +238,7 @@ func buildAppRoutes(routes []Route) ([]any, []string, error) {
 
 // appHandler is the reverse_proxy handler for r, or a 503 when the app has
 // no upstreams.
-func appHandler(r Route) (obj, error) {
+func appHandler(r Route) (any, error) {
 	if len(r.Upstreams) == 0 {
 		return obj{
 			"handler":     "static_response",
@@ -221,33 +247,19 @@ func appHandler(r Route) (obj, error) {
 			"body":        "app " + r.App + " is not running\n",
 		}, nil
 	}
-	upstreams := make([]any, 0, len(r.Upstreams))
+	upstreams := make([]upstreamDial, 0, len(r.Upstreams))
 	for _, u := range r.Upstreams {
 		if err := checkUpstream(u); err != nil {
 			return nil, err
 		}
-		upstreams = append(upstreams, obj{"dial": u})
+		upstreams = append(upstreams, upstreamDial{Dial: u})
 	}
-	return obj{
-		"handler":   "reverse_proxy",
-		"upstreams": upstreams,
-		"load_balancing": obj{
-			"selection_policy": obj{"policy": "round_robin"},
-			"try_duration":     lbTryDuration,
-			"try_interval":     lbTryInterval,
-		},
-		"health_checks": obj{"passive": obj{
-			"fail_duration": failDuration,
-			"max_fails":     1,
-		}},
-		"transport": obj{
-			"protocol":     "http",
-			"dial_timeout": dialTimeout,
-			"keep_alive": obj{
-				"max_idle_conns_per_host": maxIdleConnsPerHost,
-				"idle_timeout":            idleConnTimeout,
-			},
-		},
+	return proxyHandler{
+		Handler:       "reverse_proxy",
+		Upstreams:     upstreams,
+		LoadBalancing: json.RawMessage(loadBalancingJSON),
+		HealthChecks:  json.RawMessage(healthChecksJSON),
+		Transport:     json.RawMessage(transportJSON),
 	}, nil
 }
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +20,12 @@ import (
 
 // shutdownGrace bounds how long in-flight pushes may finish after SIGTERM.
 const shutdownGrace = 30 * time.Second
+
+// instanceID names this installation's containers: one data_dir, one instance.
+func instanceID(dataDir string) string {
+	sum := sha256.Sum256([]byte(dataDir))
+	return hex.EncodeToString(sum[:6])
+}
 
 // serve wires the components, runs until ctx is cancelled, then stops them in
 // reverse order.
@@ -70,6 +78,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		Runtime:          pod,
 		Router:           px,
 		ReposDir:         cfg.Path("repos"),
+		Instance:         instanceID(cfg.DataDir),
 		AdminKeysFile:    cfg.SSH.AdminKeys,
 		BaseDomain:       cfg.BaseDomain,
 		Scheme:           scheme,

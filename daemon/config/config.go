@@ -218,8 +218,8 @@ func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) {
 
 var (
 	typeErrRe = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
-	domainRe = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	ulimitRe = regexp.MustCompile(`^[a-z]+=-?[0-9]+(:-?[0-9]+)?$`)
+	domainRe  = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	ulimitRe  = regexp.MustCompile(`^[a-z]+=-?[0-9]+(:-?[0-9]+)?$`)
 )
 
 // Validate checks every value and resolves defaults that depend on others

@@ -1,0 +1,442 @@
+package main
+
+// The acceptance harness: the real xcloud binary, the system git and OpenSSH
+// clients, the host's Podman service and a real SQLite file in a temp dir.
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// buildTags must match the Makefile's: the Podman bindings need them.
+const buildTags = "remote exclude_graphdriver_btrfs btrfs_noversion exclude_graphdriver_devicemapper containers_image_openpgp"
+
+const baseDomain = "xcloud.test"
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+	binDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// xcloudBinary builds the daemon once per test run.
+func xcloudBinary(t testing.TB) string {
+	t.Helper()
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "xcloud-bin-")
+		if binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "xcloud")
+		cmd := exec.Command("go", "build", "-tags", buildTags, "-o", binPath, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+func podmanSocket() string {
+	if s := os.Getenv("XCLOUD_PODMAN_SOCKET"); s != "" {
+		return strings.TrimPrefix(s, "unix://")
+	}
+	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" && os.Getuid() != 0 {
+		p := filepath.Join(dir, "podman", "podman.sock")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return "/run/podman/podman.sock"
+}
+
+// requirePodman skips on a laptop without Podman, and fails under CI, where a
+// skipped acceptance test would be a green run that tested nothing.
+func requirePodman(t testing.TB) {
+	t.Helper()
+	for _, tool := range []string{"git", "ssh", "podman"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing(t, tool+" is not installed")
+		}
+	}
+	sock := podmanSocket()
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}, Timeout: 5 * time.Second}
+	resp, err := client.Get("http://podman/_ping")
+	if err != nil {
+		missing(t, fmt.Sprintf("the Podman service does not answer on %s (%v); run: make deps", sock, err))
+		return
+	}
+	resp.Body.Close()
+}
+
+func missing(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true and %s", why)
+	}
+	t.Skip(why)
+}
+
+type harness struct {
+	t        testing.TB
+	dir      string
+	bin      string
+	config   string
+	sshPort  int
+	httpPort int
+	key      string // private key file of an admin
+	instance string
+
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// newHarness writes a config and an admin key into a temp dir and starts the daemon.
+func newHarness(t testing.TB) *harness {
+	t.Helper()
+	requirePodman(t)
+	h := &harness{t: t, dir: t.TempDir(), bin: xcloudBinary(t)}
+	h.sshPort, h.httpPort = freePort(t), freePort(t)
+	data := filepath.Join(h.dir, "data")
+	h.instance = instanceID(data)
+	h.key = filepath.Join(h.dir, "admin_key")
+	pub := writeKey(t, h.key)
+	if err := os.WriteFile(filepath.Join(h.dir, "admin_keys"), pub, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.config = filepath.Join(h.dir, "xcloud.toml")
+	cfg := fmt.Sprintf(`data_dir = %q
+base_domain = %q
+[ssh]
+listen = "127.0.0.1:%d"
+admin_keys = %q
+[http]
+listen = "127.0.0.1:%d"
+[tls]
+mode = "off"
+[podman]
+socket = %q
+[deploy]
+ready_timeout = "30s"
+stop_grace = "2s"
+[log]
+format = "text"
+level = "debug"
+`, data, baseDomain, h.sshPort, filepath.Join(h.dir, "admin_keys"), h.httpPort, podmanSocket())
+	if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.cleanup)
+	h.start()
+	return h
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// writeKey makes an ed25519 key pair; the private key goes to path, the
+// authorized_keys line is returned.
+func writeKey(t testing.TB, path string) []byte {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := gossh.MarshalPrivateKey(priv, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sshPub, err := gossh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gossh.MarshalAuthorizedKey(sshPub)
+}
+
+func (h *harness) logPath() string { return filepath.Join(h.dir, "daemon.log") }
+
+// start runs the daemon and waits until its SSH and HTTP ports accept.
+func (h *harness) start() {
+	h.t.Helper()
+	logf, err := os.OpenFile(h.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.cmd = exec.Command(h.bin, "daemon", "-config", h.config)
+	h.cmd.Stdout, h.cmd.Stderr = logf, logf
+	if err := h.cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.done = make(chan struct{})
+	go func() {
+		h.cmd.Wait()
+		logf.Close()
+		close(h.done)
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for _, port := range []int{h.sshPort, h.httpPort} {
+		for {
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-h.done:
+				h.t.Fatalf("daemon exited during start-up:\n%s", h.log())
+			case <-time.After(50 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				h.t.Fatalf("daemon did not listen on %d within 60s:\n%s", port, h.log())
+			}
+		}
+	}
+}
+
+// stop sends SIGTERM and waits for a graceful exit.
+func (h *harness) stop() {
+	h.t.Helper()
+	if h.cmd == nil || h.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-h.done:
+		return
+	default:
+	}
+	h.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-h.done:
+	case <-time.After(40 * time.Second):
+		h.cmd.Process.Kill()
+		<-h.done
+		h.t.Errorf("daemon ignored SIGTERM for 40s")
+	}
+}
+
+func (h *harness) log() string {
+	b, _ := os.ReadFile(h.logPath())
+	return string(b)
+}
+
+// cleanup stops the daemon and removes every container and image it made.
+func (h *harness) cleanup() {
+	h.stop()
+	if h.t.Failed() {
+		h.t.Logf("daemon log:\n%s", h.log())
+	}
+	filter := "label=xcloud.instance=" + h.instance
+	if ids := podmanOut(h.t, "ps", "-aq", "--filter", filter); ids != "" {
+		podmanOut(h.t, append([]string{"rm", "-f", "-t", "0"}, strings.Fields(ids)...)...)
+	}
+	if ids := podmanOut(h.t, "images", "-q", "--filter", filter); ids != "" {
+		podmanOut(h.t, append([]string{"rmi", "-f"}, strings.Fields(ids)...)...)
+	}
+}
+
+func podmanOut(t testing.TB, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("podman", append([]string{"--url", "unix://" + podmanSocket()}, args...)...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Logf("podman %s: %v", strings.Join(args, " "), err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// appContainers lists the names of an app's containers.
+func (h *harness) appContainers(app string) []string {
+	out := podmanOut(h.t, "ps", "-a", "--format", "{{.Names}}",
+		"--filter", "label=xcloud.instance="+h.instance, "--filter", "label=xcloud.app="+app)
+	return strings.Fields(out)
+}
+
+func (h *harness) sshCommand(key string) string {
+	return fmt.Sprintf("ssh -i %s -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR", key)
+}
+
+// ssh runs an admin command; it returns stdout, stderr and the exit error.
+func (h *harness) ssh(key string, args ...string) (string, string, error) {
+	h.t.Helper()
+	full := append(strings.Fields(h.sshCommand(key)), "-p", fmt.Sprint(h.sshPort), "xcloud@127.0.0.1")
+	cmd := exec.Command(full[0], append(full[1:], args...)...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	return stdout.String(), stderr.String(), err
+}
+
+func (h *harness) remote(app string) string {
+	return fmt.Sprintf("ssh://xcloud@127.0.0.1:%d/%s.git", h.sshPort, app)
+}
+
+// get fetches path from the app through the proxy.
+func (h *harness) get(host string) (int, string, error) {
+	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/", h.httpPort), nil)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Host = host
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// waitBody polls the app through the proxy until it answers want.
+func (h *harness) waitBody(host, want string, within time.Duration) {
+	h.t.Helper()
+	deadline := time.Now().Add(within)
+	var last string
+	for time.Now().Before(deadline) {
+		code, body, err := h.get(host)
+		if err == nil && code == 200 && strings.TrimSpace(body) == want {
+			return
+		}
+		last = fmt.Sprintf("status %d, body %q, err %v", code, body, err)
+		time.Sleep(100 * time.Millisecond)
+	}
+	h.t.Fatalf("%s did not answer %q within %s; last: %s", host, want, within, last)
+}
+
+// repo is a local git repository of the test app.
+type repo struct {
+	t   testing.TB
+	dir string
+	env []string
+}
+
+func newRepo(t testing.TB, h *harness, key string) *repo {
+	t.Helper()
+	r := &repo{t: t, dir: filepath.Join(t.TempDir(), "app")}
+	home := t.TempDir()
+	r.env = append(os.Environ(),
+		"HOME="+home, "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
+		"GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.com",
+		"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com",
+		"GIT_SSH_COMMAND="+h.sshCommand(key))
+	if err := os.MkdirAll(r.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r.git("init", "-q", "-b", "main")
+	return r
+}
+
+func (r *repo) git(args ...string) string {
+	r.t.Helper()
+	out, err := r.tryGit(args...)
+	if err != nil {
+		r.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func (r *repo) tryGit(args ...string) (string, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir, cmd.Env = r.dir, r.env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (r *repo) write(name, content string) {
+	r.t.Helper()
+	p := filepath.Join(r.dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *repo) commit(msg string) {
+	r.t.Helper()
+	r.git("add", "-A")
+	r.git("commit", "-q", "--allow-empty", "-m", msg)
+}
+
+// push pushes ref to app and returns everything git printed.
+func (r *repo) push(remote, ref string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "git", "push", remote, ref)
+	cmd.Dir, cmd.Env = r.dir, r.env
+	out, err := cmd.CombinedOutput()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		r.t.Fatalf("git push did not finish within 5 minutes:\n%s", out)
+	}
+	return string(out), err
+}
+
+// helloBinary builds the test app as a static binary answering message.
+func helloBinary(t testing.TB, dst, message string) {
+	t.Helper()
+	src, err := filepath.Abs("testdata/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X 'main.message="+message+"'", "-o", dst, ".")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build test app: %v\n%s", err, out)
+	}
+}
+
+// containerfile runs the static test binary from scratch: no base image is
+// needed, so nothing is pulled from any registry.
+const containerfile = "FROM scratch\nCOPY app /app\nCMD [\"/app\"]\n"
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func writeFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
