@@ -184,7 +184,7 @@ func BuildConfig(cfg Config, routes []Route) ([]byte, error) {
 	}
 
 	root := obj{
-		"admin":   obj{"disabled": true, "config": obj{"persist": false}},
+		"admin": obj{"disabled": true, "config": obj{"persist": false}},
 		// Quiet Caddy down; "admin" warns on every load that the
 		// (deliberately) disabled admin endpoint is disabled.
 		"logging": obj{"logs": obj{"default": obj{"level": "WARN", "exclude": []string{"admin"}}}},

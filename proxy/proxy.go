@@ -122,7 +122,9 @@ func load(cfgJSON []byte) (err error) {
 	return caddy.Load(cfgJSON, false)
 }
 
-// Close stops Caddy and its listeners. A later Apply starts it again.
+// Close stops Caddy; its servers finish in-flight requests (within the
+// grace period) and close their listeners asynchronously, right after
+// Close returns. A later Apply starts Caddy again.
 func (p *Proxy) Close(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()

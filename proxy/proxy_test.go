@@ -34,7 +34,7 @@ func freeAddr(tb testing.TB) string {
 
 // startProxy creates a Proxy on free loopback ports with its storage in a
 // temporary directory and closes it when the test ends.
-func startProxy(tb testing.TB, mode TLSMode) (*Proxy, Config) {
+func startProxy(tb testing.TB, mode TLSMode, opts ...func(*Config)) (*Proxy, Config) {
 	tb.Helper()
 	cfg := Config{
 		HTTPListen:  freeAddr(tb),
@@ -42,6 +42,9 @@ func startProxy(tb testing.TB, mode TLSMode) (*Proxy, Config) {
 		TLS:         mode,
 		StorageDir:  tb.TempDir(),
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	for _, opt := range opts {
+		opt(&cfg)
 	}
 	p := New(cfg)
 	tb.Cleanup(func() {
@@ -242,9 +245,13 @@ func TestCloseThenApplyRestarts(t *testing.T) {
 	if err := p.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := tryGet(c, "http://a.test/"); err == nil {
-		t.Fatal("proxy still serving after Close")
-	}
+	// Caddy closes the listeners asynchronously, right after Stop.
+	eventually(t, 5*time.Second, func() error {
+		if _, _, _, err := tryGet(c, "http://a.test/"); err == nil {
+			return errors.New("proxy still serving after Close")
+		}
+		return nil
+	})
 	if err := p.Apply(ctx, routes); err != nil {
 		t.Fatalf("Apply after Close: %v", err)
 	}
@@ -341,4 +348,43 @@ func BenchmarkBuildConfig500(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestACMEConfigLoads checks that Caddy accepts the ACME-mode configuration.
+// Only a *.localhost host is routed, for which Caddy uses its internal CA,
+// so no ACME server is contacted.
+func TestACMEConfigLoads(t *testing.T) {
+	ctx := context.Background()
+	p, cfg := startProxy(t, TLSACME, func(c *Config) {
+		c.Email = "ops@example.com"
+		c.ACMECA = "https://127.0.0.1:1/directory"
+	})
+	b1 := backend(t, "backend1", nil)
+	routes := []Route{{App: "a", Hosts: []string{"a.xcloud.localhost"}, Upstreams: []string{upstream(b1)}}}
+	if err := p.Apply(ctx, routes); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	c := client(cfg.HTTPListen, nil)
+	status, _, loc := get(t, c, "http://a.xcloud.localhost/")
+	if status != http.StatusPermanentRedirect || !strings.HasPrefix(loc, "https://a.xcloud.localhost:") {
+		t.Fatalf("GET http = %d Location %q, want 308 to https", status, loc)
+	}
+
+	// Wait for the internal certificate so that no issuance is still
+	// writing to the storage directory when the test removes it.
+	var pem []byte
+	eventually(t, 10*time.Second, func() (err error) {
+		pem, err = p.CACertificate()
+		return err
+	})
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	tc := client(cfg.HTTPSListen, &tls.Config{RootCAs: roots, ServerName: "a.xcloud.localhost"})
+	eventually(t, 20*time.Second, func() error {
+		status, body, _, err := tryGet(tc, "https://a.xcloud.localhost/")
+		if err == nil && (status != http.StatusOK || body != "backend1") {
+			err = fmt.Errorf("got %d %q", status, body)
+		}
+		return err
+	})
 }

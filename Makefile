@@ -1,0 +1,55 @@
+# xcloud build, run and test. `make run` installs what the host needs and
+# starts a development daemon; `make test` runs every test, acceptance included.
+
+GO       ?= go
+TAGS     := remote exclude_graphdriver_btrfs btrfs_noversion exclude_graphdriver_devicemapper containers_image_openpgp
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+BIN      := bin/xcloud
+DEV      := $(CURDIR)/.dev
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export CGO_ENABLED := 0
+
+.PHONY: all build deps run test unit acceptance fuzz lint clean
+
+all: build
+
+build:
+	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/xcloud
+
+# Podman, runc, uidmap, slirp4netns, debootstrap; containers.conf; /dev/net/tun;
+# a Podman API service. Idempotent: a second run takes about a second.
+deps:
+	$(SUDO) contrib/podman-setup.sh --service
+
+# A development daemon: data in .dev/, SSH on :2222, HTTP on :8080, TLS off.
+# Your ~/.ssh/*.pub keys become admin keys.
+run: deps build
+	@mkdir -p $(DEV)
+	@[ -s $(DEV)/admin_keys ] || cat $$HOME/.ssh/*.pub > $(DEV)/admin_keys 2>/dev/null || true
+	@[ -s $(DEV)/admin_keys ] || echo "note: put your public key in $(DEV)/admin_keys to push"
+	XCLOUD_DATA_DIR=$(DEV)/data XCLOUD_ADMIN_KEYS=$(DEV)/admin_keys $(BIN) daemon -config contrib/dev.toml
+
+# Everything: vet, unit tests, fuzz seeds, acceptance tests on real Podman.
+test: lint
+	$(GO) test -tags '$(TAGS)' -count=1 -timeout 30m ./...
+
+unit:
+	$(GO) test -tags '$(TAGS)' -count=1 $$($(GO) list ./... | grep -v /cmd/xcloud)
+
+acceptance:
+	$(GO) test -tags '$(TAGS)' -count=1 -v -timeout 30m ./cmd/xcloud/
+
+# Short fuzzing runs of every parser; findings land in testdata/fuzz.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./daemon/config/
+	$(GO) test -run '^$$' -fuzz FuzzParseCommand -fuzztime $(FUZZTIME) ./gitreceive/
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+	$(GO) vet -tags '$(TAGS)' ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,168 @@
+package daemon
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// commitTree makes a bare-able repository with the given files (mode 0755 when
+// the name ends in .sh, a symlink when the content starts with "->").
+func commitTree(t *testing.T, files map[string]string) (dir, sha string) {
+	t.Helper()
+	dir = t.TempDir()
+	repo, err := git.PlainInit(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if target, ok := bytes.CutPrefix([]byte(content), []byte("->")); ok {
+			if err := os.Symlink(string(target), p); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			mode := os.FileMode(0o644)
+			if filepath.Ext(name) == ".sh" {
+				mode = 0o755
+			}
+			if err := os.WriteFile(p, []byte(content), mode); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := wt.Add(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	when := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	h, err := wt.Commit("test", &git.CommitOptions{Author: &object.Signature{Name: "t", Email: "t@x", When: when}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, h.String()
+}
+
+func TestSourceTar(t *testing.T) {
+	dir, sha := commitTree(t, map[string]string{
+		"Dockerfile":     "FROM scratch\n",
+		"sub/run.sh":     "#!/bin/sh\n",
+		"sub/deep/a.txt": "a",
+		"link":           "->Dockerfile",
+	})
+	src, err := openSource(dir, sha)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cf, ok := src.containerfile(); !ok || cf != "Dockerfile" {
+		t.Errorf("containerfile() = %q, %v", cf, ok)
+	}
+	var buf bytes.Buffer
+	if err := src.writeTar(context.Background(), &buf); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*tar.Header{}
+	tr := tar.NewReader(&buf)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[h.Name] = h
+	}
+	want := map[string]struct {
+		typ  byte
+		mode int64
+	}{
+		"Dockerfile":     {tar.TypeReg, 0o644},
+		"sub/":           {tar.TypeDir, 0o755},
+		"sub/run.sh":     {tar.TypeReg, 0o755},
+		"sub/deep/":      {tar.TypeDir, 0o755},
+		"sub/deep/a.txt": {tar.TypeReg, 0o644},
+		"link":           {tar.TypeSymlink, 0o777},
+	}
+	for name, w := range want {
+		h, ok := got[name]
+		if !ok {
+			t.Errorf("tar lacks %s (has %v)", name, got)
+			continue
+		}
+		if h.Typeflag != w.typ || h.Mode != w.mode {
+			t.Errorf("%s: type %c mode %o, want %c %o", name, h.Typeflag, h.Mode, w.typ, w.mode)
+		}
+		if !h.ModTime.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) {
+			t.Errorf("%s: mtime %v is not the commit time", name, h.ModTime)
+		}
+	}
+	if got["link"] != nil && got["link"].Linkname != "Dockerfile" {
+		t.Errorf("link target = %q", got["link"].Linkname)
+	}
+
+	// Same commit, same bytes: the build cache depends on it.
+	var again bytes.Buffer
+	if err := src.writeTar(context.Background(), &again); err != nil {
+		t.Fatal(err)
+	}
+	var first bytes.Buffer
+	src.writeTar(context.Background(), &first)
+	if !bytes.Equal(first.Bytes(), again.Bytes()) {
+		t.Error("two exports of one commit differ")
+	}
+}
+
+func TestSourceWithoutContainerfile(t *testing.T) {
+	dir, sha := commitTree(t, map[string]string{"README.md": "hi"})
+	src, err := openSource(dir, sha)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := src.containerfile(); ok {
+		t.Error("found a Containerfile in a repo without one")
+	}
+}
+
+func TestIndenterAndCapped(t *testing.T) {
+	var buf bytes.Buffer
+	in := (&progress{w: &buf}).indent()
+	io.WriteString(in, "a\nb")
+	io.WriteString(in, "c\n")
+	if got := buf.String(); got != "       a\n       bc\n" {
+		t.Errorf("indented = %q", got)
+	}
+	c := &capped{max: 4}
+	n, err := c.Write([]byte("abcdef"))
+	if n != 6 || err != nil || string(c.Bytes()) != "abcd" {
+		t.Errorf("capped: n=%d err=%v bytes=%q", n, err, c.Bytes())
+	}
+}
+
+func TestParseAuthorizedKeys(t *testing.T) {
+	keys, err := parseAuthorizedKeys([]byte("# admins\n\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0].name != "alice@laptop" {
+		t.Errorf("keys = %+v", keys)
+	}
+	if _, err := parseAuthorizedKeys([]byte("ssh-ed25519 AAAA\n")); err == nil || err.Error()[:6] != "line 1" {
+		t.Errorf("bad key error = %v", err)
+	}
+}
