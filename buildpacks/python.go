@@ -1,0 +1,448 @@
+package buildpacks
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+var (
+	// pyRequirement finds the project name and extras of a requirement.
+	pyRequirement = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?`)
+	// pyEgg finds the project name of a VCS or URL requirement.
+	pyEgg = regexp.MustCompile(`[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)`)
+	// pyNameSeparators are what PEP 503 normalisation folds into "-".
+	pyNameSeparators = regexp.MustCompile(`[-_.]+`)
+	// fastAPIApp finds `app = FastAPI(`.
+	fastAPIApp = regexp.MustCompile(`(?m)^([A-Za-z_][A-Za-z0-9_]*)\s*(?::[^=\n]+)?=\s*(?:fastapi\.)?FastAPI\(`)
+	// flaskApp finds `app = Flask(`.
+	flaskApp = regexp.MustCompile(`(?m)^([A-Za-z_][A-Za-z0-9_]*)\s*(?::[^=\n]+)?=\s*(?:flask\.)?Flask\(`)
+	// flaskFactory finds an application factory.
+	flaskFactory = regexp.MustCompile(`(?m)^def\s+create_app\s*\(`)
+	// djangoSettings finds the settings module named in manage.py.
+	djangoSettings = regexp.MustCompile(`DJANGO_SETTINGS_MODULE["']\s*,\s*["']([A-Za-z_][A-Za-z0-9_.]*)["']`)
+)
+
+// pyDeps maps normalised project names to their requested extras.
+type pyDeps map[string][]string
+
+// add records the requirement string req, if it names a project.
+func (deps pyDeps) add(req string) {
+	name, extras := "", ""
+	if m := pyEgg.FindStringSubmatch(req); m != nil {
+		name = m[1]
+	} else if m := pyRequirement.FindStringSubmatch(strings.TrimSpace(req)); m != nil {
+		name, extras = m[1], m[2]
+	}
+	if name == "" {
+		return
+	}
+	key := pyNameSeparators.ReplaceAllString(strings.ToLower(name), "-")
+	for _, e := range strings.Split(extras, ",") {
+		if e = strings.ToLower(strings.TrimSpace(e)); e != "" {
+			deps[key] = append(deps[key], e)
+		}
+	}
+	if _, ok := deps[key]; !ok {
+		deps[key] = nil
+	}
+}
+
+func (deps pyDeps) has(name string) bool {
+	_, ok := deps[name]
+	return ok
+}
+
+// pyInstall is how the build stage installs the dependencies.
+type pyInstall struct {
+	source   string   // the file dependencies come from
+	copy     []string // files copied before installing; nil copies the whole tree first
+	install  string   // pip command line; "" for nothing to install
+	needTree bool     // install needs the whole source tree
+	deps     pyDeps
+}
+
+// pyProjectFile is the part of pyproject.toml the build needs.
+type pyProjectFile struct {
+	Project struct {
+		Dependencies   []string `toml:"dependencies"`
+		RequiresPython string   `toml:"requires-python"`
+	} `toml:"project"`
+	BuildSystem map[string]any `toml:"build-system"`
+	Tool        struct {
+		Poetry struct {
+			Dependencies map[string]any `toml:"dependencies"`
+		} `toml:"poetry"`
+	} `toml:"tool"`
+}
+
+// pythonPlan builds a Python app into a virtual environment and runs it on
+// RunPython.
+func (d *detector) pythonPlan() (*Plan, error) {
+	inst, err := d.pythonInstall()
+	if err != nil {
+		return nil, err
+	}
+	d.pythonVersionNote()
+
+	name, web, err := d.pythonWeb(inst.deps)
+	if err != nil {
+		return nil, err
+	}
+	plan := &Plan{Kind: KindPython, Name: name, Reason: "from " + inst.source}
+	if web != "" {
+		plan.Processes = webProcesses(web)
+	}
+	cmd := web
+	if w, ok := d.procWeb(); ok {
+		cmd = w
+	}
+	addUvicorn := inst.deps.has("fastapi") && !inst.deps.has("uvicorn") &&
+		!slices.Contains(inst.deps["fastapi"], "standard") && !slices.Contains(inst.deps["fastapi"], "all")
+	if addUvicorn && strings.HasPrefix(web, "uvicorn ") {
+		d.note("uvicorn is not among the dependencies; installing it to serve the FastAPI app")
+	} else {
+		addUvicorn = false
+	}
+
+	s := d.stack
+	var w cfWriter
+	w.header(plan.Name, plan.Reason)
+	w.line("FROM %s AS build", s.BuildPython)
+	w.line("ARG PIP_INDEX_URL")
+	w.line("ARG PIP_TRUSTED_HOST")
+	w.line("ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore")
+	w.line("RUN python3 -m venv /venv")
+	w.line("ENV PATH=/venv/bin:$PATH")
+	w.line("WORKDIR /src")
+	if inst.needTree {
+		w.line("COPY . .")
+	} else {
+		for _, f := range inst.copy {
+			w.line("COPY %s", copyArgs(f, f))
+		}
+	}
+	if inst.install != "" {
+		w.line("RUN %s", inst.install)
+	}
+	if addUvicorn {
+		w.line("RUN pip install uvicorn")
+	}
+	w.blank()
+	w.line("FROM %s", s.RunPython)
+	w.line("WORKDIR /app")
+	w.line("ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 PORT=5000")
+	w.line("COPY --from=build /venv /venv")
+	w.line("COPY --chown=app:app . /app")
+	w.line("USER app")
+	if cmd != "" {
+		w.cmd(cmd)
+	}
+	plan.Generated = w.bytes()
+	return plan, nil
+}
+
+// pythonInstall decides where the dependencies come from: requirements.txt,
+// else pyproject.toml, else Pipfile.
+func (d *detector) pythonInstall() (pyInstall, error) {
+	inst := pyInstall{deps: pyDeps{}}
+	switch {
+	case d.exists("requirements.txt"):
+		inst.source = "requirements.txt"
+		inst.install = "pip install -r requirements.txt"
+		if err := d.readRequirements("requirements.txt", &inst, 0); err != nil {
+			return inst, err
+		}
+		for _, f := range []string{"pyproject.toml", "Pipfile"} {
+			if d.exists(f) {
+				d.note("%s also present; dependencies are installed from requirements.txt", f)
+			}
+		}
+	case d.exists("pyproject.toml"):
+		inst.source = "pyproject.toml"
+		b, err := d.read("pyproject.toml")
+		if err != nil {
+			return inst, err
+		}
+		var pp pyProjectFile
+		if _, err := toml.Decode(string(b), &pp); err != nil {
+			return inst, fmt.Errorf("pyproject.toml: %w", err)
+		}
+		for _, r := range pp.Project.Dependencies {
+			inst.deps.add(r)
+		}
+		for _, n := range sortedKeys(pp.Tool.Poetry.Dependencies) {
+			if n != "python" {
+				inst.deps.add(n)
+			}
+		}
+		if d.exists("Pipfile") {
+			d.note("Pipfile also present; dependencies are installed from pyproject.toml")
+		}
+		if pp.Project.RequiresPython != "" {
+			d.pythonRequires(pp.Project.RequiresPython)
+		}
+		switch {
+		case pp.BuildSystem != nil:
+			// A package: let its build backend (PEP 517) install it and its
+			// dependencies.
+			inst.needTree, inst.install = true, "pip install ."
+		case len(pp.Project.Dependencies) > 0:
+			// An application without a build backend: install its
+			// dependencies only; the source runs from /app.
+			args := make([]string, len(pp.Project.Dependencies))
+			for i, r := range pp.Project.Dependencies {
+				args[i] = shellQuote(r)
+			}
+			inst.install = "pip install " + strings.Join(args, " ")
+		default:
+			d.note("pyproject.toml lists no dependencies and no build-system; nothing to install")
+		}
+	default:
+		inst.source = "Pipfile"
+		b, err := d.read("Pipfile")
+		if err != nil {
+			return inst, err
+		}
+		var pf struct {
+			Packages map[string]any `toml:"packages"`
+		}
+		if _, err := toml.Decode(string(b), &pf); err != nil {
+			return inst, fmt.Errorf("Pipfile: %w", err)
+		}
+		var args []string
+		for _, n := range sortedKeys(pf.Packages) {
+			req, ok := pipfileRequirement(n, pf.Packages[n])
+			if !ok {
+				d.note("Pipfile package %s is not from the index; skipped (use requirements.txt for it)", n)
+				continue
+			}
+			inst.deps.add(req)
+			args = append(args, shellQuote(req))
+		}
+		d.note("installing the Pipfile's [packages] with pip; Pipfile.lock is not used")
+		if len(args) > 0 {
+			inst.install = "pip install " + strings.Join(args, " ")
+		}
+	}
+	return inst, nil
+}
+
+// readRequirements records the requirements of file and of the files it
+// includes with -r or -c.
+func (d *detector) readRequirements(file string, inst *pyInstall, depth int) error {
+	if slices.Contains(inst.copy, file) {
+		return nil
+	}
+	if depth > 5 {
+		return fmt.Errorf("%s: requirement files nest more than 5 deep", file)
+	}
+	b, err := d.read(file)
+	if err != nil {
+		return fmt.Errorf("%s (included by a requirements file): %w", file, err)
+	}
+	inst.copy = append(inst.copy, file)
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, maxRead)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if i := strings.Index(line, " #"); i >= 0 {
+			line = strings.TrimSpace(line[:i])
+		}
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case optionArg(line, "-r", "--requirement") != "" || optionArg(line, "-c", "--constraint") != "":
+			inc := optionArg(line, "-r", "--requirement") + optionArg(line, "-c", "--constraint")
+			if err := d.readRequirements(path.Join(path.Dir(file), inc), inst, depth+1); err != nil {
+				return err
+			}
+		case optionArg(line, "-e", "--editable") != "":
+			arg := optionArg(line, "-e", "--editable")
+			if strings.HasPrefix(arg, ".") || strings.HasPrefix(arg, "/") || strings.HasPrefix(arg, "file:") {
+				inst.needTree = true
+			}
+			inst.deps.add(arg)
+		case strings.HasPrefix(line, "-"):
+			// Other pip options (--index-url, --hash ...): pip's business.
+		case strings.HasPrefix(line, ".") || strings.HasPrefix(line, "file:"):
+			inst.needTree = true
+		default:
+			inst.deps.add(line)
+		}
+	}
+	return nil
+}
+
+// optionArg returns the argument of the pip option short or long on line,
+// written "-r x", "-rx", "--requirement x" or "--requirement=x"; "" when line
+// is not that option.
+func optionArg(line, short, long string) string {
+	var rest string
+	switch {
+	case strings.HasPrefix(line, long):
+		rest = line[len(long):]
+		if rest != "" && rest[0] != ' ' && rest[0] != '=' && rest[0] != '\t' {
+			return ""
+		}
+	case strings.HasPrefix(line, short):
+		rest = line[len(short):]
+	default:
+		return ""
+	}
+	return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rest), "="))
+}
+
+// pipfileRequirement turns a Pipfile [packages] entry into a pip
+// requirement; ok is false for VCS and path entries.
+func pipfileRequirement(name string, v any) (req string, ok bool) {
+	switch v := v.(type) {
+	case string:
+		if v == "*" || v == "" {
+			return name, true
+		}
+		return name + v, true
+	case map[string]any:
+		if _, vcs := v["git"]; vcs {
+			return "", false
+		}
+		if _, local := v["path"]; local {
+			return "", false
+		}
+		req = name
+		if ex, ok := v["extras"].([]any); ok {
+			var names []string
+			for _, e := range ex {
+				if s, ok := e.(string); ok {
+					names = append(names, s)
+				}
+			}
+			if len(names) > 0 {
+				req += "[" + strings.Join(names, ",") + "]"
+			}
+		}
+		if ver, ok := v["version"].(string); ok && ver != "*" {
+			req += ver
+		}
+		return req, true
+	}
+	return "", false
+}
+
+// pythonWeb recognises the framework and its default web command. web is
+// "" when a Procfile is present and no default could be found.
+func (d *detector) pythonWeb(deps pyDeps) (name, web string, err error) {
+	missing := func(what string) (string, string, error) {
+		if d.hasProc {
+			return name, "", nil
+		}
+		return "", "", fmt.Errorf("%s; add a Procfile with a web: line", what)
+	}
+	switch {
+	case deps.has("django"):
+		name = "Python (Django)"
+		b, err := d.read("manage.py")
+		if err != nil {
+			return missing("Django app without manage.py at the repository root")
+		}
+		m := djangoSettings.FindSubmatch(b)
+		if m == nil {
+			return missing("manage.py does not name DJANGO_SETTINGS_MODULE")
+		}
+		project, _, _ := strings.Cut(string(m[1]), ".")
+		if !d.exists(project + "/wsgi.py") {
+			d.note("%s/wsgi.py not found; the web command assumes it", project)
+		}
+		if deps.has("gunicorn") {
+			return name, "gunicorn --bind 0.0.0.0:$PORT " + project + ".wsgi", nil
+		}
+		d.note("gunicorn is not among the dependencies: running Django's development server; add gunicorn for production")
+		return name, "python manage.py runserver 0.0.0.0:$PORT", nil
+
+	case deps.has("fastapi"):
+		name = "Python (FastAPI)"
+		mod, app := d.pythonApp(fastAPIApp, nil, "main.py", "app.py", "server.py", "api.py", "asgi.py", "app/main.py", "app/__init__.py", "src/main.py")
+		if mod == "" {
+			return missing("no main.py or app.py creating FastAPI()")
+		}
+		return name, "uvicorn " + mod + ":" + app + " --host 0.0.0.0 --port $PORT", nil
+
+	case deps.has("flask"):
+		name = "Python (Flask)"
+		mod, app := d.pythonApp(flaskApp, flaskFactory, "app.py", "main.py", "wsgi.py", "server.py", "application.py", "app/__init__.py", "src/app.py")
+		if mod == "" {
+			return missing("no app.py or main.py creating Flask() or defining create_app()")
+		}
+		if deps.has("gunicorn") {
+			return name, "gunicorn --bind 0.0.0.0:$PORT " + shellQuote(mod+":"+app), nil
+		}
+		d.note("gunicorn is not among the dependencies: running Flask's development server; add gunicorn for production")
+		return name, "flask --app " + mod + " run --host 0.0.0.0 --port $PORT", nil
+	}
+	name = "Python"
+	if d.hasProc {
+		return name, "", nil
+	}
+	return "", "", fmt.Errorf("no Django, FastAPI or Flask among the Python dependencies, so no way to start the app is known; add a Procfile with a web: line, e.g. \"web: python app.py\"")
+}
+
+// pythonApp finds the first of files that defines an app with the pattern
+// app (or, failing that, factory) and returns its module and the object:
+// "main", "app" or, for a factory, "app", "create_app()".
+func (d *detector) pythonApp(app, factory *regexp.Regexp, files ...string) (module, object string) {
+	for _, f := range files {
+		b, err := d.read(f)
+		if err != nil {
+			continue
+		}
+		if m := app.FindSubmatch(b); m != nil {
+			object = string(m[1])
+		} else if factory != nil && factory.Match(b) {
+			object = "create_app()"
+		} else {
+			continue
+		}
+		module = strings.TrimSuffix(strings.TrimSuffix(f, ".py"), "/__init__")
+		return strings.ReplaceAll(module, "/", "."), object
+	}
+	return "", ""
+}
+
+// pythonVersionNote remarks on a .python-version naming another Python.
+func (d *detector) pythonVersionNote() {
+	b, err := d.read(".python-version")
+	if err != nil {
+		return
+	}
+	want := strings.TrimSpace(string(b))
+	have := d.stack.PythonVersion
+	w, h := versionParts(want), versionParts(have)
+	if len(w) >= 2 && len(h) >= 2 && (w[0] != h[0] || w[1] != h[1]) {
+		d.note(".python-version asks for %s; the stack supplies Python %s", want, have)
+	}
+}
+
+// pythonRequires remarks when requires-python excludes the stack's Python.
+func (d *detector) pythonRequires(spec string) {
+	have := d.stack.PythonVersion
+	line, ok := versionLine(have)
+	if !ok || strings.Contains(spec, "~=") || strings.Contains(spec, "*") {
+		return
+	}
+	var parts []string
+	for _, c := range strings.Split(spec, ",") {
+		c = strings.TrimSpace(c)
+		if c == "" || strings.HasPrefix(c, "!=") {
+			continue
+		}
+		parts = append(parts, strings.Replace(c, "==", "=", 1))
+	}
+	if allows, ok := rangeAllows(strings.Join(parts, " "), line); ok && !allows {
+		d.note("pyproject.toml requires-python %s; the stack supplies Python %s, the build will likely fail", spec, have)
+	}
+}

@@ -1,0 +1,2 @@
+import flask
+app = flask.Flask(__name__)

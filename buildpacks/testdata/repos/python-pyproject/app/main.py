@@ -1,0 +1,3 @@
+import fastapi
+
+api: fastapi.FastAPI = fastapi.FastAPI(title='x')
