@@ -50,6 +50,13 @@ func commands() []command {
 		{name: "releases", usage: "releases APP [--json]", help: "list an app's releases, newest first", app: true, run: (*Daemon).cmdReleases},
 		{name: "builds", usage: "builds APP [--json]", help: "list an app's builds, newest first", app: true, run: (*Daemon).cmdBuilds},
 		{name: "builds:log", usage: "builds:log APP [ID]", help: "show a build's output (default: the latest)", app: true, run: (*Daemon).cmdBuildsLog},
+		{name: "builds:cancel", usage: "builds:cancel APP", help: "cancel the app's running build", app: true, run: (*Daemon).cmdBuildsCancel},
+		{name: "ps", usage: "ps APP [--json]", help: "list the app's containers with state and restarts", app: true, run: (*Daemon).cmdPs},
+		{name: "ps:scale", usage: "ps:scale APP TYPE=N...", help: "run N containers of each process type (web ones load-balanced)", app: true, run: (*Daemon).cmdPsScale},
+		{name: "ps:restart", usage: "ps:restart APP", help: "replace every container, health-checked, without downtime", app: true, run: (*Daemon).cmdPsRestart},
+		{name: "ps:stop", usage: "ps:stop APP", help: "stop the app's containers until ps:start", app: true, run: (*Daemon).cmdPsStop},
+		{name: "ps:start", usage: "ps:start APP", help: "start a stopped app at its scale", app: true, run: (*Daemon).cmdPsStart},
+		{name: "rollback", usage: "rollback APP [vN]", help: "deploy an earlier release's image and spec again, without a build", app: true, run: (*Daemon).cmdRollback},
 	}
 }
 
@@ -114,7 +121,7 @@ func (d *Daemon) RunCommand(ctx context.Context, id gitreceive.Identity, args []
 		if errors.As(err, &ue) {
 			return fail("%s: %s (usage: %s)", cmd.name, ue.msg, cmd.usage)
 		}
-		if errors.Is(err, store.ErrExists) || errors.Is(err, store.ErrInvalidName) || errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, store.ErrExists) || errors.Is(err, store.ErrInvalidName) || errors.Is(err, store.ErrNotFound) || errors.Is(err, errNoRelease) {
 			return fail("%v", err)
 		}
 		d.log.Error("command failed", "command", cmd.name, "key", id.Name, "err", err)

@@ -6,14 +6,15 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/xcloud-dev/xcloud/buildpacks"
 	"github.com/xcloud-dev/xcloud/daemon/podman"
 	"github.com/xcloud-dev/xcloud/proxy"
 	"github.com/xcloud-dev/xcloud/store"
@@ -27,6 +28,7 @@ const (
 	labelApp      = "xcloud.app"
 	labelRelease  = "xcloud.release"
 	labelProcess  = "xcloud.process"
+	labelOneOff   = "xcloud.oneoff" // release commands, cron runs, `run`: never supervised
 )
 
 // webPort is the port web processes listen on inside their container ($PORT).
@@ -42,6 +44,9 @@ type Runtime interface {
 	Stop(ctx context.Context, id string, grace time.Duration) error
 	Remove(ctx context.Context, id string) error
 	Logs(ctx context.Context, id string, n int) (string, error)
+	FollowLogs(ctx context.Context, id string, w io.Writer) error
+	Wait(ctx context.Context, id string) (int, error)
+	WatchDeaths(ctx context.Context, labels map[string]string, fn func(podman.Death)) error
 }
 
 // Router installs the routing table. *proxy.Proxy implements it.
@@ -71,7 +76,12 @@ type Options struct {
 	ReadyTimeout     time.Duration
 	StopGrace        time.Duration
 	Version          string
-	Logger           *slog.Logger
+	Stack            buildpacks.Stack  // images generated Containerfiles build on
+	BuildArgs        map[string]string // passed to every build (e.g. PIP_INDEX_URL)
+	// PauseAt names a deploy step to block at ("build", "after-start",
+	// "after-route"): a test hook for killing the daemon mid-deploy.
+	PauseAt string
+	Logger  *slog.Logger
 }
 
 // Daemon is the lifecycle engine.
@@ -84,12 +94,16 @@ type Daemon struct {
 	keys   *adminKeys
 
 	builds chan struct{} // build slots: a semaphore of build.concurrency
+	sup    *supervisor
+	cancel context.CancelFunc // stops background work
+	bg     sync.WaitGroup     // background goroutines
 
 	mu        sync.Mutex
 	appLocks  map[string]*sync.Mutex
-	upstreams map[string][]string // app → serving web upstreams (host:port)
-	waiting   int                 // builds queued for a slot
-	routeMu   sync.Mutex          // serialises route computation + apply
+	upstreams map[string][]string           // app → serving web upstreams (host:port)
+	running   map[string]context.CancelFunc // app → cancels its running build
+	waiting   int                           // builds queued for a slot
+	routeMu   sync.Mutex                    // serialises route computation + apply
 }
 
 // New returns a Daemon; it does no I/O until Start.
@@ -111,14 +125,17 @@ func New(opts Options) *Daemon {
 		log:       opts.Logger,
 		keys:      &adminKeys{path: opts.AdminKeysFile},
 		builds:    make(chan struct{}, opts.BuildConcurrency),
+		sup:       newSupervisor(),
 		appLocks:  map[string]*sync.Mutex{},
 		upstreams: map[string][]string{},
+		running:   map[string]context.CancelFunc{},
 	}
 }
 
-// Start recovers from an unclean stop and reconciles containers and routes
-// with the database: every app's current release runs and is routed;
-// containers no release wants are removed.
+// Start recovers from an unclean stop, reconciles containers and routes
+// with the database (every app's current release runs at its scale and is
+// routed; containers no release wants are removed), then supervises
+// containers until Close.
 func (d *Daemon) Start(ctx context.Context) error {
 	if n, err := d.store.FailRunningBuilds(ctx, "daemon stopped during the build"); err != nil {
 		return fmt.Errorf("recover builds: %w", err)
@@ -135,7 +152,26 @@ func (d *Daemon) Start(ctx context.Context) error {
 		}
 		d.log.Warn("marked interrupted deploy failed", "app", r.App, "release", r.Version)
 	}
-	return d.Reconcile(ctx)
+	if err := d.Reconcile(ctx); err != nil {
+		return err
+	}
+	bgctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	d.cancel = cancel
+	d.bg.Add(1)
+	go func() {
+		defer d.bg.Done()
+		d.supervise(bgctx)
+	}()
+	return nil
+}
+
+// Close stops background work (the supervisor, pending restarts) and waits
+// for it.
+func (d *Daemon) Close() {
+	if d.cancel != nil {
+		d.cancel()
+	}
+	d.bg.Wait()
 }
 
 // Reconcile makes containers and routes match the database.
@@ -148,74 +184,102 @@ func (d *Daemon) Reconcile(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list apps: %w", err)
 	}
-	current := map[string]int{}
+	wanted := map[string]store.App{}
 	for _, a := range apps {
-		current[a.Name] = a.CurrentRelease
+		if a.CurrentRelease > 0 && !a.Stopped {
+			wanted[a.Name] = a
+		}
 	}
 	byApp := map[string][]podman.Container{}
 	for _, c := range all {
 		app := c.Labels[labelApp]
-		rel, _ := strconv.Atoi(c.Labels[labelRelease])
-		if cur, ok := current[app]; !ok || cur == 0 || rel != cur {
-			d.log.Info("removing container no release wants", "container", c.Name, "app", app, "release", rel)
-			if err := d.rt.Remove(ctx, c.ID); err != nil {
-				d.log.Error("remove orphan container", "container", c.Name, "err", err)
-			}
+		a, ok := wanted[app]
+		if !ok || c.Labels[labelRelease] != strconv.Itoa(a.CurrentRelease) || c.Labels[labelOneOff] != "" {
+			d.log.Info("removing container no release wants", "container", c.Name, "app", app, "release", c.Labels[labelRelease])
+			d.removeContainer(ctx, c.ID)
 			continue
 		}
 		byApp[app] = append(byApp[app], c)
 	}
 	for _, a := range apps {
-		if a.CurrentRelease == 0 {
+		if _, ok := wanted[a.Name]; !ok {
+			d.setUpstreams(a.Name, nil)
 			continue
 		}
-		ups, err := d.ensureRunning(ctx, a.Name, byApp[a.Name])
+		cs, err := d.ensureScale(ctx, a.Name, byApp[a.Name], io.Discard)
 		if err != nil {
 			// One broken app must not keep the others unrouted.
-			d.log.Error("app not running after reconcile", "app", a.Name, "err", err)
-			continue
+			d.log.Error("app not fully running after reconcile", "app", a.Name, "err", err)
 		}
-		d.setUpstreams(a.Name, ups)
+		d.setUpstreams(a.Name, webUpstreams(cs))
 	}
 	return d.applyRoutes(ctx)
 }
 
-// ensureRunning starts the current release's web container when it is
-// missing or stopped, and returns the upstreams to route to.
-func (d *Daemon) ensureRunning(ctx context.Context, app string, cs []podman.Container) ([]string, error) {
-	var ups []string
-	for _, c := range cs {
-		if c.Labels[labelProcess] != "web" {
-			continue
-		}
-		if !c.Running {
-			started, err := d.rt.Start(ctx, c.ID)
-			if err != nil {
-				d.log.Error("restart container", "container", c.Name, "err", err)
-				continue
-			}
-			c = started
-		} else if c.HostPort == 0 {
-			if ic, err := d.rt.Inspect(ctx, c.ID); err == nil {
-				c = ic
-			}
-		}
-		if c.HostPort != 0 {
-			ups = append(ups, upstream(c.HostPort))
-		}
-	}
-	if len(ups) > 0 {
-		return ups, nil
-	}
+// ensureScale brings the current release's containers to the app's scale:
+// stopped ones are started, missing ones created (web ones health-checked),
+// extra ones stopped. It returns the containers that are running.
+func (d *Daemon) ensureScale(ctx context.Context, app string, have []podman.Container, w io.Writer) ([]podman.Container, error) {
 	rel, err := d.store.CurrentRelease(ctx, app)
 	if err != nil {
 		return nil, err
 	}
-	c, err := d.startWeb(ctx, rel, io.Discard)
+	spec, err := parseSpec(rel.Spec)
 	if err != nil {
 		return nil, err
 	}
-	return []string{upstream(c.HostPort)}, nil
+	formation, err := d.store.Formation(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	scale := spec.scale(formation)
+	byType := map[string][]podman.Container{}
+	for _, c := range have {
+		byType[c.Labels[labelProcess]] = append(byType[c.Labels[labelProcess]], c)
+	}
+	for typ, cs := range byType {
+		if _, ok := scale[typ]; !ok {
+			for _, c := range cs {
+				d.stopContainer(ctx, c)
+			}
+		}
+	}
+	var running []podman.Container
+	var errs []error
+	for _, typ := range spec.types() {
+		want := scale[typ]
+		var up []podman.Container
+		for _, c := range byType[typ] {
+			if len(up) >= want {
+				d.stopContainer(ctx, c)
+				continue
+			}
+			if !c.Running {
+				started, err := d.rt.Start(ctx, c.ID)
+				if err != nil {
+					d.log.Error("start container", "container", c.Name, "err", err)
+					d.removeContainer(ctx, c.ID)
+					continue
+				}
+				c = started
+			} else if c.HostPort == 0 && typ == "web" {
+				if ic, err := d.rt.Inspect(ctx, c.ID); err == nil {
+					c = ic
+				}
+			}
+			up = append(up, c)
+		}
+		for len(up) < want {
+			c, err := d.startProcess(ctx, rel, spec, typ, w)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", typ, err))
+				break
+			}
+			up = append(up, c)
+		}
+		running = append(running, up...)
+	}
+	return running, errors.Join(errs...)
 }
 
 // labels returns extra plus the labels every container of this daemon carries.
@@ -239,27 +303,32 @@ func (d *Daemon) setUpstreams(app string, ups []string) {
 	d.upstreams[app] = ups
 }
 
-// applyRoutes installs a route for every app with serving containers.
+// applyRoutes installs a route for every app with a release; one without
+// running web containers answers 503 instead of 404.
 func (d *Daemon) applyRoutes(ctx context.Context) error {
 	d.routeMu.Lock()
 	defer d.routeMu.Unlock()
+	apps, err := d.store.ListApps(ctx)
+	if err != nil {
+		return fmt.Errorf("list apps: %w", err)
+	}
 	d.mu.Lock()
-	ups := make(map[string][]string, len(d.upstreams))
-	for k, v := range d.upstreams {
-		ups[k] = v
+	routes := make([]proxy.Route, 0, len(apps))
+	for _, a := range apps {
+		// A first release is routed before it becomes current.
+		if a.CurrentRelease == 0 && len(d.upstreams[a.Name]) == 0 {
+			continue
+		}
+		routes = append(routes, proxy.Route{App: a.Name, Upstreams: d.upstreams[a.Name]})
 	}
 	d.mu.Unlock()
-	routes := make([]proxy.Route, 0, len(ups))
-	for app, u := range ups {
-		hosts := []string{d.appHost(app)}
-		extra, err := d.store.Domains(ctx, app)
+	for i := range routes {
+		extra, err := d.store.Domains(ctx, routes[i].App)
 		if err != nil {
-			return fmt.Errorf("domains of %s: %w", app, err)
+			return fmt.Errorf("domains of %s: %w", routes[i].App, err)
 		}
-		hosts = append(hosts, extra...)
-		routes = append(routes, proxy.Route{App: app, Hosts: hosts, Upstreams: u})
+		routes[i].Hosts = append([]string{d.appHost(routes[i].App)}, extra...)
 	}
-	sort.Slice(routes, func(i, j int) bool { return routes[i].App < routes[j].App })
 	if err := d.router.Apply(ctx, routes); err != nil {
 		return fmt.Errorf("apply routes: %w", err)
 	}

@@ -3,21 +3,25 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/xcloud-dev/xcloud/buildpacks"
 	"github.com/xcloud-dev/xcloud/daemon/podman"
 	"github.com/xcloud-dev/xcloud/gitreceive"
 	"github.com/xcloud-dev/xcloud/store"
 )
 
 var _ gitreceive.Backend = (*Daemon)(nil)
+
+// generatedContainerfile is where a buildpack's Containerfile goes in the
+// build context; the name keeps it clear of the app's own files.
+const generatedContainerfile = ".xcloud.Containerfile"
 
 // maxBuildLog bounds the build output kept in the database per build.
 const maxBuildLog = 1 << 20
@@ -46,9 +50,11 @@ func (d *Daemon) CreateApp(ctx context.Context, app string, by gitreceive.Identi
 	return err
 }
 
-// Deploy implements gitreceive.Backend: build the pushed commit, start it,
-// wait until it answers, route to it, retire the previous release. Progress
-// streams to out. A failure at any step leaves the serving release serving.
+// Deploy implements gitreceive.Backend: detect how to build the pushed
+// commit, build it, run the release command, start the new containers, wait
+// until they are healthy, switch the route, retire the previous release.
+// Progress streams to out. A failure at any step leaves the serving release
+// serving.
 func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) error {
 	w := &progress{w: out}
 	lock := d.appLock(p.App)
@@ -72,30 +78,69 @@ func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) e
 	if err != nil {
 		return err
 	}
-	cf, ok := src.containerfile()
-	if !ok {
-		return fmt.Errorf("no Containerfile or Dockerfile at the root of %s; add one to tell xcloud how to build the app", short(p.NewSHA))
+	plan, err := buildpacks.Detect(src.fs(), d.opts.Stack)
+	if err != nil {
+		return err
 	}
-
-	image, err := d.build(ctx, p, src, cf, w)
+	if plan.Kind == buildpacks.KindContainerfile {
+		w.step("Using the repository's %s", plan.Containerfile)
+	} else {
+		w.step("Detected %s %s", plan.Name, plan.Reason)
+	}
+	for _, n := range plan.Notes {
+		fmt.Fprintf(w, "       %s\n", n)
+	}
+	if plan.Kind == buildpacks.KindStatic {
+		return fmt.Errorf("static sites are not served yet; add a Containerfile that serves %s", plan.StaticRoot)
+	}
+	spec, err := specFromPlan(plan)
+	if err != nil {
+		return err
+	}
+	image, err := d.build(ctx, p, src, plan, w)
 	if err != nil {
 		return err
 	}
 	rel, err := d.store.CreateRelease(ctx, store.Release{
 		App: p.App, Image: image.ref, BuildID: image.buildID, CommitSHA: p.NewSHA,
-		Description: "deploy " + short(p.NewSHA),
+		Description: "deploy " + short(p.NewSHA), Spec: spec,
 	})
 	if err != nil {
 		return fmt.Errorf("record release: %w", err)
 	}
-	if err := d.release(ctx, rel, w); err != nil {
-		if ferr := d.store.FailRelease(context.WithoutCancel(ctx), p.App, rel.Version, err.Error()); ferr != nil {
-			d.log.Error("record failed release", "app", p.App, "release", rel.Version, "err", ferr)
-		}
+	if err := d.deployRelease(ctx, rel, w); err != nil {
+		d.failRelease(ctx, rel, err)
 		return err
 	}
 	w.done("%s deployed: %s", p.App, d.AppURL(p.App))
 	return nil
+}
+
+// failRelease records why a release failed, even when the pusher went away.
+func (d *Daemon) failRelease(ctx context.Context, rel store.Release, cause error) {
+	if err := d.store.FailRelease(context.WithoutCancel(ctx), rel.App, rel.Version, cause.Error()); err != nil {
+		d.log.Error("record failed release", "app", rel.App, "release", rel.Version, "err", err)
+	}
+}
+
+// specFromPlan turns the detected processes and app.json into the spec
+// stored with the release.
+func specFromPlan(plan *buildpacks.Plan) ([]byte, error) {
+	spec := releaseSpec{Processes: map[string]string{}}
+	for _, pr := range plan.Processes {
+		spec.Processes[pr.Type] = pr.Command
+	}
+	if _, ok := spec.Processes["web"]; !ok && plan.Kind == buildpacks.KindContainerfile {
+		spec.Processes["web"] = "" // the image's own command
+	}
+	if plan.AppJSON != nil {
+		spec.Healthchecks = plan.AppJSON.Healthchecks
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("encode release spec: %w", err)
+	}
+	return b, nil
 }
 
 func lockCtx(ctx context.Context, m *sync.Mutex) error {
@@ -115,7 +160,7 @@ type builtImage struct {
 }
 
 // build runs one image build in a build slot and records it.
-func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *source, containerfile string, w *progress) (builtImage, error) {
+func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *source, plan *buildpacks.Plan, w *progress) (builtImage, error) {
 	select {
 	case d.builds <- struct{}{}:
 	default:
@@ -143,24 +188,39 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *source, cont
 		return builtImage{}, fmt.Errorf("record build: %w", err)
 	}
 	ref := fmt.Sprintf("localhost/xcloud/%s:b%d", p.App, b.ID)
+	containerfile, extra := plan.Containerfile, map[string][]byte(nil)
+	if plan.Generated != nil {
+		containerfile = generatedContainerfile
+		extra = map[string][]byte{containerfile: plan.Generated}
+	}
 	w.step("Building %s (%s) from %s", p.App, short(p.NewSHA), containerfile)
+	d.pause(ctx, "build", w)
 	start := time.Now()
 
 	bctx, cancel := context.WithTimeout(ctx, d.opts.BuildTimeout)
 	defer cancel()
+	d.mu.Lock()
+	d.running[p.App] = cancel
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		delete(d.running, p.App)
+		d.mu.Unlock()
+	}()
 	logBuf := &capped{max: maxBuildLog}
 	pr, pw := io.Pipe()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		pw.CloseWithError(src.writeTar(bctx, pw))
+		pw.CloseWithError(src.writeTar(bctx, pw, extra))
 	}()
 	id, err := d.rt.Build(bctx, podman.BuildSpec{
 		Context:       pr,
 		Containerfile: containerfile,
 		Tag:           ref,
 		Labels:        d.labels(map[string]string{labelApp: p.App, "xcloud.commit": p.NewSHA}),
+		BuildArgs:     d.opts.BuildArgs,
 		Out:           io.MultiWriter(w.indent(), logBuf),
 	})
 	pr.CloseWithError(errors.New("build finished"))
@@ -168,11 +228,13 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *source, cont
 	status, msg := store.BuildStatus("succeeded"), ""
 	if err != nil {
 		status, msg = "failed", err.Error()
-		if errors.Is(bctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		switch {
+		case errors.Is(bctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
 			msg = fmt.Sprintf("build timed out after %s", d.opts.BuildTimeout)
 			err = errors.New(msg)
-		} else if ctx.Err() != nil {
+		case bctx.Err() != nil:
 			status, msg = "canceled", "canceled"
+			err = errors.New("build canceled")
 		}
 	}
 	// Record the outcome even when the pusher went away.
@@ -185,124 +247,6 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *source, cont
 	w.step("Build succeeded in %s", time.Since(start).Round(100*time.Millisecond))
 	// Releases name the image by ID: tags can be reused, IDs cannot.
 	return builtImage{ref: id, buildID: b.ID}, nil
-}
-
-// release starts the release's web container, waits for it, switches the
-// route and retires the previous containers.
-func (d *Daemon) release(ctx context.Context, rel store.Release, w *progress) error {
-	w.step("Releasing v%d", rel.Version)
-	c, err := d.startWeb(ctx, rel, w)
-	if err != nil {
-		return err
-	}
-	// From here on the new container must not leak if anything fails.
-	cleanup := func() {
-		_ = d.rt.Remove(context.WithoutCancel(ctx), c.ID)
-	}
-	d.mu.Lock()
-	prev := d.upstreams[rel.App]
-	d.mu.Unlock()
-	d.setUpstreams(rel.App, []string{upstream(c.HostPort)})
-	if err := d.applyRoutes(ctx); err != nil {
-		d.setUpstreams(rel.App, prev)
-		cleanup()
-		return err
-	}
-	if err := d.store.ActivateRelease(context.WithoutCancel(ctx), rel.App, rel.Version); err != nil {
-		d.setUpstreams(rel.App, prev)
-		if rerr := d.applyRoutes(context.WithoutCancel(ctx)); rerr != nil {
-			d.log.Error("restore routes", "app", rel.App, "err", rerr)
-		}
-		cleanup()
-		return fmt.Errorf("activate release: %w", err)
-	}
-	w.step("Routing %s to v%d", d.appHost(rel.App), rel.Version)
-	d.retire(context.WithoutCancel(ctx), rel, w)
-	return nil
-}
-
-// startWeb starts one web container for rel and waits until it answers HTTP.
-func (d *Daemon) startWeb(ctx context.Context, rel store.Release, w io.Writer) (podman.Container, error) {
-	name := fmt.Sprintf("xcloud-%s-web-v%d-%d", rel.App, rel.Version, time.Now().UnixNano()%1e6)
-	c, err := d.rt.Run(ctx, podman.ContainerSpec{
-		Name:  name,
-		Image: rel.Image,
-		Env:   map[string]string{"PORT": strconv.Itoa(webPort)},
-		Labels: d.labels(map[string]string{
-			labelApp: rel.App, labelRelease: strconv.Itoa(rel.Version), labelProcess: "web",
-		}),
-		Port:      webPort,
-		StopGrace: d.opts.StopGrace,
-	})
-	if err != nil {
-		return podman.Container{}, err
-	}
-	fmt.Fprintf(w, "-----> Waiting for web to answer on $PORT (%d)\n", webPort)
-	if err := d.waitReady(ctx, c); err != nil {
-		logs, _ := d.rt.Logs(context.WithoutCancel(ctx), c.ID, 20)
-		_ = d.rt.Remove(context.WithoutCancel(ctx), c.ID)
-		if logs = strings.TrimSpace(logs); logs != "" {
-			fmt.Fprintf(w, "       last output of the web process:\n%s\n", indentLines(logs))
-		}
-		return podman.Container{}, err
-	}
-	return c, nil
-}
-
-// waitReady polls the container's published port until any HTTP response
-// comes back, failing early when the container exits.
-func (d *Daemon) waitReady(ctx context.Context, c podman.Container) error {
-	if c.HostPort == 0 {
-		return fmt.Errorf("container %s has no published port", c.Name)
-	}
-	ctx, cancel := context.WithTimeout(ctx, d.opts.ReadyTimeout)
-	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
-	url := "http://" + upstream(c.HostPort) + "/"
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for i := 0; ; i++ {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if resp, err := client.Do(req); err == nil {
-			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-			resp.Body.Close()
-			return nil
-		}
-		if i%10 == 9 {
-			if st, err := d.rt.Inspect(ctx, c.ID); err == nil && !st.Running {
-				return fmt.Errorf("web process exited with status %d before answering on $PORT", st.ExitCode)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("web process did not answer HTTP on $PORT (%d) within %s", webPort, d.opts.ReadyTimeout)
-			}
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
-}
-
-// retire stops and removes the app's containers from other releases.
-func (d *Daemon) retire(ctx context.Context, rel store.Release, w *progress) {
-	cs, err := d.rt.List(ctx, d.labels(map[string]string{labelApp: rel.App}))
-	if err != nil {
-		d.log.Error("list containers to retire", "app", rel.App, "err", err)
-		return
-	}
-	for _, c := range cs {
-		if c.Labels[labelRelease] == strconv.Itoa(rel.Version) {
-			continue
-		}
-		w.step("Stopping v%s (%s)", c.Labels[labelRelease], c.Name)
-		if err := d.rt.Stop(ctx, c.ID, d.opts.StopGrace); err != nil {
-			d.log.Error("stop old container", "container", c.Name, "err", err)
-		}
-		if err := d.rt.Remove(ctx, c.ID); err != nil {
-			d.log.Error("remove old container", "container", c.Name, "err", err)
-		}
-	}
 }
 
 func short(sha string) string {

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"path"
+	"time"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -36,23 +39,22 @@ func openSource(repoDir, sha string) (*source, error) {
 	return &source{repo: repo, commit: commit, tree: tree}, nil
 }
 
-// containerfile returns the build file at the repository root, preferring
-// Containerfile like Podman does.
-func (s *source) containerfile() (string, bool) {
-	for _, name := range []string{"Containerfile", "Dockerfile"} {
-		if e, err := s.tree.FindEntry(name); err == nil && e.Mode.IsFile() {
-			return name, true
-		}
-	}
-	return "", false
-}
-
 // writeTar streams the commit's tree as a tar archive, straight from the
 // object store: no checkout, no temporary files. Timestamps are the commit
 // time so identical trees give identical archives (and build cache hits).
-func (s *source) writeTar(ctx context.Context, w io.Writer) error {
+// Extra files (a generated Containerfile) are added at the top level.
+func (s *source) writeTar(ctx context.Context, w io.Writer, extra map[string][]byte) error {
 	tw := tar.NewWriter(w)
 	mtime := s.commit.Committer.When
+	for name, b := range extra {
+		hdr := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), ModTime: mtime, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if _, err := tw.Write(b); err != nil {
+			return err
+		}
+	}
 	walker := object.NewTreeWalker(s.tree, true, nil)
 	defer walker.Close()
 	for {
@@ -115,3 +117,110 @@ func (s *source) writeTar(ctx context.Context, w io.Writer) error {
 	}
 	return tw.Close()
 }
+
+// fs returns the commit's tree as a read-only fs.FS, for buildpack detection.
+func (s *source) fs() fs.FS { return gitFS{s.tree} }
+
+// gitFS serves a git tree through io/fs without checking anything out.
+type gitFS struct{ tree *object.Tree }
+
+func (g gitFS) Open(name string) (fs.File, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
+	}
+	if name == "." {
+		return &gitDir{name: ".", tree: g.tree}, nil
+	}
+	entry, err := g.tree.FindEntry(name)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	if entry.Mode == filemode.Dir {
+		sub, err := g.tree.Tree(name)
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+		return &gitDir{name: path.Base(name), tree: sub}, nil
+	}
+	if entry.Mode == filemode.Submodule {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	f, err := g.tree.File(name)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	r, err := f.Reader()
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	return &gitFile{ReadCloser: r, info: entryInfo{name: path.Base(name), mode: entry.Mode, size: f.Size}}, nil
+}
+
+type gitFile struct {
+	io.ReadCloser
+	info entryInfo
+}
+
+func (f *gitFile) Stat() (fs.FileInfo, error) { return f.info, nil }
+
+type gitDir struct {
+	name string
+	tree *object.Tree
+	pos  int
+}
+
+func (d *gitDir) Stat() (fs.FileInfo, error) {
+	return entryInfo{name: d.name, mode: filemode.Dir}, nil
+}
+func (d *gitDir) Read([]byte) (int, error) {
+	return 0, &fs.PathError{Op: "read", Path: d.name, Err: fs.ErrInvalid}
+}
+func (d *gitDir) Close() error { return nil }
+
+func (d *gitDir) ReadDir(n int) ([]fs.DirEntry, error) {
+	entries := d.tree.Entries[d.pos:]
+	if n > 0 && len(entries) > n {
+		entries = entries[:n]
+	}
+	out := make([]fs.DirEntry, 0, len(entries))
+	for _, e := range entries {
+		if e.Mode == filemode.Submodule {
+			continue
+		}
+		info := entryInfo{name: e.Name, mode: e.Mode}
+		if e.Mode != filemode.Dir {
+			if f, err := d.tree.TreeEntryFile(&e); err == nil {
+				info.size = f.Size
+			}
+		}
+		out = append(out, fs.FileInfoToDirEntry(info))
+	}
+	d.pos += len(entries)
+	if n > 0 && len(entries) == 0 {
+		return nil, io.EOF
+	}
+	return out, nil
+}
+
+type entryInfo struct {
+	name string
+	mode filemode.FileMode
+	size int64
+}
+
+func (i entryInfo) Name() string { return i.name }
+func (i entryInfo) Size() int64  { return i.size }
+func (i entryInfo) Mode() fs.FileMode {
+	switch i.mode {
+	case filemode.Dir:
+		return fs.ModeDir | 0o755
+	case filemode.Executable:
+		return 0o755
+	case filemode.Symlink:
+		return fs.ModeSymlink | 0o777
+	}
+	return 0o644
+}
+func (i entryInfo) ModTime() time.Time { return time.Time{} }
+func (i entryInfo) IsDir() bool        { return i.mode == filemode.Dir }
+func (i entryInfo) Sys() any           { return nil }

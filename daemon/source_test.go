@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
@@ -69,11 +70,8 @@ func TestSourceTar(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cf, ok := src.containerfile(); !ok || cf != "Dockerfile" {
-		t.Errorf("containerfile() = %q, %v", cf, ok)
-	}
 	var buf bytes.Buffer
-	if err := src.writeTar(context.Background(), &buf); err != nil {
+	if err := src.writeTar(context.Background(), &buf, map[string][]byte{"gen.Containerfile": []byte("FROM x\n")}); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]*tar.Header{}
@@ -92,12 +90,13 @@ func TestSourceTar(t *testing.T) {
 		typ  byte
 		mode int64
 	}{
-		"Dockerfile":     {tar.TypeReg, 0o644},
-		"sub/":           {tar.TypeDir, 0o755},
-		"sub/run.sh":     {tar.TypeReg, 0o755},
-		"sub/deep/":      {tar.TypeDir, 0o755},
-		"sub/deep/a.txt": {tar.TypeReg, 0o644},
-		"link":           {tar.TypeSymlink, 0o777},
+		"Dockerfile":        {tar.TypeReg, 0o644},
+		"sub/":              {tar.TypeDir, 0o755},
+		"sub/run.sh":        {tar.TypeReg, 0o755},
+		"sub/deep/":         {tar.TypeDir, 0o755},
+		"sub/deep/a.txt":    {tar.TypeReg, 0o644},
+		"link":              {tar.TypeSymlink, 0o777},
+		"gen.Containerfile": {tar.TypeReg, 0o644},
 	}
 	for name, w := range want {
 		h, ok := got[name]
@@ -118,24 +117,13 @@ func TestSourceTar(t *testing.T) {
 
 	// Same commit, same bytes: the build cache depends on it.
 	var again bytes.Buffer
-	if err := src.writeTar(context.Background(), &again); err != nil {
+	if err := src.writeTar(context.Background(), &again, nil); err != nil {
 		t.Fatal(err)
 	}
 	var first bytes.Buffer
-	src.writeTar(context.Background(), &first)
+	src.writeTar(context.Background(), &first, nil)
 	if !bytes.Equal(first.Bytes(), again.Bytes()) {
 		t.Error("two exports of one commit differ")
-	}
-}
-
-func TestSourceWithoutContainerfile(t *testing.T) {
-	dir, sha := commitTree(t, map[string]string{"README.md": "hi"})
-	src, err := openSource(dir, sha)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := src.containerfile(); ok {
-		t.Error("found a Containerfile in a repo without one")
 	}
 }
 
@@ -164,5 +152,20 @@ func TestParseAuthorizedKeys(t *testing.T) {
 	}
 	if _, err := parseAuthorizedKeys([]byte("ssh-ed25519 AAAA\n")); err == nil || err.Error()[:6] != "line 1" {
 		t.Errorf("bad key error = %v", err)
+	}
+}
+
+func TestGitFS(t *testing.T) {
+	dir, sha := commitTree(t, map[string]string{
+		"go.mod":          "module x\n",
+		"cmd/app/main.go": "package main\n",
+		"run.sh":          "#!/bin/sh\n",
+	})
+	src, err := openSource(dir, sha)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fstest.TestFS(src.fs(), "go.mod", "cmd/app/main.go", "run.sh", "cmd", "cmd/app"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -17,8 +17,11 @@ type App struct {
 	ID             int64
 	Name           string
 	CreatedAt      time.Time
-	CurrentRelease int // version of the active release; 0 = none
+	CurrentRelease int  // version of the active release; 0 = none
+	Stopped        bool // an admin stopped it (ps:stop); reconcile leaves it down
 }
+
+const appCols = "id, name, created_at, current_release, stopped"
 
 // ValidateAppName reports whether name is a valid app name. The returned
 // error wraps ErrInvalidName and states the rule.
@@ -63,7 +66,7 @@ func (s *Store) CreateApp(ctx context.Context, name string) (App, error) {
 // GetApp returns the named app or an error wrapping ErrNotFound.
 func (s *Store) GetApp(ctx context.Context, name string) (App, error) {
 	a, err := scanApp(s.r.QueryRowContext(ctx,
-		"SELECT id, name, created_at, current_release FROM apps WHERE name = ?", name))
+		"SELECT "+appCols+" FROM apps WHERE name = ?", name))
 	if err != nil {
 		return App{}, fmt.Errorf("get app %q: %w", name, translate(err))
 	}
@@ -72,7 +75,7 @@ func (s *Store) GetApp(ctx context.Context, name string) (App, error) {
 
 // ListApps returns all apps ordered by name.
 func (s *Store) ListApps(ctx context.Context) ([]App, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT id, name, created_at, current_release FROM apps ORDER BY name")
+	rows, err := s.r.QueryContext(ctx, "SELECT "+appCols+" FROM apps ORDER BY name")
 	if err != nil {
 		return nil, fmt.Errorf("list apps: %w", err)
 	}
@@ -121,9 +124,30 @@ func scanApp(r rowScanner) (App, error) {
 		a  App
 		at int64
 	)
-	if err := r.Scan(&a.ID, &a.Name, &at, &a.CurrentRelease); err != nil {
+	if err := r.Scan(&a.ID, &a.Name, &at, &a.CurrentRelease, &a.Stopped); err != nil {
 		return App{}, err
 	}
 	a.CreatedAt = fromDB(at)
 	return a, nil
+}
+
+// SetStopped records whether the app's processes should run. It returns an
+// error wrapping ErrNotFound for an unknown app.
+func (s *Store) SetStopped(ctx context.Context, name string, stopped bool) error {
+	err := s.write(ctx, func(tx *wtx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE apps SET stopped = ? WHERE name = ?", stopped, name)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("set stopped of %q: %w", name, err)
+	}
+	return nil
 }

@@ -14,7 +14,7 @@ import (
 // the database from user_version i to i+1. Append new steps; never edit or
 // reorder shipped ones.
 func schemaMigrations() []string {
-	return []string{schemaV1}
+	return []string{schemaV1, schemaV2}
 }
 
 // schemaV1 is the initial schema. Child tables reference apps(name) so that
@@ -93,6 +93,21 @@ CREATE TABLE config_vars (
 	name  TEXT NOT NULL,
 	value BLOB NOT NULL,
 	PRIMARY KEY (app, name)
+);
+`
+
+// schemaV2 adds what a release needs to be re-run without its repository
+// (the daemon's JSON spec: process types, health checks, cron) and the
+// per-app scale of each process type, and whether an admin stopped the app.
+const schemaV2 = `
+ALTER TABLE releases ADD COLUMN spec TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE apps ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE formation (
+	app      TEXT    NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+	type     TEXT    NOT NULL,
+	quantity INTEGER NOT NULL CHECK (quantity >= 0),
+	PRIMARY KEY (app, type)
 );
 `
 

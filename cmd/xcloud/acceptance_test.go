@@ -25,7 +25,7 @@ func TestPushDeploy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("first push failed: %v\n%s", err, out)
 	}
-	for _, want := range []string{"Created app hello", "-----> Building hello", "STEP 1/", "Waiting for web", "=====> hello deployed: http://" + host} {
+	for _, want := range []string{"Created app hello", "-----> Building hello", "STEP 1/", "Starting 1 web container", "=====> hello deployed: http://" + host} {
 		if !strings.Contains(out, want) {
 			t.Errorf("push output lacks %q:\n%s", want, out)
 		}
@@ -138,7 +138,7 @@ func TestBadInput(t *testing.T) {
 		r.write("README.md", "nothing to build\n")
 		r.commit("x")
 		out, err := r.push(h.remote("empty"), "main")
-		if err == nil || !strings.Contains(out, "no Containerfile or Dockerfile") {
+		if err == nil || !strings.Contains(out, "no Containerfile, Dockerfile, go.mod, package.json") {
 			t.Errorf("push without a Containerfile: err %v\n%s", err, out)
 		}
 	})

@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/xcloud-dev/xcloud/buildpacks"
 	"github.com/xcloud-dev/xcloud/daemon"
 	"github.com/xcloud-dev/xcloud/daemon/config"
 	"github.com/xcloud-dev/xcloud/daemon/podman"
@@ -87,11 +88,14 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		ReadyTimeout:     cfg.Deploy.ReadyTimeout.Duration,
 		StopGrace:        cfg.Deploy.StopGrace.Duration,
 		Version:          versionString(),
+		Stack:            buildpacks.DefaultStack(),
+		PauseAt:          os.Getenv("XCLOUD_TEST_PAUSE"),
 		Logger:           logger.With("system", "daemon"),
 	})
 	if err := d.Start(ctx); err != nil {
 		return fmt.Errorf("start daemon: %w", err)
 	}
+	defer d.Close()
 
 	srv, err := gitreceive.New(gitreceive.Config{
 		Addr:        cfg.SSH.Listen,

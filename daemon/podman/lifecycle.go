@@ -1,0 +1,108 @@
+package podman
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/containers/podman/v5/libpod/define"
+	"github.com/containers/podman/v5/pkg/bindings/containers"
+	"github.com/containers/podman/v5/pkg/bindings/system"
+	"github.com/containers/podman/v5/pkg/domain/entities/types"
+)
+
+// Wait blocks until the container has stopped and returns its exit code.
+func (c *Client) Wait(ctx context.Context, id string) (int, error) {
+	code, err := containers.Wait(c.ctx(ctx), id, new(containers.WaitOptions).
+		WithCondition([]define.ContainerStatus{define.ContainerStateExited, define.ContainerStateStopped}))
+	if err != nil {
+		return -1, fmt.Errorf("wait for container %s: %w", id, err)
+	}
+	return int(code), nil
+}
+
+// FollowLogs copies the container's output (stdout and stderr, one line per
+// write) to w until the container exits or ctx ends.
+func (c *Client) FollowLogs(ctx context.Context, id string, w io.Writer) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan string, 64)
+	done := make(chan error, 1)
+	go func() {
+		done <- containers.Logs(c.ctx(ctx), id, new(containers.LogOptions).
+			WithStdout(true).WithStderr(true).WithFollow(true), ch, ch)
+	}()
+	write := func(line string) {
+		if !strings.HasSuffix(line, "\n") {
+			line += "\n"
+		}
+		io.WriteString(w, line)
+	}
+	for {
+		select {
+		case line := <-ch:
+			write(line)
+		case err := <-done:
+			for {
+				select {
+				case line := <-ch:
+					write(line)
+				default:
+					if err != nil && ctx.Err() == nil {
+						return fmt.Errorf("follow logs of %s: %w", id, err)
+					}
+					return nil
+				}
+			}
+		}
+	}
+}
+
+// Death is a container of ours that stopped running on its own or was stopped.
+type Death struct {
+	ID       string
+	Name     string
+	ExitCode int
+	Labels   map[string]string
+}
+
+// WatchDeaths calls fn for every container carrying labels that dies, until
+// ctx ends. It returns when the event stream ends (service restart) so the
+// caller can decide to reconnect.
+func (c *Client) WatchDeaths(ctx context.Context, labels map[string]string, fn func(Death)) error {
+	var filters []string
+	for k, v := range labels {
+		filters = append(filters, k+"="+v)
+	}
+	evCh := make(chan types.Event, 16)
+	cancelCh := make(chan bool)
+	err := system.Events(c.ctx(ctx), evCh, cancelCh, new(system.EventsOptions).WithStream(true).
+		WithFilters(map[string][]string{"type": {"container"}, "event": {"died"}, "label": filters}))
+	if err != nil {
+		return fmt.Errorf("watch container events: %w", err)
+	}
+	// Closing cancelCh closes the response body, which ends the decoder
+	// goroutine inside the bindings and closes evCh.
+	defer func() {
+		close(cancelCh)
+		for range evCh {
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case ev, ok := <-evCh:
+			if !ok {
+				return fmt.Errorf("container event stream ended")
+			}
+			if ev.Action != "died" && ev.Action != "die" {
+				continue
+			}
+			code, _ := strconv.Atoi(ev.Actor.Attributes["containerExitCode"])
+			fn(Death{ID: ev.Actor.ID, Name: ev.Actor.Attributes["name"], ExitCode: code, Labels: ev.Actor.Attributes})
+		}
+	}
+}

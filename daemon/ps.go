@@ -1,0 +1,360 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/xcloud-dev/xcloud/daemon/podman"
+	"github.com/xcloud-dev/xcloud/store"
+)
+
+// maxScale bounds ps:scale per process type on a single box.
+const maxScale = 32
+
+// procInfo is one row of `ps`.
+type procInfo struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Release  string `json:"release"`
+	State    string `json:"state"`
+	Restarts int    `json:"restarts"`
+	Upstream string `json:"upstream,omitempty"`
+}
+
+func (d *Daemon) appContainers(ctx context.Context, app string) ([]podman.Container, error) {
+	cs, err := d.rt.List(ctx, d.labels(map[string]string{labelApp: app}))
+	if err != nil {
+		return nil, err
+	}
+	out := cs[:0]
+	for _, c := range cs {
+		if c.Labels[labelOneOff] == "" {
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func (d *Daemon) cmdPs(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	app := c.args[0]
+	cs, err := d.appContainers(ctx, app)
+	if err != nil {
+		return err
+	}
+	rows := []procInfo{}
+	for _, ct := range cs {
+		restarts, nextAt, code := d.sup.crashInfo(ct.ID)
+		state := ct.State
+		if !nextAt.IsZero() && !ct.Running {
+			state = fmt.Sprintf("crashed (exit %d), restart #%d in %s", code, restarts, time.Until(nextAt).Round(time.Second))
+		}
+		row := procInfo{Name: ct.Name, Type: ct.Labels[labelProcess], Release: "v" + ct.Labels[labelRelease], State: state, Restarts: restarts}
+		if ct.HostPort != 0 {
+			row.Upstream = upstream(ct.HostPort)
+		}
+		rows = append(rows, row)
+	}
+	if c.json {
+		return writeJSON(c.out, rows)
+	}
+	a, err := d.store.GetApp(ctx, app)
+	if err != nil {
+		return err
+	}
+	if a.Stopped {
+		fmt.Fprintf(c.out, "%s is stopped (ps:start to run it)\n", app)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintf(c.out, "%s has no running processes\n", app)
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TYPE\tRELEASE\tSTATE\tRESTARTS\tCONTAINER")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", r.Type, r.Release, r.State, r.Restarts, r.Name)
+	}
+	return tw.Flush()
+}
+
+// parseScale reads TYPE=N arguments.
+func parseScale(args []string) (map[string]int, error) {
+	if len(args) == 0 {
+		return nil, usageError{"want at least one TYPE=N"}
+	}
+	out := map[string]int{}
+	for _, a := range args {
+		typ, n, ok := strings.Cut(a, "=")
+		q, err := strconv.Atoi(n)
+		if !ok || typ == "" || err != nil || q < 0 || q > maxScale {
+			return nil, usageError{fmt.Sprintf("%q: want TYPE=N with N from 0 to %d", a, maxScale)}
+		}
+		out[typ] = q
+	}
+	return out, nil
+}
+
+// withRelease runs fn under the app's deploy lock with its current release.
+func (d *Daemon) withRelease(ctx context.Context, app string, out io.Writer, fn func(rel store.Release, spec releaseSpec, w *progress) error) error {
+	w := &progress{w: out}
+	lock := d.appLock(app)
+	if !lock.TryLock() {
+		w.step("A deploy of %s is in progress; waiting for it to finish", app)
+		if err := lockCtx(ctx, lock); err != nil {
+			return err
+		}
+	}
+	defer lock.Unlock()
+	rel, err := d.store.CurrentRelease(ctx, app)
+	if errors.Is(err, store.ErrNotFound) {
+		return errNoRelease
+	}
+	if err != nil {
+		return err
+	}
+	spec, err := parseSpec(rel.Spec)
+	if err != nil {
+		return err
+	}
+	return fn(rel, spec, w)
+}
+
+func (d *Daemon) cmdPsScale(ctx context.Context, c *call) error {
+	if len(c.args) < 2 {
+		return usageError{"want APP and at least one TYPE=N"}
+	}
+	app := c.args[0]
+	scale, err := parseScale(c.args[1:])
+	if err != nil {
+		return err
+	}
+	return d.withRelease(ctx, app, c.out, func(rel store.Release, spec releaseSpec, w *progress) error {
+		for typ := range scale {
+			if _, ok := spec.Processes[typ]; !ok || typ == "release" {
+				return usageError{fmt.Sprintf("v%d has no process type %q (it has %s)", rel.Version, typ, strings.Join(spec.types(), ", "))}
+			}
+		}
+		if err := d.store.SetFormation(ctx, app, scale); err != nil {
+			return err
+		}
+		return d.rescale(ctx, app, w)
+	})
+}
+
+// rescale brings the running containers to the formation without dropping
+// requests: new web containers join the route once healthy; surplus ones
+// leave the route before they are stopped.
+func (d *Daemon) rescale(ctx context.Context, app string, w *progress) error {
+	a, err := d.store.GetApp(ctx, app)
+	if err != nil {
+		return err
+	}
+	if a.Stopped {
+		w.step("%s is stopped; the new scale applies at ps:start", app)
+		return nil
+	}
+	have, err := d.appContainers(ctx, app)
+	if err != nil {
+		return err
+	}
+	rel, err := d.store.CurrentRelease(ctx, app)
+	if err != nil {
+		return err
+	}
+	spec, err := parseSpec(rel.Spec)
+	if err != nil {
+		return err
+	}
+	formation, err := d.store.Formation(ctx, app)
+	if err != nil {
+		return err
+	}
+	scale := spec.scale(formation)
+	// Scale up first (new containers healthy before routing), then down.
+	var keep, surplus []podman.Container
+	count := map[string]int{}
+	for _, ct := range have {
+		typ := ct.Labels[labelProcess]
+		if ct.Labels[labelRelease] == strconv.Itoa(rel.Version) && count[typ] < scale[typ] {
+			count[typ]++
+			keep = append(keep, ct)
+		} else {
+			surplus = append(surplus, ct)
+		}
+	}
+	for _, typ := range spec.types() {
+		for count[typ] < scale[typ] {
+			w.step("Starting a %s container", typ)
+			ct, err := d.startProcess(ctx, rel, spec, typ, w)
+			if err != nil {
+				return fmt.Errorf("%s: %w", typ, err)
+			}
+			keep = append(keep, ct)
+			count[typ]++
+		}
+	}
+	d.setUpstreams(app, webUpstreams(keep))
+	if err := d.applyRoutes(ctx); err != nil {
+		return err
+	}
+	for _, ct := range surplus {
+		w.step("Stopping %s", ct.Name)
+		d.stopContainer(context.WithoutCancel(ctx), ct)
+	}
+	var parts []string
+	for _, typ := range spec.types() {
+		parts = append(parts, fmt.Sprintf("%s=%d", typ, scale[typ]))
+	}
+	w.done("%s scaled: %s", app, strings.Join(parts, " "))
+	return nil
+}
+
+// cmdPsRestart replaces every container with a fresh one of the same
+// release, health-checked before the route moves: a rolling restart.
+func (d *Daemon) cmdPsRestart(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	app := c.args[0]
+	return d.withRelease(ctx, app, c.out, func(rel store.Release, spec releaseSpec, w *progress) error {
+		if err := d.store.SetStopped(ctx, app, false); err != nil {
+			return err
+		}
+		formation, err := d.store.Formation(ctx, app)
+		if err != nil {
+			return err
+		}
+		started, err := d.startRelease(ctx, rel, spec, spec.scale(formation), w)
+		if err != nil {
+			return err
+		}
+		if err := d.swap(ctx, rel, started, w); err != nil {
+			return err
+		}
+		w.done("%s restarted", app)
+		return nil
+	})
+}
+
+func (d *Daemon) cmdPsStop(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	app := c.args[0]
+	return d.withRelease(ctx, app, c.out, func(rel store.Release, spec releaseSpec, w *progress) error {
+		if err := d.store.SetStopped(ctx, app, true); err != nil {
+			return err
+		}
+		d.setUpstreams(app, nil)
+		if err := d.applyRoutes(ctx); err != nil {
+			return err
+		}
+		cs, err := d.appContainers(ctx, app)
+		if err != nil {
+			return err
+		}
+		for _, ct := range cs {
+			d.stopContainer(context.WithoutCancel(ctx), ct)
+		}
+		w.done("%s stopped (%d container(s)); it answers 503 until ps:start", app, len(cs))
+		return nil
+	})
+}
+
+func (d *Daemon) cmdPsStart(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	app := c.args[0]
+	return d.withRelease(ctx, app, c.out, func(rel store.Release, spec releaseSpec, w *progress) error {
+		if err := d.store.SetStopped(ctx, app, false); err != nil {
+			return err
+		}
+		return d.rescale(ctx, app, w)
+	})
+}
+
+// cmdRollback makes a new release from an old one's image and spec and
+// deploys it like any other: no build, same health checks, same swap.
+func (d *Daemon) cmdRollback(ctx context.Context, c *call) error {
+	if len(c.args) < 1 || len(c.args) > 2 {
+		return usageError{"want APP and an optional version like v3"}
+	}
+	app := c.args[0]
+	return d.withRelease(ctx, app, c.out, func(cur store.Release, _ releaseSpec, w *progress) error {
+		target, err := d.rollbackTarget(ctx, app, cur, c.args[1:])
+		if err != nil {
+			return err
+		}
+		rel, err := d.store.CreateRelease(ctx, store.Release{
+			App: app, Image: target.Image, BuildID: target.BuildID, CommitSHA: target.CommitSHA,
+			Description: fmt.Sprintf("rollback to v%d", target.Version), Spec: target.Spec,
+		})
+		if err != nil {
+			return err
+		}
+		w.step("Rolling back %s to v%d (%s) as v%d", app, target.Version, short(target.CommitSHA), rel.Version)
+		if err := d.deployRelease(ctx, rel, w); err != nil {
+			d.failRelease(ctx, rel, err)
+			return err
+		}
+		w.done("%s rolled back: v%d serves v%d's image at %s", app, rel.Version, target.Version, d.AppURL(app))
+		return nil
+	})
+}
+
+func (d *Daemon) rollbackTarget(ctx context.Context, app string, cur store.Release, args []string) (store.Release, error) {
+	if len(args) == 1 {
+		v, err := strconv.Atoi(strings.TrimPrefix(args[0], "v"))
+		if err != nil || v <= 0 {
+			return store.Release{}, usageError{fmt.Sprintf("version must look like v3, got %q", args[0])}
+		}
+		if v == cur.Version {
+			return store.Release{}, usageError{fmt.Sprintf("v%d is already serving", v)}
+		}
+		r, err := d.store.GetRelease(ctx, app, v)
+		if err != nil {
+			return store.Release{}, fmt.Errorf("release v%d of %s: %w", v, app, err)
+		}
+		if r.Status == store.ReleaseFailed || r.Status == store.ReleasePending {
+			return store.Release{}, fmt.Errorf("release v%d never served (%s); pick one that did", v, r.Status)
+		}
+		return r, nil
+	}
+	rels, err := d.store.ListReleases(ctx, app, 100)
+	if err != nil {
+		return store.Release{}, err
+	}
+	for _, r := range rels {
+		if r.Version < cur.Version && r.Status == store.ReleaseSuperseded && r.Image != cur.Image {
+			return r, nil
+		}
+	}
+	return store.Release{}, errors.New("no earlier release to roll back to")
+}
+
+// cmdBuildsCancel stops the app's running build; its push fails.
+func (d *Daemon) cmdBuildsCancel(_ context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	cancel, ok := d.running[c.args[0]]
+	d.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("no build of %s is running: %w", c.args[0], store.ErrNotFound)
+	}
+	cancel()
+	fmt.Fprintf(c.out, "Canceled the running build of %s\n", c.args[0])
+	return nil
+}

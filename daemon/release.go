@@ -1,0 +1,326 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/xcloud-dev/xcloud/buildpacks"
+	"github.com/xcloud-dev/xcloud/daemon/podman"
+	"github.com/xcloud-dev/xcloud/store"
+)
+
+// releaseSpec is how a release runs; it is stored with the release so a
+// rollback or a restart needs neither the repository nor a build.
+type releaseSpec struct {
+	// Processes maps a process type to its command; "" runs the image's
+	// default command. "release" runs once per deploy, before the swap.
+	Processes    map[string]string                   `json:"processes"`
+	Healthchecks map[string][]buildpacks.Healthcheck `json:"healthchecks,omitempty"`
+}
+
+func parseSpec(b []byte) (releaseSpec, error) {
+	var s releaseSpec
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return s, fmt.Errorf("release spec: %w", err)
+		}
+	}
+	if len(s.Processes) == 0 {
+		s.Processes = map[string]string{"web": ""}
+	}
+	return s, nil
+}
+
+// types returns the long-running process types, web first, then by name.
+func (s releaseSpec) types() []string {
+	var out []string
+	for t := range s.Processes {
+		if t != "release" {
+			out = append(out, t)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if (out[i] == "web") != (out[j] == "web") {
+			return out[i] == "web"
+		}
+		return out[i] < out[j]
+	})
+	return out
+}
+
+// scale returns how many containers of each type run: the formation where
+// set, else one of each.
+func (s releaseSpec) scale(formation map[string]int) map[string]int {
+	out := map[string]int{}
+	for _, t := range s.types() {
+		n, ok := formation[t]
+		if !ok {
+			n = 1
+		}
+		out[t] = n
+	}
+	return out
+}
+
+// shellCommand is the container command for a Procfile command: run through a
+// shell so $PORT and friends expand, exec'd so signals reach the app.
+func shellCommand(cmd string) []string {
+	if cmd == "" {
+		return nil
+	}
+	return []string{"/bin/sh", "-c", "exec " + cmd}
+}
+
+func randomSuffix() string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// startProcess starts one container of a process type from rel; web
+// containers must pass their health checks before this returns.
+func (d *Daemon) startProcess(ctx context.Context, rel store.Release, spec releaseSpec, typ string, w io.Writer) (podman.Container, error) {
+	cs := podman.ContainerSpec{
+		Name:    fmt.Sprintf("xcloud-%s-%s-v%d-%s", rel.App, typ, rel.Version, randomSuffix()),
+		Image:   rel.Image,
+		Command: shellCommand(spec.Processes[typ]),
+		Env:     map[string]string{"PORT": strconv.Itoa(webPort), "XCLOUD_APP": rel.App, "XCLOUD_RELEASE": "v" + strconv.Itoa(rel.Version), "XCLOUD_PROCESS": typ},
+		Labels: d.labels(map[string]string{
+			labelApp: rel.App, labelRelease: strconv.Itoa(rel.Version), labelProcess: typ,
+		}),
+		StopGrace: d.opts.StopGrace,
+	}
+	if typ == "web" {
+		cs.Port = webPort
+	}
+	c, err := d.rt.Run(ctx, cs)
+	if err != nil {
+		return podman.Container{}, err
+	}
+	if typ != "web" {
+		return c, nil
+	}
+	if err := d.checkHealth(ctx, c, spec.Healthchecks["web"], w); err != nil {
+		logs, _ := d.rt.Logs(context.WithoutCancel(ctx), c.ID, 20)
+		d.removeContainer(context.WithoutCancel(ctx), c.ID)
+		if logs = strings.TrimSpace(logs); logs != "" {
+			fmt.Fprintf(w, "       last output of %s:\n%s\n", c.Name, indentLines(logs))
+		}
+		return podman.Container{}, err
+	}
+	return c, nil
+}
+
+// startRelease starts every process of rel at its scale. On failure it
+// removes what it started, so nothing half-started lingers.
+func (d *Daemon) startRelease(ctx context.Context, rel store.Release, spec releaseSpec, scale map[string]int, w *progress) ([]podman.Container, error) {
+	var started []podman.Container
+	fail := func(err error) ([]podman.Container, error) {
+		for _, c := range started {
+			d.removeContainer(context.WithoutCancel(ctx), c.ID)
+		}
+		return nil, err
+	}
+	for _, typ := range spec.types() {
+		n := scale[typ]
+		if n == 0 {
+			continue
+		}
+		if typ == "web" {
+			w.step("Starting %d web container(s); waiting for health checks", n)
+		} else {
+			w.step("Starting %d %s container(s)", n, typ)
+		}
+		for i := 0; i < n; i++ {
+			c, err := d.startProcess(ctx, rel, spec, typ, w)
+			if err != nil {
+				return fail(fmt.Errorf("%s: %w", typ, err))
+			}
+			started = append(started, c)
+		}
+	}
+	// Workers have no health check: they must at least still be running.
+	for _, c := range started {
+		if c.Labels[labelProcess] == "web" {
+			continue
+		}
+		st, err := d.rt.Inspect(ctx, c.ID)
+		if err != nil {
+			return fail(err)
+		}
+		if !st.Running {
+			logs, _ := d.rt.Logs(context.WithoutCancel(ctx), c.ID, 20)
+			fmt.Fprintf(w, "       last output of %s:\n%s\n", c.Name, indentLines(strings.TrimSpace(logs)))
+			return fail(fmt.Errorf("%s exited with status %d right after starting", c.Labels[labelProcess], st.ExitCode))
+		}
+	}
+	return started, nil
+}
+
+// runReleaseCommand runs the Procfile's release process once from the new
+// image, streaming its output; a non-zero exit fails the deploy.
+func (d *Daemon) runReleaseCommand(ctx context.Context, rel store.Release, spec releaseSpec, w *progress) error {
+	cmd, ok := spec.Processes["release"]
+	if !ok {
+		return nil
+	}
+	w.step("Running release command: %s", cmd)
+	c, err := d.rt.Run(ctx, podman.ContainerSpec{
+		Name:    fmt.Sprintf("xcloud-%s-release-v%d-%s", rel.App, rel.Version, randomSuffix()),
+		Image:   rel.Image,
+		Command: shellCommand(cmd),
+		Env:     map[string]string{"XCLOUD_APP": rel.App, "XCLOUD_RELEASE": "v" + strconv.Itoa(rel.Version), "XCLOUD_PROCESS": "release"},
+		Labels: d.labels(map[string]string{
+			labelApp: rel.App, labelRelease: strconv.Itoa(rel.Version), labelProcess: "release", labelOneOff: "true",
+		}),
+		StopGrace: d.opts.StopGrace,
+	})
+	if err != nil {
+		return fmt.Errorf("release command: %w", err)
+	}
+	defer d.removeContainer(context.WithoutCancel(ctx), c.ID)
+	if err := d.rt.FollowLogs(ctx, c.ID, w.indent()); err != nil {
+		return fmt.Errorf("release command: %w", err)
+	}
+	code, err := d.rt.Wait(ctx, c.ID)
+	if err != nil {
+		return fmt.Errorf("release command: %w", err)
+	}
+	if code != 0 {
+		return fmt.Errorf("release command %q exited with status %d", cmd, code)
+	}
+	return nil
+}
+
+// deployRelease runs rel: release command, new containers, health checks,
+// route switch, activation, then retires every other container of the app.
+// Until the route switches, the serving release is untouched.
+func (d *Daemon) deployRelease(ctx context.Context, rel store.Release, w *progress) error {
+	spec, err := parseSpec(rel.Spec)
+	if err != nil {
+		return err
+	}
+	formation, err := d.store.Formation(ctx, rel.App)
+	if err != nil {
+		return err
+	}
+	w.step("Releasing v%d", rel.Version)
+	if err := d.runReleaseCommand(ctx, rel, spec, w); err != nil {
+		return err
+	}
+	started, err := d.startRelease(ctx, rel, spec, spec.scale(formation), w)
+	if err != nil {
+		return err
+	}
+	d.pause(ctx, "after-start", w)
+	if err := d.swap(ctx, rel, started, w); err != nil {
+		for _, c := range started {
+			d.removeContainer(context.WithoutCancel(ctx), c.ID)
+		}
+		return err
+	}
+	return nil
+}
+
+// swap routes the app to the given containers, makes rel current, and
+// retires every other container of the app.
+func (d *Daemon) swap(ctx context.Context, rel store.Release, keep []podman.Container, w *progress) error {
+	d.mu.Lock()
+	prev := d.upstreams[rel.App]
+	d.mu.Unlock()
+	d.setUpstreams(rel.App, webUpstreams(keep))
+	if err := d.applyRoutes(ctx); err != nil {
+		d.setUpstreams(rel.App, prev)
+		return err
+	}
+	d.pause(ctx, "after-route", w)
+	// Past this point the outcome is recorded even if the pusher went away.
+	ctx = context.WithoutCancel(ctx)
+	if err := d.store.ActivateRelease(ctx, rel.App, rel.Version); err != nil {
+		d.setUpstreams(rel.App, prev)
+		if rerr := d.applyRoutes(ctx); rerr != nil {
+			d.log.Error("restore routes", "app", rel.App, "err", rerr)
+		}
+		return fmt.Errorf("activate release: %w", err)
+	}
+	w.step("Routing %s to v%d", d.appHost(rel.App), rel.Version)
+	d.retire(ctx, rel.App, keep, w)
+	return nil
+}
+
+func webUpstreams(cs []podman.Container) []string {
+	var ups []string
+	for _, c := range cs {
+		if c.Labels[labelProcess] == "web" && c.HostPort != 0 {
+			ups = append(ups, upstream(c.HostPort))
+		}
+	}
+	return ups
+}
+
+// retire stops and removes the app's containers that are not in keep. Web
+// containers are already out of the route, so they only finish in-flight
+// requests: SIGTERM, then SIGKILL after the stop grace.
+func (d *Daemon) retire(ctx context.Context, app string, keep []podman.Container, w *progress) {
+	cs, err := d.rt.List(ctx, d.labels(map[string]string{labelApp: app}))
+	if err != nil {
+		d.log.Error("list containers to retire", "app", app, "err", err)
+		return
+	}
+	kept := map[string]bool{}
+	for _, c := range keep {
+		kept[c.ID] = true
+	}
+	var old []podman.Container
+	for _, c := range cs {
+		if !kept[c.ID] && c.Labels[labelOneOff] == "" {
+			old = append(old, c)
+		}
+	}
+	if len(old) == 0 {
+		return
+	}
+	w.step("Stopping %d old container(s)", len(old))
+	for _, c := range old {
+		d.stopContainer(ctx, c)
+	}
+}
+
+// stopContainer stops and removes a container the supervisor must not
+// restart.
+func (d *Daemon) stopContainer(ctx context.Context, c podman.Container) {
+	d.sup.expectStop(c.ID)
+	if err := d.rt.Stop(ctx, c.ID, d.opts.StopGrace); err != nil {
+		d.log.Error("stop container", "container", c.Name, "err", err)
+	}
+	d.removeContainer(ctx, c.ID)
+}
+
+func (d *Daemon) removeContainer(ctx context.Context, id string) {
+	d.sup.expectStop(id)
+	if err := d.rt.Remove(ctx, id); err != nil {
+		d.log.Error("remove container", "container", id, "err", err)
+	}
+	d.sup.forget(id)
+}
+
+// pause blocks at a named point of the deploy when the test hook asks for
+// it, so tests can kill the daemon at a chosen moment.
+func (d *Daemon) pause(ctx context.Context, point string, w io.Writer) {
+	if d.opts.PauseAt != point {
+		return
+	}
+	fmt.Fprintf(w, "-----> test hook: paused at %s\n", point)
+	<-ctx.Done()
+}
+
+// errNoRelease is returned by commands that need a deployed release.
+var errNoRelease = errors.New("app has no release yet; push to deploy")

@@ -1,0 +1,66 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+func TestFormationAndSpec(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir()+"/x.db", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.CreateApp(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := s.Formation(ctx, "a"); err != nil || len(f) != 0 {
+		t.Fatalf("empty formation = %v, %v", f, err)
+	}
+	if err := s.SetFormation(ctx, "a", map[string]int{"web": 3, "worker": 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetFormation(ctx, "a", map[string]int{"worker": 0}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.Formation(ctx, "a")
+	if err != nil || f["web"] != 3 || f["worker"] != 0 || len(f) != 2 {
+		t.Errorf("formation = %v, %v", f, err)
+	}
+	for _, bad := range []map[string]int{{"web": -1}, {"a b": 1}, {"": 1}} {
+		if err := s.SetFormation(ctx, "a", bad); !errors.Is(err, ErrInvalidName) {
+			t.Errorf("SetFormation(%v) = %v, want ErrInvalidName", bad, err)
+		}
+	}
+	if err := s.SetFormation(ctx, "nope", map[string]int{"web": 1}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SetFormation(unknown app) = %v", err)
+	}
+
+	if err := s.SetStopped(ctx, "a", true); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := s.GetApp(ctx, "a"); err != nil || !a.Stopped {
+		t.Errorf("stopped app = %+v, %v", a, err)
+	}
+	if err := s.SetStopped(ctx, "nope", true); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SetStopped(unknown) = %v", err)
+	}
+
+	r, err := s.CreateRelease(ctx, Release{App: "a", Image: "img", Spec: []byte(`{"processes":{"web":"x"}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetRelease(ctx, "a", r.Version)
+	if err != nil || string(got.Spec) != `{"processes":{"web":"x"}}` {
+		t.Errorf("spec round trip = %q, %v", got.Spec, err)
+	}
+	r2, err := s.CreateRelease(ctx, Release{App: "a", Image: "img"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetRelease(ctx, "a", r2.Version); string(got.Spec) != "{}" {
+		t.Errorf("default spec = %q", got.Spec)
+	}
+}
