@@ -16,7 +16,8 @@ import (
 // idle upstream connections kept 2m.
 const (
 	// Round robin; a request that fails to dial an upstream (e.g. it raced
-	// with a deploy swapping upstreams) is retried on the others for 5s.
+	// with a deploy swapping upstreams) is retried every 250ms for 5s, on
+	// the app's upstreams of the moment (see upstreams.go).
 	loadBalancingJSON = `{"selection_policy":{"policy":"round_robin"},"try_duration":"5s"}`
 	// Passive health checking: an upstream that failed is skipped for 2s.
 	healthChecksJSON = `{"passive":{"fail_duration":"2s"}}`
@@ -28,7 +29,7 @@ const (
 )
 
 // appRoute is the Caddy route of one app. Routes are structs, not maps,
-// because they are encoded hundreds of times per Apply.
+// because they are encoded hundreds of times per configuration.
 type appRoute struct {
 	Match    []hostMatch `json:"match"`
 	Handle   []any       `json:"handle"`
@@ -40,18 +41,32 @@ type hostMatch struct {
 	Host []string `json:"host"`
 }
 
-// proxyHandler is a Caddy "reverse_proxy" handler.
-type proxyHandler struct {
-	Handler       string          `json:"handler"`
-	Upstreams     []upstreamDial  `json:"upstreams"`
-	LoadBalancing json.RawMessage `json:"load_balancing"`
-	HealthChecks  json.RawMessage `json:"health_checks"`
-	Transport     json.RawMessage `json:"transport"`
+// notRunning is an "xcloud_not_running" handler (see upstreams.go).
+type notRunning struct {
+	Handler string `json:"handler"`
+	tableApp
 }
 
-// upstreamDial is one reverse_proxy upstream.
-type upstreamDial struct {
-	Dial string `json:"dial"`
+// tableApp names an app in an upstream table.
+type tableApp struct {
+	Table string `json:"table"`
+	App   string `json:"app"`
+}
+
+// proxyHandler is a Caddy "reverse_proxy" handler whose upstreams come
+// from the "xcloud" dynamic upstream source.
+type proxyHandler struct {
+	Handler          string          `json:"handler"`
+	DynamicUpstreams dynamicSource   `json:"dynamic_upstreams"`
+	LoadBalancing    json.RawMessage `json:"load_balancing"`
+	HealthChecks     json.RawMessage `json:"health_checks"`
+	Transport        json.RawMessage `json:"transport"`
+}
+
+// dynamicSource selects the "xcloud" upstream source (see upstreams.go).
+type dynamicSource struct {
+	Source string `json:"source"`
+	tableApp
 }
 
 // obj is a JSON object; encoding/json sorts map keys, which keeps the
@@ -59,12 +74,24 @@ type upstreamDial struct {
 type obj = map[string]any
 
 // BuildConfig renders the complete Caddy JSON configuration serving routes
-// under cfg. It is pure and deterministic: routes are sorted by app name
-// and hosts are lower-cased, de-duplicated and sorted, so equal inputs give
-// byte-identical output. Routes without hosts are skipped; an app with
-// hosts but no upstreams answers 503. A host claimed by two apps, a
+// under cfg, with the upstreams of every app read at request time from the
+// upstream table named table (see upstreams.go): the output depends on the
+// apps and their hosts, never on their upstreams. It is pure and
+// deterministic: routes are sorted by app name and hosts are lower-cased,
+// de-duplicated and sorted, so equal inputs give byte-identical output.
+// Routes without hosts are skipped; an app with hosts answers 503 while it
+// has no upstreams. A host claimed by two apps, an app listed twice, a
 // malformed upstream or an unknown TLS mode is an error.
-func BuildConfig(cfg Config, routes []Route) ([]byte, error) {
+func BuildConfig(cfg Config, table string, routes []Route) ([]byte, error) {
+	apps, allHosts, _, err := plan(routes)
+	if err != nil {
+		return nil, err
+	}
+	return render(cfg, table, apps, allHosts)
+}
+
+// render is BuildConfig for validated routes.
+func render(cfg Config, table string, apps []appPlan, allHosts []string) ([]byte, error) {
 	mode := cfg.TLS
 	if mode == "" {
 		mode = TLSOff
@@ -79,9 +106,9 @@ func BuildConfig(cfg Config, routes []Route) ([]byte, error) {
 		return nil, err
 	}
 
-	appRoutes, allHosts, err := buildAppRoutes(routes)
-	if err != nil {
-		return nil, err
+	appRoutes := make([]any, 0, len(apps)+1)
+	for _, a := range apps {
+		appRoutes = append(appRoutes, appRouteOf(table, a))
 	}
 	notFound := obj{
 		"handle": []any{obj{
@@ -94,7 +121,7 @@ func BuildConfig(cfg Config, routes []Route) ([]byte, error) {
 	}
 
 	httpApp := obj{"grace_period": gracePeriod}
-	apps := obj{"http": httpApp}
+	caddyApps := obj{"http": httpApp}
 	if mode == TLSOff {
 		httpApp["servers"] = obj{
 			"http": obj{
@@ -173,12 +200,12 @@ func BuildConfig(cfg Config, routes []Route) ([]byte, error) {
 		// One catch-all policy covers every host the HTTPS server
 		// matches (Caddy still uses its internal CA for names such as
 		// *.localhost in ACME mode).
-		apps["tls"] = obj{"automation": obj{"policies": []any{
+		caddyApps["tls"] = obj{"automation": obj{"policies": []any{
 			obj{"issuers": []any{issuer}},
 		}}}
 		// Never touch the system trust store; clients fetch the root
 		// through CACertificate instead.
-		apps["pki"] = obj{"certificate_authorities": obj{
+		caddyApps["pki"] = obj{"certificate_authorities": obj{
 			"local": obj{"install_trust": false},
 		}}
 	}
@@ -188,7 +215,7 @@ func BuildConfig(cfg Config, routes []Route) ([]byte, error) {
 		// Quiet Caddy down; "admin" warns on every load that the
 		// (deliberately) disabled admin endpoint is disabled.
 		"logging": obj{"logs": obj{"default": obj{"level": "WARN", "exclude": []string{"admin"}}}},
-		"apps":    apps,
+		"apps":    caddyApps,
 	}
 	if cfg.StorageDir != "" {
 		root["storage"] = obj{"module": "file_system", "root": cfg.StorageDir}
@@ -196,71 +223,88 @@ func BuildConfig(cfg Config, routes []Route) ([]byte, error) {
 	return json.Marshal(root)
 }
 
-// buildAppRoutes returns one Caddy route per app with hosts, sorted by app,
-// and the sorted list of every served host.
-func buildAppRoutes(routes []Route) ([]any, []string, error) {
-	sorted := slices.Clone(routes)
-	slices.SortStableFunc(sorted, func(a, b Route) int { return strings.Compare(a.App, b.App) })
+// appPlan is the validated routing of one app that has hosts.
+type appPlan struct {
+	App       string
+	Hosts     []string // normalised, sorted, not empty
+	Upstreams []string // validated dial addresses
+}
+
+// plan validates routes. It returns the apps with hosts sorted by name, the
+// sorted list of every served host and the upstreams of every app with
+// hosts and upstreams.
+func plan(routes []Route) ([]appPlan, []string, map[string][]string, error) {
+	sorted := routes
+	byApp := func(a, b Route) int { return strings.Compare(a.App, b.App) }
+	if !slices.IsSortedFunc(sorted, byApp) {
+		sorted = slices.Clone(routes)
+		slices.SortStableFunc(sorted, byApp)
+	}
 
 	owner := make(map[string]string)
+	upstreams := make(map[string][]string, len(sorted))
 	var allHosts []string
-	out := make([]any, 0, len(sorted)+1)
+	apps := make([]appPlan, 0, len(sorted))
 	for _, r := range sorted {
 		hosts, err := normalizeHosts(r.Hosts)
 		if err != nil {
-			return nil, nil, fmt.Errorf("app %q: %w", r.App, err)
+			return nil, nil, nil, fmt.Errorf("app %q: %w", r.App, err)
 		}
 		if len(hosts) == 0 {
 			continue
 		}
+		if n := len(apps); n > 0 && apps[n-1].App == r.App {
+			return nil, nil, nil, fmt.Errorf("app %q is listed twice", r.App)
+		}
 		for _, h := range hosts {
 			if other, ok := owner[h]; ok && other != r.App {
-				return nil, nil, fmt.Errorf("host %q is claimed by apps %q and %q", h, other, r.App)
+				return nil, nil, nil, fmt.Errorf("host %q is claimed by apps %q and %q", h, other, r.App)
 			}
 			owner[h] = r.App
 		}
 		allHosts = append(allHosts, hosts...)
-
-		handler, err := appHandler(r)
-		if err != nil {
-			return nil, nil, fmt.Errorf("app %q: %w", r.App, err)
+		for _, u := range r.Upstreams {
+			if err := checkUpstream(u); err != nil {
+				return nil, nil, nil, fmt.Errorf("app %q: %w", r.App, err)
+			}
 		}
-		out = append(out, appRoute{
-			Match:    []hostMatch{{Host: hosts}},
-			Handle:   []any{handler},
-			Terminal: true,
-		})
+		ups := slices.Clone(r.Upstreams)
+		if len(ups) > 0 {
+			upstreams[r.App] = ups
+		}
+		apps = append(apps, appPlan{App: r.App, Hosts: hosts, Upstreams: ups})
 	}
 	slices.Sort(allHosts)
 	allHosts = slices.Compact(allHosts)
-	return out, allHosts, nil
+	return apps, allHosts, upstreams, nil
 }
 
-// appHandler is the reverse_proxy handler for r, or a 503 when the app has
-// no upstreams.
-func appHandler(r Route) (any, error) {
-	if len(r.Upstreams) == 0 {
-		return obj{
-			"handler":     "static_response",
-			"status_code": 503,
-			"headers":     textHeaders(),
-			"body":        "app " + r.App + " is not running\n",
-		}, nil
+// sameStructure reports whether a and b route the same hosts to the same
+// apps, which makes their configurations equal.
+func sameStructure(a, b []appPlan) bool {
+	return slices.EqualFunc(a, b, func(x, y appPlan) bool {
+		return x.App == y.App && slices.Equal(x.Hosts, y.Hosts)
+	})
+}
+
+// appRouteOf is the route of app a: 503 while the app has no upstreams in
+// table, else reverse_proxy to them.
+func appRouteOf(table string, a appPlan) appRoute {
+	ref := tableApp{Table: table, App: a.App}
+	return appRoute{
+		Match: []hostMatch{{Host: a.Hosts}},
+		Handle: []any{
+			notRunning{Handler: "xcloud_not_running", tableApp: ref},
+			proxyHandler{
+				Handler:          "reverse_proxy",
+				DynamicUpstreams: dynamicSource{Source: "xcloud", tableApp: ref},
+				LoadBalancing:    json.RawMessage(loadBalancingJSON),
+				HealthChecks:     json.RawMessage(healthChecksJSON),
+				Transport:        json.RawMessage(transportJSON),
+			},
+		},
+		Terminal: true,
 	}
-	upstreams := make([]upstreamDial, 0, len(r.Upstreams))
-	for _, u := range r.Upstreams {
-		if err := checkUpstream(u); err != nil {
-			return nil, err
-		}
-		upstreams = append(upstreams, upstreamDial{Dial: u})
-	}
-	return proxyHandler{
-		Handler:       "reverse_proxy",
-		Upstreams:     upstreams,
-		LoadBalancing: json.RawMessage(loadBalancingJSON),
-		HealthChecks:  json.RawMessage(healthChecksJSON),
-		Transport:     json.RawMessage(transportJSON),
-	}, nil
 }
 
 // normalizeHosts lower-cases, validates, de-duplicates and sorts hosts.

@@ -35,7 +35,7 @@ func TestBuildConfigGolden(t *testing.T) {
 	}
 	for name, cfg := range cases {
 		t.Run(name, func(t *testing.T) {
-			got, err := BuildConfig(cfg, goldenRoutes())
+			got, err := BuildConfig(cfg, "golden", goldenRoutes())
 			if err != nil {
 				t.Fatalf("BuildConfig: %v", err)
 			}
@@ -68,14 +68,14 @@ func withTLS(cfg Config, mode TLSMode, email, ca string) Config {
 
 func TestBuildConfigDeterministic(t *testing.T) {
 	cfg := Config{HTTPListen: ":80"}
-	a, err := BuildConfig(cfg, goldenRoutes())
+	a, err := BuildConfig(cfg, "golden", goldenRoutes())
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := goldenRoutes()
 	r[0], r[3] = r[3], r[0]
 	r[3].Hosts = []string{"www.example.com", "example.com", "EXAMPLE.com"}
-	b, err := BuildConfig(cfg, r)
+	b, err := BuildConfig(cfg, "golden", r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestBuildConfigErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := BuildConfig(c.cfg, c.routes)
+			_, err := BuildConfig(c.cfg, "golden", c.routes)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("BuildConfig error = %v, want it to contain %q", err, c.want)
 			}

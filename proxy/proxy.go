@@ -6,7 +6,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -63,11 +62,14 @@ type Route struct {
 
 // Proxy drives the process's embedded Caddy instance.
 type Proxy struct {
-	cfg Config
-	log *slog.Logger
+	cfg   Config
+	log   *slog.Logger
+	table *upstreamTable // the apps' upstreams, read by Caddy per request
+	load  func(cfgJSON []byte) error
 
 	mu     sync.Mutex
-	loaded []byte // configuration Caddy is running; nil when stopped
+	loaded []byte    // configuration Caddy is running; nil when stopped
+	apps   []appPlan // routing of loaded (hosts and apps; upstreams ignored)
 }
 
 // New returns a Proxy for cfg. It has no side effects; the first Apply
@@ -77,15 +79,23 @@ func New(cfg Config) *Proxy {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Proxy{cfg: cfg, log: log.With("component", "proxy")}
+	return &Proxy{
+		cfg:   cfg,
+		log:   log.With("component", "proxy"),
+		table: newUpstreamTable(),
+		load:  loadCaddy,
+	}
 }
 
 // Apply makes routes, the complete desired state, the served
-// configuration. It is a no-op when nothing changed. If Caddy rejects the
-// configuration, Apply returns the error and the previous configuration
-// keeps serving. The first call binds the listeners, so calling
-// Apply(ctx, nil) at start-up surfaces port conflicts. Calls are
-// serialised.
+// configuration. It is a no-op when nothing changed. The upstreams of all
+// apps are swapped at once, atomically, without touching Caddy; Caddy
+// reloads its configuration only when the set of apps or their hosts
+// changed (or on the first call), which replaces its HTTP servers. If the
+// routes are invalid or Caddy rejects the configuration, Apply returns the
+// error and the previous routes, upstreams included, keep serving. The
+// first call binds the listeners, so calling Apply(ctx, nil) at start-up
+// surfaces port conflicts. Calls are serialised.
 func (p *Proxy) Apply(ctx context.Context, routes []Route) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -93,27 +103,44 @@ func (p *Proxy) Apply(ctx context.Context, routes []Route) error {
 		return err
 	}
 	start := time.Now()
-	cfgJSON, err := BuildConfig(p.cfg, routes)
+	apps, allHosts, upstreams, err := plan(routes)
 	if err != nil {
 		p.log.Error("proxy config rejected", "err", err)
 		return fmt.Errorf("proxy: %w", err)
 	}
-	if bytes.Equal(cfgJSON, p.loaded) {
+	if p.loaded != nil && sameStructure(apps, p.apps) {
+		// Only upstreams changed (or nothing): requests pick the new
+		// ones up immediately, including retries of requests in flight.
+		p.table.apps.Store(&upstreams)
+		p.apps = apps
 		return nil
 	}
-	if err := load(cfgJSON); err != nil {
+	cfgJSON, err := render(p.cfg, p.table.id, apps, allHosts)
+	if err != nil {
+		p.log.Error("proxy config rejected", "err", err)
+		return fmt.Errorf("proxy: %w", err)
+	}
+	// The new routes find their upstreams in the table while Caddy
+	// provisions them; the old ones keep serving meanwhile, from the new
+	// table too (an app being removed answers 503 until the swap).
+	tables.Store(p.table.id, p.table)
+	prev := p.table.apps.Swap(&upstreams)
+	if err := p.load(cfgJSON); err != nil {
+		p.table.apps.Store(prev)
 		p.log.Error("proxy config load failed", "err", err, "routes", len(routes),
 			"duration", time.Since(start))
 		return fmt.Errorf("proxy: %w", err)
 	}
 	p.loaded = cfgJSON
+	p.apps = apps
 	p.log.Info("proxy config applied", "routes", len(routes), "bytes", len(cfgJSON),
 		"duration", time.Since(start))
 	return nil
 }
 
-// load hands cfgJSON to Caddy, turning a provisioning panic into an error.
-func load(cfgJSON []byte) (err error) {
+// loadCaddy hands cfgJSON to Caddy, turning a provisioning panic into an
+// error.
+func loadCaddy(cfgJSON []byte) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("caddy panicked loading config: %v", r)
@@ -132,6 +159,8 @@ func (p *Proxy) Close(ctx context.Context) error {
 		return nil
 	}
 	p.loaded = nil
+	p.apps = nil
+	tables.Delete(p.table.id)
 	if err := caddy.Stop(); err != nil {
 		return fmt.Errorf("proxy: stopping caddy: %w", err)
 	}
