@@ -17,7 +17,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-pkgs="podman runc uidmap slirp4netns fuse-overlayfs debootstrap git openssh-client"
+# busybox-static gives the acceptance tests a shell for FROM-scratch images.
+pkgs="podman runc uidmap slirp4netns fuse-overlayfs debootstrap git openssh-client busybox-static"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/xcloud-dev/xcloud/buildpacks"
 	"github.com/xcloud-dev/xcloud/daemon/podman"
@@ -71,12 +72,16 @@ func (s releaseSpec) scale(formation map[string]int) map[string]int {
 }
 
 // shellCommand is the container command for a Procfile command: run through a
-// shell so $PORT and friends expand, exec'd so signals reach the app.
+// shell so $PORT and friends expand. A simple command is exec'd so signals
+// reach the app; a compound one ("a && b", "x; exit 3") runs as written.
 func shellCommand(cmd string) []string {
 	if cmd == "" {
 		return nil
 	}
-	return []string{"/bin/sh", "-c", "exec " + cmd}
+	if !strings.ContainsAny(cmd, ";&|<>()`\n") {
+		cmd = "exec " + cmd
+	}
+	return []string{"/bin/sh", "-c", cmd}
 }
 
 func randomSuffix() string {
@@ -187,10 +192,7 @@ func (d *Daemon) runReleaseCommand(ctx context.Context, rel store.Release, spec 
 		return fmt.Errorf("release command: %w", err)
 	}
 	defer d.removeContainer(context.WithoutCancel(ctx), c.ID)
-	if err := d.rt.FollowLogs(ctx, c.ID, w.indent()); err != nil {
-		return fmt.Errorf("release command: %w", err)
-	}
-	code, err := d.rt.Wait(ctx, c.ID)
+	code, err := d.runToEnd(ctx, c.ID, w.indent())
 	if err != nil {
 		return fmt.Errorf("release command: %w", err)
 	}
@@ -198,6 +200,30 @@ func (d *Daemon) runReleaseCommand(ctx context.Context, rel store.Release, spec 
 		return fmt.Errorf("release command %q exited with status %d", cmd, code)
 	}
 	return nil
+}
+
+// runToEnd streams a one-off container's output while waiting for it to
+// exit, and returns its exit code.
+func (d *Daemon) runToEnd(ctx context.Context, id string, w io.Writer) (int, error) {
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	logsDone := make(chan struct{})
+	go func() {
+		defer close(logsDone)
+		if err := d.rt.FollowLogs(lctx, id, w); err != nil {
+			d.log.Warn("follow one-off output", "container", id, "err", err)
+		}
+	}()
+	code, err := d.rt.Wait(ctx, id)
+	// Podman 4.3 may keep a followed log stream open after the exit: give it
+	// a bounded moment to deliver the last lines, then end it.
+	select {
+	case <-logsDone:
+	case <-time.After(2 * time.Second):
+	}
+	cancel()
+	<-logsDone
+	return code, err
 }
 
 // deployRelease runs rel: release command, new containers, health checks,

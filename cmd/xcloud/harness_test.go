@@ -120,6 +120,7 @@ type harness struct {
 	instance string
 
 	cmd  *exec.Cmd
+	env  []string // extra environment for the daemon
 	done chan struct{}
 }
 
@@ -205,6 +206,7 @@ func (h *harness) start() {
 		h.t.Fatal(err)
 	}
 	h.cmd = exec.Command(h.bin, "daemon", "-config", h.config)
+	h.cmd.Env = append(os.Environ(), h.env...)
 	h.cmd.Stdout, h.cmd.Stderr = logf, logf
 	if err := h.cmd.Start(); err != nil {
 		h.t.Fatal(err)
@@ -312,21 +314,8 @@ func (h *harness) remote(app string) string {
 	return fmt.Sprintf("ssh://xcloud@127.0.0.1:%d/%s.git", h.sshPort, app)
 }
 
-// get fetches path from the app through the proxy.
-func (h *harness) get(host string) (int, string, error) {
-	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/", h.httpPort), nil)
-	if err != nil {
-		return 0, "", err
-	}
-	req.Host = host
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
-}
+// get fetches / from the app through the proxy.
+func (h *harness) get(host string) (int, string, error) { return h.getPath(host, "/") }
 
 // waitBody polls the app through the proxy until it answers want.
 func (h *harness) waitBody(host, want string, within time.Duration) {
@@ -416,11 +405,16 @@ func (r *repo) push(remote, ref string) (string, error) {
 // helloBinary builds the test app as a static binary answering message.
 func helloBinary(t testing.TB, dst, message string) {
 	t.Helper()
+	helloBinaryWith(t, dst, "-X 'main.message="+message+"'")
+}
+
+func helloBinaryWith(t testing.TB, dst, ldflags string) {
+	t.Helper()
 	src, err := filepath.Abs("testdata/hello")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X 'main.message="+message+"'", "-o", dst, ".")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w "+ldflags, "-o", dst, ".")
 	cmd.Dir = src
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -438,5 +432,180 @@ func writeFile(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// kill ends the daemon with SIGKILL: no cleanup of any kind runs.
+func (h *harness) kill() {
+	h.t.Helper()
+	h.cmd.Process.Kill()
+	<-h.done
+}
+
+// restartWith stops the daemon and starts it again with extra environment.
+func (h *harness) restartWith(env ...string) {
+	h.t.Helper()
+	h.stop()
+	h.env = env
+	h.start()
+}
+
+// appRepo is a repository of the test app: a static binary, busybox as
+// /bin/sh (so Procfile commands run), and a Containerfile FROM scratch.
+func appRepo(t testing.TB, h *harness) *repo {
+	t.Helper()
+	r := newRepo(t, h, h.key)
+	b, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		missing(t, "busybox-static is not installed (make deps installs it)")
+	}
+	if err := os.WriteFile(filepath.Join(r.dir, "busybox"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r.write("Containerfile", "FROM scratch\nCOPY busybox /bin/sh\nCOPY app /app\nCMD [\"/app\"]\n")
+	return r
+}
+
+// setApp rebuilds the app binary with a message and health string.
+func (r *repo) setApp(message, health string) {
+	r.t.Helper()
+	helloBinaryWith(r.t, filepath.Join(r.dir, "app"), "-X 'main.message="+message+"' -X 'main.health="+health+"'")
+}
+
+// pushUntil starts a push and returns once its output contains marker; wait
+// returns the whole output when the push ends.
+func (r *repo) pushUntil(remote, ref, marker string) (wait func() (string, error)) {
+	r.t.Helper()
+	cmd := exec.Command("git", "push", remote, ref)
+	cmd.Dir, cmd.Env = r.dir, r.env
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	var out strings.Builder
+	found := make(chan struct{})
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		buf := make([]byte, 4096)
+		seen := false
+		for {
+			n, err := pr.Read(buf)
+			out.Write(buf[:n])
+			if !seen && strings.Contains(out.String(), marker) {
+				seen = true
+				close(found)
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	result := make(chan error, 1)
+	go func() {
+		err := cmd.Wait()
+		pw.Close()
+		result <- err
+	}()
+	select {
+	case <-found:
+	case err := <-result:
+		<-copied
+		r.t.Fatalf("push ended (%v) before printing %q:\n%s", err, marker, out.String())
+	case <-time.After(5 * time.Minute):
+		cmd.Process.Kill()
+		r.t.Fatalf("push did not print %q within 5 minutes:\n%s", marker, out.String())
+	}
+	return func() (string, error) {
+		err := <-result
+		<-copied
+		return out.String(), err
+	}
+}
+
+// load sends GETs through the proxy from n keep-alive clients until stop is
+// closed (or a hard bound of 5 minutes / 200k requests), and reports what
+// came back.
+type loadResult struct {
+	ok, failed int
+	bodies     map[string]int
+	errs       []string
+}
+
+func (h *harness) load(host string, n int, stop <-chan struct{}) <-chan loadResult {
+	out := make(chan loadResult, 1)
+	go func() {
+		var mu sync.Mutex
+		res := loadResult{bodies: map[string]int{}}
+		deadline := time.Now().Add(5 * time.Minute)
+		var wg sync.WaitGroup
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				client := &http.Client{Timeout: 10 * time.Second}
+				for j := 0; j < 200000/n && time.Now().Before(deadline); j++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/", h.httpPort), nil)
+					req.Host = host
+					resp, err := client.Do(req)
+					var body []byte
+					if err == nil {
+						body, err = io.ReadAll(resp.Body)
+						resp.Body.Close()
+						if err == nil && resp.StatusCode != 200 {
+							err = fmt.Errorf("status %d: %s", resp.StatusCode, body)
+						}
+					}
+					mu.Lock()
+					if err != nil {
+						res.failed++
+						if len(res.errs) < 10 {
+							res.errs = append(res.errs, err.Error())
+						}
+					} else {
+						res.ok++
+						res.bodies[strings.TrimSpace(string(body))]++
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		out <- res
+	}()
+	return out
+}
+
+// getPath fetches a path from the app through the proxy.
+func (h *harness) getPath(host, path string) (int, string, error) {
+	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", h.httpPort, path), nil)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Host = host
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -1,20 +1,57 @@
-// Command hello is the acceptance tests' app: it answers every request with
-// its message, on $PORT.
+// Command hello is the acceptance tests' app. It answers / with its message,
+// /whoami with its hostname, /health with its health string, and /crash by
+// exiting; it drains in-flight requests on SIGTERM like a well-behaved app.
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 )
 
-var message = "hello"
+// Set with -ldflags -X.
+var (
+	message = "hello"
+	health  = "ok"
+)
 
 func main() {
-	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, message)
 	})
-	if err := http.ListenAndServe(":"+os.Getenv("PORT"), nil); err != nil {
+	mux.HandleFunc("/whoami", func(w http.ResponseWriter, r *http.Request) {
+		h, _ := os.Hostname()
+		fmt.Fprintln(w, h)
+	})
+	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, health)
+	})
+	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, os.Getenv(r.URL.Query().Get("name")))
+	})
+	mux.HandleFunc("/crash", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "crashing")
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			os.Exit(3)
+		}()
+	})
+	srv := &http.Server{Addr: ":" + os.Getenv("PORT"), Handler: mux}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	fmt.Println("listening on", srv.Addr)
+	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
