@@ -19,9 +19,11 @@ build:
 	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/xcloud
 
 # Podman, runc, uidmap, slirp4netns, debootstrap; containers.conf; /dev/net/tun;
-# a Podman API service. Idempotent: a second run takes about a second.
-deps:
+# a Podman API service; the stack images (debootstrap, several minutes the
+# first time). Idempotent: a second run takes a few seconds.
+deps: build
 	$(SUDO) contrib/podman-setup.sh --service
+	$(SUDO) $(BIN) stack build
 
 # A development daemon: data in .dev/, SSH on :2222, HTTP on :8080, TLS off.
 # Your ~/.ssh/*.pub keys become admin keys.

@@ -116,6 +116,16 @@ func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) e
 	return nil
 }
 
+// buildArgsFor passes the configured build args to generated Python
+// builds only: other Containerfiles do not declare them, and Podman warns
+// about every unused one.
+func buildArgsFor(plan *buildpacks.Plan, args map[string]string) map[string]string {
+	if plan.Kind != buildpacks.KindPython {
+		return nil
+	}
+	return args
+}
+
 // failRelease records why a release failed, even when the pusher went away.
 func (d *Daemon) failRelease(ctx context.Context, rel store.Release, cause error) {
 	if err := d.store.FailRelease(context.WithoutCancel(ctx), rel.App, rel.Version, cause.Error()); err != nil {
@@ -220,7 +230,7 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *source, plan
 		Containerfile: containerfile,
 		Tag:           ref,
 		Labels:        d.labels(map[string]string{labelApp: p.App, "xcloud.commit": p.NewSHA}),
-		BuildArgs:     d.opts.BuildArgs,
+		BuildArgs:     buildArgsFor(plan, d.opts.BuildArgs),
 		Out:           io.MultiWriter(w.indent(), logBuf),
 	})
 	pr.CloseWithError(errors.New("build finished"))

@@ -39,6 +39,8 @@ func usage(w io.Writer) {
 
 Commands:
   daemon [-config FILE]   run the daemon (config: -config, else $XCLOUD_CONFIG, else `+config.DefaultPath+`)
+  stack build [--force] [--no-host-ca] [-config FILE]
+                          build the base and builder images into local Podman storage
   version                 print version, commit and Go version
 
 Admin commands run over SSH: ssh -p 2222 xcloud@HOST help
@@ -53,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "daemon":
 		return runDaemon(args[1:], stderr)
+	case "stack":
+		return runStack(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return nil

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"time"
 
@@ -26,6 +27,27 @@ const shutdownGrace = 30 * time.Second
 func instanceID(dataDir string) string {
 	sum := sha256.Sum256([]byte(dataDir))
 	return hex.EncodeToString(sum[:6])
+}
+
+// stackImages tells the buildpacks which local images to build on.
+func stackImages(s config.Stack) buildpacks.Stack {
+	st := buildpacks.DefaultStack()
+	st.Base, st.BuildGo, st.BuildNode, st.RunNode = s.Base, s.BuildGo, s.BuildNode, s.RunNode
+	st.BuildPython, st.RunPython = s.BuildPython, s.RunPython
+	return st
+}
+
+// buildArgs are passed to every build; generated Containerfiles declare them.
+func buildArgs(b config.Build) map[string]string {
+	args := map[string]string{}
+	if b.PipIndexURL != "" {
+		args["PIP_INDEX_URL"] = b.PipIndexURL
+		if u, err := url.Parse(b.PipIndexURL); err == nil && u.Scheme == "http" {
+			// pip refuses plain-HTTP indexes it does not trust explicitly.
+			args["PIP_TRUSTED_HOST"] = u.Hostname()
+		}
+	}
+	return args
 }
 
 // serve wires the components, runs until ctx is cancelled, then stops them in
@@ -88,7 +110,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		ReadyTimeout:     cfg.Deploy.ReadyTimeout.Duration,
 		StopGrace:        cfg.Deploy.StopGrace.Duration,
 		Version:          versionString(),
-		Stack:            buildpacks.DefaultStack(),
+		Stack:            stackImages(cfg.Stack),
+		BuildArgs:        buildArgs(cfg.Build),
 		PauseAt:          os.Getenv("XCLOUD_TEST_PAUSE"),
 		Logger:           logger.With("system", "daemon"),
 	})

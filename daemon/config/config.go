@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -37,6 +38,7 @@ type Config struct {
 	Build  Build  `toml:"build"`
 	Deploy Deploy `toml:"deploy"`
 	Log    Log    `toml:"log"`
+	Stack  Stack  `toml:"stack"`
 }
 
 // SSH configures the git and admin SSH server.
@@ -69,6 +71,9 @@ type Podman struct {
 type Build struct {
 	Concurrency int      `toml:"concurrency"`
 	Timeout     Duration `toml:"timeout"`
+	// PipIndexURL is the Python package index builds use (PIP_INDEX_URL);
+	// empty means pip's default.
+	PipIndexURL string `toml:"pip_index_url"`
 }
 
 // Deploy configures how releases are started and retired.
@@ -81,6 +86,21 @@ type Deploy struct {
 type Log struct {
 	Level  string `toml:"level"`
 	Format string `toml:"format"`
+}
+
+// Stack configures the images `xcloud stack build` makes in local Podman
+// storage, which app builds start from.
+type Stack struct {
+	Base        string `toml:"base"`
+	BuildGo     string `toml:"build_go"`
+	BuildNode   string `toml:"build_node"`
+	RunNode     string `toml:"run_node"`
+	BuildPython string `toml:"build_python"`
+	RunPython   string `toml:"run_python"`
+	// Mirror is the Debian archive debootstrap uses; empty: the host's apt sources.
+	Mirror string `toml:"mirror"`
+	// TrustHostCA copies the host's CA bundle into the base image.
+	TrustHostCA bool `toml:"trust_host_ca"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("90s", "10m").
@@ -111,6 +131,15 @@ func Default() Config {
 		Build:      Build{Concurrency: 2, Timeout: Duration{30 * time.Minute}},
 		Deploy:     Deploy{ReadyTimeout: Duration{60 * time.Second}, StopGrace: Duration{10 * time.Second}},
 		Log:        Log{Level: "info", Format: "auto"},
+		Stack: Stack{
+			Base:        "localhost/xcloud/base:trixie",
+			BuildGo:     "localhost/xcloud/build-go:trixie",
+			BuildNode:   "localhost/xcloud/build-node:trixie",
+			RunNode:     "localhost/xcloud/run-node:trixie",
+			BuildPython: "localhost/xcloud/build-python:trixie",
+			RunPython:   "localhost/xcloud/run-python:trixie",
+			TrustHostCA: true,
+		},
 	}
 }
 
@@ -220,6 +249,9 @@ var (
 	typeErrRe = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
 	domainRe  = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	ulimitRe  = regexp.MustCompile(`^[a-z]+=-?[0-9]+(:-?[0-9]+)?$`)
+	// imageRe matches a fully qualified local image name like
+	// localhost/xcloud/base:trixie (registry host[:port], path, optional tag).
+	imageRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$`)
 )
 
 // Validate checks every value and resolves defaults that depend on others
@@ -269,6 +301,11 @@ func (c *Config) Validate() error {
 	if c.Build.Concurrency < 1 || c.Build.Concurrency > 64 {
 		return bad("build.concurrency", "must be between 1 and 64, got %d", c.Build.Concurrency)
 	}
+	if c.Build.PipIndexURL != "" {
+		if u, err := url.Parse(c.Build.PipIndexURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("build.pip_index_url", "must be an http(s) URL, got %q", c.Build.PipIndexURL)
+		}
+	}
 	if c.Build.Timeout.Duration < time.Minute {
 		return bad("build.timeout", "must be at least 1m, got %s", c.Build.Timeout)
 	}
@@ -287,6 +324,29 @@ func (c *Config) Validate() error {
 	case "auto", "text", "json":
 	default:
 		return bad("log.format", "must be one of auto, text, json; got %q", c.Log.Format)
+	}
+	return c.validateStack(bad)
+}
+
+func (c *Config) validateStack(bad func(key, format string, args ...any) error) error {
+	seen := map[string]string{}
+	for _, n := range []struct{ key, val string }{
+		{"stack.base", c.Stack.Base}, {"stack.build_go", c.Stack.BuildGo}, {"stack.build_node", c.Stack.BuildNode},
+		{"stack.run_node", c.Stack.RunNode}, {"stack.build_python", c.Stack.BuildPython}, {"stack.run_python", c.Stack.RunPython},
+	} {
+		if !imageRe.MatchString(n.val) {
+			return bad(n.key, "must be a full image name like \"localhost/xcloud/base:trixie\", got %q", n.val)
+		}
+		if other, dup := seen[n.val]; dup {
+			return bad(n.key, "same image as %s: %q", other, n.val)
+		}
+		seen[n.val] = n.key
+	}
+	if m := c.Stack.Mirror; m != "" {
+		u, err := url.Parse(m)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file") || (u.Host == "" && u.Scheme != "file") {
+			return bad("stack.mirror", "must be an http://, https:// or file:// Debian archive URL, got %q", m)
+		}
 	}
 	return nil
 }

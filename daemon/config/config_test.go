@@ -44,7 +44,7 @@ func TestExampleParses(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.DataDir != d.DataDir || c.SSH != d.SSH || c.HTTP != d.HTTP || c.TLS != d.TLS ||
-		c.Build != d.Build || c.Deploy != d.Deploy || c.Log != d.Log || c.Podman.Socket != d.Podman.Socket ||
+		c.Build != d.Build || c.Deploy != d.Deploy || c.Log != d.Log || c.Stack != d.Stack || c.Podman.Socket != d.Podman.Socket ||
 		strings.Join(c.Podman.Ulimits, ",") != strings.Join(d.Podman.Ulimits, ",") {
 		t.Errorf("example differs from defaults:\nexample %+v\ndefault %+v", c, d)
 	}
@@ -97,6 +97,10 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"bad domain", "base_domain = \"Apps_Example\"\n", "xcloud.toml:1: base_domain"},
 		{"bad ulimit", "[podman]\nulimits = [\"nofile\"]\n", "xcloud.toml:2: podman.ulimits"},
 		{"syntax", "[ssh\nlisten = 1\n", "xcloud.toml:2: syntax: expected"},
+		{"bad stack image", "[stack]\nbuild_go = \"Go Image\"\n", "xcloud.toml:2: stack.build_go: must be a full image name"},
+		{"duplicate stack image", "[stack]\nrun_node = \"localhost/xcloud/build-node:trixie\"\n", "xcloud.toml:2: stack.run_node: same image as stack.build_node"},
+		{"bad stack mirror", "[stack]\nmirror = \"deb.debian.org/debian\"\n", "xcloud.toml:2: stack.mirror"},
+		{"bad stack bool", "[stack]\ntrust_host_ca = \"yes\"\n", "xcloud.toml:2: stack.trust_host_ca"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parse(t, tc.src, nil)
