@@ -146,12 +146,12 @@ func (d *detector) nodePlan() (*Plan, error) {
 	w.line("FROM %s", s.RunNode)
 	w.line("WORKDIR /app")
 	if app.next {
-		w.line("ENV NODE_ENV=production NEXT_TELEMETRY_DISABLED=1 PORT=5000")
+		w.line("ENV NODE_ENV=production NEXT_TELEMETRY_DISABLED=1 PORT=5000 PATH=/app/node_modules/.bin:$PATH")
 		for _, f := range append([]string{"package.json", "node_modules", ".next"}, app.files...) {
 			w.line("COPY --from=build --chown=app:app %s", copyArgs("/src/"+f, "./"+f))
 		}
 	} else {
-		w.line("ENV NODE_ENV=production PORT=5000")
+		w.line("ENV NODE_ENV=production PORT=5000 PATH=/app/node_modules/.bin:$PATH")
 		w.line("COPY --from=build --chown=app:app /src /app")
 	}
 	w.line("USER app")
@@ -265,9 +265,9 @@ func (d *detector) nextApp(pkg *packageJSON) nodeApp {
 		return app
 	}
 	app.name = "Node.js (" + name + ")"
-	app.web = "node_modules/.bin/next start"
-	if _, ok := pkg.Scripts["start"]; ok {
-		app.web = "npm start"
+	app.web = "next start"
+	if start, ok := pkg.Scripts["start"]; ok && strings.TrimSpace(start) != "" {
+		app.web = startCommand(start)
 	}
 	if d.isDir("public") {
 		app.files = append(app.files, "public")
@@ -307,7 +307,14 @@ func (d *detector) spaApp(pkg *packageJSON, tool, title, outDir, config string) 
 	}
 }
 
-// plainNodeApp plans a Node.js server started by npm start or node <file>.
+// startCommand is the web command for a package.json start script. The
+// script runs directly, as npm would run it (node_modules/.bin is on PATH in
+// the image), but without npm: the run image carries no npm, npm would hold
+// tens of megabytes per container, and it does not pass SIGTERM on, which
+// zero-downtime swaps rely on.
+func startCommand(script string) string { return strings.TrimSpace(script) }
+
+// plainNodeApp plans a Node.js server started by its start script or node <file>.
 func (d *detector) plainNodeApp(pkg *packageJSON) (nodeApp, error) {
 	app := nodeApp{name: "Node.js", build: buildCommand(pkg, "")}
 	for _, fw := range []struct{ dep, name string }{
@@ -319,8 +326,8 @@ func (d *detector) plainNodeApp(pkg *packageJSON) (nodeApp, error) {
 			break
 		}
 	}
-	if _, ok := pkg.Scripts["start"]; ok {
-		app.web = "npm start"
+	if start, ok := pkg.Scripts["start"]; ok && strings.TrimSpace(start) != "" {
+		app.web = startCommand(start)
 		return app, nil
 	}
 	var tried []string

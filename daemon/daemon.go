@@ -61,10 +61,11 @@ var (
 
 // Options are the daemon's dependencies and settings.
 type Options struct {
-	Store    *store.Store
-	Runtime  Runtime
-	Router   Router
-	ReposDir string
+	Store     *store.Store
+	Runtime   Runtime
+	Router    Router
+	ReposDir  string
+	StaticDir string // static sites' files, served by the proxy
 	// Instance tells this daemon's containers from another's on a shared
 	// Podman (tests, a second install): reconcile only touches its own.
 	Instance         string
@@ -102,6 +103,7 @@ type Daemon struct {
 	appLocks  map[string]*sync.Mutex
 	upstreams map[string][]string           // app → serving web upstreams (host:port)
 	running   map[string]context.CancelFunc // app → cancels its running build
+	roots     map[string]string             // app → static files root, for static releases
 	waiting   int                           // builds queued for a slot
 	routeMu   sync.Mutex                    // serialises route computation + apply
 }
@@ -129,6 +131,7 @@ func New(opts Options) *Daemon {
 		appLocks:  map[string]*sync.Mutex{},
 		upstreams: map[string][]string{},
 		running:   map[string]context.CancelFunc{},
+		roots:     map[string]string{},
 	}
 }
 
@@ -206,6 +209,19 @@ func (d *Daemon) Reconcile(ctx context.Context) error {
 			d.setUpstreams(a.Name, nil)
 			continue
 		}
+		if dir, err := d.staticDir(ctx, a.Name); err != nil || dir != "" {
+			if err == nil {
+				err = d.linkStatic(a.Name, dir)
+			}
+			if err != nil {
+				d.log.Error("static site not served after reconcile", "app", a.Name, "err", err)
+				continue
+			}
+			d.mu.Lock()
+			d.roots[a.Name] = d.staticCurrent(a.Name)
+			d.mu.Unlock()
+			continue
+		}
 		cs, err := d.ensureScale(ctx, a.Name, byApp[a.Name], io.Discard)
 		if err != nil {
 			// One broken app must not keep the others unrouted.
@@ -214,6 +230,17 @@ func (d *Daemon) Reconcile(ctx context.Context) error {
 		d.setUpstreams(a.Name, webUpstreams(cs))
 	}
 	return d.applyRoutes(ctx)
+}
+
+// staticDir returns the files directory of the app's current release when it
+// is a static site, else "".
+func (d *Daemon) staticDir(ctx context.Context, app string) (string, error) {
+	rel, err := d.store.CurrentRelease(ctx, app)
+	if err != nil {
+		return "", err
+	}
+	spec, err := parseSpec(rel.Spec)
+	return spec.Static, err
 }
 
 // ensureScale brings the current release's containers to the app's scale:
@@ -316,10 +343,10 @@ func (d *Daemon) applyRoutes(ctx context.Context) error {
 	routes := make([]proxy.Route, 0, len(apps))
 	for _, a := range apps {
 		// A first release is routed before it becomes current.
-		if a.CurrentRelease == 0 && len(d.upstreams[a.Name]) == 0 {
+		if a.CurrentRelease == 0 && len(d.upstreams[a.Name]) == 0 && d.roots[a.Name] == "" {
 			continue
 		}
-		routes = append(routes, proxy.Route{App: a.Name, Upstreams: d.upstreams[a.Name]})
+		routes = append(routes, proxy.Route{App: a.Name, Upstreams: d.upstreams[a.Name], Root: d.roots[a.Name]})
 	}
 	d.mu.Unlock()
 	for i := range routes {

@@ -3,7 +3,6 @@ package daemon
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -91,7 +90,10 @@ func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) e
 		fmt.Fprintf(w, "       %s\n", n)
 	}
 	if plan.Kind == buildpacks.KindStatic {
-		return fmt.Errorf("static sites are not served yet; add a Containerfile that serves %s", plan.StaticRoot)
+		return d.deployStatic(ctx, p, src, plan, w)
+	}
+	if plan.StaticRoot != "" {
+		return fmt.Errorf("%s builds a static export into %s; serving exports built with Node.js is not supported yet: commit the built files (or add a Containerfile)", plan.Name, plan.StaticRoot)
 	}
 	spec, err := specFromPlan(plan)
 	if err != nil {
@@ -146,11 +148,7 @@ func specFromPlan(plan *buildpacks.Plan) ([]byte, error) {
 	if plan.AppJSON != nil {
 		spec.Healthchecks = plan.AppJSON.Healthchecks
 	}
-	b, err := json.Marshal(spec)
-	if err != nil {
-		return nil, fmt.Errorf("encode release spec: %w", err)
-	}
-	return b, nil
+	return specJSON(spec)
 }
 
 func lockCtx(ctx context.Context, m *sync.Mutex) error {

@@ -25,6 +25,17 @@ type releaseSpec struct {
 	// default command. "release" runs once per deploy, before the swap.
 	Processes    map[string]string                   `json:"processes"`
 	Healthchecks map[string][]buildpacks.Healthcheck `json:"healthchecks,omitempty"`
+	// Static names the directory of a static site's files under
+	// StaticDir/<app>; such a release runs no container.
+	Static string `json:"static,omitempty"`
+}
+
+func specJSON(s releaseSpec) ([]byte, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("encode release spec: %w", err)
+	}
+	return b, nil
 }
 
 func parseSpec(b []byte) (releaseSpec, error) {
@@ -34,7 +45,7 @@ func parseSpec(b []byte) (releaseSpec, error) {
 			return s, fmt.Errorf("release spec: %w", err)
 		}
 	}
-	if len(s.Processes) == 0 {
+	if len(s.Processes) == 0 && s.Static == "" {
 		s.Processes = map[string]string{"web": ""}
 	}
 	return s, nil
@@ -238,6 +249,9 @@ func (d *Daemon) deployRelease(ctx context.Context, rel store.Release, w *progre
 	if err != nil {
 		return err
 	}
+	if spec.Static != "" {
+		return d.swapStatic(ctx, rel, spec.Static, w)
+	}
 	w.step("Releasing v%d", rel.Version)
 	if err := d.runReleaseCommand(ctx, rel, spec, w); err != nil {
 		return err
@@ -260,18 +274,27 @@ func (d *Daemon) deployRelease(ctx context.Context, rel store.Release, w *progre
 // retires every other container of the app.
 func (d *Daemon) swap(ctx context.Context, rel store.Release, keep []podman.Container, w *progress) error {
 	d.mu.Lock()
-	prev := d.upstreams[rel.App]
+	prev, prevRoot := d.upstreams[rel.App], d.roots[rel.App]
+	delete(d.roots, rel.App)
 	d.mu.Unlock()
+	restore := func() {
+		d.setUpstreams(rel.App, prev)
+		if prevRoot != "" {
+			d.mu.Lock()
+			d.roots[rel.App] = prevRoot
+			d.mu.Unlock()
+		}
+	}
 	d.setUpstreams(rel.App, webUpstreams(keep))
 	if err := d.applyRoutes(ctx); err != nil {
-		d.setUpstreams(rel.App, prev)
+		restore()
 		return err
 	}
 	d.pause(ctx, "after-route", w)
 	// Past this point the outcome is recorded even if the pusher went away.
 	ctx = context.WithoutCancel(ctx)
 	if err := d.store.ActivateRelease(ctx, rel.App, rel.Version); err != nil {
-		d.setUpstreams(rel.App, prev)
+		restore()
 		if rerr := d.applyRoutes(ctx); rerr != nil {
 			d.log.Error("restore routes", "app", rel.App, "err", rerr)
 		}

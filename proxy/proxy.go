@@ -58,6 +58,10 @@ type Route struct {
 	App       string
 	Hosts     []string // e.g. "hello.xcloud.localhost", custom domains
 	Upstreams []string // "127.0.0.1:43123"; several are balanced round robin
+	// Root, when set, serves the app as static files from this directory
+	// instead of proxying. Point it at a stable path (a symlink swapped per
+	// release) so a redeploy needs no reload.
+	Root string
 }
 
 // Proxy drives the process's embedded Caddy instance.

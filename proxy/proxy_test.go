@@ -14,6 +14,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -381,4 +383,40 @@ func TestACMEConfigLoads(t *testing.T) {
 		}
 		return err
 	})
+}
+
+func TestStaticRoute(t *testing.T) {
+	ctx := context.Background()
+	p, cfg := startProxy(t, TLSOff)
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "assets"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(root, "index.html"), []byte("<h1>static</h1>\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "assets", "app.123.js"), []byte("x()"), 0o644)
+	if err := p.Apply(ctx, []Route{{App: "site", Hosts: []string{"site.test"}, Root: root}}); err != nil {
+		t.Fatal(err)
+	}
+	c := client(cfg.HTTPListen, nil)
+	resp, err := c.Get("http://site.test/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "<h1>static</h1>\n" || resp.Header.Get("Cache-Control") != "no-cache" || resp.Header.Get("ETag") == "" {
+		t.Errorf("index: %d %q headers %v", resp.StatusCode, body, resp.Header)
+	}
+	resp, err = c.Get("http://site.test/assets/app.123.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
+		t.Errorf("asset: %d headers %v", resp.StatusCode, resp.Header)
+	}
+	wantBody(t, c, "http://site.test/missing", http.StatusNotFound, "")
+	if err := p.Apply(ctx, []Route{{App: "site", Hosts: []string{"site.test"}, Root: "relative"}}); err == nil {
+		t.Error("a relative root was accepted")
+	}
 }

@@ -53,7 +53,7 @@ func buildArgs(b config.Build) map[string]string {
 // serve wires the components, runs until ctx is cancelled, then stops them in
 // reverse order.
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	for _, dir := range []string{cfg.DataDir, cfg.Path("repos"), cfg.Path("backups"), cfg.Path("caddy")} {
+	for _, dir := range []string{cfg.DataDir, cfg.Path("repos"), cfg.Path("backups"), cfg.Path("caddy"), cfg.Path("static")} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("create %s: %w", dir, err)
 		}
@@ -101,6 +101,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		Runtime:          pod,
 		Router:           px,
 		ReposDir:         cfg.Path("repos"),
+		StaticDir:        cfg.Path("static"),
 		Instance:         instanceID(cfg.DataDir),
 		AdminKeysFile:    cfg.SSH.AdminKeys,
 		BaseDomain:       cfg.BaseDomain,

@@ -1,0 +1,173 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/xcloud-dev/xcloud/buildpacks"
+	"github.com/xcloud-dev/xcloud/gitreceive"
+	"github.com/xcloud-dev/xcloud/store"
+)
+
+// staticImage marks releases that have files instead of an image.
+const staticImage = "static"
+
+// Static sites are served by the proxy from <StaticDir>/<app>/current, a
+// symlink to the release's files: swapping it is atomic and needs no proxy
+// reload.
+func (d *Daemon) staticCurrent(app string) string {
+	return filepath.Join(d.opts.StaticDir, app, "current")
+}
+
+// deployStatic publishes a static site straight from the pushed tree: no
+// build, no container.
+func (d *Daemon) deployStatic(ctx context.Context, p gitreceive.Push, src *source, plan *buildpacks.Plan, w *progress) error {
+	dir := p.NewSHA
+	dst := filepath.Join(d.opts.StaticDir, p.App, dir)
+	w.step("Publishing %s from %s", plan.StaticRoot, short(p.NewSHA))
+	n, err := src.extract(plan.StaticRoot, dst)
+	if err != nil {
+		return fmt.Errorf("publish static files: %w", err)
+	}
+	fmt.Fprintf(w, "       %d files\n", n)
+	spec, err := specJSON(releaseSpec{Static: dir})
+	if err != nil {
+		return err
+	}
+	rel, err := d.store.CreateRelease(ctx, store.Release{
+		App: p.App, Image: staticImage, CommitSHA: p.NewSHA, Description: "deploy " + short(p.NewSHA), Spec: spec,
+	})
+	if err != nil {
+		return fmt.Errorf("record release: %w", err)
+	}
+	if err := d.swapStatic(ctx, rel, dir, w); err != nil {
+		d.failRelease(ctx, rel, err)
+		return err
+	}
+	w.done("%s deployed: %s", p.App, d.AppURL(p.App))
+	return nil
+}
+
+// swapStatic points the app's route at a release's files, makes it current
+// and retires the app's containers.
+func (d *Daemon) swapStatic(ctx context.Context, rel store.Release, dir string, w *progress) error {
+	if err := d.linkStatic(rel.App, dir); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.roots[rel.App] = d.staticCurrent(rel.App)
+	d.mu.Unlock()
+	d.setUpstreams(rel.App, nil)
+	if err := d.applyRoutes(ctx); err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
+	if err := d.store.ActivateRelease(ctx, rel.App, rel.Version); err != nil {
+		return fmt.Errorf("activate release: %w", err)
+	}
+	w.step("Serving %s from v%d's files", d.appHost(rel.App), rel.Version)
+	d.retire(ctx, rel.App, nil, w)
+	return nil
+}
+
+// linkStatic atomically points <app>/current at <app>/<dir>.
+func (d *Daemon) linkStatic(app, dir string) error {
+	base := filepath.Join(d.opts.StaticDir, app)
+	if _, err := os.Stat(filepath.Join(base, dir)); err != nil {
+		return fmt.Errorf("static files of %s: %w", app, err)
+	}
+	tmp := filepath.Join(base, ".current-"+randomSuffix())
+	if err := os.Symlink(dir, tmp); err != nil {
+		return fmt.Errorf("link static files: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(base, "current")); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("link static files: %w", err)
+	}
+	return nil
+}
+
+// extract writes the files under root of the commit's tree into dst (made
+// complete in a temporary directory, then renamed into place) and returns
+// how many files it wrote. Symlinks are skipped: a site must not reach
+// outside its own files.
+func (s *source) extract(root, dst string) (int, error) {
+	if _, err := os.Stat(dst); err == nil {
+		return 0, nil // the same commit was published before
+	}
+	tree := s.tree
+	if root != "." && root != "" {
+		sub, err := s.tree.Tree(root)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", root, err)
+		}
+		tree = sub
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return 0, err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dst), ".publish-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return 0, err
+	}
+	n := 0
+	walker := object.NewTreeWalker(tree, true, nil)
+	defer walker.Close()
+	for {
+		name, entry, err := walker.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+		p := filepath.Join(tmp, filepath.FromSlash(name))
+		switch entry.Mode {
+		case filemode.Dir:
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				return 0, err
+			}
+		case filemode.Regular, filemode.Executable, filemode.Deprecated:
+			blob, err := s.repo.BlobObject(entry.Hash)
+			if err != nil {
+				return 0, err
+			}
+			if err := writeBlob(blob, p); err != nil {
+				return 0, err
+			}
+			n++
+		}
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func writeBlob(blob *object.Blob, path string) error {
+	r, err := blob.Reader()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
