@@ -124,8 +124,9 @@ type harness struct {
 	done chan struct{}
 }
 
-// newHarness writes a config and an admin key into a temp dir and starts the daemon.
-func newHarness(t testing.TB) *harness {
+// newHarness writes a config (plus extra TOML tables) and an admin key into
+// a temp dir and starts the daemon.
+func newHarness(t testing.TB, extra ...string) *harness {
 	t.Helper()
 	requirePodman(t)
 	h := &harness{t: t, dir: t.TempDir(), bin: xcloudBinary(t)}
@@ -155,7 +156,7 @@ stop_grace = "2s"
 [log]
 format = "text"
 level = "debug"
-`, data, baseDomain, h.sshPort, filepath.Join(h.dir, "admin_keys"), h.httpPort, podmanSocket())
+`, data, baseDomain, h.sshPort, filepath.Join(h.dir, "admin_keys"), h.httpPort, podmanSocket()) + strings.Join(extra, "\n")
 	if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
