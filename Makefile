@@ -11,7 +11,7 @@ DEV      := $(CURDIR)/.dev
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export CGO_ENABLED := 0
 
-.PHONY: all build deps run test unit acceptance fuzz lint clean
+.PHONY: all build deps run test unit acceptance fuzz lint staticcheck clean
 
 all: build
 
@@ -52,6 +52,10 @@ fuzz:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	$(GO) vet -tags '$(TAGS)' ./...
+
+# staticcheck is fetched through the module proxy on first use.
+staticcheck:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags '$(TAGS)' ./...
 
 clean:
 	rm -rf bin
