@@ -56,6 +56,7 @@ func commands() []command {
 		{name: "ps:restart", usage: "ps:restart APP", help: "replace every container, health-checked, without downtime", app: true, run: (*Daemon).cmdPsRestart},
 		{name: "ps:stop", usage: "ps:stop APP", help: "stop the app's containers until ps:start", app: true, run: (*Daemon).cmdPsStop},
 		{name: "ps:start", usage: "ps:start APP", help: "start a stopped app at its scale", app: true, run: (*Daemon).cmdPsStart},
+		{name: "resources", usage: "resources APP [memory=SIZE] [cpus=N] [pids=N] [--json]", help: "show or set the app's container limits (defaults from xcloud.toml)", app: true, run: (*Daemon).cmdResources},
 		{name: "rollback", usage: "rollback APP [vN]", help: "deploy an earlier release's image and spec again, without a build", app: true, run: (*Daemon).cmdRollback},
 	}
 }

@@ -79,6 +79,9 @@ type Options struct {
 	Version          string
 	Stack            buildpacks.Stack  // images generated Containerfiles build on
 	BuildArgs        map[string]string // passed to every build (e.g. PIP_INDEX_URL)
+	BuildMemoryBytes int64             // cap per build; 0 = none
+	BuildCPUs        float64           // cap per build; 0 = none
+	Limits           Limits            // default caps of app containers
 	// PauseAt names a deploy step to block at ("build", "after-start",
 	// "after-route"): a test hook for killing the daemon mid-deploy.
 	PauseAt string

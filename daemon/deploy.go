@@ -229,6 +229,8 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *source, plan
 		Tag:           ref,
 		Labels:        d.labels(map[string]string{labelApp: p.App, "xcloud.commit": p.NewSHA}),
 		BuildArgs:     buildArgsFor(plan, d.opts.BuildArgs),
+		MemoryBytes:   d.opts.BuildMemoryBytes,
+		CPUs:          d.opts.BuildCPUs,
 		Out:           io.MultiWriter(w.indent(), logBuf),
 	})
 	pr.CloseWithError(errors.New("build finished"))

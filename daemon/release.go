@@ -104,7 +104,12 @@ func randomSuffix() string {
 // startProcess starts one container of a process type from rel; web
 // containers must pass their health checks before this returns.
 func (d *Daemon) startProcess(ctx context.Context, rel store.Release, spec releaseSpec, typ string, w io.Writer) (podman.Container, error) {
+	lim, err := d.appLimits(ctx, rel.App)
+	if err != nil {
+		return podman.Container{}, err
+	}
 	cs := podman.ContainerSpec{
+		MemoryBytes: lim.MemoryBytes, CPUs: lim.CPUs, Pids: lim.Pids,
 		Name:    fmt.Sprintf("xcloud-%s-%s-v%d-%s", rel.App, typ, rel.Version, randomSuffix()),
 		Image:   rel.Image,
 		Command: shellCommand(spec.Processes[typ]),
@@ -189,7 +194,12 @@ func (d *Daemon) runReleaseCommand(ctx context.Context, rel store.Release, spec 
 		return nil
 	}
 	w.step("Running release command: %s", cmd)
+	lim, err := d.appLimits(ctx, rel.App)
+	if err != nil {
+		return err
+	}
 	c, err := d.rt.Run(ctx, podman.ContainerSpec{
+		MemoryBytes: lim.MemoryBytes, CPUs: lim.CPUs, Pids: lim.Pids,
 		Name:    fmt.Sprintf("xcloud-%s-release-v%d-%s", rel.App, rel.Version, randomSuffix()),
 		Image:   rel.Image,
 		Command: shellCommand(cmd),

@@ -169,3 +169,18 @@ func TestGitFS(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestParseLimits(t *testing.T) {
+	l, err := parseLimits(Limits{Pids: 64}, []string{"memory=256m", "cpus=0.5"})
+	if err != nil || l != (Limits{MemoryBytes: 256 << 20, CPUs: 0.5, Pids: 64}) {
+		t.Errorf("parseLimits = %+v, %v", l, err)
+	}
+	for _, bad := range []string{"memory=1k", "cpus=0", "pids=3", "disk=1g", "memory"} {
+		if _, err := parseLimits(Limits{}, []string{bad}); err == nil {
+			t.Errorf("parseLimits(%q) accepted", bad)
+		}
+	}
+	if got := (Limits{CPUs: 2}).over(Limits{MemoryBytes: 1, CPUs: 1, Pids: 3}); got != (Limits{MemoryBytes: 1, CPUs: 2, Pids: 3}) {
+		t.Errorf("over = %+v", got)
+	}
+}

@@ -17,11 +17,12 @@ type App struct {
 	ID             int64
 	Name           string
 	CreatedAt      time.Time
-	CurrentRelease int  // version of the active release; 0 = none
-	Stopped        bool // an admin stopped it (ps:stop); reconcile leaves it down
+	CurrentRelease int    // version of the active release; 0 = none
+	Stopped        bool   // an admin stopped it (ps:stop); reconcile leaves it down
+	Limits         []byte // resource limits as the daemon's JSON; "{}" when unset
 }
 
-const appCols = "id, name, created_at, current_release, stopped"
+const appCols = "id, name, created_at, current_release, stopped, limits"
 
 // ValidateAppName reports whether name is a valid app name. The returned
 // error wraps ErrInvalidName and states the rule.
@@ -47,7 +48,7 @@ func (s *Store) CreateApp(ctx context.Context, name string) (App, error) {
 	if err := ValidateAppName(name); err != nil {
 		return App{}, fmt.Errorf("create app: %w", err)
 	}
-	a := App{Name: name, CreatedAt: now()}
+	a := App{Name: name, CreatedAt: now(), Limits: []byte("{}")}
 	err := s.write(ctx, func(tx *wtx) error {
 		err := tx.QueryRowContext(ctx, "INSERT INTO apps (name, created_at) VALUES (?, ?) RETURNING id",
 			name, toDB(a.CreatedAt)).Scan(&a.ID)
@@ -121,12 +122,14 @@ type rowScanner interface{ Scan(dest ...any) error }
 
 func scanApp(r rowScanner) (App, error) {
 	var (
-		a  App
-		at int64
+		a      App
+		at     int64
+		limits string
 	)
-	if err := r.Scan(&a.ID, &a.Name, &at, &a.CurrentRelease, &a.Stopped); err != nil {
+	if err := r.Scan(&a.ID, &a.Name, &at, &a.CurrentRelease, &a.Stopped, &limits); err != nil {
 		return App{}, err
 	}
+	a.Limits = []byte(limits)
 	a.CreatedAt = fromDB(at)
 	return a, nil
 }
@@ -148,6 +151,27 @@ func (s *Store) SetStopped(ctx context.Context, name string, stopped bool) error
 	})
 	if err != nil {
 		return fmt.Errorf("set stopped of %q: %w", name, err)
+	}
+	return nil
+}
+
+// SetLimits stores the app's resource limits (JSON, opaque to the store).
+// It returns an error wrapping ErrNotFound for an unknown app.
+func (s *Store) SetLimits(ctx context.Context, name string, limits []byte) error {
+	err := s.write(ctx, func(tx *wtx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE apps SET limits = ? WHERE name = ?", string(limits), name)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("set limits of %q: %w", name, err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -34,7 +35,7 @@ func TestApps(t *testing.T) {
 	}
 
 	got, err := s.GetApp(ctx, "web")
-	if err != nil || got != a {
+	if err != nil || !reflect.DeepEqual(got, a) {
 		t.Errorf("GetApp = %+v, %v; want %+v", got, err, a)
 	}
 	if _, err := s.GetApp(ctx, "nope"); !errors.Is(err, ErrNotFound) {

@@ -48,6 +48,13 @@ func TestFormationAndSpec(t *testing.T) {
 		t.Errorf("SetStopped(unknown) = %v", err)
 	}
 
+	if err := s.SetLimits(ctx, "a", []byte(`{"memory":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := s.GetApp(ctx, "a"); string(a.Limits) != `{"memory":1}` {
+		t.Errorf("limits = %q", a.Limits)
+	}
+
 	r, err := s.CreateRelease(ctx, Release{App: "a", Image: "img", Spec: []byte(`{"processes":{"web":"x"}}`)})
 	if err != nil {
 		t.Fatal(err)

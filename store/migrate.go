@@ -14,7 +14,7 @@ import (
 // the database from user_version i to i+1. Append new steps; never edit or
 // reorder shipped ones.
 func schemaMigrations() []string {
-	return []string{schemaV1, schemaV2}
+	return []string{schemaV1, schemaV2, schemaV3}
 }
 
 // schemaV1 is the initial schema. Child tables reference apps(name) so that
@@ -109,6 +109,11 @@ CREATE TABLE formation (
 	quantity INTEGER NOT NULL CHECK (quantity >= 0),
 	PRIMARY KEY (app, type)
 );
+`
+
+// schemaV3 adds per-app resource limits (the daemon's JSON, opaque here).
+const schemaV3 = `
+ALTER TABLE apps ADD COLUMN limits TEXT NOT NULL DEFAULT '{}';
 `
 
 // migrate brings db up to len(steps). An existing database (version > 0)

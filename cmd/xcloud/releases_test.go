@@ -182,6 +182,32 @@ func TestRollbackScaleAndCrash(t *testing.T) {
 		t.Errorf("scaling an unknown type: %v %s", err, stderr)
 	}
 	h.waitBody(host, "one", time.Second)
+
+	// Resource limits: defaults from xcloud.toml, then a per-app override
+	// applied by a rolling restart.
+	limits := func() string {
+		cs := h.appContainers("rs")
+		if len(cs) != 1 {
+			t.Fatalf("want one container, have %v", cs)
+		}
+		return podmanOut(t, "inspect", cs[0], "--format", "{{.HostConfig.Memory}} {{.HostConfig.CpuQuota}} {{.HostConfig.PidsLimit}}")
+	}
+	if got := limits(); got != "536870912 100000 512" {
+		t.Errorf("default limits = %q, want 512m, 1 CPU, 512 pids", got)
+	}
+	if out, errOut, err := h.ssh(h.key, "resources", "rs", "memory=128m", "cpus=0.5", "pids=100"); err != nil {
+		t.Fatalf("resources: %v\n%s%s", err, out, errOut)
+	}
+	if _, errOut, err := h.ssh(h.key, "resources", "rs", "memory=lots"); err == nil || !strings.Contains(errOut, "memory=lots") {
+		t.Errorf("bad limit accepted: %v %s", err, errOut)
+	}
+	if out, errOut, err := h.ssh(h.key, "ps:restart", "rs"); err != nil {
+		t.Fatalf("ps:restart: %v\n%s%s", err, out, errOut)
+	}
+	if got := limits(); got != "134217728 50000 100" {
+		t.Errorf("limits after resources + ps:restart = %q", got)
+	}
+	h.waitBody(host, "one", time.Second)
 }
 
 // TestKillMidDeploy SIGKILLs the daemon during a build, after the new

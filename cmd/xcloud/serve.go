@@ -113,6 +113,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		Version:          versionString(),
 		Stack:            stackImages(cfg.Stack),
 		BuildArgs:        buildArgs(cfg.Build),
+		BuildMemoryBytes: cfg.Build.Memory.Bytes,
+		BuildCPUs:        cfg.Build.CPUs,
+		Limits:           daemon.Limits{MemoryBytes: cfg.Limits.Memory.Bytes, CPUs: cfg.Limits.CPUs, Pids: cfg.Limits.Pids},
 		PauseAt:          os.Getenv("XCLOUD_TEST_PAUSE"),
 		Logger:           logger.With("system", "daemon"),
 	})

@@ -39,6 +39,52 @@ type Config struct {
 	Deploy Deploy `toml:"deploy"`
 	Log    Log    `toml:"log"`
 	Stack  Stack  `toml:"stack"`
+	Limits Limits `toml:"limits"`
+}
+
+// Limits are the default resource caps of every app container; `resources
+// APP` overrides them per app. Zero means no cap.
+type Limits struct {
+	Memory Size    `toml:"memory"`
+	CPUs   float64 `toml:"cpus"`
+	Pids   int64   `toml:"pids"`
+}
+
+// Size is a byte count written like "512m" or "2g" (k, m, g; powers of 1024).
+type Size struct{ Bytes int64 }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Size) UnmarshalText(b []byte) error {
+	n, err := ParseSize(string(b))
+	if err != nil {
+		return err
+	}
+	s.Bytes = n
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Size) MarshalText() ([]byte, error) { return []byte(strconv.FormatInt(s.Bytes, 10)), nil }
+
+// ParseSize reads "512m", "2g", "64k", "1048576" or "0".
+func ParseSize(v string) (int64, error) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	mult := int64(1)
+	if n := len(v); n > 0 {
+		switch v[n-1] {
+		case 'k':
+			mult, v = 1<<10, v[:n-1]
+		case 'm':
+			mult, v = 1<<20, v[:n-1]
+		case 'g':
+			mult, v = 1<<30, v[:n-1]
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSuffix(v, "b"), 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("not a size like \"512m\" or \"2g\": %q", v)
+	}
+	return n * mult, nil
 }
 
 // SSH configures the git and admin SSH server.
@@ -74,6 +120,10 @@ type Build struct {
 	// PipIndexURL is the Python package index builds use (PIP_INDEX_URL);
 	// empty means pip's default.
 	PipIndexURL string `toml:"pip_index_url"`
+	// Memory and CPUs cap each build, so a heavy build cannot starve the
+	// serving apps. Zero means no cap.
+	Memory Size    `toml:"memory"`
+	CPUs   float64 `toml:"cpus"`
 }
 
 // Deploy configures how releases are started and retired.
@@ -128,7 +178,8 @@ func Default() Config {
 		HTTP:       HTTP{Listen: ":80", HTTPSListen: ":443"},
 		TLS:        TLS{Mode: "acme"},
 		Podman:     Podman{Ulimits: []string{"nofile=4096:4096", "nproc=4096:4096"}},
-		Build:      Build{Concurrency: 2, Timeout: Duration{30 * time.Minute}},
+		Build:      Build{Concurrency: 2, Timeout: Duration{30 * time.Minute}, Memory: Size{2 << 30}, CPUs: 1.5},
+		Limits:     Limits{Memory: Size{512 << 20}, CPUs: 1, Pids: 512},
 		Deploy:     Deploy{ReadyTimeout: Duration{60 * time.Second}, StopGrace: Duration{10 * time.Second}},
 		Log:        Log{Level: "info", Format: "auto"},
 		Stack: Stack{
@@ -305,6 +356,21 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.Build.PipIndexURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return bad("build.pip_index_url", "must be an http(s) URL, got %q", c.Build.PipIndexURL)
 		}
+	}
+	if c.Build.Memory.Bytes != 0 && c.Build.Memory.Bytes < 64<<20 {
+		return bad("build.memory", "must be 0 (no cap) or at least 64m, got %d bytes", c.Build.Memory.Bytes)
+	}
+	if c.Build.CPUs < 0 || c.Build.CPUs > 1024 {
+		return bad("build.cpus", "must be between 0 (no cap) and 1024, got %g", c.Build.CPUs)
+	}
+	if c.Limits.Memory.Bytes != 0 && c.Limits.Memory.Bytes < 6<<20 {
+		return bad("limits.memory", "must be 0 (no cap) or at least 6m, got %d bytes", c.Limits.Memory.Bytes)
+	}
+	if c.Limits.CPUs < 0 || c.Limits.CPUs > 1024 {
+		return bad("limits.cpus", "must be between 0 (no cap) and 1024, got %g", c.Limits.CPUs)
+	}
+	if c.Limits.Pids < 0 {
+		return bad("limits.pids", "must be 0 (no cap) or positive, got %d", c.Limits.Pids)
 	}
 	if c.Build.Timeout.Duration < time.Minute {
 		return bad("build.timeout", "must be at least 1m, got %s", c.Build.Timeout)

@@ -44,7 +44,7 @@ func TestExampleParses(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.DataDir != d.DataDir || c.SSH != d.SSH || c.HTTP != d.HTTP || c.TLS != d.TLS ||
-		c.Build != d.Build || c.Deploy != d.Deploy || c.Log != d.Log || c.Stack != d.Stack || c.Podman.Socket != d.Podman.Socket ||
+		c.Build != d.Build || c.Limits != d.Limits || c.Deploy != d.Deploy || c.Log != d.Log || c.Stack != d.Stack || c.Podman.Socket != d.Podman.Socket ||
 		strings.Join(c.Podman.Ulimits, ",") != strings.Join(d.Podman.Ulimits, ",") {
 		t.Errorf("example differs from defaults:\nexample %+v\ndefault %+v", c, d)
 	}
@@ -95,6 +95,9 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"relative data dir", "data_dir = \"var/lib\"\n", "xcloud.toml:1: data_dir: must be an absolute path"},
 		{"bad listen", "[http]\nlisten = \"eighty\"\n", "xcloud.toml:2: http.listen: must be host:port"},
 		{"bad domain", "base_domain = \"Apps_Example\"\n", "xcloud.toml:1: base_domain"},
+		{"bad size", "[limits]\nmemory = \"lots\"\n", "xcloud.toml:2: limits.memory"},
+		{"tiny build memory", "[build]\nmemory = \"1m\"\n", "xcloud.toml:2: build.memory: must be 0 (no cap) or at least 64m"},
+		{"negative cpus", "[limits]\ncpus = -1.0\n", "xcloud.toml:2: limits.cpus"},
 		{"bad ulimit", "[podman]\nulimits = [\"nofile\"]\n", "xcloud.toml:2: podman.ulimits"},
 		{"syntax", "[ssh\nlisten = 1\n", "xcloud.toml:2: syntax: expected"},
 		{"bad stack image", "[stack]\nbuild_go = \"Go Image\"\n", "xcloud.toml:2: stack.build_go: must be a full image name"},

@@ -132,6 +132,8 @@ type BuildSpec struct {
 	Labels        map[string]string
 	BuildArgs     map[string]string
 	Out           io.Writer // build output, line by line as it happens
+	MemoryBytes   int64     // cap for the build's RUN steps; 0 = none
+	CPUs          float64   // cap for the build's RUN steps; 0 = none
 }
 
 var imageIDRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -162,6 +164,13 @@ func (c *Client) Build(ctx context.Context, b BuildSpec) (string, error) {
 	if len(c.ulimits) > 0 {
 		u, _ := json.Marshal(c.ulimits)
 		params.Set("ulimits", string(u))
+	}
+	if b.MemoryBytes > 0 {
+		params.Set("memory", strconv.FormatInt(b.MemoryBytes, 10))
+	}
+	if b.CPUs > 0 {
+		params.Set("cpuperiod", "100000")
+		params.Set("cpuquota", strconv.FormatInt(int64(b.CPUs*100000), 10))
 	}
 	resp, err := conn.DoRequest(c.ctx(ctx), b.Context, http.MethodPost, "/build", params,
 		http.Header{"Content-Type": {"application/x-tar"}})
@@ -235,6 +244,10 @@ type ContainerSpec struct {
 	// apps stay reachable only through the proxy.
 	Port      int
 	StopGrace time.Duration
+	// Resource caps; zero means none.
+	MemoryBytes int64
+	CPUs        float64
+	Pids        int64
 }
 
 // Container is what the daemon needs to know about a container.
@@ -259,7 +272,9 @@ func (c *Client) Run(ctx context.Context, cs ContainerSpec) (Container, error) {
 		s.Command = cs.Command
 	}
 	s.Rlimits = c.rlimits
-	s.RestartPolicy = "always"
+	s.ResourceLimits = resourceLimits(cs.MemoryBytes, cs.CPUs, cs.Pids)
+	// The daemon supervises restarts itself (with backoff and events).
+	s.RestartPolicy = "no"
 	grace := uint(cs.StopGrace / time.Second)
 	s.StopTimeout = &grace
 	if cs.Port != 0 {
@@ -276,6 +291,25 @@ func (c *Client) Run(ctx context.Context, cs ContainerSpec) (Container, error) {
 		return Container{}, fmt.Errorf("start container %s: %w", cs.Name, err)
 	}
 	return c.Inspect(ctx, created.ID)
+}
+
+func resourceLimits(mem int64, cpus float64, pids int64) *spec.LinuxResources {
+	if mem == 0 && cpus == 0 && pids == 0 {
+		return nil
+	}
+	r := &spec.LinuxResources{}
+	if mem > 0 {
+		r.Memory = &spec.LinuxMemory{Limit: &mem}
+	}
+	if cpus > 0 {
+		period := uint64(100000)
+		quota := int64(cpus * float64(period))
+		r.CPU = &spec.LinuxCPU{Quota: &quota, Period: &period}
+	}
+	if pids > 0 {
+		r.Pids = &spec.LinuxPids{Limit: pids}
+	}
+	return r
 }
 
 // Inspect returns a container's current state.
