@@ -388,13 +388,24 @@ func (c *Client) Stop(ctx context.Context, id string, grace time.Duration) error
 }
 
 // Remove force-removes a container. A missing container is not an error.
+// Podman 4.3 refuses ("container state improper") to remove a container
+// that is in the middle of exiting, so a failed removal is retried for a
+// few seconds.
 func (c *Client) Remove(ctx context.Context, id string) error {
-	_, err := containers.Remove(c.ctx(ctx), id, new(containers.RemoveOptions).
-		WithForce(true).WithVolumes(true).WithIgnore(true).WithTimeout(0))
-	if err != nil {
-		return fmt.Errorf("remove container %s: %w", id, err)
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		_, err = containers.Remove(c.ctx(ctx), id, new(containers.RemoveOptions).
+			WithForce(true).WithVolumes(true).WithIgnore(true).WithTimeout(0))
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("remove container %s: %w", id, err)
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
-	return nil
+	return fmt.Errorf("remove container %s: %w", id, err)
 }
 
 // Logs returns the last n lines a container printed (stdout and stderr).
