@@ -11,7 +11,7 @@ DEV      := $(CURDIR)/.dev
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export CGO_ENABLED := 0
 
-.PHONY: all build deps run test unit acceptance fuzz lint staticcheck clean
+.PHONY: all build deps run test unit acceptance fuzz lint staticcheck clean bench
 
 all: build
 
@@ -52,6 +52,11 @@ fuzz:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	$(GO) vet -tags '$(TAGS)' ./...
+
+# xcloud against plain Podman on this machine (needs `make deps`, about 10
+# minutes): a table on stdout, bench/results.json and a line in bench/history.jsonl.
+bench: build
+	$(GO) run ./cmd/xcloud-bench -xcloud $(BIN) -out bench
 
 # staticcheck is fetched through the module proxy on first use.
 staticcheck:

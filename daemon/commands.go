@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -22,17 +23,26 @@ type command struct {
 	name  string
 	usage string
 	help  string
-	admin bool // needs an admin key; otherwise needs access to the named app
-	app   bool // first positional argument is an app the key must have access to
-	run   func(d *Daemon, ctx context.Context, c *call) error
+	admin bool     // needs an admin key (what access: accessAdmin says)
+	app   bool     // first positional argument is an app the key must have access to
+	flags []string // boolean flags it accepts besides --json, e.g. "--no-restart"
+	opts  []string // flags taking a value, repeatable: "--app web" or "--app=web"
+	// access says who may run it (see keys.go); accessFn, when set, decides
+	// from the positional arguments instead.
+	access   access
+	accessFn func(args []string) access
+	run      func(d *Daemon, ctx context.Context, c *call) error
 }
 
 // call is one invocation: parsed flags and positional arguments.
 type call struct {
-	id   gitreceive.Identity
-	args []string
-	json bool
-	out  io.Writer
+	id    gitreceive.Identity
+	args  []string
+	json  bool
+	flags map[string]bool
+	opts  map[string][]string
+	in    io.Reader
+	out   io.Writer
 }
 
 // usageError marks bad arguments: the message is printed with the usage line.
@@ -43,21 +53,34 @@ func (e usageError) Error() string { return e.msg }
 func commands() []command {
 	return []command{
 		{name: "help", usage: "help", help: "list commands"},
-		{name: "version", usage: "version", help: "show the daemon's version", run: (*Daemon).cmdVersion},
-		{name: "apps:create", usage: "apps:create NAME", help: "create an app (a push by an admin also does)", admin: true, run: (*Daemon).cmdAppsCreate},
-		{name: "apps:list", usage: "apps:list [--json]", help: "list apps you can access", run: (*Daemon).cmdAppsList},
-		{name: "apps:info", usage: "apps:info APP [--json]", help: "show an app's URL, release and commit", app: true, run: (*Daemon).cmdAppsInfo},
-		{name: "releases", usage: "releases APP [--json]", help: "list an app's releases, newest first", app: true, run: (*Daemon).cmdReleases},
-		{name: "builds", usage: "builds APP [--json]", help: "list an app's builds, newest first", app: true, run: (*Daemon).cmdBuilds},
-		{name: "builds:log", usage: "builds:log APP [ID]", help: "show a build's output (default: the latest)", app: true, run: (*Daemon).cmdBuildsLog},
-		{name: "builds:cancel", usage: "builds:cancel APP", help: "cancel the app's running build", app: true, run: (*Daemon).cmdBuildsCancel},
-		{name: "ps", usage: "ps APP [--json]", help: "list the app's containers with state and restarts", app: true, run: (*Daemon).cmdPs},
-		{name: "ps:scale", usage: "ps:scale APP TYPE=N...", help: "run N containers of each process type (web ones load-balanced)", app: true, run: (*Daemon).cmdPsScale},
-		{name: "ps:restart", usage: "ps:restart APP", help: "replace every container, health-checked, without downtime", app: true, run: (*Daemon).cmdPsRestart},
-		{name: "ps:stop", usage: "ps:stop APP", help: "stop the app's containers until ps:start", app: true, run: (*Daemon).cmdPsStop},
-		{name: "ps:start", usage: "ps:start APP", help: "start a stopped app at its scale", app: true, run: (*Daemon).cmdPsStart},
-		{name: "resources", usage: "resources APP [memory=SIZE] [cpus=N] [pids=N] [--json]", help: "show or set the app's container limits (defaults from xcloud.toml)", app: true, run: (*Daemon).cmdResources},
-		{name: "rollback", usage: "rollback APP [vN]", help: "deploy an earlier release's image and spec again, without a build", app: true, run: (*Daemon).cmdRollback},
+		{name: "version", usage: "version", help: "show the daemon's version", access: accessAny, run: (*Daemon).cmdVersion},
+		{name: "apps:create", usage: "apps:create NAME", help: "create an app (a push by an admin also does)", admin: true, access: accessAdmin, run: (*Daemon).cmdAppsCreate},
+		{name: "apps:list", usage: "apps:list [--json]", help: "list apps you can access", access: accessAny, run: (*Daemon).cmdAppsList},
+		{name: "apps:info", usage: "apps:info APP [--json]", help: "show an app's URL, release and commit", app: true, access: accessRead, run: (*Daemon).cmdAppsInfo},
+		{name: "releases", usage: "releases APP [--json]", help: "list an app's releases, newest first", app: true, access: accessRead, run: (*Daemon).cmdReleases},
+		{name: "builds", usage: "builds APP [--json]", help: "list an app's builds, newest first", app: true, access: accessRead, run: (*Daemon).cmdBuilds},
+		{name: "builds:log", usage: "builds:log APP [ID]", help: "show a build's output (default: the latest)", app: true, access: accessRead, run: (*Daemon).cmdBuildsLog},
+		{name: "builds:cancel", usage: "builds:cancel APP", help: "cancel the app's running build", app: true, access: accessWrite, run: (*Daemon).cmdBuildsCancel},
+		{name: "ps", usage: "ps APP [--json]", help: "list the app's containers with state and restarts", app: true, access: accessRead, run: (*Daemon).cmdPs},
+		{name: "ps:scale", usage: "ps:scale APP TYPE=N...", help: "run N containers of each process type (web ones load-balanced)", app: true, access: accessWrite, run: (*Daemon).cmdPsScale},
+		{name: "ps:restart", usage: "ps:restart APP", help: "replace every container, health-checked, without downtime", app: true, access: accessWrite, run: (*Daemon).cmdPsRestart},
+		{name: "ps:stop", usage: "ps:stop APP", help: "stop the app's containers until ps:start", app: true, access: accessWrite, run: (*Daemon).cmdPsStop},
+		{name: "ps:start", usage: "ps:start APP", help: "start a stopped app at its scale", app: true, access: accessWrite, run: (*Daemon).cmdPsStart},
+		{name: "resources", usage: "resources APP [memory=SIZE] [cpus=N] [pids=N] [--json]", help: "show or set the app's container limits (defaults from xcloud.toml)", app: true, accessFn: resourcesAccess, run: (*Daemon).cmdResources},
+		{name: "apps:destroy", usage: "apps:destroy APP --force", help: "delete the app: containers, images, repository, routes, config vars, data", app: true, admin: true, flags: []string{"--force"}, run: (*Daemon).cmdAppsDestroy},
+		{name: "logs", usage: "logs APP [-f] [-n N] [--type TYPE]", help: "the app's output with process and time; -f follows across restarts and deploys", app: true, flags: []string{"-f"}, opts: []string{"-n", "--type"}, access: accessRead, run: (*Daemon).cmdLogs},
+		{name: "config", usage: "config APP [--json]", help: "show the app's config vars", app: true, access: accessRead, run: (*Daemon).cmdConfig},
+		{name: "config:get", usage: "config:get APP KEY", help: "print one config var's value", app: true, access: accessRead, run: (*Daemon).cmdConfigGet},
+		{name: "config:set", usage: "config:set APP KEY=VALUE... [--no-restart]", help: "set config vars (encrypted at rest); restarts without downtime", app: true, access: accessWrite, flags: []string{"--no-restart"}, run: (*Daemon).cmdConfigSet},
+		{name: "config:unset", usage: "config:unset APP KEY... [--no-restart]", help: "remove config vars; restarts without downtime", app: true, access: accessWrite, flags: []string{"--no-restart"}, run: (*Daemon).cmdConfigUnset},
+		{name: "domains", usage: "domains APP [--json]", help: "list the app's custom domains", app: true, access: accessRead, run: (*Daemon).cmdDomains},
+		{name: "domains:add", usage: "domains:add APP HOST", help: "serve the app at HOST too (HTTPS when TLS is on)", app: true, access: accessWrite, run: (*Daemon).cmdDomainsAdd},
+		{name: "domains:remove", usage: "domains:remove APP HOST", help: "stop serving the app at HOST", app: true, access: accessWrite, run: (*Daemon).cmdDomainsRemove},
+		{name: "tls:ca", usage: "tls:ca", help: "print the local CA's root certificate (tls.mode = \"internal\") for clients to trust", admin: true, access: accessAdmin, run: (*Daemon).cmdTLSCA},
+		{name: "keys:add", usage: "keys:add NAME (--admin | --app APP...) < key.pub", help: "let an SSH public key (one line on stdin) in: as an admin, or for the given apps", admin: true, flags: []string{"--admin"}, opts: []string{"--app"}, access: accessAdmin, run: (*Daemon).cmdKeysAdd},
+		{name: "keys:list", usage: "keys:list [--json]", help: "list SSH keys: added ones and the admin_keys file's", admin: true, access: accessAdmin, run: (*Daemon).cmdKeysList},
+		{name: "keys:remove", usage: "keys:remove NAME", help: "remove an added SSH key (admin_keys file keys: edit the file)", admin: true, access: accessAdmin, run: (*Daemon).cmdKeysRemove},
+		{name: "rollback", usage: "rollback APP [vN]", help: "deploy an earlier release's image and spec again, without a build", app: true, access: accessWrite, run: (*Daemon).cmdRollback},
 	}
 }
 
@@ -85,19 +108,36 @@ func (d *Daemon) RunCommand(ctx context.Context, id gitreceive.Identity, args []
 		d.printHelp(stdio.Out, id)
 		return 0
 	}
-	c := &call{id: id, out: stdio.Out}
-	for _, a := range args[1:] {
+	c := &call{id: id, in: stdio.In, out: stdio.Out, flags: map[string]bool{}, opts: map[string][]string{}}
+	for rest := args[1:]; len(rest) > 0; {
+		a := rest[0]
+		rest = rest[1:]
+		opt, val, hasVal := strings.Cut(a, "=")
 		switch {
 		case a == "--json":
 			c.json = true
+		case slices.Contains(cmd.flags, a):
+			c.flags[a] = true
+		case slices.Contains(cmd.opts, opt):
+			if !hasVal {
+				if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
+					return fail("%s: %s needs a value (usage: %s)", cmd.name, opt, cmd.usage)
+				}
+				val, rest = rest[0], rest[1:]
+			}
+			c.opts[opt] = append(c.opts[opt], val)
 		case strings.HasPrefix(a, "-"):
 			return fail("%s: unknown flag %q (usage: %s)", cmd.name, a, cmd.usage)
 		default:
 			c.args = append(c.args, a)
 		}
 	}
-	if cmd.admin && !id.Admin {
-		return fail("%s needs an admin key; key %q is not one", cmd.name, id.Name)
+	if !id.Admin && cmd.accessFor(c.args) == accessAdmin {
+		app := ""
+		if cmd.app && len(c.args) > 0 {
+			app = c.args[0]
+		}
+		return d.denied(ctx, stdio.Err, id, cmd.name, app, true)
 	}
 	if cmd.app {
 		if len(c.args) == 0 {
@@ -108,7 +148,7 @@ func (d *Daemon) RunCommand(ctx context.Context, id gitreceive.Identity, args []
 			return fail("%v", err)
 		}
 		if !id.CanPush(app) {
-			return fail("key %q may not access app %q", id.Name, app)
+			return d.denied(ctx, stdio.Err, id, cmd.name, app, false)
 		}
 		if _, err := d.store.GetApp(ctx, app); errors.Is(err, store.ErrNotFound) {
 			return fail("app %q does not exist", app)
@@ -118,6 +158,10 @@ func (d *Daemon) RunCommand(ctx context.Context, id gitreceive.Identity, args []
 		}
 	}
 	if err := cmd.run(d, ctx, c); err != nil {
+		var ie inputError
+		if errors.As(err, &ie) {
+			return fail("%s: %s", cmd.name, ie.msg)
+		}
 		var ue usageError
 		if errors.As(err, &ue) {
 			return fail("%s: %s (usage: %s)", cmd.name, ue.msg, cmd.usage)
@@ -135,7 +179,7 @@ func (d *Daemon) printHelp(w io.Writer, id gitreceive.Identity) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "Usage: ssh xcloud@HOST COMMAND [ARGS]")
 	for _, c := range commands() {
-		if c.admin && !id.Admin {
+		if !id.Admin && c.accessFor(nil) == accessAdmin {
 			continue
 		}
 		fmt.Fprintf(tw, "  %s\t%s\n", c.usage, c.help)

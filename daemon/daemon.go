@@ -16,6 +16,7 @@ import (
 
 	"github.com/xcloud-dev/xcloud/buildpacks"
 	"github.com/xcloud-dev/xcloud/daemon/podman"
+	"github.com/xcloud-dev/xcloud/daemon/secret"
 	"github.com/xcloud-dev/xcloud/proxy"
 	"github.com/xcloud-dev/xcloud/store"
 )
@@ -47,6 +48,9 @@ type Runtime interface {
 	FollowLogs(ctx context.Context, id string, w io.Writer) error
 	Wait(ctx context.Context, id string) (int, error)
 	WatchDeaths(ctx context.Context, labels map[string]string, fn func(podman.Death)) error
+	StreamLogs(ctx context.Context, id string, since time.Time, fn func(line string)) error
+	ImageIDs(ctx context.Context, labels map[string]string) ([]string, error)
+	RemoveImage(ctx context.Context, ref string) error
 }
 
 // Router installs the routing table. *proxy.Proxy implements it.
@@ -82,10 +86,19 @@ type Options struct {
 	BuildMemoryBytes int64             // cap per build; 0 = none
 	BuildCPUs        float64           // cap per build; 0 = none
 	Limits           Limits            // default caps of app containers
+	Secrets          *secret.Box       // seals config vars at rest
+	LogsDir          string            // per-app log history
+	LogsMaxBytes     int64             // history kept per app
 	// PauseAt names a deploy step to block at ("build", "after-start",
 	// "after-route"): a test hook for killing the daemon mid-deploy.
 	PauseAt string
 	Logger  *slog.Logger
+
+	// TLSMode is tls.mode: "off", "internal" or "acme".
+	TLSMode string
+	// CACertificate returns the PEM root of the proxy's local CA (tls.mode
+	// "internal"); tls:ca prints it.
+	CACertificate func() ([]byte, error)
 }
 
 // Daemon is the lifecycle engine.
@@ -99,6 +112,8 @@ type Daemon struct {
 
 	builds chan struct{} // build slots: a semaphore of build.concurrency
 	sup    *supervisor
+	logs   *logHub
+	bgctx  context.Context    // lives until Close: background work hangs off it
 	cancel context.CancelFunc // stops background work
 	bg     sync.WaitGroup     // background goroutines
 
@@ -131,6 +146,7 @@ func New(opts Options) *Daemon {
 		keys:      &adminKeys{path: opts.AdminKeysFile},
 		builds:    make(chan struct{}, opts.BuildConcurrency),
 		sup:       newSupervisor(),
+		logs:      newLogHub(opts.LogsDir, opts.LogsMaxBytes),
 		appLocks:  map[string]*sync.Mutex{},
 		upstreams: map[string][]string{},
 		running:   map[string]context.CancelFunc{},
@@ -158,15 +174,15 @@ func (d *Daemon) Start(ctx context.Context) error {
 		}
 		d.log.Warn("marked interrupted deploy failed", "app", r.App, "release", r.Version)
 	}
+	d.bgctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if err := d.Reconcile(ctx); err != nil {
+		d.Close()
 		return err
 	}
-	bgctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	d.cancel = cancel
 	d.bg.Add(1)
 	go func() {
 		defer d.bg.Done()
-		d.supervise(bgctx)
+		d.supervise(d.bgctx)
 	}()
 	return nil
 }
@@ -178,6 +194,7 @@ func (d *Daemon) Close() {
 		d.cancel()
 	}
 	d.bg.Wait()
+	d.logs.close()
 }
 
 // Reconcile makes containers and routes match the database.
@@ -297,6 +314,7 @@ func (d *Daemon) ensureScale(ctx context.Context, app string, have []podman.Cont
 					c = ic
 				}
 			}
+			d.collect(c)
 			up = append(up, c)
 		}
 		for len(up) < want {

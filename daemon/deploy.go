@@ -103,9 +103,13 @@ func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) e
 	if err != nil {
 		return err
 	}
+	snap, err := d.currentSnapshot(ctx, p.App)
+	if err != nil {
+		return err
+	}
 	rel, err := d.store.CreateRelease(ctx, store.Release{
 		App: p.App, Image: image.ref, BuildID: image.buildID, CommitSHA: p.NewSHA,
-		Description: "deploy " + short(p.NewSHA), Spec: spec,
+		Description: "deploy " + short(p.NewSHA), Spec: spec, Config: snap,
 	})
 	if err != nil {
 		return fmt.Errorf("record release: %w", err)

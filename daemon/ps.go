@@ -230,6 +230,16 @@ func (d *Daemon) cmdPsRestart(ctx context.Context, c *call) error {
 		if err := d.store.SetStopped(ctx, app, false); err != nil {
 			return err
 		}
+		// Config changed with --no-restart: the restart applies it.
+		if changed, err := d.configChanged(ctx, rel); err != nil {
+			return err
+		} else if changed {
+			if err := d.redeployConfig(ctx, rel, "config change", w); err != nil {
+				return err
+			}
+			w.done("%s restarted with the new config", app)
+			return nil
+		}
 		formation, err := d.store.Formation(ctx, app)
 		if err != nil {
 			return err
@@ -298,7 +308,7 @@ func (d *Daemon) cmdRollback(ctx context.Context, c *call) error {
 		}
 		rel, err := d.store.CreateRelease(ctx, store.Release{
 			App: app, Image: target.Image, BuildID: target.BuildID, CommitSHA: target.CommitSHA,
-			Description: fmt.Sprintf("rollback to v%d", target.Version), Spec: target.Spec,
+			Description: fmt.Sprintf("rollback to v%d", target.Version), Spec: target.Spec, Config: target.Config,
 		})
 		if err != nil {
 			return err

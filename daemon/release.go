@@ -108,12 +108,16 @@ func (d *Daemon) startProcess(ctx context.Context, rel store.Release, spec relea
 	if err != nil {
 		return podman.Container{}, err
 	}
+	env, err := d.processEnv(rel, typ, map[string]string{"PORT": strconv.Itoa(webPort)})
+	if err != nil {
+		return podman.Container{}, err
+	}
 	cs := podman.ContainerSpec{
 		MemoryBytes: lim.MemoryBytes, CPUs: lim.CPUs, Pids: lim.Pids,
 		Name:    fmt.Sprintf("xcloud-%s-%s-v%d-%s", rel.App, typ, rel.Version, randomSuffix()),
 		Image:   rel.Image,
 		Command: shellCommand(spec.Processes[typ]),
-		Env:     map[string]string{"PORT": strconv.Itoa(webPort), "XCLOUD_APP": rel.App, "XCLOUD_RELEASE": "v" + strconv.Itoa(rel.Version), "XCLOUD_PROCESS": typ},
+		Env:     env,
 		Labels: d.labels(map[string]string{
 			labelApp: rel.App, labelRelease: strconv.Itoa(rel.Version), labelProcess: typ,
 		}),
@@ -126,6 +130,7 @@ func (d *Daemon) startProcess(ctx context.Context, rel store.Release, spec relea
 	if err != nil {
 		return podman.Container{}, err
 	}
+	d.collect(c)
 	if typ != "web" {
 		return c, nil
 	}
@@ -198,12 +203,16 @@ func (d *Daemon) runReleaseCommand(ctx context.Context, rel store.Release, spec 
 	if err != nil {
 		return err
 	}
+	env, err := d.processEnv(rel, "release", nil)
+	if err != nil {
+		return err
+	}
 	c, err := d.rt.Run(ctx, podman.ContainerSpec{
 		MemoryBytes: lim.MemoryBytes, CPUs: lim.CPUs, Pids: lim.Pids,
 		Name:    fmt.Sprintf("xcloud-%s-release-v%d-%s", rel.App, rel.Version, randomSuffix()),
 		Image:   rel.Image,
 		Command: shellCommand(cmd),
-		Env:     map[string]string{"XCLOUD_APP": rel.App, "XCLOUD_RELEASE": "v" + strconv.Itoa(rel.Version), "XCLOUD_PROCESS": "release"},
+		Env:     env,
 		Labels: d.labels(map[string]string{
 			labelApp: rel.App, labelRelease: strconv.Itoa(rel.Version), labelProcess: "release", labelOneOff: "true",
 		}),

@@ -142,10 +142,12 @@ func (d *Daemon) onDeath(ctx context.Context, death podman.Death) {
 		if d.sup.isExpected(death.ID) {
 			return // stopped on purpose meanwhile
 		}
-		if _, err := d.rt.Start(ctx, death.ID); err != nil {
+		c, err := d.rt.Start(ctx, death.ID)
+		if err != nil {
 			d.log.Error("restart crashed container", "container", death.Name, "err", err)
 			return
 		}
+		d.collect(c)
 		d.sup.restarted(death.ID, time.Now())
 	}()
 }

@@ -23,7 +23,7 @@ const (
 func (ss *session) receive() int {
 	app, id := ss.cmd.App, ss.id
 	if !id.CanPush(app) {
-		return ss.fail(fmt.Sprintf("key %s may not push to %s", id.Name, app))
+		return ss.deny("push", app, fmt.Sprintf("key %s may not push to %s", id.Name, app))
 	}
 	errw := ss.s.Stderr()
 	unlock, ok := ss.srv.lockApp(ss.ctx, app, func() {
@@ -116,7 +116,7 @@ func (ss *session) receive() int {
 func (ss *session) upload() int {
 	app := ss.cmd.App
 	if !ss.id.CanPush(app) {
-		return ss.fail(fmt.Sprintf("key %s may not read %s", ss.id.Name, app))
+		return ss.deny("fetch", app, fmt.Sprintf("key %s may not read %s", ss.id.Name, app))
 	}
 	exists, err := ss.srv.cfg.Backend.AppExists(ss.ctx, app)
 	if err != nil {

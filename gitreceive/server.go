@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
@@ -35,6 +36,13 @@ type Config struct {
 	Commands Commander
 	// Logger defaults to slog.Default().With("system", "gitreceive").
 	Logger *slog.Logger
+	// MaxAuthFailures failed logins (connections that offered only
+	// rejected keys) from one IP within AuthFailureWindow make the server
+	// drop that IP's connections for AuthFailureBan. Zero values take the
+	// defaults (10, 1m, 1m); a negative MaxAuthFailures disables the limit.
+	MaxAuthFailures   int
+	AuthFailureWindow time.Duration
+	AuthFailureBan    time.Duration
 }
 
 // Server is the SSH server. Create it with New, then call Listen and Serve.
@@ -48,6 +56,7 @@ type Server struct {
 	closing  bool
 	sessions sync.WaitGroup // in-flight session handlers
 	appLocks map[string]chan struct{}
+	limiter  *authLimiter // nil: no limit on failed logins
 }
 
 // New validates cfg and returns a Server. It does no I/O.
@@ -64,7 +73,8 @@ func New(cfg Config) (*Server, error) {
 	case cfg.Backend == nil:
 		return nil, errors.New("gitreceive: Config.Backend is required")
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, appLocks: map[string]chan struct{}{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, appLocks: map[string]chan struct{}{},
+		limiter: newAuthLimiter(cfg.MaxAuthFailures, cfg.AuthFailureWindow, cfg.AuthFailureBan, nil)}
 	if s.log == nil {
 		s.log = slog.Default().With("system", "gitreceive")
 	}
@@ -77,6 +87,8 @@ func New(cfg Config) (*Server, error) {
 		// session handler re-derives the identity from the key actually
 		// used and authorises each command.
 		PublicKeyHandler: s.knownKey,
+		// Drops connections from IPs with too many failed logins.
+		ConnCallback: s.connCallback,
 		// Allow PTYs so the Commander can offer interactive commands;
 		// git never asks for one.
 		PtyCallback: func(ssh.Context, ssh.Pty) bool { return true },
@@ -88,6 +100,10 @@ func New(cfg Config) (*Server, error) {
 // knownKey reports whether key may log in at all.
 func (s *Server) knownKey(ctx ssh.Context, key ssh.PublicKey) bool {
 	_, err := s.cfg.Auth.Authenticate(ctx, key)
+	if err != nil {
+		noteRejectedKey(ctx)
+		s.log.Debug("rejected key", "remote", ctx.RemoteAddr().String(), "key", gossh.FingerprintSHA256(key), "err", err)
+	}
 	return err == nil
 }
 

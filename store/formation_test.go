@@ -71,3 +71,35 @@ func TestFormationAndSpec(t *testing.T) {
 		t.Errorf("default spec = %q", got.Spec)
 	}
 }
+
+func TestConfigVarsAndReleaseSnapshot(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir()+"/x.db", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.CreateApp(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetConfigVars(ctx, "a", map[string][]byte{"A": []byte("1"), "B": []byte("2")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetConfigVars(ctx, "a", map[string][]byte{"A": []byte("3")}, []string{"B", "MISSING"}); err != nil {
+		t.Fatal(err)
+	}
+	vars, err := s.ConfigVars(ctx, "a")
+	if err != nil || len(vars) != 1 || string(vars["A"]) != "3" {
+		t.Errorf("vars = %v, %v", vars, err)
+	}
+	if err := s.SetConfigVars(ctx, "nope", nil, nil); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown app: %v", err)
+	}
+	r, err := s.CreateRelease(ctx, Release{App: "a", Image: "img", Config: []byte{1, 2, 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetRelease(ctx, "a", r.Version); string(got.Config) != "\x01\x02\x03" {
+		t.Errorf("config snapshot = %v", got.Config)
+	}
+}

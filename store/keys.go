@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,9 +21,19 @@ type Key struct {
 	CreatedAt   time.Time
 }
 
+// Event types of key management and permission checks.
+const (
+	EventKeyAdded     = "key:added"
+	EventKeyRemoved   = "key:removed"
+	EventAccessDenied = "access:denied"
+)
+
 // AddKey stores k (CreatedAt is set by the store). It returns an error
 // wrapping ErrExists if the name or the fingerprint is already registered.
-func (s *Store) AddKey(ctx context.Context, k Key) error {
+func (s *Store) AddKey(ctx context.Context, k Key) error { return s.AddKeyBy(ctx, k, "") }
+
+// AddKeyBy is AddKey recording a key:added event naming who added it.
+func (s *Store) AddKeyBy(ctx context.Context, k Key, by string) error {
 	if k.Name == "" || k.Fingerprint == "" || k.PublicKey == "" {
 		return fmt.Errorf("add key %q: name, fingerprint and public key are required", k.Name)
 	}
@@ -44,6 +55,11 @@ func (s *Store) AddKey(ctx context.Context, k Key) error {
 			}
 			return ErrExists
 		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.event(ctx, EventKeyAdded, "", fmt.Sprintf("key %s (%s) added", k.Name, k.Fingerprint),
+			map[string]any{"key": k.Name, "fingerprint": k.Fingerprint, "admin": k.Admin, "apps": apps, "by": by})
 		return err
 	})
 	if err != nil {
@@ -54,17 +70,23 @@ func (s *Store) AddKey(ctx context.Context, k Key) error {
 
 // RemoveKey deletes the named key or returns an error wrapping ErrNotFound.
 func (s *Store) RemoveKey(ctx context.Context, name string) error {
+	return s.RemoveKeyBy(ctx, name, "")
+}
+
+// RemoveKeyBy is RemoveKey recording a key:removed event naming who removed it.
+func (s *Store) RemoveKeyBy(ctx context.Context, name, by string) error {
 	err := s.write(ctx, func(tx *wtx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM ssh_keys WHERE name = ?", name)
+		var fp string
+		err := tx.QueryRowContext(ctx, "DELETE FROM ssh_keys WHERE name = ? RETURNING fingerprint", name).Scan(&fp)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrNotFound
-		}
-		return nil
+		_, err = tx.event(ctx, EventKeyRemoved, "", fmt.Sprintf("key %s (%s) removed", name, fp),
+			map[string]any{"key": name, "fingerprint": fp, "by": by})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("remove key %q: %w", name, err)

@@ -14,7 +14,7 @@ import (
 // the database from user_version i to i+1. Append new steps; never edit or
 // reorder shipped ones.
 func schemaMigrations() []string {
-	return []string{schemaV1, schemaV2, schemaV3}
+	return []string{schemaV1, schemaV2, schemaV3, schemaV4}
 }
 
 // schemaV1 is the initial schema. Child tables reference apps(name) so that
@@ -114,6 +114,12 @@ CREATE TABLE formation (
 // schemaV3 adds per-app resource limits (the daemon's JSON, opaque here).
 const schemaV3 = `
 ALTER TABLE apps ADD COLUMN limits TEXT NOT NULL DEFAULT '{}';
+`
+
+// schemaV4 gives each release a snapshot of the app's config vars, sealed
+// by the daemon like config_vars values, so a rollback restores both.
+const schemaV4 = `
+ALTER TABLE releases ADD COLUMN config BLOB;
 `
 
 // migrate brings db up to len(steps). An existing database (version > 0)

@@ -34,15 +34,18 @@ type Release struct {
 	Error       string
 	// Spec is the daemon's description of how to run the release (process
 	// types, health checks…), stored as given: JSON, opaque to the store.
-	Spec      []byte
+	Spec []byte
+	// Config is the app's config vars when the release was made, sealed by
+	// the daemon (opaque here); nil when the app had none.
+	Config    []byte
 	CreatedAt time.Time
 }
 
-const releaseCols = "id, app, version, COALESCE(build_id, 0), image, commit_sha, status, description, error, spec, created_at"
+const releaseCols = "id, app, version, COALESCE(build_id, 0), image, commit_sha, status, description, error, spec, config, created_at"
 
 // CreateRelease stores r as the app's next version (max+1) with status
 // pending and records deploy:created. Only App, BuildID, Image, CommitSHA,
-// Description and Spec are taken from r. It returns an error wrapping
+// Description, Spec and Config are taken from r. It returns an error wrapping
 // ErrNotFound if the app (or a non-zero BuildID) does not exist.
 func (s *Store) CreateRelease(ctx context.Context, r Release) (Release, error) {
 	if r.Image == "" {
@@ -50,7 +53,7 @@ func (s *Store) CreateRelease(ctx context.Context, r Release) (Release, error) {
 	}
 	out := Release{
 		App: r.App, BuildID: r.BuildID, Image: r.Image, CommitSHA: r.CommitSHA,
-		Status: ReleasePending, Description: r.Description, Spec: r.Spec, CreatedAt: now(),
+		Status: ReleasePending, Description: r.Description, Spec: r.Spec, Config: r.Config, CreatedAt: now(),
 	}
 	spec := string(r.Spec)
 	if spec == "" {
@@ -65,10 +68,10 @@ func (s *Store) CreateRelease(ctx context.Context, r Release) (Release, error) {
 			return err
 		}
 		err := tx.QueryRowContext(ctx,
-			`INSERT INTO releases (app, version, build_id, image, commit_sha, status, description, spec, created_at)
-			 VALUES (?1, (SELECT COALESCE(MAX(version), 0) + 1 FROM releases WHERE app = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+			`INSERT INTO releases (app, version, build_id, image, commit_sha, status, description, spec, config, created_at)
+			 VALUES (?1, (SELECT COALESCE(MAX(version), 0) + 1 FROM releases WHERE app = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
 			 RETURNING id, version`,
-			r.App, buildID, r.Image, r.CommitSHA, out.Status, r.Description, spec, toDB(out.CreatedAt)).Scan(&out.ID, &out.Version)
+			r.App, buildID, r.Image, r.CommitSHA, out.Status, r.Description, spec, r.Config, toDB(out.CreatedAt)).Scan(&out.ID, &out.Version)
 		if err != nil {
 			if errors.Is(translate(err), ErrNotFound) {
 				return fmt.Errorf("build %d: %w", r.BuildID, ErrNotFound)
@@ -236,7 +239,7 @@ func scanRelease(r rowScanner) (Release, error) {
 		spec string
 	)
 	if err := r.Scan(&rel.ID, &rel.App, &rel.Version, &rel.BuildID, &rel.Image, &rel.CommitSHA,
-		&rel.Status, &rel.Description, &rel.Error, &spec, &at); err != nil {
+		&rel.Status, &rel.Description, &rel.Error, &spec, &rel.Config, &at); err != nil {
 		return Release{}, err
 	}
 	rel.Spec = []byte(spec)

@@ -122,15 +122,24 @@ type harness struct {
 	cmd  *exec.Cmd
 	env  []string // extra environment for the daemon
 	done chan struct{}
+
+	httpsPort int // the proxy's HTTPS port (see newHarnessTLS)
 }
 
 // newHarness writes a config (plus extra TOML tables) and an admin key into
 // a temp dir and starts the daemon.
 func newHarness(t testing.TB, extra ...string) *harness {
 	t.Helper()
+	return newHarnessTLS(t, "off", extra...)
+}
+
+// newHarnessTLS is newHarness with tls.mode = mode; the proxy's HTTPS
+// listener (unused when mode is "off") is 127.0.0.1:h.httpsPort.
+func newHarnessTLS(t testing.TB, mode string, extra ...string) *harness {
+	t.Helper()
 	requirePodman(t)
 	h := &harness{t: t, dir: t.TempDir(), bin: xcloudBinary(t)}
-	h.sshPort, h.httpPort = freePort(t), freePort(t)
+	h.sshPort, h.httpPort, h.httpsPort = freePort(t), freePort(t), freePort(t)
 	data := filepath.Join(h.dir, "data")
 	h.instance = instanceID(data)
 	h.key = filepath.Join(h.dir, "admin_key")
@@ -146,8 +155,9 @@ listen = "127.0.0.1:%d"
 admin_keys = %q
 [http]
 listen = "127.0.0.1:%d"
+https_listen = "127.0.0.1:%d"
 [tls]
-mode = "off"
+mode = %q
 [podman]
 socket = %q
 [deploy]
@@ -156,7 +166,7 @@ stop_grace = "2s"
 [log]
 format = "text"
 level = "debug"
-`, data, baseDomain, h.sshPort, filepath.Join(h.dir, "admin_keys"), h.httpPort, podmanSocket()) + strings.Join(extra, "\n")
+`, data, baseDomain, h.sshPort, filepath.Join(h.dir, "admin_keys"), h.httpPort, h.httpsPort, mode, podmanSocket()) + strings.Join(extra, "\n")
 	if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 	"github.com/xcloud-dev/xcloud/daemon"
 	"github.com/xcloud-dev/xcloud/daemon/config"
 	"github.com/xcloud-dev/xcloud/daemon/podman"
+	"github.com/xcloud-dev/xcloud/daemon/secret"
 	"github.com/xcloud-dev/xcloud/gitreceive"
 	"github.com/xcloud-dev/xcloud/proxy"
 	"github.com/xcloud-dev/xcloud/store"
@@ -57,6 +59,14 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("create %s: %w", dir, err)
 		}
+	}
+	key, err := secret.LoadOrCreateKey(cfg.Secrets.KeyFile)
+	if err != nil {
+		return err
+	}
+	box, err := secret.New(key)
+	if err != nil {
+		return err
 	}
 	st, err := store.Open(ctx, cfg.Path("xcloud.db"), store.Options{
 		BackupsDir: cfg.Path("backups"),
@@ -115,9 +125,14 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		BuildArgs:        buildArgs(cfg.Build),
 		BuildMemoryBytes: cfg.Build.Memory.Bytes,
 		BuildCPUs:        cfg.Build.CPUs,
+		Secrets:          box,
+		LogsDir:          cfg.Path("logs"),
+		LogsMaxBytes:     cfg.Logs.MaxSize.Bytes,
 		Limits:           daemon.Limits{MemoryBytes: cfg.Limits.Memory.Bytes, CPUs: cfg.Limits.CPUs, Pids: cfg.Limits.Pids},
 		PauseAt:          os.Getenv("XCLOUD_TEST_PAUSE"),
 		Logger:           logger.With("system", "daemon"),
+		TLSMode:          cfg.TLS.Mode,
+		CACertificate:    px.CACertificate,
 	})
 	if err := d.Start(ctx); err != nil {
 		return fmt.Errorf("start daemon: %w", err)
@@ -132,6 +147,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		Backend:     d,
 		Commands:    d,
 		Logger:      logger.With("system", "gitreceive"),
+
+		MaxAuthFailures:   cmp.Or(cfg.SSH.MaxAuthFailures, -1), // 0 in xcloud.toml: no limit
+		AuthFailureWindow: cfg.SSH.AuthFailureWindow.Duration,
+		AuthFailureBan:    cfg.SSH.AuthFailureBan.Duration,
 	})
 	if err != nil {
 		return err

@@ -31,15 +31,33 @@ type Config struct {
 	DataDir    string `toml:"data_dir"`
 	BaseDomain string `toml:"base_domain"`
 
-	SSH    SSH    `toml:"ssh"`
-	HTTP   HTTP   `toml:"http"`
-	TLS    TLS    `toml:"tls"`
-	Podman Podman `toml:"podman"`
-	Build  Build  `toml:"build"`
-	Deploy Deploy `toml:"deploy"`
-	Log    Log    `toml:"log"`
-	Stack  Stack  `toml:"stack"`
-	Limits Limits `toml:"limits"`
+	SSH     SSH     `toml:"ssh"`
+	HTTP    HTTP    `toml:"http"`
+	TLS     TLS     `toml:"tls"`
+	Podman  Podman  `toml:"podman"`
+	Build   Build   `toml:"build"`
+	Deploy  Deploy  `toml:"deploy"`
+	Log     Log     `toml:"log"`
+	Stack   Stack   `toml:"stack"`
+	Limits  Limits  `toml:"limits"`
+	Secrets Secrets `toml:"secrets"`
+	Logs    Logs    `toml:"logs"`
+}
+
+// Logs configures the apps' log history on disk.
+type Logs struct {
+	// MaxSize is the history kept per app (<data_dir>/logs), so `logs -n`
+	// still shows what a crashed or replaced container printed.
+	MaxSize Size `toml:"max_size"`
+}
+
+// Secrets configures the key that encrypts config vars at rest.
+type Secrets struct {
+	// KeyFile holds 32 random bytes, made (0600) on first start when
+	// missing. Default: $CREDENTIALS_DIRECTORY/xcloud-secret-key when systemd
+	// passes that credential, else <data_dir>/secret.key. Keep a copy: the
+	// database's secrets are unreadable without it.
+	KeyFile string `toml:"key_file"`
 }
 
 // Limits are the default resource caps of every app container; `resources
@@ -92,6 +110,12 @@ type SSH struct {
 	Listen    string `toml:"listen"`
 	HostKey   string `toml:"host_key"`
 	AdminKeys string `toml:"admin_keys"`
+	// MaxAuthFailures failed logins from one IP within AuthFailureWindow
+	// make the server refuse that IP's connections for AuthFailureBan;
+	// 0 turns the limit off.
+	MaxAuthFailures   int      `toml:"max_auth_failures"`
+	AuthFailureWindow Duration `toml:"auth_failure_window"`
+	AuthFailureBan    Duration `toml:"auth_failure_ban"`
 }
 
 // HTTP configures the proxy's listeners.
@@ -174,12 +198,13 @@ func Default() Config {
 	return Config{
 		DataDir:    "/var/lib/xcloud",
 		BaseDomain: "xcloud.localhost",
-		SSH:        SSH{Listen: ":2222", AdminKeys: "/etc/xcloud/admin_keys"},
+		SSH:        SSH{Listen: ":2222", AdminKeys: "/etc/xcloud/admin_keys", MaxAuthFailures: 10, AuthFailureWindow: Duration{time.Minute}, AuthFailureBan: Duration{time.Minute}},
 		HTTP:       HTTP{Listen: ":80", HTTPSListen: ":443"},
 		TLS:        TLS{Mode: "acme"},
 		Podman:     Podman{Ulimits: []string{"nofile=4096:4096", "nproc=4096:4096"}},
 		Build:      Build{Concurrency: 2, Timeout: Duration{30 * time.Minute}, Memory: Size{2 << 30}, CPUs: 1.5},
 		Limits:     Limits{Memory: Size{512 << 20}, CPUs: 1, Pids: 512},
+		Logs:       Logs{MaxSize: Size{10 << 20}},
 		Deploy:     Deploy{ReadyTimeout: Duration{60 * time.Second}, StopGrace: Duration{10 * time.Second}},
 		Log:        Log{Level: "info", Format: "auto"},
 		Stack: Stack{
@@ -283,6 +308,15 @@ var envOverrides = []struct {
 	{"XCLOUD_TLS_MODE", "tls.mode", func(c *Config, v string) { c.TLS.Mode = v }},
 	{"XCLOUD_PODMAN_SOCKET", "podman.socket", func(c *Config, v string) { c.Podman.Socket = v }},
 	{"XCLOUD_LOG_LEVEL", "log.level", func(c *Config, v string) { c.Log.Level = v }},
+	{"XCLOUD_SECRET_KEY_FILE", "secrets.key_file", func(c *Config, v string) { c.Secrets.KeyFile = v }},
+	// systemd's LoadCredential= puts the key here; an explicit setting wins.
+	{"CREDENTIALS_DIRECTORY", "secrets.key_file", func(c *Config, v string) {
+		if c.Secrets.KeyFile == "" {
+			if p := filepath.Join(v, "xcloud-secret-key"); fileExists(p) {
+				c.Secrets.KeyFile = p
+			}
+		}
+	}},
 }
 
 func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) {
@@ -330,6 +364,20 @@ func (c *Config) Validate() error {
 	} else if !filepath.IsAbs(c.SSH.HostKey) {
 		c.SSH.HostKey = filepath.Join(c.DataDir, c.SSH.HostKey)
 	}
+	if c.Secrets.KeyFile == "" {
+		c.Secrets.KeyFile = filepath.Join(c.DataDir, "secret.key")
+	} else if !filepath.IsAbs(c.Secrets.KeyFile) {
+		c.Secrets.KeyFile = filepath.Join(c.DataDir, c.Secrets.KeyFile)
+	}
+	if c.SSH.MaxAuthFailures < 0 {
+		return bad("ssh.max_auth_failures", "must be 0 (no limit) or positive, got %d", c.SSH.MaxAuthFailures)
+	}
+	if c.SSH.AuthFailureWindow.Duration < time.Second {
+		return bad("ssh.auth_failure_window", "must be at least 1s, got %s", c.SSH.AuthFailureWindow)
+	}
+	if c.SSH.AuthFailureBan.Duration < time.Second {
+		return bad("ssh.auth_failure_ban", "must be at least 1s, got %s", c.SSH.AuthFailureBan)
+	}
 	if c.SSH.AdminKeys != "" && !filepath.IsAbs(c.SSH.AdminKeys) {
 		c.SSH.AdminKeys = filepath.Join(c.DataDir, c.SSH.AdminKeys)
 	}
@@ -368,6 +416,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.CPUs < 0 || c.Limits.CPUs > 1024 {
 		return bad("limits.cpus", "must be between 0 (no cap) and 1024, got %g", c.Limits.CPUs)
+	}
+	if c.Logs.MaxSize.Bytes < 64<<10 {
+		return bad("logs.max_size", "must be at least 64k, got %d bytes", c.Logs.MaxSize.Bytes)
 	}
 	if c.Limits.Pids < 0 {
 		return bad("limits.pids", "must be 0 (no cap) or positive, got %d", c.Limits.Pids)
@@ -429,6 +480,11 @@ func checkListen(addr string) error {
 		return fmt.Errorf("port must be 0-65535, got %q", port)
 	}
 	return nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // Path returns a path under the data directory.

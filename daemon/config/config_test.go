@@ -20,6 +20,9 @@ func TestDefaultsValidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c.Secrets.KeyFile != "/var/lib/xcloud/secret.key" {
+		t.Errorf("secret key default = %q", c.Secrets.KeyFile)
+	}
 	if c.SSH.HostKey != "/var/lib/xcloud/ssh_host_ed25519_key" {
 		t.Errorf("host key default = %q", c.SSH.HostKey)
 	}
@@ -44,7 +47,7 @@ func TestExampleParses(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.DataDir != d.DataDir || c.SSH != d.SSH || c.HTTP != d.HTTP || c.TLS != d.TLS ||
-		c.Build != d.Build || c.Limits != d.Limits || c.Deploy != d.Deploy || c.Log != d.Log || c.Stack != d.Stack || c.Podman.Socket != d.Podman.Socket ||
+		c.Build != d.Build || c.Limits != d.Limits || c.Logs != d.Logs || c.Deploy != d.Deploy || c.Log != d.Log || c.Stack != d.Stack || c.Podman.Socket != d.Podman.Socket ||
 		strings.Join(c.Podman.Ulimits, ",") != strings.Join(d.Podman.Ulimits, ",") {
 		t.Errorf("example differs from defaults:\nexample %+v\ndefault %+v", c, d)
 	}

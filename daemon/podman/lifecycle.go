@@ -6,9 +6,11 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/containers/podman/v5/libpod/define"
 	"github.com/containers/podman/v5/pkg/bindings/containers"
+	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/bindings/system"
 	"github.com/containers/podman/v5/pkg/domain/entities/types"
 )
@@ -105,4 +107,57 @@ func (c *Client) WatchDeaths(ctx context.Context, labels map[string]string, fn f
 			fn(Death{ID: ev.Actor.ID, Name: ev.Actor.Attributes["name"], ExitCode: code, Labels: ev.Actor.Attributes})
 		}
 	}
+}
+
+// StreamLogs calls fn for every line the container prints from since on,
+// until it exits or ctx ends.
+func (c *Client) StreamLogs(ctx context.Context, id string, since time.Time, fn func(line string)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan string, 256)
+	done := make(chan error, 1)
+	opts := new(containers.LogOptions).WithStdout(true).WithStderr(true).WithFollow(true)
+	if !since.IsZero() {
+		opts = opts.WithSince(since.UTC().Format(time.RFC3339Nano))
+	}
+	go func() { done <- containers.Logs(c.ctx(ctx), id, opts, ch, ch) }()
+	for {
+		select {
+		case line := <-ch:
+			fn(strings.TrimRight(line, "\n"))
+		case err := <-done:
+			for {
+				select {
+				case line := <-ch:
+					fn(strings.TrimRight(line, "\n"))
+				default:
+					if err != nil && ctx.Err() == nil {
+						return fmt.Errorf("stream logs of %s: %w", id, err)
+					}
+					return nil
+				}
+			}
+		}
+	}
+}
+
+// ImageIDs lists the IDs of images carrying all the given labels. A 4.3
+// service answers nothing when given several label filters for images, so
+// the filtering happens here.
+func (c *Client) ImageIDs(ctx context.Context, labels map[string]string) ([]string, error) {
+	list, err := images.List(c.ctx(ctx), new(images.ListOptions).WithAll(true))
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	var ids []string
+next:
+	for _, im := range list {
+		for k, v := range labels {
+			if im.Labels[k] != v {
+				continue next
+			}
+		}
+		ids = append(ids, im.ID)
+	}
+	return ids, nil
 }

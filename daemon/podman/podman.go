@@ -444,9 +444,10 @@ func (c *Client) Logs(ctx context.Context, id string, n int) (string, error) {
 	}
 }
 
-// RemoveImage removes an image by name or ID, ignoring ones still in use.
+// RemoveImage removes an image by name or ID with all its tags; a missing
+// image is not an error.
 func (c *Client) RemoveImage(ctx context.Context, ref string) error {
-	_, errs := images.Remove(c.ctx(ctx), []string{ref}, new(images.RemoveOptions).WithIgnore(true))
+	_, errs := images.Remove(c.ctx(ctx), []string{ref}, new(images.RemoveOptions).WithIgnore(true).WithForce(true))
 	if len(errs) > 0 {
 		return fmt.Errorf("remove image %s: %w", ref, errors.Join(errs...))
 	}

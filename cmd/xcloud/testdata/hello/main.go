@@ -1,6 +1,6 @@
 // Command hello is the acceptance tests' app. It answers / with its message,
-// /whoami with its hostname, /health with its health string, and /crash by
-// exiting; it drains in-flight requests on SIGTERM like a well-behaved app.
+// /whoami with its hostname, /health with its health string, /env?name= with
+// a variable, /print?msg= by printing msg, and /crash by exiting; it drains in-flight requests on SIGTERM like a well-behaved app.
 package main
 
 import (
@@ -33,6 +33,9 @@ func main() {
 	})
 	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, os.Getenv(r.URL.Query().Get("name")))
+	})
+	mux.HandleFunc("/print", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Println(r.URL.Query().Get("msg"))
 	})
 	mux.HandleFunc("/crash", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "crashing")

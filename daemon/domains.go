@@ -1,0 +1,325 @@
+package daemon
+
+// Custom domains (domains, domains:add, domains:remove) and the local CA
+// (tls:ca).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"text/tabwriter"
+
+	"golang.org/x/net/idna"
+
+	"github.com/xcloud-dev/xcloud/store"
+)
+
+// domainError is a rejected domain command: its message is printed as is
+// (one line), and it matches kind (store.ErrInvalidName, store.ErrExists…)
+// so RunCommand reports it without logging it as a failure.
+type domainError struct {
+	msg  string
+	kind error
+}
+
+func (e domainError) Error() string { return e.msg }
+func (e domainError) Unwrap() error { return e.kind }
+
+func invalidHost(format string, a ...any) error {
+	return domainError{msg: fmt.Sprintf(format, a...), kind: store.ErrInvalidName}
+}
+
+// idnaProfile converts internationalised names to their ASCII (punycode)
+// form and enforces the letters-digits-hyphen rules of host names.
+var idnaProfile = idna.Lookup
+
+// normalizeDomain validates a custom domain as typed by a user and returns
+// its canonical form: lower-case, ASCII (an internationalised name becomes
+// punycode), without a trailing dot. Wildcards, IP addresses, ports, paths,
+// URLs and single-label names are rejected with a message saying why.
+func normalizeDomain(raw string) (string, error) {
+	h := strings.TrimSpace(raw)
+	if h == "" {
+		return "", invalidHost("empty host name")
+	}
+	if strings.Contains(h, "://") {
+		return "", invalidHost("%q is a URL; give only the host name, e.g. www.example.com", raw)
+	}
+	if strings.Contains(h, "*") {
+		return "", invalidHost("%q: wildcard domains are not supported (they would need on-demand TLS); add each host name", raw)
+	}
+	if strings.ContainsAny(h, "/?#") {
+		return "", invalidHost("%q: give only the host name, without a path", raw)
+	}
+	if ip := net.ParseIP(strings.Trim(h, "[]")); ip != nil {
+		return "", invalidHost("%q is an IP address; map a DNS name that points at this host", raw)
+	}
+	if host, port, err := net.SplitHostPort(h); err == nil {
+		if net.ParseIP(strings.Trim(host, "[]")) != nil {
+			return "", invalidHost("%q is an IP address; map a DNS name that points at this host", raw)
+		}
+		return "", invalidHost("%q: give the host name without a port (%s); the proxy serves ports 80 and 443", raw, port)
+	}
+	if strings.Contains(h, ":") {
+		return "", invalidHost("%q: ':' is not allowed in a host name", raw)
+	}
+	if strings.HasSuffix(h, "..") {
+		return "", invalidHost("%q: empty label in host name", raw)
+	}
+	h = strings.TrimSuffix(h, ".")
+	ascii, err := idnaProfile.ToASCII(h)
+	if err != nil {
+		return "", invalidHost("%q is not a valid host name (%s)", raw, strings.TrimPrefix(err.Error(), "idna: "))
+	}
+	ascii = strings.ToLower(ascii)
+	if len(ascii) > 253 {
+		return "", invalidHost("%q is longer than 253 characters", raw)
+	}
+	labels := strings.Split(ascii, ".")
+	if len(labels) < 2 {
+		return "", invalidHost("%q is not a fully qualified domain name; want e.g. www.example.com", raw)
+	}
+	for _, l := range labels {
+		if err := checkLabel(l); err != nil {
+			return "", invalidHost("%q is not a valid host name: %v", raw, err)
+		}
+	}
+	if tld := labels[len(labels)-1]; strings.Trim(tld, "0123456789") == "" {
+		return "", invalidHost("%q is not a valid host name: top-level label %q is numeric", raw, tld)
+	}
+	return ascii, nil
+}
+
+// checkLabel enforces the LDH rule on one ASCII label.
+func checkLabel(l string) error {
+	if l == "" {
+		return errors.New("empty label")
+	}
+	if len(l) > 63 {
+		return fmt.Errorf("label %q is longer than 63 characters", l)
+	}
+	for _, c := range l {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return fmt.Errorf("character %q is not allowed (letters, digits and hyphens only)", c)
+		}
+	}
+	if l[0] == '-' || l[len(l)-1] == '-' {
+		return fmt.Errorf("label %q starts or ends with a hyphen", l)
+	}
+	return nil
+}
+
+// checkDomainOwner rejects hosts that are, or could become, an app's
+// default host NAME.<base_domain>: two apps claiming one host would make
+// the whole routing table invalid. Deeper names under the base domain
+// (a.b.<base_domain>) are fine.
+func (d *Daemon) checkDomainOwner(ctx context.Context, app, host string) error {
+	base := strings.ToLower(strings.TrimSuffix(d.opts.BaseDomain, "."))
+	if base == "" {
+		return nil
+	}
+	label, ok := strings.CutSuffix(host, "."+base)
+	if !ok || strings.Contains(label, ".") || store.ValidateAppName(label) != nil {
+		return nil
+	}
+	if label == app {
+		return domainError{msg: fmt.Sprintf("%s is already the default host of app %q", host, app), kind: store.ErrExists}
+	}
+	if _, err := d.store.GetApp(ctx, label); err == nil {
+		return domainError{msg: fmt.Sprintf("%s is the default host of app %q", host, label), kind: store.ErrExists}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return invalidHost("%s is reserved: NAME.%s is the default host of the app NAME", host, base)
+}
+
+// domainOwner returns the app host is mapped to, or "".
+func (d *Daemon) domainOwner(ctx context.Context, host string) (string, error) {
+	apps, err := d.store.ListApps(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, a := range apps {
+		hosts, err := d.store.Domains(ctx, a.Name)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // destroyed meanwhile
+		}
+		if err != nil {
+			return "", err
+		}
+		for _, h := range hosts {
+			if h == host {
+				return a.Name, nil
+			}
+		}
+	}
+	return "", nil
+}
+
+func (d *Daemon) domainTaken(ctx context.Context, app, host string) error {
+	owner, err := d.domainOwner(ctx, host)
+	if err != nil {
+		return err
+	}
+	switch owner {
+	case "":
+		return nil
+	case app:
+		return domainError{msg: fmt.Sprintf("%s is already mapped to app %q", host, app), kind: store.ErrExists}
+	default:
+		return domainError{msg: fmt.Sprintf("%s is already mapped to app %q; remove it there first", host, owner), kind: store.ErrExists}
+	}
+}
+
+func (d *Daemon) cmdDomainsAdd(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 2); err != nil {
+		return err
+	}
+	app := c.args[0]
+	host, err := normalizeDomain(c.args[1])
+	if err != nil {
+		return err
+	}
+	if err := d.checkDomainOwner(ctx, app, host); err != nil {
+		return err
+	}
+	if err := d.domainTaken(ctx, app, host); err != nil {
+		return err
+	}
+	if err := d.store.AddDomain(ctx, app, host); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			// Lost a race with another domains:add: name the winner.
+			if taken := d.domainTaken(ctx, app, host); taken != nil {
+				return taken
+			}
+		}
+		return err
+	}
+	if err := d.applyRoutes(ctx); err != nil {
+		d.log.Error("routes not applied; unmapping the new domain", "app", app, "host", host, "err", err)
+		if uerr := d.store.RemoveDomain(context.WithoutCancel(ctx), app, host); uerr != nil {
+			d.log.Error("undo domain mapping", "app", app, "host", host, "err", uerr)
+			return fmt.Errorf("%s could not be served (%v) and undoing the mapping failed too (%v); run domains:remove %s %s", host, err, uerr, app, host)
+		}
+		// The previous routes are still installed; re-applying them is
+		// best effort.
+		if rerr := d.applyRoutes(context.WithoutCancel(ctx)); rerr != nil {
+			d.log.Error("re-apply routes", "err", rerr)
+		}
+		return fmt.Errorf("%s could not be served, nothing changed: %v", host, err)
+	}
+	url := d.opts.Scheme + "://" + host
+	fmt.Fprintf(c.out, "Added %s to %s: %s\n", host, app, url)
+	if u, err := idnaProfile.ToUnicode(host); err == nil && u != host {
+		fmt.Fprintf(c.out, "(%s is the ASCII form of %s)\n", host, u)
+	}
+	if a, err := d.store.GetApp(ctx, app); err == nil && a.CurrentRelease == 0 {
+		fmt.Fprintf(c.out, "%s has no release yet; the domain is served once it is deployed.\n", app)
+	}
+	switch d.opts.TLSMode {
+	case "acme":
+		fmt.Fprintf(c.out, "Point DNS for %s (A/AAAA or CNAME) at this host and keep ports 80 and 443 reachable from the internet: the certificate is obtained from the ACME CA automatically.\n", host)
+	case "internal":
+		fmt.Fprintf(c.out, "Its certificate is signed by xcloud's local CA; clients trust it with: ssh xcloud@HOST tls:ca > xcloud-ca.pem\n")
+	}
+	return nil
+}
+
+func (d *Daemon) cmdDomainsRemove(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 2); err != nil {
+		return err
+	}
+	app := c.args[0]
+	host, err := normalizeDomain(c.args[1])
+	if err != nil {
+		// Let a host that was stored before validation existed be removed.
+		host = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(c.args[1])), ".")
+	}
+	hosts, err := d.store.Domains(ctx, app)
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, h := range hosts {
+		found = found || h == host
+	}
+	if !found {
+		owner, err := d.domainOwner(ctx, host)
+		if err != nil {
+			return err
+		}
+		if owner != "" {
+			return domainError{msg: fmt.Sprintf("%s is mapped to app %q, not %q", host, owner, app), kind: store.ErrNotFound}
+		}
+		return domainError{msg: fmt.Sprintf("%s is not a domain of app %q", host, app), kind: store.ErrNotFound}
+	}
+	if err := d.store.RemoveDomain(ctx, app, host); err != nil {
+		return err
+	}
+	if err := d.applyRoutes(ctx); err != nil {
+		d.log.Error("routes not applied; mapping the domain again", "app", app, "host", host, "err", err)
+		if uerr := d.store.AddDomain(context.WithoutCancel(ctx), app, host); uerr != nil {
+			d.log.Error("undo domain removal", "app", app, "host", host, "err", uerr)
+			return fmt.Errorf("%s could not be unrouted (%v) and restoring the mapping failed too (%v)", host, err, uerr)
+		}
+		return fmt.Errorf("%s could not be unrouted, nothing changed: %v", host, err)
+	}
+	fmt.Fprintf(c.out, "Removed %s from %s\n", host, app)
+	return nil
+}
+
+// domainsInfo is the --json output of domains.
+type domainsInfo struct {
+	App         string   `json:"app"`
+	DefaultHost string   `json:"default_host"`
+	URL         string   `json:"url"`
+	Domains     []string `json:"domains"`
+}
+
+func (d *Daemon) cmdDomains(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	app := c.args[0]
+	hosts, err := d.store.Domains(ctx, app)
+	if err != nil {
+		return err
+	}
+	info := domainsInfo{App: app, DefaultHost: d.appHost(app), URL: d.AppURL(app), Domains: append([]string{}, hosts...)}
+	if c.json {
+		return writeJSON(c.out, info)
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tURL")
+	fmt.Fprintf(tw, "%s (default)\t%s\n", info.DefaultHost, info.URL)
+	for _, h := range hosts {
+		fmt.Fprintf(tw, "%s\t%s://%s\n", h, d.opts.Scheme, h)
+	}
+	return tw.Flush()
+}
+
+// cmdTLSCA prints the root certificate of the local CA that signs the
+// certificates of tls.mode = "internal".
+func (d *Daemon) cmdTLSCA(_ context.Context, c *call) error {
+	if err := wantArgs(c, 0); err != nil {
+		return err
+	}
+	switch d.opts.TLSMode {
+	case "internal":
+	case "off", "":
+		return domainError{msg: "TLS is off (tls.mode = \"off\"): there is no CA to trust", kind: store.ErrNotFound}
+	default:
+		return domainError{msg: fmt.Sprintf("tls.mode is %q: certificates come from a public ACME CA that clients already trust; tls:ca is for tls.mode = \"internal\"", d.opts.TLSMode), kind: store.ErrNotFound}
+	}
+	if d.opts.CACertificate == nil {
+		return errors.New("the proxy does not expose its CA")
+	}
+	pem, err := d.opts.CACertificate()
+	if err != nil {
+		return err
+	}
+	_, err = c.out.Write(pem)
+	return err
+}

@@ -1,0 +1,255 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/xcloud-dev/xcloud/gitreceive"
+	"github.com/xcloud-dev/xcloud/proxy"
+	"github.com/xcloud-dev/xcloud/store"
+)
+
+func TestNormalizeDomain(t *testing.T) {
+	tests := []struct {
+		in, want string
+		err      string // substring of the error; "" = valid
+	}{
+		{in: "shop.example.com", want: "shop.example.com"},
+		{in: "Shop.Example.COM", want: "shop.example.com"},
+		{in: "shop.example.com.", want: "shop.example.com"},
+		{in: "  www.example.org ", want: "www.example.org"},
+		{in: "a-b.c-d.example", want: "a-b.c-d.example"},
+		{in: "xn--bcher-kva.example", want: "xn--bcher-kva.example"},
+		{in: "bücher.example", want: "xn--bcher-kva.example"},
+		{in: "MÜNCHEN.de", want: "xn--mnchen-3ya.de"},
+		{in: "1.example.com", want: "1.example.com"},
+		{in: strings.Repeat("a", 63) + ".example", want: strings.Repeat("a", 63) + ".example"},
+
+		{in: "", err: "empty"},
+		{in: "*.example.com", err: "wildcard domains are not supported (they would need on-demand TLS)"},
+		{in: "shop.*.com", err: "wildcard"},
+		{in: "1.2.3.4", err: "IP address"},
+		{in: "::1", err: "IP address"},
+		{in: "[::1]", err: "IP address"},
+		{in: "[2001:db8::1]:443", err: "IP address"},
+		{in: "1.2.3.4:80", err: "IP address"},
+		{in: "shop.example.com:8443", err: "without a port"},
+		{in: "shop.example.com/path", err: "without a path"},
+		{in: "https://shop.example.com", err: "is a URL"},
+		{in: "shop_1.example.com", err: "not a valid host name"},
+		{in: "sh op.example.com", err: "not a valid host name"},
+		{in: "shop!.example.com", err: "not a valid host name"},
+		{in: "-shop.example.com", err: "not a valid host name"},
+		{in: "shop-.example.com", err: "not a valid host name"},
+		{in: "a..example.com", err: "empty label"},
+		{in: "example.com..", err: "empty label"},
+		{in: ".example.com", err: "not a valid host name"},
+		{in: "localhost", err: "fully qualified"},
+		{in: "example.123", err: "numeric"},
+		{in: "xn--zz.example", err: "not a valid host name"},
+		{in: strings.Repeat("a", 64) + ".example", err: "63"},
+		{in: strings.Repeat("abcdefghi.", 26) + "com", err: "253"},
+		{in: "shop@example.com", err: "not a valid host name"},
+	}
+	for _, tt := range tests {
+		got, err := normalizeDomain(tt.in)
+		if tt.err == "" {
+			if err != nil || got != tt.want {
+				t.Errorf("normalizeDomain(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("normalizeDomain(%q) = %q, want an error containing %q", tt.in, got, tt.err)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.err) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("normalizeDomain(%q) error %q, want one line containing %q", tt.in, err, tt.err)
+		}
+		if !errors.Is(err, store.ErrInvalidName) {
+			t.Errorf("normalizeDomain(%q) error %q does not wrap ErrInvalidName", tt.in, err)
+		}
+	}
+}
+
+// fakeRouter records applied routes and fails when told to.
+type fakeRouter struct {
+	fail   error
+	routes []proxy.Route
+}
+
+func (f *fakeRouter) Apply(_ context.Context, routes []proxy.Route) error {
+	if f.fail != nil {
+		return f.fail
+	}
+	f.routes = routes
+	return nil
+}
+
+func (f *fakeRouter) hosts(app string) []string {
+	for _, r := range f.routes {
+		if r.App == app {
+			return r.Hosts
+		}
+	}
+	return nil
+}
+
+func newDomainsDaemon(t *testing.T, mode string) (*Daemon, *store.Store, *fakeRouter) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.Open(ctx, filepath.Join(dir, "x.db"), store.Options{BackupsDir: filepath.Join(dir, "b"), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for _, app := range []string{"web", "other"} {
+		if _, err := st.CreateApp(ctx, app); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &fakeRouter{}
+	scheme := "https"
+	if mode == "off" {
+		scheme = "http"
+	}
+	d := New(Options{Store: st, Router: r, BaseDomain: "xcloud.test", Scheme: scheme, TLSMode: mode,
+		CACertificate: func() ([]byte, error) { return []byte("-----BEGIN CERTIFICATE-----\n"), nil },
+		Logger:        slog.New(slog.DiscardHandler)})
+	// Route web as if it had a release.
+	d.setUpstreams("web", []string{"127.0.0.1:1"})
+	return d, st, r
+}
+
+func runDomainCmd(d *Daemon, id gitreceive.Identity, args ...string) (int, string, string) {
+	var out, errb strings.Builder
+	code := d.RunCommand(context.Background(), id, args, gitreceive.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
+	return code, out.String(), errb.String()
+}
+
+var domainAdmin = gitreceive.Identity{Name: "admin", Admin: true}
+
+func TestDomainCommands(t *testing.T) {
+	ctx := context.Background()
+	d, st, r := newDomainsDaemon(t, "acme")
+
+	code, out, errs := runDomainCmd(d, domainAdmin, "domains:add", "web", "Shop.Example.com.")
+	if code != 0 || !strings.Contains(out, "https://shop.example.com") || !strings.Contains(out, "ports 80 and 443") {
+		t.Fatalf("domains:add: %d %q %q", code, out, errs)
+	}
+	if got := r.hosts("web"); !slices.Equal(got, []string{"web.xcloud.test", "shop.example.com"}) {
+		t.Errorf("routed hosts %v", got)
+	}
+
+	// An app key of web may manage web's domains, not other's.
+	appKey := gitreceive.Identity{Name: "dev", Apps: []string{"web"}}
+	if code, out, errs := runDomainCmd(d, appKey, "domains", "web", "--json"); code != 0 || !strings.Contains(out, `"shop.example.com"`) {
+		t.Errorf("domains --json by an app key: %d %q %q", code, out, errs)
+	}
+	if code, out, errs := runDomainCmd(d, appKey, "domains:add", "web", "dev.example.com"); code != 0 || !strings.Contains(out, "dev.example.com") {
+		t.Errorf("domains:add by an app key of the app: %d %q %q", code, out, errs)
+	}
+	if code, _, errs := runDomainCmd(d, appKey, "domains:remove", "web", "dev.example.com"); code != 0 {
+		t.Errorf("domains:remove by an app key of the app: %d %q", code, errs)
+	}
+	if code, _, errs := runDomainCmd(d, appKey, "domains:add", "other", "x.example.com"); code == 0 || !strings.Contains(errs, "may not") {
+		t.Errorf("domains:add on another app by an app key: %d %q", code, errs)
+	}
+	if code, _, errs := runDomainCmd(d, appKey, "tls:ca"); code == 0 || !strings.Contains(errs, "admin") {
+		t.Errorf("tls:ca by an app key: %d %q", code, errs)
+	}
+
+	bad := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"domains:add", "web", "*.example.com"}, "wildcard domains are not supported"},
+		{[]string{"domains:add", "web", "10.0.0.1"}, "IP address"},
+		{[]string{"domains:add", "web", "bad_host.example.com"}, "not a valid host name"},
+		{[]string{"domains:add", "other", "shop.example.com"}, `already mapped to app "web"`},
+		{[]string{"domains:add", "web", "shop.example.com"}, `already mapped to app "web"`},
+		{[]string{"domains:add", "web", "other.xcloud.test"}, `default host of app "other"`},
+		{[]string{"domains:add", "web", "web.xcloud.test"}, `already the default host of app "web"`},
+		{[]string{"domains:add", "web", "future.xcloud.test"}, "reserved"},
+		{[]string{"domains:add", "nope", "a.example.com"}, `app "nope" does not exist`},
+		{[]string{"domains:add", "web"}, "usage"},
+		{[]string{"domains:remove", "other", "shop.example.com"}, `mapped to app "web", not "other"`},
+		{[]string{"domains:remove", "web", "nothere.example.com"}, "not a domain of app"},
+		{[]string{"tls:ca"}, "public ACME CA"},
+	}
+	for _, b := range bad {
+		code, out, errs := runDomainCmd(d, domainAdmin, b.args...)
+		if code == 0 || !strings.Contains(errs, b.want) || strings.Count(errs, "\n") != 1 || out != "" {
+			t.Errorf("%v: code %d, stdout %q, stderr %q; want one-line error containing %q", b.args, code, out, errs, b.want)
+		}
+	}
+	if doms, _ := st.Domains(ctx, "web"); !slices.Equal(doms, []string{"shop.example.com"}) {
+		t.Errorf("web's domains after bad inputs: %v", doms)
+	}
+	if doms, _ := st.Domains(ctx, "other"); len(doms) != 0 {
+		t.Errorf("other's domains after bad inputs: %v", doms)
+	}
+	// Deeper names under the base domain are fine.
+	if code, _, errs := runDomainCmd(d, domainAdmin, "domains:add", "other", "a.b.xcloud.test"); code != 0 {
+		t.Errorf("domains:add a.b.xcloud.test: %q", errs)
+	}
+
+	// A proxy failure undoes the mapping.
+	r.fail = errors.New("caddy says no")
+	code, _, errs = runDomainCmd(d, domainAdmin, "domains:add", "web", "new.example.com")
+	if code == 0 || !strings.Contains(errs, "nothing changed") || !strings.Contains(errs, "caddy says no") {
+		t.Errorf("domains:add with a failing proxy: %d %q", code, errs)
+	}
+	if doms, _ := st.Domains(ctx, "web"); !slices.Equal(doms, []string{"shop.example.com"}) {
+		t.Errorf("web's domains after a failed add: %v", doms)
+	}
+	code, _, errs = runDomainCmd(d, domainAdmin, "domains:remove", "web", "shop.example.com")
+	if code == 0 || !strings.Contains(errs, "nothing changed") {
+		t.Errorf("domains:remove with a failing proxy: %d %q", code, errs)
+	}
+	if doms, _ := st.Domains(ctx, "web"); !slices.Equal(doms, []string{"shop.example.com"}) {
+		t.Errorf("web's domains after a failed remove: %v", doms)
+	}
+	r.fail = nil
+
+	if code, out, errs := runDomainCmd(d, domainAdmin, "domains:remove", "web", "SHOP.example.com"); code != 0 || !strings.Contains(out, "Removed shop.example.com") {
+		t.Fatalf("domains:remove: %d %q %q", code, out, errs)
+	}
+	if got := r.hosts("web"); !slices.Equal(got, []string{"web.xcloud.test"}) {
+		t.Errorf("routed hosts after remove %v", got)
+	}
+	evs, err := st.ListEvents(ctx, "web", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range evs {
+		types = append(types, e.Type)
+	}
+	if !slices.Contains(types, store.EventDomainMapped) || !slices.Contains(types, store.EventDomainUnmapped) {
+		t.Errorf("events %v lack domain:mapped/unmapped", types)
+	}
+}
+
+func TestTLSCA(t *testing.T) {
+	d, _, _ := newDomainsDaemon(t, "internal")
+	if code, out, errs := runDomainCmd(d, domainAdmin, "tls:ca"); code != 0 || !strings.HasPrefix(out, "-----BEGIN CERTIFICATE-----") {
+		t.Errorf("tls:ca in internal mode: %d %q %q", code, out, errs)
+	}
+	if code, out, errs := runDomainCmd(d, domainAdmin, "domains:add", "web", "shop.example.com"); code != 0 || !strings.Contains(out, "tls:ca") {
+		t.Errorf("domains:add in internal mode: %d %q %q", code, out, errs)
+	}
+	d, _, _ = newDomainsDaemon(t, "off")
+	if code, _, errs := runDomainCmd(d, domainAdmin, "tls:ca"); code == 0 || !strings.Contains(errs, "TLS is off") {
+		t.Errorf("tls:ca with TLS off: %d %q", code, errs)
+	}
+	if code, out, errs := runDomainCmd(d, domainAdmin, "domains:add", "web", "shop.example.com"); code != 0 || !strings.Contains(out, "http://shop.example.com") {
+		t.Errorf("domains:add with TLS off: %d %q %q", code, out, errs)
+	}
+}

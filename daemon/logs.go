@@ -1,0 +1,278 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/xcloud-dev/xcloud/daemon/podman"
+)
+
+// logLine is one line an app printed.
+type logLine struct {
+	Time    time.Time
+	Process string // process type: web, worker, release…
+	Name    string // container name without the "xcloud-APP-" prefix
+	Text    string
+}
+
+func (l logLine) String() string {
+	return fmt.Sprintf("%s %s[%s]: %s", l.Time.UTC().Format(time.RFC3339Nano), l.Process, l.Name, l.Text)
+}
+
+// shortName drops the "xcloud-APP-" prefix of a container name.
+func shortName(app, name string) string { return strings.TrimPrefix(name, "xcloud-"+app+"-") }
+
+func parseLogLine(s string) (logLine, bool) {
+	ts, rest, ok := strings.Cut(s, " ")
+	if !ok {
+		return logLine{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return logLine{}, false
+	}
+	proc, rest, ok := strings.Cut(rest, "[")
+	if !ok {
+		return logLine{}, false
+	}
+	name, text, ok := strings.Cut(rest, "]: ")
+	if !ok {
+		return logLine{}, false
+	}
+	return logLine{Time: t, Process: proc, Name: name, Text: text}, true
+}
+
+// logHub keeps every app's output in a bounded history on disk (so it
+// outlives containers) and fans new lines out to `logs -f` followers.
+type logHub struct {
+	dir      string
+	maxBytes int64 // per app, split across the current and the previous file
+
+	mu        sync.Mutex
+	files     map[string]*os.File
+	sizes     map[string]int64
+	subs      map[string]map[chan logLine]struct{}
+	following map[string]context.CancelFunc // container ID → stops its stream
+}
+
+func newLogHub(dir string, maxBytes int64) *logHub {
+	return &logHub{dir: dir, maxBytes: maxBytes, files: map[string]*os.File{}, sizes: map[string]int64{},
+		subs: map[string]map[chan logLine]struct{}{}, following: map[string]context.CancelFunc{}}
+}
+
+func (h *logHub) path(app string) string { return filepath.Join(h.dir, app+".log") }
+
+// write appends a line to the app's history, rotating at half the budget,
+// and hands it to followers (dropping it for a follower that cannot keep up
+// rather than blocking the app's output).
+func (h *logHub) write(app string, l logLine) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.dir != "" {
+		if err := h.appendLocked(app, l.String()+"\n"); err != nil {
+			// Losing history is better than stopping the stream; say so once per line.
+			fmt.Fprintf(os.Stderr, "xcloud: write log of %s: %v\n", app, err)
+		}
+	}
+	for ch := range h.subs[app] {
+		select {
+		case ch <- l:
+		default:
+		}
+	}
+}
+
+func (h *logHub) appendLocked(app, s string) error {
+	f, ok := h.files[app]
+	if !ok {
+		if err := os.MkdirAll(h.dir, 0o700); err != nil {
+			return err
+		}
+		var err error
+		f, err = os.OpenFile(h.path(app), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return err
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return err
+		}
+		h.files[app], h.sizes[app] = f, st.Size()
+	}
+	if h.sizes[app]+int64(len(s)) > h.maxBytes/2 {
+		f.Close()
+		delete(h.files, app)
+		if err := os.Rename(h.path(app), h.path(app)+".1"); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return h.appendLocked(app, s)
+	}
+	n, err := f.WriteString(s)
+	h.sizes[app] += int64(n)
+	return err
+}
+
+// tail returns the app's last n lines, optionally of one process type.
+func (h *logHub) tail(app string, n int, typ string) ([]logLine, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var all []logLine
+	for _, p := range []string{h.path(app) + ".1", h.path(app)} {
+		b, err := os.ReadFile(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			if l, ok := parseLogLine(sc.Text()); ok && (typ == "" || l.Process == typ) {
+				all = append(all, l)
+			}
+		}
+	}
+	if len(all) > n {
+		all = all[len(all)-n:]
+	}
+	return all, nil
+}
+
+// subscribe returns a channel of the app's new lines until cancel is called.
+func (h *logHub) subscribe(app string) (<-chan logLine, func()) {
+	ch := make(chan logLine, 1024)
+	h.mu.Lock()
+	if h.subs[app] == nil {
+		h.subs[app] = map[chan logLine]struct{}{}
+	}
+	h.subs[app][ch] = struct{}{}
+	h.mu.Unlock()
+	return ch, func() {
+		h.mu.Lock()
+		delete(h.subs[app], ch)
+		h.mu.Unlock()
+	}
+}
+
+// remove deletes an app's history.
+func (h *logHub) remove(app string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if f, ok := h.files[app]; ok {
+		f.Close()
+		delete(h.files, app)
+	}
+	os.Remove(h.path(app))
+	os.Remove(h.path(app) + ".1")
+}
+
+func (h *logHub) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for app, f := range h.files {
+		f.Close()
+		delete(h.files, app)
+	}
+}
+
+// collect streams a container's output into the hub from now on, replacing
+// any earlier stream of the same container (after a restart). The daemon's
+// background WaitGroup owns the goroutine.
+func (d *Daemon) collect(c podman.Container) {
+	app, typ := c.Labels[labelApp], c.Labels[labelProcess]
+	if app == "" || d.bgctx == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(d.bgctx)
+	d.logs.mu.Lock()
+	if prev, ok := d.logs.following[c.ID]; ok {
+		prev()
+	}
+	d.logs.following[c.ID] = cancel
+	d.logs.mu.Unlock()
+	since := time.Now().Add(-time.Second) // the container may have printed while starting
+	d.bg.Add(1)
+	go func() {
+		defer d.bg.Done()
+		defer cancel()
+		err := d.rt.StreamLogs(ctx, c.ID, since, func(text string) {
+			d.logs.write(app, logLine{Time: time.Now(), Process: typ, Name: shortName(app, c.Name), Text: text})
+		})
+		if err != nil && ctx.Err() == nil {
+			d.log.Debug("log stream ended", "container", c.Name, "err", err)
+		}
+	}()
+}
+
+// cmdLogs prints an app's recent output and, with -f, follows it across
+// restarts and redeploys until the client disconnects.
+func (d *Daemon) cmdLogs(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	app := c.args[0]
+	n := 100
+	if v := lastOpt(c, "-n"); v != "" {
+		if _, err := fmt.Sscanf(v, "%d", &n); err != nil || n < 0 || n > 100000 {
+			return usageError{fmt.Sprintf("-n %s: want a number of lines from 0 to 100000", v)}
+		}
+	}
+	typ := lastOpt(c, "--type")
+	var (
+		ch     <-chan logLine
+		cancel func()
+	)
+	if c.flags["-f"] {
+		// Subscribe before reading the history so no line falls in between.
+		ch, cancel = d.logs.subscribe(app)
+		defer cancel()
+	}
+	lines, err := d.logs.tail(app, n, typ)
+	if err != nil {
+		return err
+	}
+	for _, l := range lines {
+		if _, err := io.WriteString(c.out, l.String()+"\n"); err != nil {
+			return nil // the client went away
+		}
+	}
+	if ch == nil {
+		return nil
+	}
+	last := time.Time{}
+	if len(lines) > 0 {
+		last = lines[len(lines)-1].Time
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case l := <-ch:
+			if (typ != "" && l.Process != typ) || !l.Time.After(last) {
+				continue
+			}
+			if _, err := io.WriteString(c.out, l.String()+"\n"); err != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// lastOpt returns the last value given for a value flag, or "".
+func lastOpt(c *call, name string) string {
+	if v := c.opts[name]; len(v) > 0 {
+		return v[len(v)-1]
+	}
+	return ""
+}
