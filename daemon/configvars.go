@@ -189,14 +189,11 @@ func (d *Daemon) cmdConfigUnset(ctx context.Context, c *call) error {
 func (d *Daemon) changeConfig(ctx context.Context, c *call, set map[string]string, unset []string) error {
 	app := c.args[0]
 	w := &progress{w: c.out}
-	lock := d.appLock(app)
-	if !lock.TryLock() {
-		w.step("A deploy of %s is in progress; waiting for it to finish", app)
-		if err := lockCtx(ctx, lock); err != nil {
-			return err
-		}
+	unlock, err := d.lockApp(ctx, app, w)
+	if err != nil {
+		return err
 	}
-	defer lock.Unlock()
+	defer unlock()
 
 	before, err := d.store.ConfigVars(ctx, app)
 	if err != nil {

@@ -56,14 +56,11 @@ func (d *Daemon) CreateApp(ctx context.Context, app string, by gitreceive.Identi
 // serving.
 func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) error {
 	w := &progress{w: out}
-	lock := d.appLock(p.App)
-	if !lock.TryLock() {
-		w.step("Another deploy of %s is in progress; waiting for it to finish", p.App)
-		if err := lockCtx(ctx, lock); err != nil {
-			return err
-		}
+	unlock, err := d.lockApp(ctx, p.App, w)
+	if err != nil {
+		return err
 	}
-	defer lock.Unlock()
+	defer unlock()
 
 	if p.OldSHA == p.NewSHA {
 		if cur, err := d.store.CurrentRelease(ctx, p.App); err == nil && cur.CommitSHA == p.NewSHA {
@@ -153,6 +150,19 @@ func specFromPlan(plan *buildpacks.Plan) ([]byte, error) {
 		spec.Healthchecks = plan.AppJSON.Healthchecks
 	}
 	return specJSON(spec)
+}
+
+// lockApp takes the app's deploy lock, telling the user when it has to wait
+// for another deploy or command.
+func (d *Daemon) lockApp(ctx context.Context, app string, w *progress) (unlock func(), err error) {
+	lock := d.appLock(app)
+	if !lock.TryLock() {
+		w.step("Another deploy of %s is in progress; waiting for it to finish", app)
+		if err := lockCtx(ctx, lock); err != nil {
+			return nil, err
+		}
+	}
+	return lock.Unlock, nil
 }
 
 func lockCtx(ctx context.Context, m *sync.Mutex) error {

@@ -107,14 +107,11 @@ func parseScale(args []string) (map[string]int, error) {
 // withRelease runs fn under the app's deploy lock with its current release.
 func (d *Daemon) withRelease(ctx context.Context, app string, out io.Writer, fn func(rel store.Release, spec releaseSpec, w *progress) error) error {
 	w := &progress{w: out}
-	lock := d.appLock(app)
-	if !lock.TryLock() {
-		w.step("A deploy of %s is in progress; waiting for it to finish", app)
-		if err := lockCtx(ctx, lock); err != nil {
-			return err
-		}
+	unlock, err := d.lockApp(ctx, app, w)
+	if err != nil {
+		return err
 	}
-	defer lock.Unlock()
+	defer unlock()
 	rel, err := d.store.CurrentRelease(ctx, app)
 	if errors.Is(err, store.ErrNotFound) {
 		return errNoRelease

@@ -137,29 +137,20 @@ func scanApp(r rowScanner) (App, error) {
 // SetStopped records whether the app's processes should run. It returns an
 // error wrapping ErrNotFound for an unknown app.
 func (s *Store) SetStopped(ctx context.Context, name string, stopped bool) error {
-	err := s.write(ctx, func(tx *wtx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE apps SET stopped = ? WHERE name = ?", stopped, name)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrNotFound
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("set stopped of %q: %w", name, err)
-	}
-	return nil
+	return s.setAppColumn(ctx, name, "stopped", stopped)
 }
 
 // SetLimits stores the app's resource limits (JSON, opaque to the store).
 // It returns an error wrapping ErrNotFound for an unknown app.
 func (s *Store) SetLimits(ctx context.Context, name string, limits []byte) error {
+	return s.setAppColumn(ctx, name, "limits", string(limits))
+}
+
+// setAppColumn updates one column of an app; column is a constant of this
+// package, never user input.
+func (s *Store) setAppColumn(ctx context.Context, name, column string, value any) error {
 	err := s.write(ctx, func(tx *wtx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE apps SET limits = ? WHERE name = ?", string(limits), name)
+		res, err := tx.ExecContext(ctx, "UPDATE apps SET "+column+" = ? WHERE name = ?", value, name)
 		if err != nil {
 			return err
 		}
@@ -171,7 +162,7 @@ func (s *Store) SetLimits(ctx context.Context, name string, limits []byte) error
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("set limits of %q: %w", name, err)
+		return fmt.Errorf("set %s of %q: %w", column, name, err)
 	}
 	return nil
 }
