@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -114,4 +115,23 @@ func (s *Store) ListEvents(ctx context.Context, app string, afterID int64, limit
 		return nil, fmt.Errorf("list events: %w", err)
 	}
 	return out, nil
+}
+
+// TailStart returns the afterID with which ListEvents yields the app's (or,
+// for "", all apps') newest n events: 0 when there are no more than n.
+func (s *Store) TailStart(ctx context.Context, app string, n int) (int64, error) {
+	var id int64
+	var err error
+	if app == "" {
+		err = s.r.QueryRowContext(ctx, "SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?", n).Scan(&id)
+	} else {
+		err = s.r.QueryRowContext(ctx, "SELECT id FROM events WHERE app = ? ORDER BY id DESC LIMIT 1 OFFSET ?", app, n).Scan(&id)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("tail events: %w", err)
+	}
+	return id, nil
 }

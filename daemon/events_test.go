@@ -1,0 +1,87 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xcloud-dev/xcloud/gitreceive"
+	"github.com/xcloud-dev/xcloud/store"
+)
+
+func TestEventsCommand(t *testing.T) {
+	d, st, _ := newKeysDaemon(t) // apps web and api exist: two app:created events
+	ctx := context.Background()
+	for i := 0; i < 5; i++ {
+		if _, err := st.AddEvent(ctx, store.Event{Type: store.EventProcessCrashed, App: "web", Message: "crash " + string(rune('a'+i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errs := runKeysCmd(d, keysAdmin, "", "events", "-n", "3")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 3 || !strings.Contains(lines[2], "crash e") || !strings.Contains(lines[0], "crash c") {
+		t.Fatalf("events -n 3: %d %q %q", code, out, errs)
+	}
+	code, out, _ = runKeysCmd(d, keysAdmin, "", "events", "api", "--json")
+	var e store.Event
+	if code != 0 || strings.Count(out, "\n") != 1 || json.Unmarshal([]byte(out), &e) != nil || e.Type != store.EventAppCreated || e.App != "api" {
+		t.Errorf("events api --json: %d %q", code, out)
+	}
+	alice := gitreceive.Identity{Name: "alice", Apps: []string{"web"}}
+	if code, out, _ := runKeysCmd(d, alice, "", "events", "web"); code != 0 || !strings.Contains(out, "crash") {
+		t.Errorf("alice reading web's events: %d %q", code, out)
+	}
+	for _, args := range [][]string{{"events"}, {"events", "api"}} {
+		if code, _, errs := runKeysCmd(d, alice, "", args...); code == 0 || !strings.Contains(errs, "may not") {
+			t.Errorf("%v by alice: %d %q", args, code, errs)
+		}
+	}
+	if code, _, errs := runKeysCmd(d, keysAdmin, "", "events", "-n", "0"); code == 0 || !strings.Contains(errs, "-n 0") {
+		t.Errorf("events -n 0: %d %q", code, errs)
+	}
+}
+
+// syncBuffer is a strings.Builder safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestEventsFollow(t *testing.T) {
+	d, st, _ := newKeysDaemon(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- d.RunCommand(ctx, keysAdmin, []string{"events", "web", "-f"}, gitreceive.Stdio{In: strings.NewReader(""), Out: &out, Err: &out})
+	}()
+	if _, err := st.AddEvent(context.Background(), store.Event{Type: store.EventProcessCrashed, App: "web", Message: "later"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "later") {
+		if time.Now().After(deadline) {
+			t.Fatalf("events -f did not show a new event: %q", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("events -f ended with %d", code)
+	}
+}
