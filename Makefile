@@ -48,6 +48,9 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./daemon/config/
 	$(GO) test -run '^$$' -fuzz FuzzParseCommand -fuzztime $(FUZZTIME) ./gitreceive/
+	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz FuzzParseAssignments -fuzztime $(FUZZTIME) ./daemon/
+	$(GO) test -run '^$$' -fuzz FuzzParseProcfile -fuzztime $(FUZZTIME) ./buildpacks/
+	$(GO) test -run '^$$' -fuzz FuzzParseAppJSON -fuzztime $(FUZZTIME) ./buildpacks/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
