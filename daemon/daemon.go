@@ -51,6 +51,7 @@ type Runtime interface {
 	StreamLogs(ctx context.Context, id string, since time.Time, fn func(line string)) error
 	ImageIDs(ctx context.Context, labels map[string]string) ([]string, error)
 	RemoveImage(ctx context.Context, ref string) error
+	CopyOut(ctx context.Context, image, path string, w io.Writer) error
 }
 
 // Router installs the routing table. *proxy.Proxy implements it.

@@ -89,9 +89,6 @@ func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) e
 	if plan.Kind == buildpacks.KindStatic {
 		return d.deployStatic(ctx, p, src, plan, w)
 	}
-	if plan.StaticRoot != "" {
-		return fmt.Errorf("%s builds a static export into %s; serving exports built with Node.js is not supported yet: commit the built files (or add a Containerfile)", plan.Name, plan.StaticRoot)
-	}
 	spec, err := specFromPlan(plan)
 	if err != nil {
 		return err
@@ -99,6 +96,9 @@ func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) e
 	image, err := d.build(ctx, p, src, plan, w)
 	if err != nil {
 		return err
+	}
+	if plan.StaticRoot != "" {
+		return d.deployStaticExport(ctx, p, plan, image, w)
 	}
 	snap, err := d.currentSnapshot(ctx, p.App)
 	if err != nil {

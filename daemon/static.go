@@ -1,12 +1,14 @@
 package daemon
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -170,4 +172,100 @@ func writeBlob(blob *object.Blob, path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// deployStaticExport serves a site a Node.js build produced (Vite, Astro,
+// Next.js export…): the files are copied out of the built image once, and
+// the proxy serves them; no container runs.
+func (d *Daemon) deployStaticExport(ctx context.Context, p gitreceive.Push, plan *buildpacks.Plan, image builtImage, w *progress) error {
+	dir := p.NewSHA
+	dst := filepath.Join(d.opts.StaticDir, p.App, dir)
+	w.step("Publishing %s from the build", plan.StaticRoot)
+	if _, err := os.Stat(dst); err != nil {
+		pr, pw := io.Pipe()
+		done := make(chan error, 1)
+		go func() { done <- untarInto(pr, dst) }()
+		err := d.rt.CopyOut(ctx, image.ref, "/app/"+plan.StaticRoot, pw)
+		pw.CloseWithError(err)
+		if uerr := <-done; err == nil {
+			err = uerr
+		}
+		if err != nil {
+			return fmt.Errorf("publish static files: %w", err)
+		}
+	}
+	spec, err := specJSON(releaseSpec{Static: dir})
+	if err != nil {
+		return err
+	}
+	rel, err := d.store.CreateRelease(ctx, store.Release{
+		App: p.App, Image: image.ref, BuildID: image.buildID, CommitSHA: p.NewSHA,
+		Description: "deploy " + short(p.NewSHA), Spec: spec,
+	})
+	if err != nil {
+		return fmt.Errorf("record release: %w", err)
+	}
+	if err := d.swapStatic(ctx, rel, dir, w); err != nil {
+		d.failRelease(ctx, rel, err)
+		return err
+	}
+	w.done("%s deployed: %s", p.App, d.AppURL(p.App))
+	return nil
+}
+
+// untarInto extracts a tar whose entries share one top directory into dst,
+// dropping that directory. Only regular files and directories are written,
+// never outside dst.
+func untarInto(r io.Reader, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dst), ".publish-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		_, rest, _ := strings.Cut(strings.TrimPrefix(h.Name, "./"), "/")
+		if rest == "" {
+			continue
+		}
+		p := filepath.Join(tmp, filepath.FromSlash(rest))
+		if !strings.HasPrefix(p, tmp+string(filepath.Separator)) {
+			return fmt.Errorf("unsafe path %q in the build output", h.Name)
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return err
+			}
+			f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(f, tr); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+		}
+	}
+	return os.Rename(tmp, dst)
 }

@@ -122,6 +122,25 @@ func main() {
 		h.waitBody("site."+baseDomain, "static two", 5*time.Second)
 	})
 
+	t.Run("vite site built by node and served by the proxy", func(t *testing.T) {
+		r := newRepo(t, h, h.key)
+		r.write("package.json", `{"name": "site", "private": true, "scripts": {"build": "vite build"}, "devDependencies": {"vite": "^5.4.0"}}`)
+		r.write("index.html", "<!doctype html><title>vite</title><script type=\"module\" src=\"/main.js\"></script><p>vite ok</p>\n")
+		r.write("main.js", "console.log('hi')\n")
+		r.commit("vite")
+		out, err := r.push(h.remote("vite"), "main")
+		if err != nil || !strings.Contains(out, "Vite static export") || !strings.Contains(out, "Publishing dist") {
+			t.Fatalf("push: %v\n%s", err, out)
+		}
+		waitFor(t, 10*time.Second, "the built site", func() bool {
+			code, body, err := h.get("vite." + baseDomain)
+			return err == nil && code == 200 && strings.Contains(body, "vite ok") && strings.Contains(body, "/assets/")
+		})
+		if cs := h.appContainers("vite"); len(cs) != 0 {
+			t.Errorf("a static export runs containers: %v", cs)
+		}
+	})
+
 	t.Run("nothing to detect", func(t *testing.T) {
 		r := newRepo(t, h, h.key)
 		r.write("notes.txt", "hi\n")

@@ -13,6 +13,7 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/bindings/system"
 	"github.com/containers/podman/v5/pkg/domain/entities/types"
+	"github.com/containers/podman/v5/pkg/specgen"
 )
 
 // Wait blocks until the container has stopped and returns its exit code.
@@ -160,4 +161,24 @@ next:
 		ids = append(ids, im.ID)
 	}
 	return ids, nil
+}
+
+// CopyOut writes a tar of path inside image to w, through a container that
+// is created for it and never started.
+func (c *Client) CopyOut(ctx context.Context, image, path string, w io.Writer) error {
+	s := specgen.NewSpecGenerator(image, false)
+	s.Command = []string{"/xcloud-never-runs"} // created only to read its files
+	created, err := containers.CreateWithSpec(c.ctx(ctx), s, nil)
+	if err != nil {
+		return fmt.Errorf("copy %s out of the image: %w", path, err)
+	}
+	defer c.Remove(context.WithoutCancel(ctx), created.ID)
+	copyFn, err := containers.CopyToArchive(c.ctx(ctx), created.ID, path, w)
+	if err != nil {
+		return fmt.Errorf("copy %s out of the image: %w", path, err)
+	}
+	if err := copyFn(); err != nil {
+		return fmt.Errorf("copy %s out of the image: %w", path, err)
+	}
+	return nil
 }
