@@ -39,12 +39,18 @@ func (d *Daemon) deployStatic(ctx context.Context, p gitreceive.Push, src *sourc
 		return fmt.Errorf("publish static files: %w", err)
 	}
 	fmt.Fprintf(w, "       %d files\n", n)
+	return d.releaseStatic(ctx, p, dir, builtImage{ref: staticImage}, w)
+}
+
+// releaseStatic records a static release of the files in dir and serves it.
+func (d *Daemon) releaseStatic(ctx context.Context, p gitreceive.Push, dir string, image builtImage, w *progress) error {
 	spec, err := specJSON(releaseSpec{Static: dir})
 	if err != nil {
 		return err
 	}
 	rel, err := d.store.CreateRelease(ctx, store.Release{
-		App: p.App, Image: staticImage, CommitSHA: p.NewSHA, Description: "deploy " + short(p.NewSHA), Spec: spec,
+		App: p.App, Image: image.ref, BuildID: image.buildID, CommitSHA: p.NewSHA,
+		Description: "deploy " + short(p.NewSHA), Spec: spec,
 	})
 	if err != nil {
 		return fmt.Errorf("record release: %w", err)
@@ -194,23 +200,7 @@ func (d *Daemon) deployStaticExport(ctx context.Context, p gitreceive.Push, plan
 			return fmt.Errorf("publish static files: %w", err)
 		}
 	}
-	spec, err := specJSON(releaseSpec{Static: dir})
-	if err != nil {
-		return err
-	}
-	rel, err := d.store.CreateRelease(ctx, store.Release{
-		App: p.App, Image: image.ref, BuildID: image.buildID, CommitSHA: p.NewSHA,
-		Description: "deploy " + short(p.NewSHA), Spec: spec,
-	})
-	if err != nil {
-		return fmt.Errorf("record release: %w", err)
-	}
-	if err := d.swapStatic(ctx, rel, dir, w); err != nil {
-		d.failRelease(ctx, rel, err)
-		return err
-	}
-	w.done("%s deployed: %s", p.App, d.AppURL(p.App))
-	return nil
+	return d.releaseStatic(ctx, p, dir, image, w)
 }
 
 // untarInto extracts a tar whose entries share one top directory into dst,
