@@ -50,7 +50,8 @@ func (d *Daemon) cmdAppsDestroy(ctx context.Context, c *call) error {
 	}
 	removedImages, err := d.removeImages(ctx, app)
 	if err != nil {
-		return err
+		// The app is gone already; leftover images only cost disk.
+		d.log.Warn("remove images of destroyed app", "app", app, "err", err)
 	}
 	for _, p := range []string{filepath.Join(d.opts.ReposDir, app+".git"), filepath.Join(d.opts.StaticDir, app)} {
 		if err := os.RemoveAll(p); err != nil {

@@ -146,7 +146,20 @@ func (c *Client) StreamLogs(ctx context.Context, id string, since time.Time, fn 
 // service answers nothing when given several label filters for images, so
 // the filtering happens here.
 func (c *Client) ImageIDs(ctx context.Context, labels map[string]string) ([]string, error) {
-	list, err := images.List(c.ctx(ctx), new(images.ListOptions).WithAll(true))
+	// Listing races with image removals elsewhere ("image not known" for an
+	// image deleted mid-listing): try again a few times.
+	var list []*types.ImageSummary
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if list, err = images.List(c.ctx(ctx), new(images.ListOptions).WithAll(true)); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list images: %w", err)
 	}
