@@ -292,6 +292,7 @@ func (d *Daemon) deployRelease(ctx context.Context, rel store.Release, w *progre
 // swap routes the app to the given containers, makes rel current, and
 // retires every other container of the app.
 func (d *Daemon) swap(ctx context.Context, rel store.Release, keep []podman.Container, w *progress) error {
+	checked := time.Now() // the new containers passed their health checks
 	d.mu.Lock()
 	prev, prevRoot := d.upstreams[rel.App], d.roots[rel.App]
 	delete(d.roots, rel.App)
@@ -309,6 +310,8 @@ func (d *Daemon) swap(ctx context.Context, rel store.Release, keep []podman.Cont
 		restore()
 		return err
 	}
+	// From here every new request goes to the new containers.
+	moved := time.Since(checked)
 	d.pause(ctx, "after-route", w)
 	// Past this point the outcome is recorded even if the pusher went away.
 	ctx = context.WithoutCancel(ctx)
@@ -319,7 +322,8 @@ func (d *Daemon) swap(ctx context.Context, rel store.Release, keep []podman.Cont
 		}
 		return fmt.Errorf("activate release: %w", err)
 	}
-	w.step("Routing %s to v%d", d.appHost(rel.App), rel.Version)
+	w.step("Routing %s to v%d (traffic moved %.2fms after the health checks passed)",
+		d.appHost(rel.App), rel.Version, float64(moved.Microseconds())/1000)
 	d.retire(ctx, rel.App, keep, w)
 	return nil
 }

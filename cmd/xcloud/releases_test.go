@@ -29,9 +29,13 @@ func TestZeroDowntimeRedeploys(t *testing.T) {
 		valid[v] = true
 		r.setApp(v, "ok")
 		r.commit(v)
-		if out, err := r.push(h.remote("zd"), "main"); err != nil {
+		out, err := r.push(h.remote("zd"), "main")
+		if err != nil {
 			close(stop)
 			t.Fatalf("redeploy %d: %v\n%s", i, err, out)
+		}
+		if !strings.Contains(out, "ms after the health checks passed") {
+			t.Errorf("redeploy %d does not report when traffic moved:\n%s", i, out)
 		}
 	}
 	close(stop)
