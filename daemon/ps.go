@@ -237,15 +237,11 @@ func (d *Daemon) cmdPsRestart(ctx context.Context, c *call) error {
 			w.done("%s restarted with the new config", app)
 			return nil
 		}
-		formation, err := d.store.Formation(ctx, app)
-		if err != nil {
-			return err
+		if spec.Static != "" {
+			w.done("%s is a static site: nothing runs, nothing to restart", app)
+			return nil
 		}
-		started, err := d.startRelease(ctx, rel, spec, spec.scale(formation), w)
-		if err != nil {
-			return err
-		}
-		if err := d.swap(ctx, rel, started, w); err != nil {
+		if err := d.replaceContainers(ctx, rel, spec, w); err != nil {
 			return err
 		}
 		w.done("%s restarted", app)

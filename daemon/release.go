@@ -264,15 +264,22 @@ func (d *Daemon) deployRelease(ctx context.Context, rel store.Release, w *progre
 	if err != nil {
 		return err
 	}
-	formation, err := d.store.Formation(ctx, rel.App)
-	if err != nil {
-		return err
-	}
 	if spec.Static != "" {
 		return d.swapStatic(ctx, rel, spec.Static, w)
 	}
 	w.step("Releasing v%d", rel.Version)
 	if err := d.runReleaseCommand(ctx, rel, spec, w); err != nil {
+		return err
+	}
+	return d.replaceContainers(ctx, rel, spec, w)
+}
+
+// replaceContainers starts a fresh set of rel's containers at the app's
+// scale and swaps them in; on failure the fresh ones are removed and the
+// serving ones keep serving. Deploys and rolling restarts share it.
+func (d *Daemon) replaceContainers(ctx context.Context, rel store.Release, spec releaseSpec, w *progress) error {
+	formation, err := d.store.Formation(ctx, rel.App)
+	if err != nil {
 		return err
 	}
 	started, err := d.startRelease(ctx, rel, spec, spec.scale(formation), w)

@@ -81,11 +81,11 @@ type Proxy struct {
 func New(cfg Config) *Proxy {
 	log := cfg.Logger
 	if log == nil {
-		log = slog.Default()
+		log = slog.Default().With("system", "proxy")
 	}
 	return &Proxy{
 		cfg:   cfg,
-		log:   log.With("component", "proxy"),
+		log:   log,
 		table: newUpstreamTable(),
 		load:  loadCaddy,
 	}
