@@ -8,11 +8,7 @@ import (
 
 func TestFormationAndSpec(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir()+"/x.db", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := newTestStore(t, Options{})
 	if _, err := s.CreateApp(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
@@ -74,11 +70,7 @@ func TestFormationAndSpec(t *testing.T) {
 
 func TestConfigVarsAndReleaseSnapshot(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir()+"/x.db", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := newTestStore(t, Options{})
 	if _, err := s.CreateApp(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
