@@ -84,6 +84,14 @@ func TestPythonLocalIndex(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 
 	h := newHarness(t, fmt.Sprintf("[build]\npip_index_url = \"http://%s/simple\"\n", index))
+	// The gateway address exists only while some container uses the bridge:
+	// keep one running so the build can reach the index.
+	keep := appRepo(t, h)
+	keep.setApp("bridge", "ok")
+	keep.commit("bridge")
+	if out, err := keep.push(h.remote("bridge"), "main"); err != nil {
+		t.Fatalf("push of the bridge keeper: %v\n%s", err, out)
+	}
 	r := newRepo(t, h, h.key)
 	r.write("requirements.txt", "xcloudhello==1.0\n")
 	r.write("app.py", `import http.server, os, xcloudhello
