@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 // AppJSON is the part of an app.json (Heroku/Dokku format) that xcloud uses.
@@ -123,8 +125,8 @@ func ParseAppJSON(b []byte) (*AppJSON, error) {
 	return app, nil
 }
 
-// checkSchedule does a light check of a cron schedule: five fields, or a
-// descriptor. Field values are left to the cron parser.
+// checkSchedule checks a cron schedule: five fields the cron parser
+// accepts, or a descriptor.
 func checkSchedule(s string) error {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -146,6 +148,9 @@ func checkSchedule(s string) error {
 	}
 	if n := len(strings.Fields(s)); n != 5 {
 		return fmt.Errorf("want 5 fields (minute hour day-of-month month day-of-week), got %d in %q", n, s)
+	}
+	if _, err := cron.ParseStandard(s); err != nil {
+		return fmt.Errorf("%q: %v", s, err)
 	}
 	return nil
 }

@@ -100,6 +100,7 @@ func TestParseAppJSON(t *testing.T) {
 		{name: "cron missing schedule", in: `{"cron": [{"command": "x"}]}`, err: "app.json cron[0].schedule: must not be empty"},
 		{name: "cron missing command", in: `{"cron": [{"schedule": "@daily"}]}`, err: "app.json cron[0].command: must not be empty"},
 		{name: "cron six fields", in: `{"cron": [{"command": "x", "schedule": "0 * * * * *"}]}`, err: "want 5 fields"},
+		{name: "cron minute out of range", in: `{"cron": [{"command": "x", "schedule": "61 * * * *"}]}`, err: `app.json cron[0].schedule: "61 * * * *": end of range (61) above maximum (59)`},
 		{name: "cron bad descriptor", in: `{"cron": [{"command": "x", "schedule": "@sometimes"}]}`, err: `unknown descriptor "@sometimes"`},
 		{name: "cron bad every", in: `{"cron": [{"command": "x", "schedule": "@every soon"}]}`, err: "@every wants a positive duration"},
 		{name: "healthcheck type", in: `{"healthchecks": {"web": [{"type": "sometimes"}]}}`, err: "app.json healthchecks.web[0].type"},

@@ -22,6 +22,7 @@ const (
 	EventDomainMapped    = "domain:mapped"
 	EventDomainUnmapped  = "domain:unmapped"
 	EventProcessCrashed  = "process:crashed"
+	EventCronFailed      = "cron:failed"
 )
 
 // Event is one entry of the append-only event log. App is kept as plain

@@ -14,7 +14,7 @@ import (
 // the database from user_version i to i+1. Append new steps; never edit or
 // reorder shipped ones.
 func schemaMigrations() []string {
-	return []string{schemaV1, schemaV2, schemaV3, schemaV4}
+	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5}
 }
 
 // schemaV1 is the initial schema. Child tables reference apps(name) so that
@@ -120,6 +120,28 @@ ALTER TABLE apps ADD COLUMN limits TEXT NOT NULL DEFAULT '{}';
 // by the daemon like config_vars values, so a rollback restores both.
 const schemaV4 = `
 ALTER TABLE releases ADD COLUMN config BLOB;
+`
+
+// schemaV5 records cron job runs: what ran, from which release, how it
+// ended and the tail of its output. Runs go with their app.
+const schemaV5 = `
+CREATE TABLE cron_runs (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	app         TEXT    NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+	job         TEXT    NOT NULL,
+	command     TEXT    NOT NULL,
+	schedule    TEXT    NOT NULL,
+	release     INTEGER NOT NULL,
+	trigger     TEXT    NOT NULL CHECK (trigger IN ('schedule', 'manual')),
+	status      TEXT    NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'interrupted')),
+	exit_code   INTEGER NOT NULL DEFAULT -1,
+	output      BLOB,
+	error       TEXT    NOT NULL DEFAULT '',
+	started_at  INTEGER NOT NULL,
+	finished_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX cron_runs_app_job ON cron_runs (app, job, id);
+CREATE INDEX cron_runs_running ON cron_runs (status) WHERE status = 'running';
 `
 
 // migrate brings db up to len(steps). An existing database (version > 0)
