@@ -37,6 +37,9 @@ type Client struct {
 	rlimits []spec.POSIXRlimit
 	ulimits []string
 	log     *slog.Logger
+	// noLimits is set when the service cannot enforce memory, CPU and pids caps
+	// (see hostCanLimit); they are then not asked for.
+	noLimits bool
 }
 
 // Options configure a Client.
@@ -51,13 +54,30 @@ type Options struct {
 
 // DefaultSocket returns the socket used when none is configured.
 func DefaultSocket() string {
-	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" && os.Getuid() != 0 {
-		p := filepath.Join(dir, "podman", "podman.sock")
-		if _, err := os.Stat(p); err == nil {
-			return p
+	return defaultSocket(os.Getuid(), os.Getenv("XDG_RUNTIME_DIR"), fileExists)
+}
+
+// defaultSocket picks the rootless user's socket when it exists: under
+// XDG_RUNTIME_DIR, else under /run/user/UID, where logind (or
+// contrib/install.sh) puts it; `runuser` and `su` do not set XDG_RUNTIME_DIR.
+func defaultSocket(uid int, runtimeDir string, exists func(string) bool) string {
+	if uid != 0 {
+		dirs := []string{runtimeDir, "/run/user/" + strconv.Itoa(uid)}
+		for _, dir := range dirs {
+			if dir == "" {
+				continue
+			}
+			if p := filepath.Join(dir, "podman", "podman.sock"); exists(p) {
+				return p
+			}
 		}
 	}
 	return "/run/podman/podman.sock"
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // Connect opens a connection and checks the service answers.
@@ -83,7 +103,58 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to podman at %s: %w", sock, err)
 	}
-	return &Client{conn: conn, rlimits: rl, ulimits: opts.Ulimits, log: logger}, nil
+	c := &Client{conn: conn, rlimits: rl, ulimits: opts.Ulimits, log: logger}
+	if ok, why := c.hostCanLimit(ctx); !ok {
+		c.noLimits = true
+		logger.Warn("containers and builds run without memory, CPU and pids limits", "reason", why)
+	}
+	return c, nil
+}
+
+// hostCanLimit asks the service whether it can apply resource limits (see
+// canLimit); when it cannot tell, it assumes so.
+func (c *Client) hostCanLimit(ctx context.Context) (bool, string) {
+	conn, err := bindings.GetClient(c.conn)
+	if err != nil {
+		return true, ""
+	}
+	resp, err := conn.DoRequest(c.ctx(ctx), nil, http.MethodGet, "/info", nil, nil)
+	if err != nil {
+		c.log.Warn("ask podman for its host info", "err", err)
+		return true, ""
+	}
+	defer resp.Body.Close()
+	var info struct {
+		Host struct {
+			CgroupVersion string `json:"cgroupVersion"`
+			CgroupManager string `json:"cgroupManager"`
+			Security      struct {
+				Rootless bool `json:"rootless"`
+			} `json:"security"`
+		} `json:"host"`
+	}
+	if resp.StatusCode/100 != 2 || json.NewDecoder(resp.Body).Decode(&info) != nil {
+		c.log.Warn("ask podman for its host info", "status", resp.Status)
+		return true, ""
+	}
+	return canLimit(info.Host.Security.Rootless, info.Host.CgroupVersion, info.Host.CgroupManager)
+}
+
+// canLimit reports whether a Podman service can enforce memory, CPU and pids
+// limits, and why not. Rootless Podman needs cgroup v2 and the systemd cgroup
+// manager (which creates the user's delegated cgroups); otherwise it ignores
+// a container's limits with a warning, but a build with limits fails at its
+// first RUN step.
+func canLimit(rootless bool, cgroupVersion, cgroupManager string) (bool, string) {
+	switch {
+	case !rootless:
+		return true, ""
+	case cgroupVersion == "v1":
+		return false, "rootless Podman on cgroup v1 cannot enforce them"
+	case cgroupManager == "cgroupfs":
+		return false, "rootless Podman with the cgroupfs cgroup manager cannot enforce them (the systemd one can, on cgroup v2)"
+	}
+	return true, ""
 }
 
 func parseUlimits(in []string) ([]spec.POSIXRlimit, error) {
@@ -165,10 +236,10 @@ func (c *Client) Build(ctx context.Context, b BuildSpec) (string, error) {
 		u, _ := json.Marshal(c.ulimits)
 		params.Set("ulimits", string(u))
 	}
-	if b.MemoryBytes > 0 {
+	if b.MemoryBytes > 0 && !c.noLimits {
 		params.Set("memory", strconv.FormatInt(b.MemoryBytes, 10))
 	}
-	if b.CPUs > 0 {
+	if b.CPUs > 0 && !c.noLimits {
 		params.Set("cpuperiod", "100000")
 		params.Set("cpuquota", strconv.FormatInt(int64(b.CPUs*100000), 10))
 	}
@@ -264,22 +335,7 @@ type Container struct {
 
 // Run creates and starts a container and returns it with its published port.
 func (c *Client) Run(ctx context.Context, cs ContainerSpec) (Container, error) {
-	s := specgen.NewSpecGenerator(cs.Image, false)
-	s.Name = cs.Name
-	s.Labels = cs.Labels
-	s.Env = cs.Env
-	if cs.Command != nil {
-		s.Command = cs.Command
-	}
-	s.Rlimits = c.rlimits
-	s.ResourceLimits = resourceLimits(cs.MemoryBytes, cs.CPUs, cs.Pids)
-	// The daemon supervises restarts itself (with backoff and events).
-	s.RestartPolicy = "no"
-	grace := uint(cs.StopGrace / time.Second)
-	s.StopTimeout = &grace
-	if cs.Port != 0 {
-		s.PortMappings = []nettypes.PortMapping{{HostIP: "127.0.0.1", ContainerPort: uint16(cs.Port), Protocol: "tcp"}}
-	}
+	s := c.specGen(cs)
 	cctx := c.ctx(ctx)
 	created, err := containers.CreateWithSpec(cctx, s, nil)
 	if err != nil {
@@ -291,6 +347,29 @@ func (c *Client) Run(ctx context.Context, cs ContainerSpec) (Container, error) {
 		return Container{}, fmt.Errorf("start container %s: %w", cs.Name, err)
 	}
 	return c.Inspect(ctx, created.ID)
+}
+
+// specGen turns cs into Podman's container spec.
+func (c *Client) specGen(cs ContainerSpec) *specgen.SpecGenerator {
+	s := specgen.NewSpecGenerator(cs.Image, false)
+	s.Name = cs.Name
+	s.Labels = cs.Labels
+	s.Env = cs.Env
+	if cs.Command != nil {
+		s.Command = cs.Command
+	}
+	s.Rlimits = c.rlimits
+	if !c.noLimits {
+		s.ResourceLimits = resourceLimits(cs.MemoryBytes, cs.CPUs, cs.Pids)
+	}
+	// The daemon supervises restarts itself (with backoff and events).
+	s.RestartPolicy = "no"
+	grace := uint(cs.StopGrace / time.Second)
+	s.StopTimeout = &grace
+	if cs.Port != 0 {
+		s.PortMappings = []nettypes.PortMapping{{HostIP: "127.0.0.1", ContainerPort: uint16(cs.Port), Protocol: "tcp"}}
+	}
+	return s
 }
 
 func resourceLimits(mem int64, cpus float64, pids int64) *spec.LinuxResources {
