@@ -69,11 +69,19 @@ type Stdio struct {
 	In io.Reader
 	// Out and Err are the session's output and error streams.
 	Out, Err io.Writer
-	// PTY reports whether the client requested a pseudo-terminal.
-	PTY bool
+	// PTY reports whether the client requested a pseudo-terminal; Term,
+	// Size and Resize then describe it (Resize delivers later sizes until
+	// the command returns).
+	PTY    bool
+	Term   string
+	Size   Window
+	Resize <-chan Window
 	// Env is the environment the client sent; currently always nil.
 	Env []string
 }
+
+// Window is a terminal's size in characters.
+type Window struct{ Cols, Rows int }
 
 // Commander runs non-git commands (admin commands such as "apps:list").
 type Commander interface {

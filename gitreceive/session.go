@@ -134,9 +134,42 @@ func (ss *session) admin() int {
 	if ss.srv.cfg.Commands == nil {
 		return ss.fail(fmt.Sprintf("unknown command %q", ss.cmd.Args[0]))
 	}
-	_, _, pty := ss.s.Pty()
-	return ss.srv.cfg.Commands.RunCommand(ss.ctx, ss.id, ss.cmd.Args,
-		Stdio{In: ss.s, Out: ss.s, Err: ss.s.Stderr(), PTY: pty})
+	stdio := Stdio{In: ss.s, Out: ss.s, Err: ss.s.Stderr()}
+	ptyReq, winCh, pty := ss.s.Pty()
+	if !pty {
+		return ss.srv.cfg.Commands.RunCommand(ss.ctx, ss.id, ss.cmd.Args, stdio)
+	}
+	stdio.PTY, stdio.Term = true, ptyReq.Term
+	stdio.Size = Window{Cols: ptyReq.Window.Width, Rows: ptyReq.Window.Height}
+	ctx, cancel := context.WithCancel(ss.ctx)
+	resize := make(chan Window)
+	relayed := make(chan struct{})
+	go func() {
+		defer close(relayed)
+		relayWindows(ctx, winCh, resize)
+	}()
+	stdio.Resize = resize
+	defer func() { cancel(); <-relayed }()
+	return ss.srv.cfg.Commands.RunCommand(ctx, ss.id, ss.cmd.Args, stdio)
+}
+
+// relayWindows passes the client's window changes on until ctx ends.
+func relayWindows(ctx context.Context, in <-chan ssh.Window, out chan<- Window) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case w, ok := <-in:
+			if !ok {
+				return
+			}
+			select {
+			case out <- Window{Cols: w.Width, Rows: w.Height}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
 }
 
 // git runs "git <service> repoDir" wired to the session and returns its
