@@ -1,0 +1,150 @@
+// Package metrics exposes the daemon's and the proxy's measurements in the
+// Prometheus format. It implements daemon.Observer and proxy.Metrics, and
+// serves /metrics from its own registry (no global state), with the Go
+// runtime and process collectors.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/xcloud-dev/xcloud/proxy"
+)
+
+// Metrics holds xcloud's collectors.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	deploys       *prometheus.CounterVec
+	buildDuration *prometheus.HistogramVec
+	buildQueue    prometheus.Gauge
+	restarts      *prometheus.CounterVec
+	requests      *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+
+	mu   sync.Mutex
+	apps map[string]*appRecorder // proxy recorders, resolved per config load
+}
+
+// Metrics also implements daemon.Observer; the daemon package is not
+// imported here to keep this package free of the Podman bindings.
+var _ proxy.Metrics = (*Metrics)(nil)
+
+// New registers the collectors on a fresh registry.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		deploys: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xcloud_deploys_total",
+			Help: "Releases that went live (outcome=succeeded) or failed (outcome=failed), by app.",
+		}, []string{"app", "outcome"}),
+		buildDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "xcloud_build_duration_seconds",
+			Help:    "Image build time, waiting for a build slot excluded, by outcome (succeeded, failed, canceled).",
+			Buckets: []float64{5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800},
+		}, []string{"outcome"}),
+		buildQueue: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "xcloud_build_queue_length",
+			Help: "Builds waiting for a build slot (build.concurrency).",
+		}),
+		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xcloud_container_restarts_total",
+			Help: "Crashed containers the daemon restarted, by app and process type.",
+		}, []string{"app", "process"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xcloud_http_requests_total",
+			Help: "Requests the proxy served per app, by status class (2xx, 3xx, 4xx, 5xx, 1xx).",
+		}, []string{"app", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "xcloud_http_request_duration_seconds",
+			Help:    "Time the proxy took to answer an app's requests (until the response handler returned).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"app"}),
+		apps: map[string]*appRecorder{},
+	}
+	m.reg.MustRegister(m.deploys, m.buildDuration, m.buildQueue, m.restarts, m.requests, m.latency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the registry in the Prometheus exposition formats.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Registry is the registry the collectors are on (for tests and extra collectors).
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// DeployFinished implements daemon.Observer.
+func (m *Metrics) DeployFinished(app string, succeeded bool) {
+	outcome := "failed"
+	if succeeded {
+		outcome = "succeeded"
+	}
+	m.deploys.WithLabelValues(app, outcome).Inc()
+}
+
+// BuildFinished implements daemon.Observer.
+func (m *Metrics) BuildFinished(_, outcome string, elapsed time.Duration) {
+	m.buildDuration.WithLabelValues(outcome).Observe(elapsed.Seconds())
+}
+
+// BuildQueueChanged implements daemon.Observer.
+func (m *Metrics) BuildQueueChanged(waiting int) { m.buildQueue.Set(float64(waiting)) }
+
+// ProcessRestarted implements daemon.Observer.
+func (m *Metrics) ProcessRestarted(app, process string) {
+	m.restarts.WithLabelValues(app, process).Inc()
+}
+
+// ForgetApp drops a destroyed app's series, so they do not linger.
+func (m *Metrics) ForgetApp(app string) {
+	m.mu.Lock()
+	delete(m.apps, app)
+	m.mu.Unlock()
+	for _, v := range []interface {
+		DeletePartialMatch(prometheus.Labels) int
+	}{m.deploys, m.restarts, m.requests, m.latency} {
+		v.DeletePartialMatch(prometheus.Labels{"app": app})
+	}
+}
+
+// App implements proxy.Metrics: the app's series are resolved here, once
+// per configuration load, so a request costs two atomic updates.
+func (m *Metrics) App(app string) proxy.RequestRecorder {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r, ok := m.apps[app]; ok {
+		return r
+	}
+	r := &appRecorder{app: app, requests: m.requests, latency: m.latency.WithLabelValues(app)}
+	for i := range r.classes {
+		r.classes[i] = m.requests.WithLabelValues(app, strconv.Itoa(i+1)+"xx")
+	}
+	m.apps[app] = r
+	return r
+}
+
+// appRecorder is one app's request series.
+type appRecorder struct {
+	app      string
+	classes  [5]prometheus.Counter // 1xx … 5xx
+	requests *prometheus.CounterVec
+	latency  prometheus.Observer
+}
+
+// ObserveRequest implements proxy.RequestRecorder.
+func (r *appRecorder) ObserveRequest(status int, elapsed time.Duration) {
+	if c := status / 100; c >= 1 && c <= 5 {
+		r.classes[c-1].Inc()
+	} else {
+		r.requests.WithLabelValues(r.app, "other").Inc()
+	}
+	r.latency.Observe(elapsed.Seconds())
+}
