@@ -9,11 +9,10 @@ import (
 	"strings"
 )
 
-// Reverse-proxy settings shared by every app, as Caddy JSON. Settings
-// equal to Caddy's defaults are left out, because every byte is parsed
-// again for each app on every reload: dial timeout 3s, retry interval
-// 250ms (lb_try_interval), one failure marks an upstream down (max_fails),
-// idle upstream connections kept 2m.
+// Settings of the reverse_proxy shared by every app (proxyRouteName), as
+// Caddy JSON. Settings equal to Caddy's defaults are left out: dial
+// timeout 3s, retry interval 250ms (lb_try_interval), one failure marks an
+// upstream down (max_fails), idle upstream connections kept 2m.
 const (
 	// Round robin; a request that fails to dial an upstream (e.g. it raced
 	// with a deploy swapping upstreams) is retried every 250ms for 5s, on
@@ -63,10 +62,36 @@ type proxyHandler struct {
 	Transport        json.RawMessage `json:"transport"`
 }
 
-// dynamicSource selects the "xcloud" upstream source (see upstreams.go).
+// dynamicSource selects the "xcloud" upstream source (see upstreams.go);
+// its app is the one the request's route names (App is empty).
 type dynamicSource struct {
 	Source string `json:"source"`
-	tableApp
+	Table  string `json:"table"`
+}
+
+// invoke is a Caddy "invoke" handler: it runs a named route of the server.
+type invoke struct {
+	Handler string `json:"handler"`
+	Name    string `json:"name"`
+}
+
+// proxyRouteName names the one reverse_proxy every app's route invokes.
+// Sharing it means Caddy provisions a single reverse_proxy handler (and one
+// upstream connection pool) however many apps there are, which keeps a
+// reload with hundreds of apps cheap; each app's route only matches its
+// hosts and tells the shared handler its app (see notRunningHandler).
+const proxyRouteName = "xcloud_proxy"
+
+// proxyRoute is the named route proxying to the upstreams of the
+// request's app in table.
+func proxyRoute(table string) obj {
+	return obj{"handle": []any{proxyHandler{
+		Handler:          "reverse_proxy",
+		DynamicUpstreams: dynamicSource{Source: "xcloud", Table: table},
+		LoadBalancing:    json.RawMessage(loadBalancingJSON),
+		HealthChecks:     json.RawMessage(healthChecksJSON),
+		Transport:        json.RawMessage(transportJSON),
+	}}}
 }
 
 // obj is a JSON object; encoding/json sorts map keys, which keeps the
@@ -108,7 +133,11 @@ func render(cfg Config, table string, apps []appPlan, allHosts []string) ([]byte
 
 	appRoutes := make([]any, 0, len(apps)+1)
 	for _, a := range apps {
-		appRoutes = append(appRoutes, appRouteOf(table, a))
+		r := appRouteOf(table, a)
+		if cfg.Metrics != nil {
+			r = withMetrics(table, a, r)
+		}
+		appRoutes = append(appRoutes, r)
 	}
 	notFound := obj{
 		"handle": []any{obj{
@@ -127,6 +156,7 @@ func render(cfg Config, table string, apps []appPlan, allHosts []string) ([]byte
 			"http": obj{
 				"listen":          []string{cfg.HTTPListen},
 				"routes":          append(appRoutes, notFound),
+				"named_routes":    obj{proxyRouteName: proxyRoute(table)},
 				"automatic_https": obj{"disable": true},
 				"protocols":       []string{"h1"},
 			},
@@ -165,6 +195,7 @@ func render(cfg Config, table string, apps []appPlan, allHosts []string) ([]byte
 		https := obj{
 			"listen":          []string{cfg.HTTPSListen},
 			"routes":          append(appRoutes, notFound),
+			"named_routes":    obj{proxyRouteName: proxyRoute(table)},
 			"automatic_https": obj{"disable_redirects": true},
 			"protocols":       []string{"h1", "h2"},
 		}
@@ -292,7 +323,7 @@ func sameStructure(a, b []appPlan) bool {
 }
 
 // appRouteOf is the route of app a: 503 while the app has no upstreams in
-// table, else reverse_proxy to them.
+// table, else the shared reverse_proxy (proxyRouteName) to them.
 func appRouteOf(table string, a appPlan) appRoute {
 	if a.Root != "" {
 		return staticRouteOf(a)
@@ -302,13 +333,7 @@ func appRouteOf(table string, a appPlan) appRoute {
 		Match: []hostMatch{{Host: a.Hosts}},
 		Handle: []any{
 			notRunning{Handler: "xcloud_not_running", tableApp: ref},
-			proxyHandler{
-				Handler:          "reverse_proxy",
-				DynamicUpstreams: dynamicSource{Source: "xcloud", tableApp: ref},
-				LoadBalancing:    json.RawMessage(loadBalancingJSON),
-				HealthChecks:     json.RawMessage(healthChecksJSON),
-				Transport:        json.RawMessage(transportJSON),
-			},
+			invoke{Handler: "invoke", Name: proxyRouteName},
 		},
 		Terminal: true,
 	}

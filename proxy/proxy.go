@@ -51,6 +51,7 @@ type Config struct {
 	ACMECA      string  // optional ACME directory URL; "" = Caddy's default
 	StorageDir  string  // Caddy storage root (certificates, local CA)
 	Logger      *slog.Logger
+	Metrics     Metrics // optional: per-app request metrics (see metrics.go)
 }
 
 // Route is the desired routing of one app.
@@ -83,10 +84,12 @@ func New(cfg Config) *Proxy {
 	if log == nil {
 		log = slog.Default().With("system", "proxy")
 	}
+	table := newUpstreamTable()
+	table.metrics = cfg.Metrics
 	return &Proxy{
 		cfg:   cfg,
 		log:   log,
-		table: newUpstreamTable(),
+		table: table,
 		load:  loadCaddy,
 	}
 }

@@ -12,10 +12,11 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 )
 
-// Upstreams are not part of the Caddy configuration. Every app's
-// reverse_proxy handler names its app and the *Proxy's upstream table
-// through the "xcloud" dynamic upstream source, which reads the app's
-// current upstreams from that table on every request. Apply swaps the
+// Upstreams are not part of the Caddy configuration. Every app's route
+// runs the not-running handler, which names the app in a request variable,
+// then invokes the one shared reverse_proxy, whose "xcloud" dynamic
+// upstream source reads that app's current upstreams from the *Proxy's
+// table on every request. Apply swaps the
 // whole table atomically, so a deploy (which only changes upstreams) never
 // reloads Caddy and never replaces its HTTP servers.
 //
@@ -57,6 +58,8 @@ var tableSeq atomic.Uint64
 type upstreamTable struct {
 	id   string
 	apps atomic.Pointer[map[string][]string] // app → validated dial addresses
+	// metrics is Config.Metrics, for the xcloud_metrics handlers.
+	metrics Metrics
 }
 
 func newUpstreamTable() *upstreamTable {
@@ -74,8 +77,13 @@ func lookupTable(id string) (*upstreamTable, error) {
 	return t.(*upstreamTable), nil
 }
 
+// appVar is the request variable holding the name of the request's app,
+// set by notRunningHandler for the shared upstreamSource.
+const appVar = "xcloud.app"
+
 // upstreamSource is the Caddy module http.reverse_proxy.upstreams.xcloud:
-// a reverse_proxy's upstreams are the current upstreams of App in Table.
+// a reverse_proxy's upstreams are the current upstreams in Table of App,
+// or, when App is empty, of the app named by the request's appVar.
 type upstreamSource struct {
 	Table string `json:"table"`
 	App   string `json:"app"`
@@ -104,8 +112,12 @@ func (s *upstreamSource) Provision(caddy.Context) (err error) {
 // health-check policy and the circuit breaker), and the built-in sources
 // allocate them per call too. The call makes two allocations, whatever the
 // number of upstreams.
-func (s *upstreamSource) GetUpstreams(*http.Request) ([]*reverseproxy.Upstream, error) {
-	dials := (*s.table.apps.Load())[s.App]
+func (s *upstreamSource) GetUpstreams(r *http.Request) ([]*reverseproxy.Upstream, error) {
+	app := s.App
+	if app == "" {
+		app, _ = caddyhttp.GetVar(r.Context(), appVar).(string)
+	}
+	dials := (*s.table.apps.Load())[app]
 	if len(dials) == 0 {
 		return nil, nil
 	}
@@ -132,6 +144,7 @@ type notRunningHandler struct {
 
 	table *upstreamTable
 	body  []byte
+	app   any // App, boxed once so that setting appVar does not allocate
 }
 
 // CaddyModule returns the Caddy module information.
@@ -145,13 +158,16 @@ func (notRunningHandler) CaddyModule() caddy.ModuleInfo {
 // Provision resolves the table.
 func (h *notRunningHandler) Provision(caddy.Context) (err error) {
 	h.body = []byte("app " + h.App + " is not running\n")
+	h.app = h.App
 	h.table, err = lookupTable(h.Table)
 	return err
 }
 
-// ServeHTTP answers 503 while the app has no upstreams.
+// ServeHTTP answers 503 while the app has no upstreams, else names the
+// app for the shared reverse_proxy.
 func (h *notRunningHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if len((*h.table.apps.Load())[h.App]) > 0 {
+		caddyhttp.SetVar(r.Context(), appVar, h.app)
 		return next.ServeHTTP(w, r)
 	}
 	hdr := w.Header()
