@@ -25,6 +25,7 @@ type command struct {
 	help  string
 	admin bool     // needs an admin key (what access: accessAdmin says)
 	app   bool     // first positional argument is an app the key must have access to
+	raw   bool     // arguments after the app are passed on verbatim (a command line to run)
 	flags []string // boolean flags it accepts besides --json, e.g. "--no-restart"
 	opts  []string // flags taking a value, repeatable: "--app web" or "--app=web"
 	// access says who may run it (see keys.go); accessFn, when set, decides
@@ -43,6 +44,8 @@ type call struct {
 	opts  map[string][]string
 	in    io.Reader
 	out   io.Writer
+	err   io.Writer
+	stdio gitreceive.Stdio
 }
 
 // usageError marks bad arguments: the message is printed with the usage line.
@@ -81,6 +84,11 @@ func commands() []command {
 		{name: "keys:add", usage: "keys:add NAME (--admin | --app APP...) < key.pub", help: "let an SSH public key (one line on stdin) in: as an admin, or for the given apps", admin: true, flags: []string{"--admin"}, opts: []string{"--app"}, access: accessAdmin, run: (*Daemon).cmdKeysAdd},
 		{name: "keys:list", usage: "keys:list [--json]", help: "list SSH keys: added ones and the admin_keys file's", admin: true, access: accessAdmin, run: (*Daemon).cmdKeysList},
 		{name: "keys:remove", usage: "keys:remove NAME", help: "remove an added SSH key (admin_keys file keys: edit the file)", admin: true, access: accessAdmin, run: (*Daemon).cmdKeysRemove},
+		{name: "cron", usage: "cron APP [--json]", help: "list the app's cron jobs (app.json) with their next and last runs", app: true, access: accessRead, run: (*Daemon).cmdCron},
+		{name: "cron:run", usage: "cron:run APP ID", help: "run a cron job now, showing its output", app: true, access: accessWrite, run: (*Daemon).cmdCronRun},
+		{name: "cron:runs", usage: "cron:runs APP [ID] [-n N] [--json]", help: "list stored cron runs with exit codes and durations, newest first", app: true, opts: []string{"-n"}, access: accessRead, run: (*Daemon).cmdCronRuns},
+		{name: "cron:log", usage: "cron:log APP [RUN]", help: "print a cron run's output (default: the latest run)", app: true, access: accessRead, run: (*Daemon).cmdCronLog},
+		{name: "run", usage: "run APP CMD [ARGS...]", help: "run a command in a one-off container of the current release with the app's config (ssh -t: a terminal)", app: true, raw: true, access: runAccess, run: (*Daemon).cmdRun},
 		{name: "rollback", usage: "rollback APP [vN]", help: "deploy an earlier release's image and spec again, without a build", app: true, access: accessWrite, run: (*Daemon).cmdRollback},
 	}
 }
@@ -109,8 +117,12 @@ func (d *Daemon) RunCommand(ctx context.Context, id gitreceive.Identity, args []
 		d.printHelp(stdio.Out, id)
 		return 0
 	}
-	c := &call{id: id, in: stdio.In, out: stdio.Out, flags: map[string]bool{}, opts: map[string][]string{}}
+	c := &call{id: id, in: stdio.In, out: stdio.Out, err: stdio.Err, stdio: stdio, flags: map[string]bool{}, opts: map[string][]string{}}
 	for rest := args[1:]; len(rest) > 0; {
+		if cmd.raw && len(c.args) == 1 {
+			c.args = append(c.args, rest...)
+			break
+		}
 		a := rest[0]
 		rest = rest[1:]
 		opt, val, hasVal := strings.Cut(a, "=")
@@ -159,6 +171,10 @@ func (d *Daemon) RunCommand(ctx context.Context, id gitreceive.Identity, args []
 		}
 	}
 	if err := cmd.run(d, ctx, c); err != nil {
+		var es exitStatus
+		if errors.As(err, &es) {
+			return int(es)
+		}
 		var ie inputError
 		if errors.As(err, &ie) {
 			return fail("%s: %s", cmd.name, ie.msg)

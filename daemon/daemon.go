@@ -52,6 +52,7 @@ type Runtime interface {
 	ImageIDs(ctx context.Context, labels map[string]string) ([]string, error)
 	RemoveImage(ctx context.Context, ref string) error
 	CopyOut(ctx context.Context, image, path string, w io.Writer) error
+	RunAttached(ctx context.Context, c podman.ContainerSpec, stdio podman.Stdio) (int, error)
 }
 
 // Router installs the routing table. *proxy.Proxy implements it.
@@ -90,6 +91,10 @@ type Options struct {
 	Secrets          *secret.Box       // seals config vars at rest
 	LogsDir          string            // per-app log history
 	LogsMaxBytes     int64             // history kept per app
+	// CronMinInterval is the shortest @every schedule a deploy accepts.
+	CronMinInterval time.Duration
+	// Observer receives measurements (metrics); nil means none.
+	Observer Observer
 	// PauseAt names a deploy step to block at ("build", "after-start",
 	// "after-route"): a test hook for killing the daemon mid-deploy.
 	PauseAt string
@@ -114,6 +119,8 @@ type Daemon struct {
 	builds chan struct{} // build slots: a semaphore of build.concurrency
 	sup    *supervisor
 	logs   *logHub
+	obs    Observer
+	cron   *scheduler
 	bgctx  context.Context    // lives until Close: background work hangs off it
 	cancel context.CancelFunc // stops background work
 	bg     sync.WaitGroup     // background goroutines
@@ -138,7 +145,13 @@ func New(opts Options) *Daemon {
 	if opts.Scheme == "" {
 		opts.Scheme = "http"
 	}
-	return &Daemon{
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
+	if opts.CronMinInterval <= 0 {
+		opts.CronMinInterval = time.Minute
+	}
+	d := &Daemon{
 		opts:      opts,
 		store:     opts.Store,
 		rt:        opts.Runtime,
@@ -148,11 +161,14 @@ func New(opts Options) *Daemon {
 		builds:    make(chan struct{}, opts.BuildConcurrency),
 		sup:       newSupervisor(),
 		logs:      newLogHub(opts.LogsDir, opts.LogsMaxBytes),
+		obs:       opts.Observer,
 		appLocks:  map[string]*sync.Mutex{},
 		upstreams: map[string][]string{},
 		running:   map[string]context.CancelFunc{},
 		roots:     map[string]string{},
 	}
+	d.cron = newScheduler(d)
+	return d
 }
 
 // Start recovers from an unclean stop, reconciles containers and routes
@@ -174,12 +190,23 @@ func (d *Daemon) Start(ctx context.Context) error {
 			return fmt.Errorf("recover release %s v%d: %w", r.App, r.Version, err)
 		}
 		d.log.Warn("marked interrupted deploy failed", "app", r.App, "release", r.Version)
+		d.obs.DeployFinished(r.App, false)
+	}
+	if n, err := d.store.InterruptCronRuns(ctx, 0, nil); err != nil {
+		return fmt.Errorf("recover cron runs: %w", err)
+	} else if n > 0 {
+		d.log.Warn("marked interrupted cron runs", "count", n)
 	}
 	d.bgctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if err := d.Reconcile(ctx); err != nil {
 		d.Close()
 		return err
 	}
+	if err := d.cron.syncAll(ctx); err != nil {
+		d.Close()
+		return err
+	}
+	d.cron.cron.Start()
 	d.bg.Add(1)
 	go func() {
 		defer d.bg.Done()
@@ -194,6 +221,7 @@ func (d *Daemon) Close() {
 	if d.cancel != nil {
 		d.cancel()
 	}
+	d.cron.stop()
 	d.bg.Wait()
 	d.logs.close()
 }

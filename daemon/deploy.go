@@ -86,6 +86,14 @@ func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) e
 	for _, n := range plan.Notes {
 		fmt.Fprintf(w, "       %s\n", n)
 	}
+	if plan.AppJSON != nil && len(plan.AppJSON.Cron) > 0 {
+		if err := checkCronIntervals(plan.AppJSON.Cron, d.opts.CronMinInterval); err != nil {
+			return err
+		}
+		if plan.Kind == buildpacks.KindStatic || plan.StaticRoot != "" {
+			fmt.Fprintf(w, "       app.json cron jobs are ignored: a static site has no container to run them in\n")
+		}
+	}
 	if plan.Kind == buildpacks.KindStatic {
 		return d.deployStatic(ctx, p, src, plan, w)
 	}
@@ -133,7 +141,9 @@ func buildArgsFor(plan *buildpacks.Plan, args map[string]string) map[string]stri
 func (d *Daemon) failRelease(ctx context.Context, rel store.Release, cause error) {
 	if err := d.store.FailRelease(context.WithoutCancel(ctx), rel.App, rel.Version, cause.Error()); err != nil {
 		d.log.Error("record failed release", "app", rel.App, "release", rel.Version, "err", err)
+		return
 	}
+	d.obs.DeployFinished(rel.App, false)
 }
 
 // specFromPlan turns the detected processes and app.json into the spec
@@ -148,6 +158,7 @@ func specFromPlan(plan *buildpacks.Plan) ([]byte, error) {
 	}
 	if plan.AppJSON != nil {
 		spec.Healthchecks = plan.AppJSON.Healthchecks
+		spec.Cron = cronJobs(plan.AppJSON.Cron)
 	}
 	return specJSON(spec)
 }
@@ -189,16 +200,19 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *source, plan
 		d.mu.Lock()
 		d.waiting++
 		pos := d.waiting
+		d.obs.BuildQueueChanged(d.waiting)
 		d.mu.Unlock()
 		w.step("Waiting for a build slot (%d running, you are number %d in the queue)", cap(d.builds), pos)
 		select {
 		case d.builds <- struct{}{}:
 			d.mu.Lock()
 			d.waiting--
+			d.obs.BuildQueueChanged(d.waiting)
 			d.mu.Unlock()
 		case <-ctx.Done():
 			d.mu.Lock()
 			d.waiting--
+			d.obs.BuildQueueChanged(d.waiting)
 			d.mu.Unlock()
 			return builtImage{}, ctx.Err()
 		}
@@ -265,6 +279,7 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *source, plan
 	if ferr := d.store.FinishBuild(context.WithoutCancel(ctx), b.ID, status, id, msg, logBuf.Bytes()); ferr != nil {
 		d.log.Error("record build result", "build", b.ID, "err", ferr)
 	}
+	d.obs.BuildFinished(p.App, string(status), time.Since(start))
 	if err != nil {
 		return builtImage{}, fmt.Errorf("build failed: %w", err)
 	}

@@ -34,6 +34,7 @@ func (d *Daemon) cmdAppsDestroy(ctx context.Context, c *call) error {
 	if err := d.store.DeleteApp(ctx, app); err != nil {
 		return err
 	}
+	d.cron.syncApp(ctx, app)
 	d.setUpstreams(app, nil)
 	d.mu.Lock()
 	delete(d.roots, app)

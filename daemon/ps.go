@@ -227,6 +227,7 @@ func (d *Daemon) cmdPsRestart(ctx context.Context, c *call) error {
 		if err := d.store.SetStopped(ctx, app, false); err != nil {
 			return err
 		}
+		d.cron.syncApp(ctx, app)
 		// Config changed with --no-restart: the restart applies it.
 		if changed, err := d.configChanged(ctx, rel); err != nil {
 			return err
@@ -258,6 +259,7 @@ func (d *Daemon) cmdPsStop(ctx context.Context, c *call) error {
 		if err := d.store.SetStopped(ctx, app, true); err != nil {
 			return err
 		}
+		d.cron.syncApp(ctx, app)
 		d.setUpstreams(app, nil)
 		if err := d.applyRoutes(ctx); err != nil {
 			return err
@@ -283,6 +285,7 @@ func (d *Daemon) cmdPsStart(ctx context.Context, c *call) error {
 		if err := d.store.SetStopped(ctx, app, false); err != nil {
 			return err
 		}
+		d.cron.syncApp(ctx, app)
 		return d.rescale(ctx, app, w)
 	})
 }

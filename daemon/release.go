@@ -28,6 +28,8 @@ type releaseSpec struct {
 	// Static names the directory of a static site's files under
 	// StaticDir/<app>; such a release runs no container.
 	Static string `json:"static,omitempty"`
+	// Cron lists app.json's scheduled commands.
+	Cron []cronJob `json:"cron,omitempty"`
 }
 
 func specJSON(s releaseSpec) ([]byte, error) {
@@ -199,25 +201,11 @@ func (d *Daemon) runReleaseCommand(ctx context.Context, rel store.Release, spec 
 		return nil
 	}
 	w.step("Running release command: %s", cmd)
-	lim, err := d.appLimits(ctx, rel.App)
+	cs, err := d.oneOffSpec(ctx, rel, "release", shellCommand(cmd), nil)
 	if err != nil {
 		return err
 	}
-	env, err := d.processEnv(rel, "release", nil)
-	if err != nil {
-		return err
-	}
-	c, err := d.rt.Run(ctx, podman.ContainerSpec{
-		MemoryBytes: lim.MemoryBytes, CPUs: lim.CPUs, Pids: lim.Pids,
-		Name:    fmt.Sprintf("xcloud-%s-release-v%d-%s", rel.App, rel.Version, randomSuffix()),
-		Image:   rel.Image,
-		Command: shellCommand(cmd),
-		Env:     env,
-		Labels: d.labels(map[string]string{
-			labelApp: rel.App, labelRelease: strconv.Itoa(rel.Version), labelProcess: "release", labelOneOff: "true",
-		}),
-		StopGrace: d.opts.StopGrace,
-	})
+	c, err := d.rt.Run(ctx, cs)
 	if err != nil {
 		return fmt.Errorf("release command: %w", err)
 	}
@@ -329,6 +317,8 @@ func (d *Daemon) swap(ctx context.Context, rel store.Release, keep []podman.Cont
 		}
 		return fmt.Errorf("activate release: %w", err)
 	}
+	d.obs.DeployFinished(rel.App, true)
+	d.cron.syncApp(context.WithoutCancel(ctx), rel.App)
 	w.step("Routing %s to v%d (traffic moved %.2fms after the health checks passed)",
 		d.appHost(rel.App), rel.Version, float64(moved.Microseconds())/1000)
 	d.retire(ctx, rel.App, keep, w)

@@ -80,6 +80,8 @@ func (d *Daemon) swapStatic(ctx context.Context, rel store.Release, dir string, 
 	if err := d.store.ActivateRelease(ctx, rel.App, rel.Version); err != nil {
 		return fmt.Errorf("activate release: %w", err)
 	}
+	d.obs.DeployFinished(rel.App, true)
+	d.cron.syncApp(ctx, rel.App) // a site has no jobs; the release before may have had
 	w.step("Serving %s from v%d's files", d.appHost(rel.App), rel.Version)
 	d.retire(ctx, rel.App, nil, w)
 	return nil

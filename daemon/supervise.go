@@ -149,6 +149,7 @@ func (d *Daemon) onDeath(ctx context.Context, death podman.Death) {
 		}
 		d.collect(c)
 		d.sup.restarted(death.ID, time.Now())
+		d.obs.ProcessRestarted(app, typ)
 	}()
 }
 

@@ -46,9 +46,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// xcloudBinary builds the daemon once per test run.
+// xcloudBinary builds the daemon once per test run, unless
+// XCLOUD_TEST_BINARY names one already built (the rootless CI run, whose
+// user has neither the sources nor a Go build cache).
 func xcloudBinary(t testing.TB) string {
 	t.Helper()
+	if p := os.Getenv("XCLOUD_TEST_BINARY"); p != "" {
+		return p
+	}
 	binOnce.Do(func() {
 		binDir, binErr = os.MkdirTemp("", "xcloud-bin-")
 		if binErr != nil {
@@ -124,6 +129,8 @@ type harness struct {
 	done chan struct{}
 
 	httpsPort int // the proxy's HTTPS port (see newHarnessTLS)
+
+	metricsPort int // [metrics] listen is 127.0.0.1:metricsPort
 }
 
 // newHarness writes a config (plus extra TOML tables) and an admin key into
@@ -140,6 +147,7 @@ func newHarnessTLS(t testing.TB, mode string, extra ...string) *harness {
 	requirePodman(t)
 	h := &harness{t: t, dir: t.TempDir(), bin: xcloudBinary(t)}
 	h.sshPort, h.httpPort, h.httpsPort = freePort(t), freePort(t), freePort(t)
+	h.metricsPort = freePort(t) // not the default 9100: daemons run side by side
 	data := filepath.Join(h.dir, "data")
 	h.instance = instanceID(data)
 	h.key = filepath.Join(h.dir, "admin_key")
@@ -166,7 +174,9 @@ stop_grace = "2s"
 [log]
 format = "text"
 level = "debug"
-`, data, baseDomain, h.sshPort, filepath.Join(h.dir, "admin_keys"), h.httpPort, h.httpsPort, mode, podmanSocket()) + strings.Join(extra, "\n")
+[metrics]
+listen = "127.0.0.1:%d"
+`, data, baseDomain, h.sshPort, filepath.Join(h.dir, "admin_keys"), h.httpPort, h.httpsPort, mode, podmanSocket(), h.metricsPort) + strings.Join(extra, "\n")
 	if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

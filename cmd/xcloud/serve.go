@@ -68,17 +68,26 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	obs, err := newObservability(cfg, logger)
+	if err != nil {
+		return err
+	}
 	st, err := store.Open(ctx, cfg.Path("xcloud.db"), store.Options{
 		BackupsDir: cfg.Path("backups"),
 		Logger:     logger.With("system", "store"),
 		OnEvent: func(e store.Event) {
 			logger.Info("event", "type", e.Type, "app", e.App, "message", e.Message)
+			obs.event(e)
 		},
 	})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if err := obs.start(ctx, st); err != nil {
+		return err
+	}
+	defer obs.close()
 
 	pod, err := podman.Connect(ctx, podman.Options{
 		Socket: cfg.Podman.Socket, Ulimits: cfg.Podman.Ulimits, Logger: logger.With("system", "podman"),
@@ -95,6 +104,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		ACMECA:      cfg.TLS.CA,
 		StorageDir:  cfg.Path("caddy"),
 		Logger:      logger.With("system", "proxy"),
+		Metrics:     obs.proxyMetrics(),
 	})
 	// Bind the proxy's ports first so a conflict stops start-up with a clear error.
 	if err := px.Apply(ctx, nil); err != nil {
@@ -129,6 +139,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		LogsDir:          cfg.Path("logs"),
 		LogsMaxBytes:     cfg.Logs.MaxSize.Bytes,
 		Limits:           daemon.Limits{MemoryBytes: cfg.Limits.Memory.Bytes, CPUs: cfg.Limits.CPUs, Pids: cfg.Limits.Pids},
+		CronMinInterval:  cfg.Cron.MinInterval.Duration,
+		Observer:         obs.daemonObserver(),
 		PauseAt:          os.Getenv("XCLOUD_TEST_PAUSE"),
 		Logger:           logger.With("system", "daemon"),
 		TLSMode:          cfg.TLS.Mode,

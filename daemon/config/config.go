@@ -42,6 +42,17 @@ type Config struct {
 	Limits  Limits  `toml:"limits"`
 	Secrets Secrets `toml:"secrets"`
 	Logs    Logs    `toml:"logs"`
+	Cron    Cron    `toml:"cron"`
+	Metrics Metrics `toml:"metrics"`
+	// Notify lists the notifiers ([[notify]] tables) events are sent to.
+	Notify []Notify `toml:"notify"`
+}
+
+// Cron configures app.json cron jobs.
+type Cron struct {
+	// MinInterval is the shortest "@every" schedule a deploy accepts: each
+	// run is a container, and a job every few seconds is usually a mistake.
+	MinInterval Duration `toml:"min_interval"`
 }
 
 // Logs configures the apps' log history on disk.
@@ -205,8 +216,10 @@ func Default() Config {
 		Build:      Build{Concurrency: 2, Timeout: Duration{30 * time.Minute}, Memory: Size{2 << 30}, CPUs: 1.5},
 		Limits:     Limits{Memory: Size{512 << 20}, CPUs: 1, Pids: 512},
 		Logs:       Logs{MaxSize: Size{10 << 20}},
+		Cron:       Cron{MinInterval: Duration{time.Minute}},
 		Deploy:     Deploy{ReadyTimeout: Duration{60 * time.Second}, StopGrace: Duration{10 * time.Second}},
 		Log:        Log{Level: "info", Format: "auto"},
+		Metrics:    Metrics{Listen: "127.0.0.1:9100"},
 		Stack: Stack{
 			Base:        "localhost/xcloud/base:trixie",
 			BuildGo:     "localhost/xcloud/build-go:trixie",
@@ -283,7 +296,8 @@ func Parse(name string, r io.Reader, lookupEnv func(string) (string, bool)) (Con
 		var ce *Error
 		if errors.As(err, &ce) {
 			ce.File = name
-			if ce.Line == 0 && md.IsDefined(strings.Split(ce.Key, ".")...) {
+			// Keys of [[array]] tables ("notify[2].url") are not visible to IsDefined.
+			if ce.Line == 0 && (md.IsDefined(strings.Split(ce.Key, ".")...) || strings.Contains(ce.Key, "[")) {
 				ce.Line = lines.find(ce.Key)
 			}
 		}
@@ -417,6 +431,9 @@ func (c *Config) Validate() error {
 	if c.Limits.CPUs < 0 || c.Limits.CPUs > 1024 {
 		return bad("limits.cpus", "must be between 0 (no cap) and 1024, got %g", c.Limits.CPUs)
 	}
+	if c.Cron.MinInterval.Duration < time.Second {
+		return bad("cron.min_interval", "must be at least 1s, got %s", c.Cron.MinInterval.Duration)
+	}
 	if c.Logs.MaxSize.Bytes < 64<<10 {
 		return bad("logs.max_size", "must be at least 64k, got %d bytes", c.Logs.MaxSize.Bytes)
 	}
@@ -441,6 +458,12 @@ func (c *Config) Validate() error {
 	case "auto", "text", "json":
 	default:
 		return bad("log.format", "must be one of auto, text, json; got %q", c.Log.Format)
+	}
+	if err := c.validateMetrics(bad); err != nil {
+		return err
+	}
+	if err := c.validateNotify(bad); err != nil {
+		return err
 	}
 	return c.validateStack(bad)
 }
@@ -504,15 +527,21 @@ var (
 
 func newLineIndex(src []byte) lineIndex {
 	idx := lineIndex{keys: map[string]int{}}
-	table := ""
+	table, elem := "", "" // elem: "name[N]" inside the Nth [[name]] table (1-based)
+	arrays := map[string]int{}
 	sc := bufio.NewScanner(bytes.NewReader(src))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
 		if m := tableRe.FindStringSubmatch(line); m != nil {
-			table = unquoteKey(m[1])
+			table, elem = unquoteKey(m[1]), ""
 			if _, ok := idx.keys[table]; !ok {
 				idx.keys[table] = n
+			}
+			if strings.HasPrefix(strings.TrimSpace(line), "[[") {
+				arrays[table]++
+				elem = table + "[" + strconv.Itoa(arrays[table]) + "]"
+				idx.keys[elem] = n
 			}
 			continue
 		}
@@ -523,6 +552,9 @@ func newLineIndex(src []byte) lineIndex {
 			}
 			if _, ok := idx.keys[k]; !ok {
 				idx.keys[k] = n
+			}
+			if elem != "" {
+				idx.keys[elem+"."+unquoteKey(m[1])] = n
 			}
 		}
 	}

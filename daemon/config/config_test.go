@@ -47,7 +47,7 @@ func TestExampleParses(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.DataDir != d.DataDir || c.SSH != d.SSH || c.HTTP != d.HTTP || c.TLS != d.TLS ||
-		c.Build != d.Build || c.Limits != d.Limits || c.Logs != d.Logs || c.Deploy != d.Deploy || c.Log != d.Log || c.Stack != d.Stack || c.Podman.Socket != d.Podman.Socket ||
+		c.Build != d.Build || c.Limits != d.Limits || c.Logs != d.Logs || c.Deploy != d.Deploy || c.Log != d.Log || c.Stack != d.Stack || c.Podman.Socket != d.Podman.Socket || c.Metrics != d.Metrics || len(c.Notify) != 0 ||
 		strings.Join(c.Podman.Ulimits, ",") != strings.Join(d.Podman.Ulimits, ",") {
 		t.Errorf("example differs from defaults:\nexample %+v\ndefault %+v", c, d)
 	}
