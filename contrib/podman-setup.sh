@@ -19,6 +19,9 @@ fi
 
 # busybox-static gives the acceptance tests a shell for FROM-scratch images.
 pkgs="podman runc uidmap slirp4netns fuse-overlayfs debootstrap git openssh-client busybox-static"
+# A rootless user's Podman reaches systemd (its cgroup manager) over the
+# user's session bus.
+if [ -d /run/systemd/system ]; then pkgs="$pkgs dbus-user-session"; fi
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -54,6 +57,12 @@ write_conf() { # path owner
 write_conf /etc/containers/containers.conf root
 if [ -n "${XCLOUD_USER:-}" ] && id "$XCLOUD_USER" >/dev/null 2>&1; then
 	home=$(getent passwd "$XCLOUD_USER" | cut -d: -f6)
+	# Rootless Podman can enforce memory, CPU and pids limits only through
+	# the systemd cgroup manager, on cgroup v2 with the user's systemd
+	# instance (contrib/install.sh enables lingering); elsewhere, cgroupfs.
+	if [ -d /run/systemd/system ] && [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+		conf_body=${conf_body/cgroup_manager = \"cgroupfs\"/cgroup_manager = \"systemd\"}
+	fi
 	write_conf "$home/.config/containers/containers.conf" "$XCLOUD_USER:$XCLOUD_USER"
 fi
 
