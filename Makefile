@@ -11,7 +11,7 @@ DEV      := $(CURDIR)/.dev
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export CGO_ENABLED := 0
 
-.PHONY: all build deps run test unit acceptance fuzz lint staticcheck clean bench
+.PHONY: all build deps run test test-rootless unit acceptance fuzz lint staticcheck clean bench
 
 all: build
 
@@ -37,6 +37,12 @@ run: deps build
 test: lint
 	$(GO) test -tags '$(TAGS)' -count=1 -timeout 30m ./...
 
+# The push-and-serve acceptance test and a build with RUN steps, with the
+# daemon as the unprivileged `xcloud` user on rootless Podman, set up by
+# contrib/install.sh (--no-start). See .ci/test-rootless.
+test-rootless: build
+	$(SUDO) .ci/test-rootless
+
 unit:
 	$(GO) test -tags '$(TAGS)' -count=1 $$($(GO) list ./... | grep -v /cmd/xcloud)
 
@@ -58,8 +64,10 @@ lint:
 
 # xcloud against plain Podman on this machine (needs `make deps`, about 10
 # minutes): a table on stdout, bench/results.json and a line in bench/history.jsonl.
+# contrib/bench-deps.sh adds wrk, nginx and a throwaway rootless user.
 bench: build
-	$(GO) run ./cmd/xcloud-bench -xcloud $(BIN) -out bench
+	$(SUDO) contrib/bench-deps.sh
+	$(GO) run -tags '$(TAGS)' ./cmd/xcloud-bench -xcloud $(BIN) -out bench
 
 # staticcheck is fetched through the module proxy on first use.
 staticcheck:

@@ -37,6 +37,7 @@ type bench struct {
 	key      string
 	gitEnv   []string
 	images   []string // baseline image tags to remove
+	mem0     memory   // the daemon's resident memory with no app
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -123,6 +124,12 @@ func (b *bench) start(ctx context.Context, bin string) error {
 	if b.httpPort, err = freePort(); err != nil {
 		return err
 	}
+	// Metrics stay on (the proxy figures include their per-request cost),
+	// on a port of their own so the bench runs beside other daemons.
+	metricsPort, err := freePort()
+	if err != nil {
+		return err
+	}
 	data := filepath.Join(b.dir, "data")
 	sum := sha256.Sum256([]byte(data)) // as cmd/xcloud's instanceID
 	b.instance = hex.EncodeToString(sum[:6])
@@ -153,7 +160,9 @@ stop_grace = "2s"
 [log]
 format = "text"
 level = "info"
-`, data, baseDomain, b.sshPort, keys, b.httpPort, podmanSocket())
+[metrics]
+listen = "127.0.0.1:%d"
+`, data, baseDomain, b.sshPort, keys, b.httpPort, podmanSocket(), metricsPort)
 	if err := os.WriteFile(config, []byte(cfg), 0o600); err != nil {
 		return err
 	}

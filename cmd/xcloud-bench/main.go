@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -54,16 +55,17 @@ func main() {
 	outDir := flag.String("out", "bench", "directory for results.json and history.jsonl")
 	hello := flag.String("hello", "cmd/xcloud/testdata/hello", "source of the static test app")
 	budget := flag.Duration("timeout", 14*time.Minute, "bound on the whole run")
+	only := flag.String("only", "", "comma-separated sections to run (memory always runs): go,node,redeploys,noop,throughput,netmodes,routes,apps50; results are then not saved")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *budget)
 	defer cancel()
-	os.Exit(run(ctx, *xcloudBin, *outDir, *hello))
+	os.Exit(run(ctx, *xcloudBin, *outDir, *hello, *only))
 }
 
-func run(ctx context.Context, xcloudBin, outDir, hello string) int {
+func run(ctx context.Context, xcloudBin, outDir, hello, only string) int {
 	started := time.Now()
 	var res results
 	res.Timestamp = started.UTC().Format(time.RFC3339)
@@ -86,12 +88,20 @@ func run(ctx context.Context, xcloudBin, outDir, hello string) int {
 		name string
 		fn   func(context.Context) ([]figure, error)
 	}{
+		{"memory", b.idleRSS}, // first: no app exists yet
 		{"go", func(ctx context.Context) ([]figure, error) { return b.pushToServing(ctx, goSample()) }},
 		{"node", func(ctx context.Context) ([]figure, error) { return b.pushToServing(ctx, nodeSample()) }},
 		{"redeploys", b.redeploysUnderLoad},
 		{"noop", b.noopPush},
+		{"throughput", b.proxyThroughput},
+		{"netmodes", b.networkModes},
+		{"routes", b.routeApply},
+		{"apps50", b.manyApps}, // last: its 50 apps stay up until the end
 	}
 	for _, s := range sections {
+		if only != "" && s.name != "memory" && !slices.Contains(strings.Split(only, ","), s.name) {
+			continue
+		}
 		fmt.Fprintf(os.Stderr, "xcloud-bench: %s…\n", s.name)
 		figs, err := s.fn(ctx)
 		res.Figures = append(res.Figures, figs...)
@@ -110,7 +120,9 @@ func run(ctx context.Context, xcloudBin, outDir, hello string) int {
 	res.DurationS = round(time.Since(started).Seconds(), 1)
 
 	printTable(res)
-	if err := save(outDir, res); err != nil {
+	if only != "" {
+		fmt.Fprintln(os.Stderr, "xcloud-bench: partial run (-only); results not saved")
+	} else if err := save(outDir, res); err != nil {
 		fmt.Fprintln(os.Stderr, "xcloud-bench:", err)
 		return 1
 	}
@@ -150,7 +162,12 @@ func value(v float64, unit string) string {
 	case "s":
 		return fmt.Sprintf("%.2fs", v)
 	case "ms":
+		if v < 10 {
+			return fmt.Sprintf("%.3fms", v)
+		}
 		return fmt.Sprintf("%.1fms", v)
+	case "MB":
+		return fmt.Sprintf("%.1fMB", v)
 	}
 	return fmt.Sprintf("%.0f", v)
 }
@@ -175,18 +192,32 @@ func save(dir string, res results) error {
 	return f.Close()
 }
 
-// compare makes a figure; target is "≤N×" on the ratio, "" for none.
+// compare makes a figure. target is "≤N×" or "≥N×" on the ratio, "≤+N"
+// on the difference from the baseline, "<N" on the value (N in the
+// figure's unit, which may follow it), or "" for none.
 func compare(name, unit string, x, base float64, target string, note string) figure {
 	f := figure{Name: name, Unit: unit, Xcloud: round(x, 3), Baseline: round(base, 3), Target: target, Note: note}
 	if base > 0 {
 		f.Ratio = round(x/base, 3)
 	}
 	var limit float64
-	if _, err := fmt.Sscanf(target, "≤%f×", &limit); err == nil && f.Ratio > 0 {
-		met := f.Ratio <= limit
-		f.Met = &met
+	setMet := func(met bool) { f.Met = &met }
+	switch {
+	case scan(target, "≤%f×", &limit) && f.Ratio > 0:
+		setMet(f.Ratio <= limit)
+	case scan(target, "≥%f×", &limit) && f.Ratio > 0:
+		setMet(f.Ratio >= limit)
+	case scan(target, "≤+%f", &limit):
+		setMet(x-base <= limit)
+	case scan(target, "<%f", &limit):
+		setMet(x < limit)
 	}
 	return f
+}
+
+func scan(s, format string, v *float64) bool {
+	_, err := fmt.Sscanf(s, format, v)
+	return err == nil
 }
 
 func round(v float64, digits int) float64 {

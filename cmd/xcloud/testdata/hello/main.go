@@ -1,6 +1,9 @@
 // Command hello is the acceptance tests' app. It answers / with its message,
 // /whoami with its hostname, /health with its health string, /env?name= with
-// a variable, /print?msg= by printing msg, and /crash by exiting; it drains in-flight requests on SIGTERM like a well-behaved app.
+// a variable, /print?msg= by printing msg, /work?ms=&kb= like a realistic handler (ms
+// milliseconds of CPU work, then a kb-kilobyte body; the benchmark's app), and
+// /crash by exiting; it drains in-flight requests on SIGTERM like a
+// well-behaved app.
 package main
 
 import (
@@ -9,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -36,6 +41,21 @@ func main() {
 	})
 	mux.HandleFunc("/print", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Println(r.URL.Query().Get("msg"))
+	})
+	mux.HandleFunc("/work", func(w http.ResponseWriter, r *http.Request) {
+		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+		kb, _ := strconv.Atoi(r.URL.Query().Get("kb"))
+		// CPU work, as rendering a page would be: the proxy's cost is then
+		// compared with an app's, on the same cores.
+		sum := uint64(1)
+		for until := time.Now().Add(time.Duration(ms) * time.Millisecond); time.Now().Before(until); {
+			for i := range 1000 {
+				sum = sum*31 + uint64(i)
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("Content-Length", strconv.Itoa(kb*1024))
+		w.Write([]byte(strings.Repeat(strings.Repeat(strconv.Itoa(int(sum%10)), 1023)+"\n", kb)))
 	})
 	mux.HandleFunc("/crash", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "crashing")

@@ -1,0 +1,348 @@
+package main
+
+// Proxy throughput and added latency: xcloud's proxy against the same
+// container hit directly, a bare Go httputil.ReverseProxy and Debian's
+// nginx, all loaded by wrk on loopback, side by side in the same run.
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	wrkConns    = 32              // keep-alive connections of a throughput point
+	wrkDuration = 5 * time.Second // length of one point
+	rounds      = 2               // every point is measured this often; the best counts
+	tinyPath    = "/"
+	workPath    = "/work?ms=1&kb=4"
+)
+
+// wrkResult is one wrk run.
+type wrkResult struct {
+	rps      float64
+	p50, p99 time.Duration
+	errors   int // non-2xx answers and socket errors
+}
+
+var (
+	rpsRE      = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	pctRE      = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
+	non2xxRE   = regexp.MustCompile(`Non-2xx or 3xx responses:\s+(\d+)`)
+	sockErrsRE = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+)
+
+// runWrk loads url (with Host header host, if any) from conns keep-alive
+// connections on one wrk thread for d.
+func runWrk(ctx context.Context, url, host string, conns int, d time.Duration) (wrkResult, error) {
+	args := []string{"-t1", "-c" + strconv.Itoa(conns), "-d" + d.String(), "--latency", "--timeout", "5s"}
+	if host != "" {
+		args = append(args, "-H", "Host: "+host)
+	}
+	cmd := exec.CommandContext(ctx, "wrk", append(args, url)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return wrkResult{}, fmt.Errorf("wrk %s: %v\n%s", url, err, out)
+	}
+	return parseWrk(string(out))
+}
+
+func parseWrk(out string) (wrkResult, error) {
+	var r wrkResult
+	m := rpsRE.FindStringSubmatch(out)
+	if m == nil {
+		return r, fmt.Errorf("wrk printed no Requests/sec:\n%s", out)
+	}
+	r.rps, _ = strconv.ParseFloat(m[1], 64)
+	for _, m := range pctRE.FindAllStringSubmatch(out, -1) {
+		v, _ := strconv.ParseFloat(m[2], 64)
+		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[m[3]]
+		d := time.Duration(v * float64(unit))
+		if m[1] == "50" {
+			r.p50 = d
+		} else {
+			r.p99 = d
+		}
+	}
+	if m := non2xxRE.FindStringSubmatch(out); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		r.errors += n
+	}
+	if m := sockErrsRE.FindStringSubmatch(out); m != nil {
+		for _, s := range m[1:] {
+			n, _ := strconv.Atoi(s)
+			r.errors += n
+		}
+	}
+	return r, nil
+}
+
+// target is one thing wrk loads.
+type target struct {
+	name string
+	url  string // without path
+	host string
+}
+
+// proxyThroughput deploys the test app and loads it through xcloud, directly,
+// through a bare Go reverse proxy and through nginx.
+func (b *bench) proxyThroughput(ctx context.Context) ([]figure, error) {
+	const app, msg = "benchtput", "tput"
+	host := app + "." + baseDomain
+	repo, err := b.helloRepo(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.helloCommit(ctx, repo, msg); err != nil {
+		return nil, err
+	}
+	if _, err := b.git(ctx, repo, "push", "-q", b.remote(app), "main"); err != nil {
+		return nil, err
+	}
+	if err := waitBody(ctx, b.proxyURL(), host, msg, 30*time.Second); err != nil {
+		return nil, err
+	}
+	direct, err := b.containerAddr(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitBody(ctx, "http://"+direct+"/", "", msg, 10*time.Second); err != nil {
+		return nil, fmt.Errorf("the app's container does not answer directly: %w", err)
+	}
+	bare, stopBare, err := bareProxy(direct)
+	if err != nil {
+		return nil, err
+	}
+	defer stopBare()
+	ngx, stopNginx, err := b.nginx(ctx, direct)
+	if err != nil {
+		return nil, err
+	}
+	defer stopNginx()
+
+	targets := []target{
+		{"direct", "http://" + direct, ""},
+		{"xcloud", strings.TrimSuffix(b.proxyURL(), "/"), host},
+		{"bare Go proxy", "http://" + bare, ""},
+		{"nginx", "http://" + ngx, ""},
+	}
+	// best[path][target] is the best of the rounds; rounds interleave the
+	// targets so that load from elsewhere on the box spreads over all.
+	best := map[string]map[string]wrkResult{tinyPath: {}, workPath: {}, "latency": {}}
+	for range rounds {
+		for _, t := range targets {
+			for _, path := range []string{tinyPath, workPath} {
+				if path == workPath && t.name == "bare Go proxy" {
+					continue
+				}
+				r, err := runWrk(ctx, t.url+path, t.host, wrkConns, wrkDuration)
+				if err != nil {
+					return nil, err
+				}
+				if r.errors > 0 {
+					return nil, fmt.Errorf("%s %s: %d failed requests", t.name, path, r.errors)
+				}
+				if r.rps > best[path][t.name].rps {
+					best[path][t.name] = r
+				}
+			}
+			if t.name == "direct" || t.name == "xcloud" || t.name == "nginx" {
+				// Added latency: one connection, tiny answers.
+				r, err := runWrk(ctx, t.url+tinyPath, t.host, 1, wrkDuration)
+				if err != nil {
+					return nil, err
+				}
+				if prev, ok := best["latency"][t.name]; !ok || r.p50 < prev.p50 {
+					best["latency"][t.name] = r
+				}
+			}
+		}
+	}
+	tiny, work, lat := best[tinyPath], best[workPath], best["latency"]
+	ratio := func(a, b wrkResult) float64 { return a.rps / b.rps }
+	note := fmt.Sprintf("wrk 1 thread, %d connections, %s per point, best of %d; direct %.0f, nginx %.0f (%.2f× direct), bare Go proxy %.0f (%.2f× direct)",
+		wrkConns, wrkDuration, rounds, tiny["direct"].rps, tiny["nginx"].rps, ratio(tiny["nginx"], tiny["direct"]), tiny["bare Go proxy"].rps, ratio(tiny["bare Go proxy"], tiny["direct"]))
+	workNote := fmt.Sprintf("GET %s (1 ms of CPU work, 4 KB body); direct %.0f, nginx %.0f (%.2f× direct)", workPath, work["direct"].rps, work["nginx"].rps, ratio(work["nginx"], work["direct"]))
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	latNote := fmt.Sprintf("wrk 1 connection, %s, GET /; nginx p50 %.3f ms, p99 %.3f ms", wrkDuration, ms(lat["nginx"].p50), ms(lat["nginx"].p99))
+	return []figure{
+		compare("proxy req/s, tiny app, vs bare Go proxy", "count", tiny["xcloud"].rps, tiny["bare Go proxy"].rps, "≥0.95×", note),
+		compare("proxy req/s, tiny app, vs direct", "count", tiny["xcloud"].rps, tiny["direct"].rps, "", ""),
+		compare("proxy req/s, tiny app, vs nginx", "count", tiny["xcloud"].rps, tiny["nginx"].rps, "", ""),
+		compare("proxy req/s, 1 ms + 4 KB app, vs direct", "count", work["xcloud"].rps, work["direct"].rps, "≥0.9×", workNote),
+		compare("proxy req/s, 1 ms + 4 KB app, vs nginx", "count", work["xcloud"].rps, work["nginx"].rps, "≥0.9×", ""),
+		compare("latency p50, 1 connection, vs direct", "ms", ms(lat["xcloud"].p50), ms(lat["direct"].p50), "≤+0.25ms", latNote),
+		compare("latency p99, 1 connection, vs direct", "ms", ms(lat["xcloud"].p99), ms(lat["direct"].p99), "", ""),
+	}, nil
+}
+
+// containerAddr is the 127.0.0.1:port the app's web container is published on.
+func (b *bench) containerAddr(ctx context.Context, app string) (string, error) {
+	out, err := podman(ctx, "ps", "--filter", "label=xcloud.instance="+b.instance, "--filter", "label=xcloud.app="+app,
+		"--filter", "label=xcloud.process=web", "--format", "{{.ID}}")
+	if err != nil {
+		return "", err
+	}
+	ids := strings.Fields(out)
+	if len(ids) == 0 {
+		return "", fmt.Errorf("no running web container of %s", app)
+	}
+	port, err := podman(ctx, "port", ids[0], "5000/tcp")
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(strings.Split(port, "\n")[0]), nil
+}
+
+// listenLoopback opens a listener on a free loopback port.
+func listenLoopback() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+// bareProxy serves a plain httputil.ReverseProxy to upstream from this
+// process: the Go standard library's limit for a reverse proxy.
+func bareProxy(upstream string) (addr string, stop func(), err error) {
+	l, err := listenLoopback()
+	if err != nil {
+		return "", nil, err
+	}
+	u := &url.URL{Scheme: "http", Host: upstream}
+	rp := &httputil.ReverseProxy{
+		Rewrite:   func(r *httputil.ProxyRequest) { r.SetURL(u) },
+		Transport: &http.Transport{MaxIdleConnsPerHost: 128, DisableCompression: true},
+		// wrk stops mid-request at the end of a point; that is no news.
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	srv := &http.Server{Handler: rp}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(l)
+	}()
+	return l.Addr().String(), func() {
+		srv.Close()
+		<-done
+	}, nil
+}
+
+// nginx runs Debian's nginx as a keep-alive reverse proxy to upstream, with
+// a configuration as a careful operator would write it.
+func (b *bench) nginx(ctx context.Context, upstream string) (addr string, stop func(), err error) {
+	if _, err := exec.LookPath("nginx"); err != nil {
+		return "", nil, errors.New("nginx is not installed (make bench runs contrib/bench-deps.sh)")
+	}
+	port, err := freePort()
+	if err != nil {
+		return "", nil, err
+	}
+	dir := filepath.Join(b.dir, "nginx")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, err
+	}
+	addr = fmt.Sprintf("127.0.0.1:%d", port)
+	conf := fmt.Sprintf(`worker_processes auto;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path %[1]s/body;
+	proxy_temp_path %[1]s/proxy;
+	upstream app { server %[2]s; keepalive 64; }
+	server {
+		listen %[3]s;
+		location / {
+			proxy_pass http://app;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_set_header Host $host;
+		}
+	}
+}
+`, dir, upstream, addr)
+	confPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command("nginx", "-p", dir, "-c", confPath, "-g", "daemon off;")
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, fmt.Errorf("start nginx: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cmd.Wait()
+	}()
+	stop = func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err = poll(wctx, 20*time.Millisecond, func() error {
+		select {
+		case <-done:
+			return errStop{fmt.Errorf("nginx exited: %s", stderr.String())}
+		default:
+		}
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	if err != nil {
+		stop()
+		return "", nil, err
+	}
+	return addr, stop, nil
+}
+
+// memory is a process's resident memory in MB: all of it (VmRSS) and its
+// anonymous part (RssAnon: heap, stacks), without the binary's file pages.
+type memory struct{ rss, anon float64 }
+
+func readMemory(pid int) (memory, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return memory{}, err
+	}
+	defer f.Close()
+	var m memory
+	fields := map[string]*float64{"VmRSS:": &m.rss, "RssAnon:": &m.anon}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		for prefix, v := range fields {
+			if rest, ok := strings.CutPrefix(sc.Text(), prefix); ok {
+				kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+				if err != nil {
+					return m, fmt.Errorf("/proc/%d/status: %s: %w", pid, prefix, err)
+				}
+				*v = kb / 1024
+			}
+		}
+	}
+	if m.rss == 0 {
+		return m, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	}
+	return m, sc.Err()
+}
