@@ -7,13 +7,18 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"time"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // source is one commit of an app's bare repository.
@@ -23,8 +28,25 @@ type source struct {
 	tree   *object.Tree
 }
 
+// largeBlob is the size from which a file is streamed from the object
+// store rather than read into memory whole: go-git otherwise holds every
+// blob it reads in memory, and a build of a tree with a few large files
+// (a committed binary, images) would raise the daemon's heap, and its
+// resident memory long after, by the size of the largest one.
+const largeBlob = 256 << 10
+
+// objectCache bounds the decoded objects a source keeps (go-git's default
+// is 96 MiB); a build reads each object once.
+const objectCache = 4 * cache.MiByte
+
 func openSource(repoDir, sha string) (*source, error) {
-	repo, err := git.PlainOpen(repoDir)
+	dir := repoDir // bare, as gitreceive makes them; a work tree in tests
+	if fi, err := os.Stat(filepath.Join(repoDir, git.GitDirName)); err == nil && fi.IsDir() {
+		dir = filepath.Join(repoDir, git.GitDirName)
+	}
+	st := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRU(objectCache),
+		filesystem.Options{LargeObjectThreshold: largeBlob})
+	repo, err := git.Open(st, nil)
 	if err != nil {
 		return nil, fmt.Errorf("open repository: %w", err)
 	}

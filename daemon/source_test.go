@@ -4,10 +4,12 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -184,3 +186,46 @@ func TestParseLimits(t *testing.T) {
 		t.Errorf("over = %+v", got)
 	}
 }
+
+// TestSourceTarLargeFile checks a big file is archived intact and streamed
+// from the object store, not read into memory whole.
+func TestSourceTarLargeFile(t *testing.T) {
+	const size = 8 << 20
+	big := make([]byte, size)
+	for i := range big {
+		big[i] = byte(i * 7 / 3) // compressible, like most committed binaries
+	}
+	dir, sha := commitTree(t, map[string]string{"app": string(big)})
+	src, err := openSource(dir, sha)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	go func() { done <- pw.CloseWithError(src.writeTar(context.Background(), pw, nil)) }()
+	tr := tar.NewReader(pr)
+	h, err := tr.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.New()
+	n, err := io.Copy(sum, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, pr) // the archive's end
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if h.Name != "app" || n != size || !bytes.Equal(sum.Sum(nil), sha256Sum(big)) {
+		t.Fatalf("archived %s, %d bytes, content equal %v", h.Name, n, bytes.Equal(sum.Sum(nil), sha256Sum(big)))
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > size/2 {
+		t.Errorf("archiving an %d MB file allocated %d MB: it was read into memory", size>>20, alloc>>20)
+	}
+}
+
+func sha256Sum(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
