@@ -2,13 +2,19 @@ package podman
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/containers/podman/v5/libpod/define"
+	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/bindings/containers"
 	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/bindings/system"
@@ -112,32 +118,69 @@ func (c *Client) WatchDeaths(ctx context.Context, labels map[string]string, fn f
 
 // StreamLogs calls fn for every line the container prints from since on,
 // until it exits or ctx ends.
+//
+// The daemon keeps one such stream open per running container, so it reads
+// the multiplexed stream in the calling goroutine instead of through
+// containers.Logs, which needs a second goroutine and a channel per stream.
 func (c *Client) StreamLogs(ctx context.Context, id string, since time.Time, fn func(line string)) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ch := make(chan string, 256)
-	done := make(chan error, 1)
-	opts := new(containers.LogOptions).WithStdout(true).WithStderr(true).WithFollow(true)
-	if !since.IsZero() {
-		opts = opts.WithSince(since.UTC().Format(time.RFC3339Nano))
+	conn, err := bindings.GetClient(c.conn)
+	if err != nil {
+		return fmt.Errorf("stream logs of %s: %w", id, err)
 	}
-	go func() { done <- containers.Logs(c.ctx(ctx), id, opts, ch, ch) }()
+	params := url.Values{"stdout": {"true"}, "stderr": {"true"}, "follow": {"true"}}
+	if !since.IsZero() {
+		params.Set("since", since.UTC().Format(time.RFC3339Nano))
+	}
+	resp, err := conn.DoRequest(c.ctx(ctx), nil, http.MethodGet, "/containers/%s/logs", params, nil, id)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("stream logs of %s: %w", id, err)
+	}
+	defer resp.Body.Close()
+	if !resp.IsSuccess() {
+		return fmt.Errorf("stream logs of %s: %w", id, resp.Process(nil))
+	}
+	err = demuxLines(resp.Body, fn)
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("stream logs of %s: %w", id, err)
+	}
+	return nil
+}
+
+// maxLogFrame bounds one frame of a log stream; Podman splits long lines.
+const maxLogFrame = 1 << 20
+
+// demuxLines reads Podman's multiplexed log stream (frames of an 8-byte
+// header: stream number, 3 zero bytes, big-endian length; then the
+// payload) and calls fn with each stdout or stderr payload, without its
+// trailing newline, until the stream ends.
+func demuxLines(r io.Reader, fn func(line string)) error {
+	var hdr [8]byte
+	buf := make([]byte, 0, 512)
 	for {
-		select {
-		case line := <-ch:
-			fn(strings.TrimRight(line, "\n"))
-		case err := <-done:
-			for {
-				select {
-				case line := <-ch:
-					fn(strings.TrimRight(line, "\n"))
-				default:
-					if err != nil && ctx.Err() == nil {
-						return fmt.Errorf("stream logs of %s: %w", id, err)
-					}
-					return nil
-				}
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
 			}
+			return err
+		}
+		n := int(binary.BigEndian.Uint32(hdr[4:]))
+		if n > maxLogFrame {
+			return fmt.Errorf("log frame of %d bytes", n)
+		}
+		buf = slices.Grow(buf[:0], n)[:n]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return err
+		}
+		switch hdr[0] {
+		case 0, 1, 2:
+			fn(strings.TrimRight(string(buf), "\n"))
+		case 3:
+			return fmt.Errorf("from service in stream: %s", buf)
+		default:
+			return fmt.Errorf("unknown stream %d in log stream", hdr[0])
 		}
 	}
 }
