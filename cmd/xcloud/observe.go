@@ -25,13 +25,14 @@ const notifyGrace = 5 * time.Second
 type observability struct {
 	log     *slog.Logger
 	listen  string
+	pprof   bool
 	met     *metrics.Metrics
 	disp    *notify.Dispatcher
 	metrics *metrics.Server
 }
 
 func newObservability(cfg config.Config, logger *slog.Logger) (*observability, error) {
-	o := &observability{log: logger, listen: cfg.Metrics.Listen}
+	o := &observability{log: logger, listen: cfg.Metrics.Listen, pprof: cfg.Metrics.PProf}
 	if o.listen != "" {
 		o.met = metrics.New()
 	}
@@ -64,7 +65,7 @@ func (o *observability) start(ctx context.Context, st *store.Store) error {
 	if o.met == nil {
 		return nil
 	}
-	srv, err := metrics.Listen(o.listen, o.met.Handler(), o.log.With("system", "metrics"))
+	srv, err := metrics.Listen(o.listen, o.met.Handler(), o.pprof, o.log.With("system", "metrics"))
 	if err != nil {
 		o.disp.Close(ctx)
 		return err

@@ -16,6 +16,9 @@ type Metrics struct {
 	// Listen is where /metrics is served; "" turns the endpoint off. The
 	// default is loopback only: the figures name every app.
 	Listen string `toml:"listen"`
+	// PProf adds Go's profiling handlers under /debug/pprof on the same
+	// listener, to measure the daemon's memory and CPU; off by default.
+	PProf bool `toml:"pprof"`
 }
 
 // Notify is one [[notify]] table: a destination for events.
@@ -70,6 +73,9 @@ var (
 
 func (c *Config) validateMetrics(bad func(key, format string, args ...any) error) error {
 	if c.Metrics.Listen == "" {
+		if c.Metrics.PProf {
+			return bad("metrics.pprof", "needs metrics.listen (it is served on that listener)")
+		}
 		return nil
 	}
 	if err := checkListen(c.Metrics.Listen); err != nil {

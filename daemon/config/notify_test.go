@@ -59,6 +59,8 @@ func TestNotifyErrorsNameKeyAndLine(t *testing.T) {
 		{"duplicate name", "[[notify]]\ntype = \"webhook\"\nurl = \"http://h\"\nname = \"a\"\n[[notify]]\ntype = \"discord\"\nurl = \"http://h\"\nname = \"a\"\n", "xcloud.toml:8: notify[2].name: another notifier is named \"a\""},
 		{"unknown notify key", "[[notify]]\ntype = \"webhook\"\nurl = \"http://h\"\nsecrte = \"x\"\n", "xcloud.toml:4: notify.secrte: unknown key"},
 		{"bad metrics listen", "[metrics]\nlisten = \"9100\"\n", "xcloud.toml:2: metrics.listen: must be host:port"},
+		{"pprof without metrics", "[metrics]\nlisten = \"\"\npprof = true\n", "xcloud.toml:3: metrics.pprof: needs metrics.listen"},
+		{"pprof not a bool", "[metrics]\npprof = \"yes\"\n", "metrics.pprof"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parse(t, tc.src, nil)

@@ -112,7 +112,7 @@ func TestMetricsExposition(t *testing.T) {
 func TestServer(t *testing.T) {
 	m := New()
 	m.DeployFinished("api", true)
-	s, err := Listen("127.0.0.1:0", m.Handler(), nil)
+	s, err := Listen("127.0.0.1:0", m.Handler(), false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,10 @@ func TestServer(t *testing.T) {
 	if !strings.Contains(string(body), `xcloud_deploys_total{app="api",outcome="succeeded"} 1`) {
 		t.Errorf("/metrics lacks the deploy counter:\n%s", body)
 	}
-	if _, err := Listen(s.Addr().String(), m.Handler(), nil); err == nil {
+	if code := status(t, "http://"+s.Addr().String()+"/debug/pprof/heap"); code != http.StatusNotFound {
+		t.Errorf("pprof off: /debug/pprof/heap answered %d, want 404", code)
+	}
+	if _, err := Listen(s.Addr().String(), m.Handler(), false, nil); err == nil {
 		t.Error("a second server on the same address started")
 	}
 	if err := s.Close(context.Background()); err != nil {
@@ -134,6 +137,30 @@ func TestServer(t *testing.T) {
 	if _, err := http.Get("http://" + s.Addr().String() + "/metrics"); err == nil {
 		t.Error("server still answers after Close")
 	}
+}
+
+func TestServerPProf(t *testing.T) {
+	s, err := Listen("127.0.0.1:0", New().Handler(), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	for _, p := range []string{"/debug/pprof/heap", "/debug/pprof/goroutine?debug=1", "/metrics"} {
+		if code := status(t, "http://"+s.Addr().String()+p); code != http.StatusOK {
+			t.Errorf("pprof on: %s answered %d, want 200", p, code)
+		}
+	}
+}
+
+func status(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // BenchmarkObserveRequest is the per-request cost of the proxy's recorder.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 )
@@ -21,8 +22,9 @@ type Server struct {
 }
 
 // Listen binds addr (so a port conflict is an error at start-up) and
-// serves h at /metrics until Close.
-func Listen(addr string, h http.Handler, log *slog.Logger) (*Server, error) {
+// serves h at /metrics until Close; withPProf adds Go's profiling handlers
+// under /debug/pprof/.
+func Listen(addr string, h http.Handler, withPProf bool, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.Default().With("system", "metrics")
 	}
@@ -32,6 +34,15 @@ func Listen(addr string, h http.Handler, log *slog.Logger) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", h)
+	if withPProf {
+		// Registered on this mux only: importing net/http/pprof also fills
+		// http.DefaultServeMux, which nothing in the daemon serves.
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	s := &Server{
 		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute},
 		ln:  ln, log: log, addr: ln.Addr(),
