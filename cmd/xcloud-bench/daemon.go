@@ -38,6 +38,10 @@ type bench struct {
 	gitEnv   []string
 	images   []string // baseline image tags to remove
 	mem0     memory   // the daemon's resident memory with no app
+	// metricsPort serves /metrics and /debug/pprof; profileDir, when set,
+	// receives heap and goroutine profiles taken with 50 apps serving.
+	metricsPort int
+	profileDir  string
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -126,8 +130,7 @@ func (b *bench) start(ctx context.Context, bin string) error {
 	}
 	// Metrics stay on (the proxy figures include their per-request cost),
 	// on a port of their own so the bench runs beside other daemons.
-	metricsPort, err := freePort()
-	if err != nil {
+	if b.metricsPort, err = freePort(); err != nil {
 		return err
 	}
 	data := filepath.Join(b.dir, "data")
@@ -162,7 +165,8 @@ format = "text"
 level = "info"
 [metrics]
 listen = "127.0.0.1:%d"
-`, data, baseDomain, b.sshPort, keys, b.httpPort, podmanSocket(), metricsPort)
+pprof = true
+`, data, baseDomain, b.sshPort, keys, b.httpPort, podmanSocket(), b.metricsPort)
 	if err := os.WriteFile(config, []byte(cfg), 0o600); err != nil {
 		return err
 	}

@@ -56,16 +56,17 @@ func main() {
 	hello := flag.String("hello", "cmd/xcloud/testdata/hello", "source of the static test app")
 	budget := flag.Duration("timeout", 14*time.Minute, "bound on the whole run")
 	only := flag.String("only", "", "comma-separated sections to run (memory always runs): go,node,redeploys,noop,throughput,netmodes,routes,apps50; results are then not saved")
+	profile := flag.String("profile", "", "directory to save the daemon's heap and goroutine profiles in, taken with 50 apps serving (section apps50)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *budget)
 	defer cancel()
-	os.Exit(run(ctx, *xcloudBin, *outDir, *hello, *only))
+	os.Exit(run(ctx, *xcloudBin, *outDir, *hello, *only, *profile))
 }
 
-func run(ctx context.Context, xcloudBin, outDir, hello, only string) int {
+func run(ctx context.Context, xcloudBin, outDir, hello, only, profile string) int {
 	started := time.Now()
 	var res results
 	res.Timestamp = started.UTC().Format(time.RFC3339)
@@ -83,6 +84,7 @@ func run(ctx context.Context, xcloudBin, outDir, hello, only string) int {
 		return 1
 	}
 	defer b.close()
+	b.profileDir = profile
 
 	sections := []struct {
 		name string

@@ -6,7 +6,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -78,6 +80,9 @@ func (b *bench) manyApps(ctx context.Context) ([]figure, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := b.saveProfiles(ctx); err != nil {
+		return nil, err
+	}
 	// The idle figure is the baseline; a ratio of memory to memory says
 	// how much the apps cost.
 	return []figure{
@@ -114,6 +119,37 @@ func (b *bench) settledMemory(ctx context.Context) (memory, error) {
 		low = min2(low, m)
 	}
 	return low, nil
+}
+
+// saveProfiles writes the daemon's heap and goroutine profiles (and its
+// runtime.MemStats, at the end of heap.txt) to profileDir, when one was
+// asked for (-profile).
+func (b *bench) saveProfiles(ctx context.Context) error {
+	if b.profileDir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(b.profileDir, 0o755); err != nil {
+		return err
+	}
+	for file, path := range map[string]string{"heap.pb.gz": "heap?gc=1", "heap.txt": "heap?debug=1", "goroutine.txt": "goroutine?debug=1"} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/%s", b.metricsPort, path), nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("fetch profile %s: %w", path, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("fetch profile %s: %s %v", path, resp.Status, err)
+		}
+		if err := os.WriteFile(filepath.Join(b.profileDir, file), body, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func min2(a, b memory) memory {
