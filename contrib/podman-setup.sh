@@ -80,7 +80,9 @@ if [ "$want_service" = 1 ]; then
 		else
 			mkdir -p /run/podman /var/log/xcloud
 			log "starting podman system service on $sock"
-			nohup podman system service --time=0 "unix://$sock" >>/var/log/xcloud/podman-service.log 2>&1 &
+			# From /: the service's children (conmon) inherit its working
+			# directory, and fail once that directory is deleted (a CI clone).
+			nohup env -C / podman system service --time=0 "unix://$sock" >>/var/log/xcloud/podman-service.log 2>&1 &
 		fi
 		for _ in $(seq 1 100); do
 			podman --url "unix://$sock" version >/dev/null 2>&1 && break
