@@ -88,7 +88,7 @@ func commands() []command {
 		{name: "cron:run", usage: "cron:run APP ID", help: "run a cron job now, showing its output", app: true, access: accessWrite, run: (*Daemon).cmdCronRun},
 		{name: "cron:runs", usage: "cron:runs APP [ID] [-n N] [--json]", help: "list stored cron runs with exit codes and durations, newest first", app: true, opts: []string{"-n"}, access: accessRead, run: (*Daemon).cmdCronRuns},
 		{name: "cron:log", usage: "cron:log APP [RUN]", help: "print a cron run's output (default: the latest run)", app: true, access: accessRead, run: (*Daemon).cmdCronLog},
-		{name: "run", usage: "run APP CMD [ARGS...]", help: "run a command in a one-off container of the current release with the app's config (ssh -t: a terminal)", app: true, raw: true, access: runAccess, run: (*Daemon).cmdRun},
+		{name: "run", usage: "run APP CMD [ARGS...]", help: "run a command in a one-off container of the current release with the app's config (ssh -t: a terminal)", app: true, raw: true, access: accessWrite, run: (*Daemon).cmdRun},
 		{name: "rollback", usage: "rollback APP [vN]", help: "deploy an earlier release's image and spec again, without a build", app: true, access: accessWrite, run: (*Daemon).cmdRollback},
 	}
 }

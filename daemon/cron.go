@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -211,21 +212,12 @@ func (s *scheduler) fire(app string, job cronJob) {
 		log.Info("cron run skipped", "reason", err)
 		return
 	}
-	if !hasJob(spec.Cron, job.ID) {
+	if _, ok := findJob(spec.Cron, job.ID); !ok {
 		return
 	}
 	if _, err := s.d.runCronJob(ctx, rel, job, "schedule", io.Discard); err != nil && ctx.Err() == nil {
 		log.Error("cron run", "err", err)
 	}
-}
-
-func hasJob(jobs []cronJob, id string) bool {
-	for _, j := range jobs {
-		if j.ID == id {
-			return true
-		}
-	}
-	return false
 }
 
 func findJob(jobs []cronJob, id string) (cronJob, bool) {
@@ -313,7 +305,7 @@ type lineLogger struct {
 func (l *lineLogger) Write(p []byte) (int, error) {
 	l.partial = append(l.partial, p...)
 	for {
-		i := strings.IndexByte(string(l.partial), '\n')
+		i := bytes.IndexByte(l.partial, '\n')
 		if i < 0 {
 			break
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -102,18 +101,7 @@ func (f *fakeRouter) hosts(app string) []string {
 
 func newDomainsDaemon(t *testing.T, mode string) (*Daemon, *store.Store, *fakeRouter) {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "x.db"), store.Options{BackupsDir: filepath.Join(dir, "b"), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	for _, app := range []string{"web", "other"} {
-		if _, err := st.CreateApp(ctx, app); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st := newAppsStore(t, "web", "other")
 	r := &fakeRouter{}
 	scheme := "https"
 	if mode == "off" {
@@ -128,9 +116,7 @@ func newDomainsDaemon(t *testing.T, mode string) (*Daemon, *store.Store, *fakeRo
 }
 
 func runDomainCmd(d *Daemon, id gitreceive.Identity, args ...string) (int, string, string) {
-	var out, errb strings.Builder
-	code := d.RunCommand(context.Background(), id, args, gitreceive.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
-	return code, out.String(), errb.String()
+	return runKeysCmd(d, id, "", args...)
 }
 
 var domainAdmin = gitreceive.Identity{Name: "admin", Admin: true}

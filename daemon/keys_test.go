@@ -37,18 +37,8 @@ func newPubKey(t *testing.T, comment string) (line string, fp string) {
 // newKeysDaemon has apps web and api, and an admin_keys file with root@host.
 func newKeysDaemon(t *testing.T) (*Daemon, *store.Store, string) {
 	t.Helper()
-	ctx := context.Background()
+	st := newAppsStore(t, "web", "api")
 	dir := t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "x.db"), store.Options{BackupsDir: filepath.Join(dir, "b"), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	for _, app := range []string{"web", "api"} {
-		if _, err := st.CreateApp(ctx, app); err != nil {
-			t.Fatal(err)
-		}
-	}
 	rootKey, _ := newPubKey(t, "root@host")
 	adminKeys := filepath.Join(dir, "admin_keys")
 	if err := os.WriteFile(adminKeys, []byte("# admins\n"+rootKey), 0o600); err != nil {
@@ -59,6 +49,24 @@ func newKeysDaemon(t *testing.T) (*Daemon, *store.Store, string) {
 }
 
 var keysAdmin = gitreceive.Identity{Name: "root@host", Fingerprint: "SHA256:root", Admin: true}
+
+// newAppsStore opens a store in a temp dir with the given apps created.
+func newAppsStore(t *testing.T, apps ...string) *store.Store {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.Open(ctx, filepath.Join(dir, "x.db"), store.Options{BackupsDir: filepath.Join(dir, "b"), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for _, app := range apps {
+		if _, err := st.CreateApp(ctx, app); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
 
 func runKeysCmd(d *Daemon, id gitreceive.Identity, stdin string, args ...string) (int, string, string) {
 	var out, errb strings.Builder

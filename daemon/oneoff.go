@@ -66,9 +66,6 @@ type exitStatus int
 
 func (e exitStatus) Error() string { return "exit status " + strconv.Itoa(int(e)) }
 
-// runAccess: running code with the app's config vars is a deploy-level act.
-const runAccess = accessWrite
-
 // cmdRun runs a command in a one-off container of the current release,
 // wired to the SSH session (a terminal when the client asked for one), and
 // ends with the command's exit status. The container is removed afterwards.
