@@ -20,10 +20,12 @@ build:
 
 # Podman, runc, uidmap, slirp4netns, debootstrap; containers.conf; /dev/net/tun;
 # a Podman API service; the stack images (debootstrap, several minutes the
-# first time). Idempotent: a second run takes a few seconds.
+# first time). Idempotent: a second run takes a few seconds. The images go to
+# root's Podman, which the tests use, whatever socket an installed
+# /etc/xcloud/xcloud.toml names (contrib/install.sh copies them to its user).
 deps: build
 	$(SUDO) contrib/podman-setup.sh --service
-	$(SUDO) $(BIN) stack build
+	$(SUDO) env XCLOUD_PODMAN_SOCKET=/run/podman/podman.sock $(BIN) stack build
 
 # A development daemon: data in .dev/, SSH on :2222, HTTP on :8080, TLS off.
 # Your ~/.ssh/*.pub keys become admin keys.
