@@ -1,0 +1,353 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+)
+
+// transport is the Caddy module http.reverse_proxy.transport.xcloud: plain
+// HTTP/1.1 to the apps' containers, with one goroutine per request.
+//
+// Go's http.Transport hands every request to a per-connection write
+// goroutine and every response back from a read goroutine. With apps
+// answering in microseconds those hand-offs (a channel send and a wake-up
+// each way) are a measurable part of the proxy's cost. Here the request's
+// own goroutine writes the request and reads the response on a pooled
+// keep-alive connection. That is only safe when the request has no body: a
+// server may answer while it still reads a body, and writing all of it
+// first could then deadlock. So requests with a body, and protocol upgrades
+// (WebSocket), go to Caddy's standard HTTP transport, HTTP.
+//
+// A connection idle for a while is checked before reuse with a
+// non-blocking peek, so one the app has closed (Node closes idle ones after
+// 5s) is not used;
+// should an app close one in the instant after, an idempotent request is
+// sent once more on a new connection, as http.Transport does.
+type transport struct {
+	// HTTP carries requests with a body and upgrades.
+	HTTP *reverseproxy.HTTPTransport `json:"http,omitempty"`
+	// MaxIdleConnsPerHost bounds the idle connections kept per upstream.
+	MaxIdleConnsPerHost int `json:"max_idle_conns_per_host,omitempty"`
+	// IdleTimeout closes connections idle this long (default 2m, Caddy's).
+	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
+
+	mu        sync.Mutex
+	idle      map[string][]*upstreamConn // by dial address; the newest last
+	lastSweep time.Time
+	closed    bool
+}
+
+// upstreamConn is a connection to an upstream with its buffers.
+type upstreamConn struct {
+	net.Conn
+	addr   string // the dial address, its key in the pool
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	idleAt time.Time
+}
+
+func init() { caddy.RegisterModule(new(transport)) }
+
+// CaddyModule returns the Caddy module information.
+func (*transport) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.reverse_proxy.transport.xcloud",
+		New: func() caddy.Module { return new(transport) },
+	}
+}
+
+// Provision sets defaults and provisions the standard transport.
+func (t *transport) Provision(ctx caddy.Context) error {
+	if t.HTTP == nil {
+		t.HTTP = new(reverseproxy.HTTPTransport)
+	}
+	if err := t.HTTP.Provision(ctx); err != nil {
+		return fmt.Errorf("provisioning the http transport: %w", err)
+	}
+	if t.MaxIdleConnsPerHost == 0 {
+		t.MaxIdleConnsPerHost = 32
+	}
+	if t.IdleTimeout == 0 {
+		t.IdleTimeout = caddy.Duration(2 * time.Minute)
+	}
+	t.idle = make(map[string][]*upstreamConn)
+	t.lastSweep = time.Now()
+	return nil
+}
+
+// Cleanup closes the idle connections; connections in use are closed when
+// their response ends.
+func (t *transport) Cleanup() error {
+	t.mu.Lock()
+	t.closed = true
+	idle := t.idle
+	t.idle = nil
+	t.mu.Unlock()
+	for _, conns := range idle {
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	return t.HTTP.Cleanup()
+}
+
+// RoundTrip sends req to the upstream in req.URL.Host.
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if (req.Body != nil && req.Body != http.NoBody) || req.Header.Get("Upgrade") != "" ||
+		(req.URL.Scheme != "" && req.URL.Scheme != "http") {
+		return t.HTTP.RoundTrip(req)
+	}
+	req.URL.Scheme = "http"
+	addr := req.URL.Host
+	if di, ok := reverseproxy.GetDialInfo(req.Context()); ok {
+		addr = di.Address
+	}
+	for attempt := 0; ; attempt++ {
+		c, reused, err := t.conn(req.Context(), addr)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := t.exchange(req, c)
+		if err == nil {
+			return resp, nil
+		}
+		c.Close()
+		// A reused connection the app closed before answering: send the
+		// request once more on a new one, if sending it twice is harmless.
+		var fresh errNoResponse
+		if !reused || attempt > 0 || !errors.As(err, &fresh) || !idempotent(req.Method) {
+			return nil, err
+		}
+	}
+}
+
+// errNoResponse is a failure before the upstream sent a byte of response.
+type errNoResponse struct{ error }
+
+func (e errNoResponse) Unwrap() error { return e.error }
+
+// aLongTimeAgo is a deadline that makes blocked I/O return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// exchange writes req on c and reads the response head. The response body
+// returns c to the pool when read to its end.
+func (t *transport) exchange(req *http.Request, c *upstreamConn) (*http.Response, error) {
+	ctx := req.Context()
+	// A client that goes away cancels ctx; the deadline unblocks any read
+	// or write on c at once. AfterFunc starts no goroutine unless it fires.
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo) })
+	if err := req.Write(c.bw); err != nil {
+		stop()
+		return nil, errNoResponse{fmt.Errorf("writing the request: %w", err)}
+	}
+	if err := c.bw.Flush(); err != nil {
+		stop()
+		return nil, errNoResponse{fmt.Errorf("writing the request: %w", err)}
+	}
+	if _, err := c.br.Peek(1); err != nil {
+		stop()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, errNoResponse{fmt.Errorf("reading the response: %w", err)}
+	}
+	var resp *http.Response
+	for {
+		var err error
+		resp, err = http.ReadResponse(c.br, req)
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("reading the response: %w", err)
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			break
+		}
+		// 1xx informational (103 Early Hints): hand it to reverse_proxy,
+		// which forwards it, and read on.
+		if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.Got1xxResponse != nil {
+			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
+				stop()
+				return nil, err
+			}
+		}
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		stop()
+		return nil, errors.New("upstream switched protocols without an Upgrade request")
+	}
+	keep := !resp.Close && !req.Close
+	if resp.Body == http.NoBody {
+		t.release(c, stop, keep)
+		return resp, nil
+	}
+	resp.Body = &upstreamBody{ReadCloser: resp.Body, t: t, c: c, stop: stop, keep: keep}
+	return resp, nil
+}
+
+// upstreamBody is a response body that gives its connection back to the
+// pool once read to the end, and closes it when abandoned before.
+type upstreamBody struct {
+	io.ReadCloser
+	t    *transport
+	c    *upstreamConn
+	stop func() bool
+	keep bool
+	done bool
+}
+
+func (b *upstreamBody) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.done = true
+		b.t.release(b.c, b.stop, b.keep && err == io.EOF)
+	}
+	return n, err
+}
+
+func (b *upstreamBody) Close() error {
+	if !b.done {
+		b.done = true
+		b.t.release(b.c, b.stop, false)
+	}
+	return nil
+}
+
+// release ends an exchange on c: back to the pool when keep, else closed.
+func (t *transport) release(c *upstreamConn, stop func() bool, keep bool) {
+	// stop reports false when the context's deadline fired: c is unusable.
+	if !stop() || !keep {
+		c.Close()
+		return
+	}
+	now := time.Now()
+	c.idleAt = now
+	t.mu.Lock()
+	if t.closed || len(t.idle[c.addr]) >= t.MaxIdleConnsPerHost {
+		t.mu.Unlock()
+		c.Close()
+		return
+	}
+	t.idle[c.addr] = append(t.idle[c.addr], c)
+	// Upstreams come and go with deploys; now and then close what has
+	// idled too long everywhere, so the pool keeps no connections to
+	// containers long gone.
+	var expired []*upstreamConn
+	if now.Sub(t.lastSweep) > time.Duration(t.IdleTimeout) {
+		t.lastSweep = now
+		expired = t.sweepLocked(now)
+	}
+	t.mu.Unlock()
+	for _, c := range expired {
+		c.Close()
+	}
+}
+
+// sweepLocked removes the connections idle past IdleTimeout; t.mu is held.
+func (t *transport) sweepLocked(now time.Time) []*upstreamConn {
+	var expired []*upstreamConn
+	for addr, conns := range t.idle {
+		i := 0
+		for i < len(conns) && now.Sub(conns[i].idleAt) > time.Duration(t.IdleTimeout) {
+			i++
+		}
+		if i == 0 {
+			continue
+		}
+		expired = append(expired, conns[:i]...)
+		if i == len(conns) {
+			delete(t.idle, addr)
+		} else {
+			t.idle[addr] = append(conns[:0], conns[i:]...)
+		}
+	}
+	return expired
+}
+
+// conn returns an idle connection to addr that is still open, or dials one.
+func (t *transport) conn(ctx context.Context, addr string) (c *upstreamConn, reused bool, err error) {
+	now := time.Now()
+	for {
+		t.mu.Lock()
+		conns := t.idle[addr]
+		if len(conns) == 0 {
+			t.mu.Unlock()
+			break
+		}
+		c = conns[len(conns)-1]
+		t.idle[addr] = conns[:len(conns)-1]
+		t.mu.Unlock()
+		idle := now.Sub(c.idleAt)
+		if idle <= time.Duration(t.IdleTimeout) && (idle < checkAfter || stillOpen(c.Conn)) {
+			return c, true, nil
+		}
+		c.Close()
+	}
+	// Caddy's dialer: its timeout and TCP keep-alive probes, and its errors
+	// are reverseproxy.DialError, which reverse_proxy retries for any method.
+	nc, err := t.HTTP.Transport.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, false, err
+	}
+	return &upstreamConn{Conn: nc, addr: addr, br: bufio.NewReaderSize(nc, 4096), bw: bufio.NewWriterSize(nc, 4096)}, false, nil
+}
+
+// checkAfter is how long a connection idles before it is checked with
+// stillOpen at reuse. Servers close idle connections after seconds (2s
+// gunicorn, 5s Node and uvicorn), so one used this recently is open; under
+// load that spares most requests the peek (3% of the proxy's CPU).
+const checkAfter = 100 * time.Millisecond
+
+// stillOpen reports whether an idle connection can carry a request: the
+// peer has neither closed it nor sent anything unasked.
+func stillOpen(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	open := false
+	var b [1]byte
+	err = raw.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		// Nothing to read (EAGAIN) is the healthy case; 0 bytes is EOF.
+		open = n < 0 && (err == syscall.EAGAIN || err == syscall.EWOULDBLOCK)
+		return true
+	})
+	return err == nil && open
+}
+
+// idempotent reports whether a request with method may be sent twice.
+func idempotent(method string) bool {
+	switch strings.ToUpper(method) {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// Interface guards.
+var (
+	_ http.RoundTripper  = (*transport)(nil)
+	_ caddy.Provisioner  = (*transport)(nil)
+	_ caddy.CleanerUpper = (*transport)(nil)
+)
