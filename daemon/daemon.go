@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xcloud-dev/xcloud/buildpacks"
@@ -131,6 +132,8 @@ type Daemon struct {
 	running   map[string]context.CancelFunc // app → cancels its running build
 	roots     map[string]string             // app → static files root, for static releases
 	waiting   int                           // builds queued for a slot
+	deploying atomic.Int32                  // pushes being deployed (see memory.go)
+	trim      chan struct{}                 // a deploy burst ended (see memory.go)
 	routeMu   sync.Mutex                    // serialises route computation + apply
 }
 
@@ -165,6 +168,7 @@ func New(opts Options) *Daemon {
 		appLocks:  map[string]*sync.Mutex{},
 		upstreams: map[string][]string{},
 		running:   map[string]context.CancelFunc{},
+		trim:      make(chan struct{}, 1),
 		roots:     map[string]string{},
 	}
 	d.cron = newScheduler(d)
@@ -207,10 +211,14 @@ func (d *Daemon) Start(ctx context.Context) error {
 		return err
 	}
 	d.cron.cron.Start()
-	d.bg.Add(1)
+	d.bg.Add(2)
 	go func() {
 		defer d.bg.Done()
 		d.supervise(d.bgctx)
+	}()
+	go func() {
+		defer d.bg.Done()
+		d.trimMemory(d.bgctx)
 	}()
 	return nil
 }

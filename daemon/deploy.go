@@ -55,6 +55,7 @@ func (d *Daemon) CreateApp(ctx context.Context, app string, by gitreceive.Identi
 // Progress streams to out. A failure at any step leaves the serving release
 // serving.
 func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) error {
+	defer d.deployStarted()()
 	w := &progress{w: out}
 	unlock, err := d.lockApp(ctx, p.App, w)
 	if err != nil {

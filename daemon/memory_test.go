@@ -1,0 +1,30 @@
+package daemon
+
+import "testing"
+
+func TestTrimAfterTheLastDeployEnds(t *testing.T) {
+	d := &Daemon{trim: make(chan struct{}, 1)}
+	due := func() bool {
+		select {
+		case <-d.trim:
+			return true
+		default:
+			return false
+		}
+	}
+	end1, end2 := d.deployStarted(), d.deployStarted()
+	end1()
+	if due() {
+		t.Fatal("trim due while a deploy is still running")
+	}
+	end2()
+	if !due() {
+		t.Fatal("no trim due after the last deploy ended")
+	}
+	// Bursts that end while a trim is pending coalesce into it.
+	d.deployStarted()()
+	d.deployStarted()()
+	if !due() || due() {
+		t.Fatal("want exactly one trim due for two deploys ended in a row")
+	}
+}
