@@ -51,6 +51,9 @@ type results struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == proxyOnlyArg {
+		os.Exit(proxyOnlyMain(os.Args[2:]))
+	}
 	xcloudBin := flag.String("xcloud", "bin/xcloud", "the xcloud binary to benchmark (make build)")
 	outDir := flag.String("out", "bench", "directory for results.json and history.jsonl")
 	hello := flag.String("hello", "cmd/xcloud/testdata/hello", "source of the static test app")

@@ -76,11 +76,15 @@ func (b *bench) manyApps(ctx context.Context) ([]figure, error) {
 		return nil, err
 	}
 	took := time.Since(start)
-	m, err := b.settledMemory(ctx)
+	m, err := settledMemory(ctx, b.cmd.Process.Pid)
 	if err != nil {
 		return nil, err
 	}
 	if err := b.saveProfiles(ctx); err != nil {
+		return nil, err
+	}
+	alone, err := proxyOnlyMemory(ctx, n)
+	if err != nil {
 		return nil, err
 	}
 	// The idle figure is the baseline; a ratio of memory to memory says
@@ -88,16 +92,17 @@ func (b *bench) manyApps(ctx context.Context) ([]figure, error) {
 	return []figure{
 		compare("daemon RSS, 50 apps serving", "MB", m.rss, b.mem0.rss, "<60", fmt.Sprintf("baseline: the same daemon idle with 0 apps; VmRSS from /proc/PID/status once it stops falling (≤20 s after the last deploy); the 50 apps were deployed in %.0fs, %d pushes at a time, from one tree (layer cache hits; %d push(es) retried)", took.Seconds(), workers, retried.Load())),
 		compare("daemon anonymous RSS, 50 apps serving", "MB", m.anon, b.mem0.anon, "", "RssAnon: heap and stacks, without the clean file pages of the binary that VmRSS counts"),
+		compare("daemon RSS, 50 apps, vs its proxy alone", "MB", m.rss, alone.rss, "", fmt.Sprintf("baseline: xcloud's proxy package (Caddy, same modules and routes) alone in a process serving 50 apps; anonymous %.1f MB", alone.anon)),
 	}, nil
 }
 
-// settledMemory is the daemon's memory once idle: the 50 builds leave
+// settledMemory is process pid's memory once idle: the 50 builds leave
 // garbage that Go's scavenger returns to the system over seconds, and the
 // figure is about serving, not about building. It reads the memory every
 // second for up to 20 s and keeps the lowest, stopping early when the
 // resident size has stopped falling.
-func (b *bench) settledMemory(ctx context.Context) (memory, error) {
-	low, err := readMemory(b.cmd.Process.Pid)
+func settledMemory(ctx context.Context, pid int) (memory, error) {
+	low, err := readMemory(pid)
 	if err != nil {
 		return low, err
 	}
@@ -109,7 +114,7 @@ func (b *bench) settledMemory(ctx context.Context) (memory, error) {
 			return low, ctx.Err()
 		case <-tick.C:
 		}
-		m, err := readMemory(b.cmd.Process.Pid)
+		m, err := readMemory(pid)
 		if err != nil {
 			return low, err
 		}
