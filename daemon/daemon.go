@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -134,7 +135,12 @@ type Daemon struct {
 	waiting   int                           // builds queued for a slot
 	deploying atomic.Int32                  // pushes being deployed (see memory.go)
 	trim      chan struct{}                 // a deploy burst ended (see memory.go)
-	routeMu   sync.Mutex                    // serialises route computation + apply
+	// checks carries readiness and health checks. It keeps no idle
+	// connections: each check is against a new container, and the default
+	// transport would hold one (two goroutines and buffers) per container
+	// for 90 seconds after its deploy.
+	checks  *http.Transport
+	routeMu sync.Mutex // serialises route computation + apply
 }
 
 // New returns a Daemon; it does no I/O until Start.
@@ -169,6 +175,7 @@ func New(opts Options) *Daemon {
 		upstreams: map[string][]string{},
 		running:   map[string]context.CancelFunc{},
 		trim:      make(chan struct{}, 1),
+		checks:    &http.Transport{DisableKeepAlives: true},
 		roots:     map[string]string{},
 	}
 	d.cron = newScheduler(d)

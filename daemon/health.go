@@ -39,7 +39,7 @@ func (d *Daemon) checkHealth(ctx context.Context, c podman.Container, checks []b
 func (d *Daemon) waitAnswer(ctx context.Context, c podman.Container) error {
 	ctx, cancel := context.WithTimeout(ctx, d.opts.ReadyTimeout)
 	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
+	client := &http.Client{Timeout: 2 * time.Second, Transport: d.checks}
 	url := "http://" + upstream(c.HostPort) + "/"
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -90,7 +90,7 @@ func (d *Daemon) runCheck(ctx context.Context, c podman.Container, hc buildpacks
 	if err := sleepCtx(ctx, time.Duration(hc.InitialDelay)*time.Second); err != nil {
 		return err
 	}
-	client := &http.Client{Timeout: timeout}
+	client := &http.Client{Timeout: timeout, Transport: d.checks}
 	url := "http://" + upstream(c.HostPort) + path
 	var last error
 	for i := 1; i <= attempts; i++ {
