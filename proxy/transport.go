@@ -146,48 +146,14 @@ var aLongTimeAgo = time.Unix(1, 0)
 // exchange writes req on c and reads the response head. The response body
 // returns c to the pool when read to its end.
 func (t *transport) exchange(req *http.Request, c *upstreamConn) (*http.Response, error) {
-	ctx := req.Context()
-	// A client that goes away cancels ctx; the deadline unblocks any read
-	// or write on c at once. AfterFunc starts no goroutine unless it fires.
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo) })
-	if err := req.Write(c.bw); err != nil {
+	// A client that goes away cancels the context; the deadline unblocks
+	// any read or write on c at once. AfterFunc starts no goroutine unless
+	// it fires.
+	stop := context.AfterFunc(req.Context(), func() { c.SetDeadline(aLongTimeAgo) })
+	resp, err := roundTrip(req, c)
+	if err != nil {
 		stop()
-		return nil, errNoResponse{fmt.Errorf("writing the request: %w", err)}
-	}
-	if err := c.bw.Flush(); err != nil {
-		stop()
-		return nil, errNoResponse{fmt.Errorf("writing the request: %w", err)}
-	}
-	if _, err := c.br.Peek(1); err != nil {
-		stop()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, errNoResponse{fmt.Errorf("reading the response: %w", err)}
-	}
-	var resp *http.Response
-	for {
-		var err error
-		resp, err = http.ReadResponse(c.br, req)
-		if err != nil {
-			stop()
-			return nil, fmt.Errorf("reading the response: %w", err)
-		}
-		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			break
-		}
-		// 1xx informational (103 Early Hints): hand it to reverse_proxy,
-		// which forwards it, and read on.
-		if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.Got1xxResponse != nil {
-			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
-				stop()
-				return nil, err
-			}
-		}
-	}
-	if resp.StatusCode == http.StatusSwitchingProtocols {
-		stop()
-		return nil, errors.New("upstream switched protocols without an Upgrade request")
+		return nil, err
 	}
 	keep := !resp.Close && !req.Close
 	if resp.Body == http.NoBody {
@@ -196,6 +162,43 @@ func (t *transport) exchange(req *http.Request, c *upstreamConn) (*http.Response
 	}
 	resp.Body = &upstreamBody{ReadCloser: resp.Body, t: t, c: c, stop: stop, keep: keep}
 	return resp, nil
+}
+
+// roundTrip writes req on c and reads the head of the final response,
+// handing 1xx informational responses (103 Early Hints) to reverse_proxy,
+// which forwards them. A failure before the first byte of the response is
+// an errNoResponse.
+func roundTrip(req *http.Request, c *upstreamConn) (*http.Response, error) {
+	if err := req.Write(c.bw); err != nil {
+		return nil, errNoResponse{fmt.Errorf("writing the request: %w", err)}
+	}
+	if err := c.bw.Flush(); err != nil {
+		return nil, errNoResponse{fmt.Errorf("writing the request: %w", err)}
+	}
+	ctx := req.Context()
+	if _, err := c.br.Peek(1); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, errNoResponse{fmt.Errorf("reading the response: %w", err)}
+	}
+	for {
+		resp, err := http.ReadResponse(c.br, req)
+		if err != nil {
+			return nil, fmt.Errorf("reading the response: %w", err)
+		}
+		switch {
+		case resp.StatusCode == http.StatusSwitchingProtocols:
+			return nil, errors.New("upstream switched protocols without an Upgrade request")
+		case resp.StatusCode >= 200:
+			return resp, nil
+		}
+		if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.Got1xxResponse != nil {
+			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
+				return nil, err
+			}
+		}
+	}
 }
 
 // upstreamBody is a response body that gives its connection back to the

@@ -9,7 +9,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -113,9 +112,6 @@ func proxyOnlyMemory(ctx context.Context, n int) (memory, error) {
 		if err := waitBody(ctx, "http://"+listen+"/", host, "many", 10*time.Second); err != nil {
 			return memory{}, fmt.Errorf("proxy-only process, %s: %w", host, err)
 		}
-	}
-	if cmd.Process == nil {
-		return memory{}, errors.New("proxy-only process not running")
 	}
 	return settledMemory(ctx, cmd.Process.Pid)
 }
