@@ -18,7 +18,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # busybox-static gives the acceptance tests a shell for FROM-scratch images.
-pkgs="podman runc uidmap slirp4netns fuse-overlayfs debootstrap git openssh-client busybox-static"
+# netavark and aardvark-dns: one isolated network per app (Podman 4.3's CNI
+# backend routes between bridge networks and resolves no names).
+pkgs="podman runc uidmap slirp4netns fuse-overlayfs debootstrap git openssh-client busybox-static netavark aardvark-dns"
 # A rootless user's Podman reaches systemd (its cgroup manager) over the
 # user's session bus.
 if [ -d /run/systemd/system ]; then pkgs="$pkgs dbus-user-session"; fi
@@ -44,6 +46,9 @@ default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
 runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
+
+[network]
+network_backend = "netavark"
 '
 write_conf() { # path owner
 	local path=$1 owner=$2
