@@ -43,8 +43,10 @@ type Command struct {
 	Args []string
 }
 
-// AppNamePattern is the pattern every app name must match.
-const AppNamePattern = `^[a-z][a-z0-9-]{0,62}$`
+// AppNamePattern is the pattern every app name must match: a DNS label
+// (the app is served at NAME.<base_domain>) that starts with a letter, so
+// it cannot end in '-' and has at most 63 characters.
+const AppNamePattern = `^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`
 
 var appNameRE = regexp.MustCompile(AppNamePattern)
 

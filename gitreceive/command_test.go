@@ -33,6 +33,12 @@ func TestParseCommand(t *testing.T) {
 		{[]string{"git-receive-pack", "1app"}, Command{}, ErrInvalidAppName},
 		{[]string{"git-receive-pack", ""}, Command{}, ErrInvalidAppName},
 		{[]string{"git-receive-pack", ".git"}, Command{}, ErrInvalidAppName},
+		// App names are DNS labels: no trailing '-'.
+		{[]string{"git-receive-pack", "app-"}, Command{}, ErrInvalidAppName},
+		{[]string{"git-receive-pack", "/my-app-.git"}, Command{}, ErrInvalidAppName},
+		{[]string{"git-receive-pack", long[:62] + "-"}, Command{}, ErrInvalidAppName},
+		{[]string{"git-receive-pack", "a"}, Command{Kind: Receive, App: "a"}, nil},
+		{[]string{"git-receive-pack", "a--1"}, Command{Kind: Receive, App: "a--1"}, nil},
 		{[]string{"git-receive-pack"}, Command{}, ErrUnsupportedGitCommand},
 		{[]string{"git-receive-pack", "a", "b"}, Command{}, ErrUnsupportedGitCommand},
 		{[]string{"git-upload-archive", "hello"}, Command{}, ErrUnsupportedGitCommand},
@@ -56,7 +62,7 @@ func TestParseCommand(t *testing.T) {
 
 func TestParseCommandErrorMessage(t *testing.T) {
 	_, err := ParseCommand([]string{"git-receive-pack", "/Hello.git"})
-	want := `invalid app name "Hello": must match ^[a-z][a-z0-9-]{0,62}$`
+	want := `invalid app name "Hello": must match ^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`
 	if err == nil || err.Error() != want {
 		t.Fatalf("error = %v, want %q", err, want)
 	}

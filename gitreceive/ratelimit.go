@@ -3,7 +3,6 @@ package gitreceive
 import (
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gliderlabs/ssh"
@@ -131,11 +130,6 @@ func (l *authLimiter) size() int {
 	return len(l.ips)
 }
 
-// connAuth is the per-connection state the public key handler updates.
-type connAuth struct {
-	rejected atomic.Int32 // keys offered and refused
-}
-
 type connAuthKey struct{}
 
 // remoteIP is the host part of addr ("" if there is none).
@@ -151,22 +145,35 @@ func remoteIP(addr net.Addr) string {
 }
 
 // connCallback is the ssh.Server ConnCallback: it drops connections from
-// banned IPs and watches the others for failed logins.
+// banned IPs and from IPs with too many connections not logged in yet, puts
+// a deadline on the login and watches for failed logins.
 func (s *Server) connCallback(ctx ssh.Context, c net.Conn) net.Conn {
 	ip := remoteIP(c.RemoteAddr())
 	if banned, until := s.limiter.blocked(ip); banned {
 		s.log.Debug("refused connection: too many failed logins", "remote_ip", ip, "until", until.Format(time.RFC3339))
 		return nil
 	}
+	if !s.preauth.admit(ip) {
+		s.log.Warn("refused connection: too many connections not logged in from this address",
+			"remote_ip", ip, "max", s.preauth.max)
+		return nil
+	}
 	st := &connAuth{}
+	s.preauth.watch(st, ip, c)
 	ctx.SetValue(connAuthKey{}, st)
 	return &watchedConn{Conn: c, onClose: func() {
+		st.release()
+		timedOut := st.timedOut.Load()
 		// gliderlabs stores the SSH connection in the context only once the
 		// handshake, including authentication, has succeeded.
-		if ctx.Value(ssh.ContextKeyConn) != nil || st.rejected.Load() == 0 {
+		if ctx.Value(ssh.ContextKeyConn) != nil || (st.rejected.Load() == 0 && !timedOut) {
 			return
 		}
-		s.log.Info("failed login", "remote_ip", ip, "rejected_keys", st.rejected.Load())
+		if timedOut {
+			s.log.Info("failed login: handshake timed out", "remote_ip", ip, "timeout", s.preauth.timeout)
+		} else {
+			s.log.Info("failed login", "remote_ip", ip, "rejected_keys", st.rejected.Load())
+		}
 		if s.limiter.failed(ip) {
 			s.log.Warn("too many failed logins; refusing connections from this address",
 				"remote_ip", ip, "failures", s.limiter.max, "window", s.limiter.window, "ban", s.limiter.ban)

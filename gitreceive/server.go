@@ -43,7 +43,27 @@ type Config struct {
 	MaxAuthFailures   int
 	AuthFailureWindow time.Duration
 	AuthFailureBan    time.Duration
+	// HandshakeTimeout closes a connection that has not logged in within
+	// it; such a timeout counts as a failed login. The deadline ends at
+	// login, so a push streaming a long build is never cut. Zero takes
+	// DefaultHandshakeTimeout; negative means no deadline.
+	HandshakeTimeout time.Duration
+	// MaxUnauthPerIP caps the connections from one IP (one /64 for IPv6)
+	// that have not logged in yet; more are closed at once. Zero takes
+	// DefaultMaxUnauthPerIP; negative means no cap.
+	MaxUnauthPerIP int
+	// RepoSize caps an app's repository on disk, in bytes: a push that
+	// would take it beyond is refused. Zero means no cap.
+	RepoSize int64
 }
+
+// Defaults for Config.HandshakeTimeout and Config.MaxUnauthPerIP.
+const (
+	// Long enough for a person to answer ssh's first-connection host key
+	// prompt; OpenSSH's own LoginGraceTime is longer still.
+	DefaultHandshakeTimeout = 30 * time.Second
+	DefaultMaxUnauthPerIP   = 10
+)
 
 // Server is the SSH server. Create it with New, then call Listen and Serve.
 type Server struct {
@@ -57,6 +77,7 @@ type Server struct {
 	sessions sync.WaitGroup // in-flight session handlers
 	appLocks map[string]chan struct{}
 	limiter  *authLimiter // nil: no limit on failed logins
+	preauth  *preauthGuard
 }
 
 // New validates cfg and returns a Server. It does no I/O.
@@ -74,7 +95,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("gitreceive: Config.Backend is required")
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, appLocks: map[string]chan struct{}{},
-		limiter: newAuthLimiter(cfg.MaxAuthFailures, cfg.AuthFailureWindow, cfg.AuthFailureBan, nil)}
+		limiter: newAuthLimiter(cfg.MaxAuthFailures, cfg.AuthFailureWindow, cfg.AuthFailureBan, nil),
+		preauth: newPreauthGuard(cfg.HandshakeTimeout, cfg.MaxUnauthPerIP)}
 	if s.log == nil {
 		s.log = slog.Default().With("system", "gitreceive")
 	}
@@ -87,8 +109,11 @@ func New(cfg Config) (*Server, error) {
 		// session handler re-derives the identity from the key actually
 		// used and authorises each command.
 		PublicKeyHandler: s.knownKey,
-		// Drops connections from IPs with too many failed logins.
+		// Drops connections from IPs with too many failed logins or too
+		// many connections not logged in yet, and times out the handshake.
 		ConnCallback: s.connCallback,
+		// Tells the connection's handshake guard when the login succeeded.
+		ServerConfigCallback: s.serverConfig,
 		// Allow PTYs so the Commander can offer interactive commands;
 		// git never asks for one.
 		PtyCallback: func(ssh.Context, ssh.Pty) bool { return true },
@@ -99,7 +124,10 @@ func New(cfg Config) (*Server, error) {
 
 // knownKey reports whether key may log in at all.
 func (s *Server) knownKey(ctx ssh.Context, key ssh.PublicKey) bool {
-	_, err := s.cfg.Auth.Authenticate(ctx, key)
+	err := CheckKeyStrength(key)
+	if err == nil {
+		_, err = s.cfg.Auth.Authenticate(ctx, key)
+	}
 	if err != nil {
 		noteRejectedKey(ctx)
 		s.log.Debug("rejected key", "remote", ctx.RemoteAddr().String(), "key", gossh.FingerprintSHA256(key), "err", err)

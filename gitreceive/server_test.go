@@ -159,6 +159,12 @@ type env struct {
 // "dev" (may push to shop only) and "stranger" (unknown).
 func startEnv(t *testing.T) *env {
 	t.Helper()
+	return startEnvWith(t, nil)
+}
+
+// startEnvWith is startEnv with the server's Config changed by configure.
+func startEnvWith(t *testing.T, configure func(*Config)) *env {
+	t.Helper()
 	requireTools(t)
 	dir := t.TempDir()
 	e := &env{t: t, home: filepath.Join(dir, "home"), reposDir: filepath.Join(dir, "repos"), keys: map[string]string{}}
@@ -179,7 +185,7 @@ func startEnv(t *testing.T) *env {
 	}
 	e.backend = &fakeBackend{apps: map[string]bool{}}
 	e.commands = &fakeCommander{}
-	srv, err := New(Config{
+	cfg := Config{
 		Addr:        "127.0.0.1:0",
 		HostKeyPath: filepath.Join(dir, "host_key"),
 		ReposDir:    e.reposDir,
@@ -187,7 +193,11 @@ func startEnv(t *testing.T) *env {
 		Backend:     e.backend,
 		Commands:    e.commands,
 		Logger:      slog.New(slog.NewTextHandler(t.Output(), nil)),
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ type session struct {
 	ctx   context.Context
 	id    Identity
 	cmd   Command
+	perr  error // why the command line was refused, if it was
 	log   *slog.Logger
 	isGit bool // errors go out as pkt-line ERR so git shows them
 
@@ -37,7 +38,21 @@ type session struct {
 // handle is the gliderlabs session handler.
 func (srv *Server) handle(s ssh.Session) {
 	start := time.Now()
-	log := srv.log.With("remote", s.RemoteAddr().String(), "command", s.RawCommand())
+	cmd, perr := Command{}, error(nil)
+	words, serr := SplitCommand(s.RawCommand())
+	if serr != nil {
+		perr = serr
+	} else {
+		cmd, perr = ParseCommand(words)
+	}
+	// Never the raw command: it holds config values, tokens and `run`
+	// commands, and the log is kept.
+	log := srv.log.With(append([]any{"remote", s.RemoteAddr().String()}, commandAttrs(words, cmd)...)...)
+	if serr != nil {
+		// Only the first word (no quotes there, in real commands).
+		first, _, _ := strings.Cut(strings.TrimLeft(s.RawCommand()[:min(len(s.RawCommand()), 128)], " \t"), " ")
+		log = log.With(append(commandAttrs([]string{first}, Command{}), "command_bytes", len(s.RawCommand()))...)
+	}
 	if !srv.beginSession() {
 		fmt.Fprintln(s.Stderr(), "xcloud is shutting down; try again shortly")
 		s.Exit(1)
@@ -45,7 +60,7 @@ func (srv *Server) handle(s ssh.Session) {
 	}
 	defer srv.sessions.Done()
 
-	ss := &session{srv: srv, s: s, ctx: s.Context(), log: log}
+	ss := &session{srv: srv, s: s, ctx: s.Context(), log: log, cmd: cmd, perr: perr}
 	code := ss.run()
 	log = ss.log
 	if err := s.Exit(code); err != nil && !errors.Is(err, io.EOF) {
@@ -57,12 +72,7 @@ func (srv *Server) handle(s ssh.Session) {
 
 // run serves the session and returns its exit status.
 func (ss *session) run() int {
-	s := ss.s
-	cmd, perr := ParseCommand(s.Command())
-	if perr != nil && s.RawCommand() != "" && len(s.Command()) == 0 {
-		perr = fmt.Errorf("cannot parse command %q", s.RawCommand())
-	}
-	ss.cmd = cmd
+	s, cmd, perr := ss.s, ss.cmd, ss.perr
 	ss.isGit = cmd.Kind == Receive || cmd.Kind == Upload ||
 		errors.Is(perr, ErrInvalidAppName) || errors.Is(perr, ErrUnsupportedGitCommand)
 
@@ -82,9 +92,6 @@ func (ss *session) run() int {
 	}
 	ss.id = id
 	ss.log = ss.log.With("user", id.Name)
-	if cmd.App != "" {
-		ss.log = ss.log.With("app", cmd.App)
-	}
 
 	switch {
 	case errors.Is(perr, ErrEmptyCommand):
