@@ -24,7 +24,8 @@ var (
 // does, without any expansion: single quotes keep everything literal;
 // inside double quotes a backslash escapes only \ " $ ` and newline;
 // outside quotes a backslash escapes any character. Words are separated by
-// ASCII whitespace; "" and ” are empty words. It runs in linear time.
+// ASCII whitespace; a pair of empty quotes is an empty word. It runs in
+// linear time.
 func SplitCommand(line string) ([]string, error) {
 	if len(line) > MaxCommandLength {
 		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrCommandTooLong, len(line), MaxCommandLength)
