@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -112,6 +113,9 @@ func ParseSize(v string) (int64, error) {
 	n, err := strconv.ParseInt(strings.TrimSuffix(v, "b"), 10, 64)
 	if err != nil || n < 0 {
 		return 0, fmt.Errorf("not a size like \"512m\" or \"2g\": %q", v)
+	}
+	if n > math.MaxInt64/mult {
+		return 0, errors.New("size too large to count in bytes")
 	}
 	return n * mult, nil
 }
@@ -422,14 +426,14 @@ func (c *Config) Validate() error {
 	if c.Build.Memory.Bytes != 0 && c.Build.Memory.Bytes < 64<<20 {
 		return bad("build.memory", "must be 0 (no cap) or at least 64m, got %d bytes", c.Build.Memory.Bytes)
 	}
-	if c.Build.CPUs < 0 || c.Build.CPUs > 1024 {
-		return bad("build.cpus", "must be between 0 (no cap) and 1024, got %g", c.Build.CPUs)
+	if c.Build.CPUs != 0 && CheckCPUs(c.Build.CPUs) != nil {
+		return bad("build.cpus", "must be 0 (no cap) or a number from %g to %d, got %g", MinCPUs, MaxCPUs, c.Build.CPUs)
 	}
-	if c.Limits.Memory.Bytes != 0 && c.Limits.Memory.Bytes < 6<<20 {
+	if c.Limits.Memory.Bytes != 0 && CheckMemory(c.Limits.Memory.Bytes) != nil {
 		return bad("limits.memory", "must be 0 (no cap) or at least 6m, got %d bytes", c.Limits.Memory.Bytes)
 	}
-	if c.Limits.CPUs < 0 || c.Limits.CPUs > 1024 {
-		return bad("limits.cpus", "must be between 0 (no cap) and 1024, got %g", c.Limits.CPUs)
+	if c.Limits.CPUs != 0 && CheckCPUs(c.Limits.CPUs) != nil {
+		return bad("limits.cpus", "must be 0 (no cap) or a number from %g to %d, got %g", MinCPUs, MaxCPUs, c.Limits.CPUs)
 	}
 	if c.Cron.MinInterval.Duration < time.Second {
 		return bad("cron.min_interval", "must be at least 1s, got %s", c.Cron.MinInterval.Duration)
@@ -437,8 +441,8 @@ func (c *Config) Validate() error {
 	if c.Logs.MaxSize.Bytes < 64<<10 {
 		return bad("logs.max_size", "must be at least 64k, got %d bytes", c.Logs.MaxSize.Bytes)
 	}
-	if c.Limits.Pids < 0 {
-		return bad("limits.pids", "must be 0 (no cap) or positive, got %d", c.Limits.Pids)
+	if c.Limits.Pids != 0 && CheckPids(c.Limits.Pids) != nil {
+		return bad("limits.pids", "must be 0 (no cap) or a whole number from %d to %d (the kernel's limit), got %d", MinPids, MaxPids, c.Limits.Pids)
 	}
 	if c.Build.Timeout.Duration < time.Minute {
 		return bad("build.timeout", "must be at least 1m, got %s", c.Build.Timeout)
