@@ -25,6 +25,17 @@ const (
 	EventCronFailed      = "cron:failed"
 )
 
+// EventTypes returns every event type the log can hold: the one list a
+// notifier's events filter is checked against. A new Event* constant must
+// be added here (TestEventTypesComplete checks it).
+func EventTypes() []string {
+	return []string{
+		EventAppCreated, EventAppDestroyed, EventBuildStarted, EventBuildSucceeded, EventBuildFailed,
+		EventDeployCreated, EventDeploySucceeded, EventDeployFailed, EventDomainMapped, EventDomainUnmapped,
+		EventProcessCrashed, EventCronFailed, EventKeyAdded, EventKeyRemoved, EventAccessDenied,
+	}
+}
+
 // Event is one entry of the append-only event log. App is kept as plain
 // text (no foreign key) so history survives the app's deletion. Data is
 // stored as JSON, so numbers read back from the database are float64.

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/xcloud-dev/xcloud/store"
 )
 
 // Metrics configures the Prometheus endpoint.
@@ -59,12 +61,9 @@ const (
 	DefaultNotifyBackoff = time.Second
 )
 
-// eventTypes are the event types a notifier's events filter may name.
-var eventTypes = []string{
-	"app:created", "app:destroyed", "build:started", "build:succeeded", "build:failed",
-	"deploy:created", "deploy:succeeded", "deploy:failed", "domain:mapped", "domain:unmapped",
-	"process:crashed", "key:added", "key:removed", "access:denied",
-}
+// eventTypes are the event types a notifier's events filter may name: all
+// the store can hold, from its one list.
+var eventTypes = store.EventTypes()
 
 var (
 	notifyNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)

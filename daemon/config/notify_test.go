@@ -1,9 +1,13 @@
 package config
 
 import (
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xcloud-dev/xcloud/store"
 )
 
 func TestNotifyDefaultsAndValues(t *testing.T) {
@@ -68,5 +72,28 @@ func TestNotifyErrorsNameKeyAndLine(t *testing.T) {
 				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestNotifyAcceptsEveryEventType: a notifier may subscribe to each event
+// the daemon stores, by name or by kind:* (cron:failed was once refused).
+func TestNotifyAcceptsEveryEventType(t *testing.T) {
+	var pats []string
+	for _, e := range store.EventTypes() {
+		kind, _, _ := strings.Cut(e, ":")
+		pats = append(pats, strconv.Quote(e), strconv.Quote(kind+":*"))
+	}
+	for _, want := range []string{"cron:failed", "access:denied", "process:crashed"} {
+		if !slices.Contains(store.EventTypes(), want) {
+			t.Errorf("store.EventTypes() lacks %s", want)
+		}
+	}
+	src := "[[notify]]\ntype = \"webhook\"\nurl = \"http://h\"\nevents = [" + strings.Join(pats, ", ") + "]\n"
+	c, err := parse(t, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(c.Notify[0].Events); got != len(pats) {
+		t.Errorf("%d events kept, want %d", got, len(pats))
 	}
 }
