@@ -162,6 +162,9 @@ func readOneKey(r io.Reader) (gossh.PublicKey, error) {
 		if len(opts) > 0 {
 			return nil, badf("key options (%s) are not supported; send the bare public key", strings.Join(opts, ","))
 		}
+		if err := gitreceive.CheckKeyStrength(pk); err != nil {
+			return nil, badf("%v", err) // such a key could never log in
+		}
 		// Keys pasted onto one line: the second one parses as the comment.
 		if _, _, _, _, err := gossh.ParseAuthorizedKey([]byte(comment)); err == nil || len(bytes.TrimSpace(rest)) > 0 {
 			return nil, badf("stdin has more than one public key; send exactly one")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -183,6 +184,15 @@ func TestKeysAddRejects(t *testing.T) {
 	k1, _ := newPubKey(t, "")
 	k2, _ := newPubKey(t, "")
 	fresh, _ := newPubKey(t, "")
+	weakRSA, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weakPub, err := gossh.NewPublicKey(&weakRSA.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weak := string(gossh.MarshalAuthorizedKey(weakPub))
 	tests := []struct {
 		desc  string
 		stdin string
@@ -200,6 +210,7 @@ func TestKeysAddRejects(t *testing.T) {
 		{"not a key", "hello world\n", []string{"x", "--admin"}, "line 1 of stdin is not an OpenSSH public key"},
 		{"private key", "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n", []string{"x", "--admin"}, "not an OpenSSH public key"},
 		{"options", `from="10.0.0.1" ` + fresh, []string{"x", "--admin"}, "key options"},
+		{"weak RSA key", weak, []string{"x", "--admin"}, "RSA key of 1024 bits is too weak"},
 		{"unknown app", fresh, []string{"x", "--app", "nope"}, `app "nope" does not exist`},
 		{"bad app name", fresh, []string{"x", "--app", "No"}, "invalid app name"},
 		{"admin and app", fresh, []string{"x", "--admin", "--app", "web"}, "--admin and --app exclude each other"},
