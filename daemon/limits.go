@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -48,34 +49,58 @@ func (d *Daemon) appLimits(ctx context.Context, app string) (Limits, error) {
 	return l.over(d.opts.Limits), nil
 }
 
-// parseLimits reads memory=256m cpus=0.5 pids=128 into l.
+// cpusRe is a plain decimal: ParseFloat alone would take "nan", "inf",
+// "1e1" and hex floats.
+var cpusRe = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$|^\.[0-9]+$`)
+
+// parseLimits reads memory=256m cpus=0.5 pids=128 into l; K=default goes
+// back to the [limits] default. Values are checked against what the kernel
+// and runc accept, so a saved cap cannot make the app's containers fail to
+// start.
 func parseLimits(l Limits, args []string) (Limits, error) {
 	for _, a := range args {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok {
 			return l, usageError{fmt.Sprintf("%q: want memory=SIZE, cpus=N or pids=N", a)}
 		}
+		if k != "memory" && k != "cpus" && k != "pids" {
+			return l, usageError{fmt.Sprintf("unknown limit %q (memory, cpus, pids)", k)}
+		}
+		switch v {
+		case "default":
+			// A zero field falls back to the default (see over).
+			switch k {
+			case "memory":
+				l.MemoryBytes = 0
+			case "cpus":
+				l.CPUs = 0
+			case "pids":
+				l.Pids = 0
+			}
+			continue
+		case "0":
+			// 0 once silently meant the default; say how to ask for it.
+			return l, usageError{fmt.Sprintf("%s=0: 0 is not a cap; %s=default goes back to the [limits] default", k, k)}
+		}
 		switch k {
 		case "memory":
 			n, err := config.ParseSize(v)
-			if err != nil || (n != 0 && n < 6<<20) {
-				return l, usageError{fmt.Sprintf("memory=%s: want a size of at least 6m like 256m or 1g", v)}
+			if err != nil || config.CheckMemory(n) != nil {
+				return l, usageError{fmt.Sprintf("memory=%s: want a size of at least 6m like 256m or 1g, or default", v)}
 			}
 			l.MemoryBytes = n
 		case "cpus":
 			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || f < 0.01 || f > 1024 {
-				return l, usageError{fmt.Sprintf("cpus=%s: want a number from 0.01 to 1024", v)}
+			if !cpusRe.MatchString(v) || err != nil || config.CheckCPUs(f) != nil {
+				return l, usageError{fmt.Sprintf("cpus=%s: want a number from %g to %d like 0.5 or 2, or default", v, config.MinCPUs, config.MaxCPUs)}
 			}
 			l.CPUs = f
 		case "pids":
 			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 16 {
-				return l, usageError{fmt.Sprintf("pids=%s: want a whole number of at least 16", v)}
+			if err != nil || config.CheckPids(n) != nil {
+				return l, usageError{fmt.Sprintf("pids=%s: want a whole number from %d to %d (the kernel's limit), or default", v, config.MinPids, config.MaxPids)}
 			}
 			l.Pids = n
-		default:
-			return l, usageError{fmt.Sprintf("unknown limit %q (memory, cpus, pids)", k)}
 		}
 	}
 	return l, nil
