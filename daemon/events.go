@@ -35,7 +35,8 @@ func (d *Daemon) cmdEvents(ctx context.Context, c *call) error {
 			return err
 		}
 		if !c.id.CanPush(app) {
-			return fmt.Errorf("key %q may not read the events of app %q", c.id.Name, app)
+			// Refused like any per-app command: same message, stored event.
+			return exitStatus(d.denied(ctx, c.err, c.id, "events", app, false))
 		}
 	}
 	n := 50

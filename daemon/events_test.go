@@ -85,3 +85,28 @@ func TestEventsFollow(t *testing.T) {
 		t.Errorf("events -f ended with %d", code)
 	}
 }
+
+// TestEventsDeniedLikeOtherCommands: an app key reading another app's events
+// gets the message every per-app command gives and leaves an access:denied
+// event, as `releases` does.
+func TestEventsDeniedLikeOtherCommands(t *testing.T) {
+	d, st, _ := newKeysDaemon(t)
+	alice := gitreceive.Identity{Name: "alice", Fingerprint: "SHA256:alice", Apps: []string{"web"}}
+	for _, args := range [][]string{{"releases", "api"}, {"events", "api"}, {"events", "api", "-f"}} {
+		before := len(eventsOf(t, st, store.EventAccessDenied))
+		code, out, errs := runKeysCmd(d, alice, "", args...)
+		want := "error: key alice may not run " + args[0] + " on app api: the key may not access that app\n"
+		if code == 0 || out != "" || errs != want {
+			t.Errorf("%v by alice: exit %d, out %q, err %q; want %q", args, code, out, errs, want)
+			continue
+		}
+		evs := eventsOf(t, st, store.EventAccessDenied)
+		if len(evs) != before+1 {
+			t.Errorf("%v: %d access:denied events, want %d", args, len(evs), before+1)
+			continue
+		}
+		if e := evs[len(evs)-1]; e.App != "api" || e.Data["key"] != "alice" || e.Data["command"] != args[0] {
+			t.Errorf("%v: event %+v", args, e)
+		}
+	}
+}
