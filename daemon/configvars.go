@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -183,9 +182,13 @@ func (d *Daemon) cmdConfigUnset(ctx context.Context, c *call) error {
 	return d.changeConfig(ctx, c, nil, c.args[1:])
 }
 
-// changeConfig stores a config change and, unless --no-restart, deploys it
-// as a new release of the same image, health-checked and without downtime.
-// When that deploy fails the change is undone and the old release serves on.
+// changeConfig applies a config change. With a release serving (and no
+// --no-restart) it deploys the changed vars as a new release of the same
+// image, health-checked and without downtime, and the vars change only
+// when that release becomes current, in the same transaction: a failed
+// deploy or a crash leaves `config` and the serving release agreeing.
+// Without a release, or with --no-restart, the change is stored for the next
+// deploy.
 func (d *Daemon) changeConfig(ctx context.Context, c *call, set map[string]string, unset []string) error {
 	app := c.args[0]
 	w := &progress{w: c.out}
@@ -195,40 +198,56 @@ func (d *Daemon) changeConfig(ctx context.Context, c *call, set map[string]strin
 	}
 	defer unlock()
 
-	before, err := d.store.ConfigVars(ctx, app)
+	before, err := d.configVars(ctx, app)
 	if err != nil {
 		return err
 	}
-	sealed := make(map[string][]byte, len(set))
-	for k, v := range set {
-		sealed[k] = d.opts.Secrets.Seal([]byte(v), varAAD(app, k))
+	after := maps.Clone(before)
+	maps.Copy(after, set)
+	for _, k := range unset {
+		delete(after, k)
 	}
-	if err := d.store.SetConfigVars(ctx, app, sealed, unset); err != nil {
-		return err
+	if maps.Equal(before, after) {
+		w.done("Nothing changed: %s already has that config", app)
+		return nil
 	}
 	names := slices.Sorted(maps.Keys(set))
 	names = append(names, unset...)
-	w.step("Config vars changed: %s", strings.Join(names, ", "))
+	changed := strings.Join(names, ", ")
 
 	cur, err := d.store.CurrentRelease(ctx, app)
 	if err != nil || c.flags["--no-restart"] {
+		// No release yet (the first deploy picks the vars up), or the admin
+		// asked to apply the change later.
+		if err := d.store.SetConfigVars(ctx, app, d.sealVars(app, set), unset); err != nil {
+			return err
+		}
+		w.step("Config vars changed: %s", changed)
 		if c.flags["--no-restart"] {
 			w.step("Not restarting: the next deploy or ps:restart applies the change")
 		}
-		return nil // no release yet: the first deploy picks the vars up
+		return nil
 	}
-	if err := d.redeployConfig(ctx, cur, "config change: "+strings.Join(names, ", "), w); err != nil {
-		d.restoreConfig(ctx, app, before, set)
-		return fmt.Errorf("%w (config change undone)", err)
+	w.step("Deploying config change: %s", changed)
+	if err := d.redeployConfig(ctx, cur, after, "config change: "+changed, w); err != nil {
+		return fmt.Errorf("%w (config unchanged)", err)
 	}
 	w.done("%s restarted with the new config", app)
 	return nil
 }
 
-// redeployConfig deploys cur's image and spec with the app's current config
-// vars as a new release.
-func (d *Daemon) redeployConfig(ctx context.Context, cur store.Release, why string, w *progress) error {
-	snap, err := d.currentSnapshot(ctx, cur.App)
+// sealVars seals each var for the config_vars table.
+func (d *Daemon) sealVars(app string, vars map[string]string) map[string][]byte {
+	sealed := make(map[string][]byte, len(vars))
+	for k, v := range vars {
+		sealed[k] = d.opts.Secrets.Seal([]byte(v), varAAD(app, k))
+	}
+	return sealed
+}
+
+// redeployConfig deploys cur's image and spec with vars as a new release.
+func (d *Daemon) redeployConfig(ctx context.Context, cur store.Release, vars map[string]string, why string, w *progress) error {
+	snap, err := d.sealSnapshot(cur.App, vars)
 	if err != nil {
 		return err
 	}
@@ -246,31 +265,26 @@ func (d *Daemon) redeployConfig(ctx context.Context, cur store.Release, why stri
 	return nil
 }
 
-// restoreConfig puts back the sealed values from before a change.
-func (d *Daemon) restoreConfig(ctx context.Context, app string, before map[string][]byte, set map[string]string) {
-	var added []string
-	for k := range set {
-		if _, ok := before[k]; !ok {
-			added = append(added, k)
-		}
+// activate makes rel the app's current release and its config snapshot the
+// app's config vars, in one transaction.
+func (d *Daemon) activate(ctx context.Context, rel store.Release) error {
+	vars, err := d.releaseVars(rel)
+	if err != nil {
+		return err
 	}
-	if err := d.store.SetConfigVars(context.WithoutCancel(ctx), app, before, added); err != nil {
-		d.log.Error("undo config change", "app", app, "err", err)
-	}
+	return d.store.ActivateRelease(ctx, rel.App, rel.Version, d.sealVars(rel.App, vars))
 }
 
-// configChanged reports whether the app's config vars differ from what rel
-// runs with.
-func (d *Daemon) configChanged(ctx context.Context, rel store.Release) (bool, error) {
+// pendingConfig returns the app's config vars and whether they differ from
+// what rel runs with (a change made with --no-restart).
+func (d *Daemon) pendingConfig(ctx context.Context, rel store.Release) (map[string]string, bool, error) {
 	now, err := d.configVars(ctx, rel.App)
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	was, err := d.releaseVars(rel)
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
-	a, _ := json.Marshal(now)
-	b, _ := json.Marshal(was)
-	return !bytes.Equal(a, b), nil
+	return now, !maps.Equal(now, was), nil
 }

@@ -229,10 +229,10 @@ func (d *Daemon) cmdPsRestart(ctx context.Context, c *call) error {
 		}
 		d.cron.syncApp(ctx, app)
 		// Config changed with --no-restart: the restart applies it.
-		if changed, err := d.configChanged(ctx, rel); err != nil {
+		if vars, changed, err := d.pendingConfig(ctx, rel); err != nil {
 			return err
 		} else if changed {
-			if err := d.redeployConfig(ctx, rel, "config change", w); err != nil {
+			if err := d.redeployConfig(ctx, rel, vars, "config change", w); err != nil {
 				return err
 			}
 			w.done("%s restarted with the new config", app)

@@ -310,7 +310,7 @@ func (d *Daemon) swap(ctx context.Context, rel store.Release, keep []podman.Cont
 	d.pause(ctx, "after-route", w)
 	// Past this point the outcome is recorded even if the pusher went away.
 	ctx = context.WithoutCancel(ctx)
-	if err := d.store.ActivateRelease(ctx, rel.App, rel.Version); err != nil {
+	if err := d.activate(ctx, rel); err != nil {
 		restore()
 		if rerr := d.applyRoutes(ctx); rerr != nil {
 			d.log.Error("restore routes", "app", rel.App, "err", rerr)

@@ -77,7 +77,7 @@ func (d *Daemon) swapStatic(ctx context.Context, rel store.Release, dir string, 
 		return err
 	}
 	ctx = context.WithoutCancel(ctx)
-	if err := d.store.ActivateRelease(ctx, rel.App, rel.Version); err != nil {
+	if err := d.activate(ctx, rel); err != nil {
 		return fmt.Errorf("activate release: %w", err)
 	}
 	d.obs.DeployFinished(rel.App, true)

@@ -35,6 +35,20 @@ func (s *Store) SetConfigVars(ctx context.Context, app string, set map[string][]
 	return nil
 }
 
+// replaceConfigVars makes vars the app's complete set of config vars.
+func replaceConfigVars(ctx context.Context, tx *wtx, app string, vars map[string][]byte) error {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM config_vars WHERE app = ?", app); err != nil {
+		return err
+	}
+	for name, v := range vars {
+		if _, err := tx.ExecContext(ctx,
+			"INSERT INTO config_vars (app, name, value) VALUES (?, ?, ?)", app, name, v); err != nil {
+			return translate(err)
+		}
+	}
+	return nil
+}
+
 // ConfigVars returns an app's config vars (sealed values) by name.
 func (s *Store) ConfigVars(ctx context.Context, app string) (map[string][]byte, error) {
 	out := map[string][]byte{}

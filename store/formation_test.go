@@ -94,4 +94,12 @@ func TestConfigVarsAndReleaseSnapshot(t *testing.T) {
 	if got, _ := s.GetRelease(ctx, "a", r.Version); string(got.Config) != "\x01\x02\x03" {
 		t.Errorf("config snapshot = %v", got.Config)
 	}
+	// Activation makes the release's vars the app's, in the same transaction.
+	if err := s.ActivateRelease(ctx, "a", r.Version, map[string][]byte{"C": []byte("4")}); err != nil {
+		t.Fatal(err)
+	}
+	vars, err = s.ConfigVars(ctx, "a")
+	if err != nil || len(vars) != 1 || string(vars["C"]) != "4" {
+		t.Errorf("vars after activation = %v, %v; want only C", vars, err)
+	}
 }

@@ -90,12 +90,14 @@ func (s *Store) CreateRelease(ctx context.Context, r Release) (Release, error) {
 }
 
 // ActivateRelease makes a pending (or superseded) release active in one
-// transaction: the previously active release becomes superseded and the
-// app's CurrentRelease becomes version; it records deploy:succeeded.
-// Activating the already active release is a no-op. It returns an error
-// wrapping ErrNotFound for an unknown release and ErrConflict for a failed
-// one.
-func (s *Store) ActivateRelease(ctx context.Context, app string, version int) error {
+// transaction: the previously active release becomes superseded, the app's
+// CurrentRelease becomes version and its config vars become config (the
+// release's own snapshot, sealed per var by the daemon), so the serving
+// release and `config` agree whatever happens next; it records
+// deploy:succeeded. Activating the already active release is a no-op. It
+// returns an error wrapping ErrNotFound for an unknown release and
+// ErrConflict for a failed one.
+func (s *Store) ActivateRelease(ctx context.Context, app string, version int, config map[string][]byte) error {
 	err := s.write(ctx, func(tx *wtx) error {
 		var st ReleaseStatus
 		var image string
@@ -120,6 +122,9 @@ func (s *Store) ActivateRelease(ctx context.Context, app string, version int) er
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE apps SET current_release = ? WHERE name = ?", version, app); err != nil {
+			return err
+		}
+		if err := replaceConfigVars(ctx, tx, app, config); err != nil {
 			return err
 		}
 		data := map[string]any{"version": version, "image": image}
