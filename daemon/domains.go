@@ -111,26 +111,50 @@ func checkLabel(l string) error {
 	return nil
 }
 
-// checkDomainOwner rejects hosts that are, or could become, an app's
-// default host NAME.<base_domain>: two apps claiming one host would make
-// the whole routing table invalid. Deeper names under the base domain
-// (a.b.<base_domain>) are fine.
-func (d *Daemon) checkDomainOwner(ctx context.Context, app, host string) error {
+// checkDomainOwner rejects hosts that are, or look like, another app's:
+// NAME.<base_domain> is the default host of the app NAME (two apps claiming
+// one host would make the whole routing table invalid), and names under it
+// (x.NAME.<base_domain>) would let one app pass for another, so only NAME
+// may map them. The base domain itself is for admins to map: under it,
+// every app has its host.
+func (d *Daemon) checkDomainOwner(ctx context.Context, app, host string, admin bool) error {
 	base := strings.ToLower(strings.TrimSuffix(d.opts.BaseDomain, "."))
 	if base == "" {
 		return nil
 	}
-	label, ok := strings.CutSuffix(host, "."+base)
-	if !ok || strings.Contains(label, ".") || store.ValidateAppName(label) != nil {
+	if host == base {
+		if admin {
+			return nil
+		}
+		return invalidHost("%s is the base domain, the parent of every app's host; only an admin key may map it", host)
+	}
+	rest, ok := strings.CutSuffix(host, "."+base)
+	if !ok {
 		return nil
 	}
+	// The label next to the base domain names the app whose host this is.
+	label := rest[strings.LastIndex(rest, ".")+1:]
+	if store.ValidateAppName(label) != nil {
+		return nil // no app can be called that
+	}
+	under := label != rest
+	owner := label + "." + base
 	if label == app {
+		if under {
+			return nil // the app's own subdomains
+		}
 		return domainError{msg: fmt.Sprintf("%s is already the default host of app %q", host, app), kind: store.ErrExists}
 	}
 	if _, err := d.store.GetApp(ctx, label); err == nil {
+		if under {
+			return domainError{msg: fmt.Sprintf("%s is under %s, the default host of app %q: only %s may map names under it", host, owner, label, label), kind: store.ErrExists}
+		}
 		return domainError{msg: fmt.Sprintf("%s is the default host of app %q", host, label), kind: store.ErrExists}
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
+	}
+	if under {
+		return invalidHost("%s is reserved: it is under %s, the default host an app %q would have", host, owner, label)
 	}
 	return invalidHost("%s is reserved: NAME.%s is the default host of the app NAME", host, base)
 }
@@ -182,7 +206,7 @@ func (d *Daemon) cmdDomainsAdd(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	if err := d.checkDomainOwner(ctx, app, host); err != nil {
+	if err := d.checkDomainOwner(ctx, app, host, c.id.Admin); err != nil {
 		return err
 	}
 	if err := d.domainTaken(ctx, app, host); err != nil {

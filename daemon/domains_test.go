@@ -181,9 +181,9 @@ func TestDomainCommands(t *testing.T) {
 	if doms, _ := st.Domains(ctx, "other"); len(doms) != 0 {
 		t.Errorf("other's domains after bad inputs: %v", doms)
 	}
-	// Deeper names under the base domain are fine.
-	if code, _, errs := runDomainCmd(d, domainAdmin, "domains:add", "other", "a.b.xcloud.test"); code != 0 {
-		t.Errorf("domains:add a.b.xcloud.test: %q", errs)
+	// Names under an app's own default host are its to map.
+	if code, _, errs := runDomainCmd(d, domainAdmin, "domains:add", "other", "a.b.other.xcloud.test"); code != 0 {
+		t.Errorf("domains:add other a.b.other.xcloud.test: %q", errs)
 	}
 
 	// A proxy failure undoes the mapping.
@@ -237,5 +237,46 @@ func TestTLSCA(t *testing.T) {
 	}
 	if code, out, errs := runDomainCmd(d, domainAdmin, "domains:add", "web", "shop.example.com"); code != 0 || !strings.Contains(out, "http://shop.example.com") {
 		t.Errorf("domains:add with TLS off: %d %q %q", code, out, errs)
+	}
+}
+
+// TestDomainsNoImpersonation: no app may map a name that looks like another
+// app's (x.OTHER.<base_domain>, or one an app yet to be created would own),
+// and only admins may map the base domain itself.
+func TestDomainsNoImpersonation(t *testing.T) {
+	ctx := context.Background()
+	d, st, _ := newDomainsDaemon(t, "acme")
+	webKey := gitreceive.Identity{Name: "dev", Apps: []string{"web"}}
+	for _, tc := range []struct {
+		id   gitreceive.Identity
+		host string
+		want string
+	}{
+		{webKey, "x.other.xcloud.test", `x.other.xcloud.test is under other.xcloud.test, the default host of app "other": only other may map names under it`},
+		{domainAdmin, "a.b.other.xcloud.test", `under other.xcloud.test, the default host of app "other"`},
+		{webKey, "X.Other.xcloud.test.", `under other.xcloud.test`},
+		{webKey, "x.future.xcloud.test", `x.future.xcloud.test is reserved: it is under future.xcloud.test, the default host an app "future" would have`},
+		{webKey, "xcloud.test", "xcloud.test is the base domain, the parent of every app's host; only an admin key may map it"},
+	} {
+		code, out, errs := runDomainCmd(d, tc.id, "domains:add", "web", tc.host)
+		if code == 0 || !strings.Contains(errs, tc.want) || strings.Count(errs, "\n") != 1 || out != "" {
+			t.Errorf("domains:add web %s by %s: code %d, stdout %q, stderr %q; want one line containing %q", tc.host, tc.id.Name, code, out, errs, tc.want)
+		}
+	}
+	if doms, _ := st.Domains(ctx, "web"); len(doms) != 0 {
+		t.Fatalf("web's domains after refused names: %v", doms)
+	}
+	for _, tc := range []struct {
+		id   gitreceive.Identity
+		host string
+	}{
+		{webKey, "api.web.xcloud.test"}, // under web's own host
+		{webKey, "1x.xcloud.test"},      // no app can be called 1x
+		{domainAdmin, "xcloud.test"},    // admins may serve the apex
+		{webKey, "other.xcloud.test.example.com"},
+	} {
+		if code, _, errs := runDomainCmd(d, tc.id, "domains:add", "web", tc.host); code != 0 {
+			t.Errorf("domains:add web %s by %s: %d %q", tc.host, tc.id.Name, code, errs)
+		}
 	}
 }
