@@ -230,7 +230,7 @@ func (d *Daemon) cmdAppsCreate(ctx context.Context, c *call) error {
 	if err := wantArgs(c, 1); err != nil {
 		return err
 	}
-	a, err := d.store.CreateApp(ctx, c.args[0])
+	a, err := d.createApp(ctx, c.args[0])
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -97,8 +98,9 @@ type Options struct {
 	CronMinInterval time.Duration
 	// Observer receives measurements (metrics); nil means none.
 	Observer Observer
-	// PauseAt names a deploy step to block at ("build", "after-start",
-	// "after-route"): a test hook for killing the daemon mid-deploy.
+	// PauseAt names a step to block at ("build", "after-start",
+	// "after-route" of a deploy, "destroy" after the database part of
+	// apps:destroy): a test hook for killing the daemon at that point.
 	PauseAt string
 	Logger  *slog.Logger
 
@@ -182,10 +184,11 @@ func New(opts Options) *Daemon {
 	return d
 }
 
-// Start recovers from an unclean stop, reconciles containers and routes
-// with the database (every app's current release runs at its scale and is
-// routed; containers no release wants are removed), then supervises
-// containers until Close.
+// Start recovers from an unclean stop and routes every known app from what
+// already runs, then returns: in the background it finishes interrupted
+// destroys, reconciles containers with the database (every app's current
+// release runs at its scale and is routed; containers no release wants are
+// removed) and supervises containers until Close.
 func (d *Daemon) Start(ctx context.Context) error {
 	if n, err := d.store.FailRunningBuilds(ctx, "daemon stopped during the build"); err != nil {
 		return fmt.Errorf("recover builds: %w", err)
@@ -209,7 +212,8 @@ func (d *Daemon) Start(ctx context.Context) error {
 		d.log.Warn("marked interrupted cron runs", "count", n)
 	}
 	d.bgctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	if err := d.Reconcile(ctx); err != nil {
+	plan, err := d.routeKnown(ctx)
+	if err != nil {
 		d.Close()
 		return err
 	}
@@ -218,9 +222,16 @@ func (d *Daemon) Start(ctx context.Context) error {
 		return err
 	}
 	d.cron.cron.Start()
+	// Bringing every app to its scale takes as long as the slowest app takes
+	// to answer its health check: it runs behind the routes just installed,
+	// while the daemon already accepts pushes and commands.
 	d.bg.Add(2)
 	go func() {
 		defer d.bg.Done()
+		d.finishDestroys(d.bgctx)
+		if err := d.reconcileApps(d.bgctx, plan); err != nil && d.bgctx.Err() == nil {
+			d.log.Error("reconcile", "err", err)
+		}
 		d.supervise(d.bgctx)
 	}()
 	go func() {
@@ -241,20 +252,45 @@ func (d *Daemon) Close() {
 	d.logs.close()
 }
 
+// reconcileConcurrency bounds how many apps start containers and wait for
+// their health checks at once after a restart.
+const reconcileConcurrency = 4
+
+// reconcilePlan is what routeKnown found: the apps that should run, and
+// which of them are static sites (served already, nothing to start).
+type reconcilePlan struct {
+	apps     []store.App
+	static   map[string]bool
+	unwanted []podman.Container // of no current release, or one-offs of an earlier run
+}
+
 // Reconcile makes containers and routes match the database.
 func (d *Daemon) Reconcile(ctx context.Context) error {
-	all, err := d.rt.List(ctx, d.labels(nil))
+	plan, err := d.routeKnown(ctx)
 	if err != nil {
 		return err
 	}
+	return d.reconcileApps(ctx, plan)
+}
+
+// routeKnown installs a route for every app from what already runs: static
+// sites and the running web containers of current releases serve at once,
+// and an app with none answers 503 until reconcileApps brings it up.
+func (d *Daemon) routeKnown(ctx context.Context) (reconcilePlan, error) {
+	plan := reconcilePlan{static: map[string]bool{}}
+	all, err := d.rt.List(ctx, d.labels(nil))
+	if err != nil {
+		return plan, err
+	}
 	apps, err := d.store.ListApps(ctx)
 	if err != nil {
-		return fmt.Errorf("list apps: %w", err)
+		return plan, fmt.Errorf("list apps: %w", err)
 	}
 	wanted := map[string]store.App{}
 	for _, a := range apps {
 		if a.CurrentRelease > 0 && !a.Stopped {
 			wanted[a.Name] = a
+			plan.apps = append(plan.apps, a)
 		}
 	}
 	byApp := map[string][]podman.Container{}
@@ -262,38 +298,116 @@ func (d *Daemon) Reconcile(ctx context.Context) error {
 		app := c.Labels[labelApp]
 		a, ok := wanted[app]
 		if !ok || c.Labels[labelRelease] != strconv.Itoa(a.CurrentRelease) || c.Labels[labelOneOff] != "" {
-			d.log.Info("removing container no release wants", "container", c.Name, "app", app, "release", c.Labels[labelRelease])
-			d.removeContainer(ctx, c.ID)
+			plan.unwanted = append(plan.unwanted, c)
 			continue
 		}
 		byApp[app] = append(byApp[app], c)
 	}
-	for _, a := range apps {
-		if _, ok := wanted[a.Name]; !ok {
-			d.setUpstreams(a.Name, nil)
-			continue
+	for _, a := range plan.apps {
+		dir, err := d.staticDir(ctx, a.Name)
+		if err == nil && dir != "" {
+			err = d.linkStatic(a.Name, dir)
 		}
-		if dir, err := d.staticDir(ctx, a.Name); err != nil || dir != "" {
-			if err == nil {
-				err = d.linkStatic(a.Name, dir)
-			}
-			if err != nil {
-				d.log.Error("static site not served after reconcile", "app", a.Name, "err", err)
-				continue
-			}
+		switch {
+		case err != nil:
+			d.log.Error("static site not served after reconcile", "app", a.Name, "err", err)
+		case dir != "":
+			plan.static[a.Name] = true
 			d.mu.Lock()
 			d.roots[a.Name] = d.staticCurrent(a.Name)
 			d.mu.Unlock()
+		default:
+			var running []podman.Container
+			for _, c := range byApp[a.Name] {
+				if c.Running {
+					running = append(running, c)
+				}
+			}
+			d.setUpstreams(a.Name, webUpstreams(running))
+		}
+	}
+	if err := d.applyRoutes(ctx); err != nil {
+		return plan, err
+	}
+	return plan, nil
+}
+
+// reconcileApps removes the containers no release wants, then brings each
+// app of the plan to its scale, a few apps at a time, and routes each to its
+// running web containers as soon as it is up.
+func (d *Daemon) reconcileApps(ctx context.Context, plan reconcilePlan) error {
+	for _, c := range plan.unwanted {
+		d.log.Info("removing container no release wants", "container", c.Name, "app", c.Labels[labelApp], "release", c.Labels[labelRelease])
+		d.removeContainer(ctx, c.ID)
+	}
+	sem := make(chan struct{}, reconcileConcurrency)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for _, a := range plan.apps {
+		if plan.static[a.Name] {
 			continue
 		}
-		cs, err := d.ensureScale(ctx, a.Name, byApp[a.Name], io.Discard)
-		if err != nil {
-			// One broken app must not keep the others unrouted.
-			d.log.Error("app not fully running after reconcile", "app", a.Name, "err", err)
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return ctx.Err()
 		}
-		d.setUpstreams(a.Name, webUpstreams(cs))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := d.reconcileApp(ctx, a.Name); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
 	}
-	return d.applyRoutes(ctx)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// reconcileApp brings one app to its scale under its lock; a deploy or
+// command that got there first wins, and what it left is taken as is.
+func (d *Daemon) reconcileApp(ctx context.Context, app string) error {
+	lock := d.appLock(app)
+	if err := lockCtx(ctx, lock); err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	a, err := d.store.GetApp(ctx, app)
+	if err != nil || a.Stopped {
+		return nil // destroyed or stopped meanwhile
+	}
+	have, err := d.rt.List(ctx, d.labels(map[string]string{labelApp: app, labelRelease: strconv.Itoa(a.CurrentRelease)}))
+	if err != nil {
+		return fmt.Errorf("%s: %w", app, err)
+	}
+	var cs []podman.Container
+	for _, c := range have {
+		if c.Labels[labelOneOff] == "" {
+			cs = append(cs, c)
+		}
+	}
+	running, err := d.ensureScale(ctx, app, cs, io.Discard)
+	if err != nil {
+		// One broken app must not keep the others unrouted.
+		d.log.Error("app not fully running after reconcile", "app", app, "err", err)
+	}
+	ups := webUpstreams(running)
+	d.mu.Lock()
+	same := slices.Equal(d.upstreams[app], ups)
+	d.mu.Unlock()
+	if same {
+		return nil
+	}
+	d.setUpstreams(app, ups)
+	if err := d.applyRoutes(ctx); err != nil {
+		return fmt.Errorf("%s: %w", app, err)
+	}
+	return nil
 }
 
 // staticDir returns the files directory of the app's current release when it
@@ -347,6 +461,11 @@ func (d *Daemon) ensureScale(ctx context.Context, app string, have []podman.Cont
 			}
 			if !c.Running {
 				started, err := d.rt.Start(ctx, c.ID)
+				if err == nil && typ == "web" {
+					// Stopped (a reboot, a crash): it is routed only once it
+					// answers again, like a new container.
+					err = d.checkHealth(ctx, started, spec.Healthchecks["web"], w)
+				}
 				if err != nil {
 					d.log.Error("start container", "container", c.Name, "err", err)
 					d.removeContainer(ctx, c.ID)

@@ -39,7 +39,7 @@ func (d *Daemon) CreateApp(ctx context.Context, app string, by gitreceive.Identi
 	if !by.Admin {
 		return fmt.Errorf("only admin keys may create apps")
 	}
-	_, err := d.store.CreateApp(ctx, app)
+	_, err := d.createApp(ctx, app)
 	if errors.Is(err, store.ErrExists) {
 		return nil
 	}

@@ -2,9 +2,12 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/xcloud-dev/xcloud/store"
 )
 
 // cmdAppsDestroy removes an app and everything it owns: containers, images,
@@ -23,17 +26,20 @@ func (d *Daemon) cmdAppsDestroy(ctx context.Context, c *call) error {
 		return err
 	}
 	defer lock.Unlock()
+	pauseCtx := ctx
 	ctx = context.WithoutCancel(ctx) // half a destroy helps nobody
 
 	if _, err := d.store.GetApp(ctx, app); err != nil {
 		return err
 	}
-	// The database first: once the app is gone there, a crash at any later
-	// step only leaves garbage that reconcile (containers) or a retry removes.
+	// The database first, leaving a tombstone: once the app is gone there,
+	// a crash at any later step leaves remains that the next start (or a new
+	// app of the same name) removes before anything else sees them.
 	doms, _ := d.store.Domains(ctx, app)
 	if err := d.store.DeleteApp(ctx, app); err != nil {
 		return err
 	}
+	d.pause(pauseCtx, "destroy", c.out)
 	d.cron.syncApp(ctx, app)
 	d.setUpstreams(app, nil)
 	d.mu.Lock()
@@ -42,27 +48,95 @@ func (d *Daemon) cmdAppsDestroy(ctx context.Context, c *call) error {
 	if err := d.applyRoutes(ctx); err != nil {
 		d.log.Error("remove routes of destroyed app", "app", app, "err", err)
 	}
+	gone, err := d.removeRemains(ctx, app)
+	if err != nil {
+		return fmt.Errorf("%s is destroyed; removing its files, containers and images failed and will be retried when xcloud restarts: %w", app, err)
+	}
+	fmt.Fprintf(c.out, "Destroyed %s: %d container(s), %d image(s), %d domain(s), its repository, config vars, releases, builds and logs\n",
+		app, gone.containers, gone.images, len(doms))
+	return nil
+}
+
+type remains struct{ containers, images int }
+
+// removeRemains removes what an app that no longer exists in the database
+// had outside it: containers, images, repository, static files and log
+// history, then its tombstone. Every step tolerates a previous partial run,
+// so it finishes a destroy that a crash interrupted. The caller holds the
+// app's lock.
+func (d *Daemon) removeRemains(ctx context.Context, app string) (remains, error) {
+	var gone remains
 	cs, err := d.rt.List(ctx, d.labels(map[string]string{labelApp: app}))
 	if err != nil {
-		return err
+		return gone, fmt.Errorf("list containers: %w", err)
 	}
 	for _, ct := range cs {
 		d.stopContainer(ctx, ct)
 	}
-	removedImages, err := d.removeImages(ctx, app)
-	if err != nil {
-		// The app is gone already; leftover images only cost disk.
+	gone.containers = len(cs)
+	if gone.images, err = d.removeImages(ctx, app); err != nil {
+		// Leftover images only cost disk, and every new build is tagged
+		// anew: not worth keeping the tombstone for.
 		d.log.Warn("remove images of destroyed app", "app", app, "err", err)
 	}
+	var errs []error
 	for _, p := range []string{filepath.Join(d.opts.ReposDir, app+".git"), filepath.Join(d.opts.StaticDir, app)} {
 		if err := os.RemoveAll(p); err != nil {
-			d.log.Error("remove app files", "path", p, "err", err)
+			errs = append(errs, err)
 		}
 	}
 	d.logs.remove(app)
-	fmt.Fprintf(c.out, "Destroyed %s: %d container(s), %d image(s), %d domain(s), its repository, config vars, releases, builds and logs\n",
-		app, len(cs), removedImages, len(doms))
-	return nil
+	if err := errors.Join(errs...); err != nil {
+		return gone, err
+	}
+	return gone, d.store.ClearTombstone(ctx, app)
+}
+
+// createApp creates an app after removing anything an earlier app of the
+// same name left behind, so a new app never sees an old one's code, files,
+// logs or images.
+func (d *Daemon) createApp(ctx context.Context, app string) (store.App, error) {
+	if err := store.ValidateAppName(app); err != nil {
+		return store.App{}, err
+	}
+	lock := d.appLock(app)
+	if err := lockCtx(ctx, lock); err != nil {
+		return store.App{}, err
+	}
+	defer lock.Unlock()
+	if _, err := d.store.GetApp(ctx, app); err == nil {
+		return store.App{}, fmt.Errorf("create app %q: %w", app, store.ErrExists)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return store.App{}, err
+	}
+	if _, err := d.removeRemains(context.WithoutCancel(ctx), app); err != nil {
+		return store.App{}, fmt.Errorf("remove what an earlier app %s left: %w", app, err)
+	}
+	return d.store.CreateApp(ctx, app)
+}
+
+// finishDestroys removes the remains of every app whose destroy a crash
+// interrupted.
+func (d *Daemon) finishDestroys(ctx context.Context) {
+	names, err := d.store.Tombstones(ctx)
+	if err != nil {
+		d.log.Error("list unfinished destroys", "err", err)
+		return
+	}
+	for _, app := range names {
+		lock := d.appLock(app)
+		if err := lockCtx(ctx, lock); err != nil {
+			return
+		}
+		if _, err := d.store.GetApp(ctx, app); errors.Is(err, store.ErrNotFound) {
+			if _, err := d.removeRemains(ctx, app); err != nil {
+				d.log.Error("finish destroying app", "app", app, "err", err)
+			} else {
+				d.log.Info("finished destroying app", "app", app)
+			}
+		}
+		lock.Unlock()
+	}
 }
 
 // removeImages removes the app's images. Build layers depend on each

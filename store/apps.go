@@ -8,7 +8,9 @@ import (
 )
 
 // appNamePattern is the rule every app name must satisfy.
-const appNamePattern = `^[a-z][a-z0-9-]{0,62}$`
+// It is a DNS label (the app is served at NAME.<base_domain>): it cannot
+// end in '-'.
+const appNamePattern = `^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`
 
 var appNameRE = regexp.MustCompile(appNamePattern)
 
@@ -29,7 +31,7 @@ const appCols = "id, name, created_at, current_release, stopped, limits"
 func ValidateAppName(name string) error {
 	if !appNameRE.MatchString(name) {
 		return invalidNameError(fmt.Sprintf(
-			"invalid app name %q: must match %s (lowercase letter first, then lowercase letters, digits or '-', at most 63 characters)",
+			"invalid app name %q: must match %s (lowercase letter first, then lowercase letters, digits or '-', not ending in '-', at most 63 characters)",
 			name, appNamePattern))
 	}
 	return nil
@@ -43,13 +45,21 @@ func (e invalidNameError) Error() string { return string(e) }
 func (e invalidNameError) Unwrap() error { return ErrInvalidName }
 
 // CreateApp creates an app and records app:created. It returns an error
-// wrapping ErrInvalidName for a bad name and ErrExists if it is taken.
+// wrapping ErrInvalidName for a bad name, ErrExists if it is taken and
+// ErrUnfinishedDestroy while a destroyed app of that name has a tombstone.
 func (s *Store) CreateApp(ctx context.Context, name string) (App, error) {
 	if err := ValidateAppName(name); err != nil {
 		return App{}, fmt.Errorf("create app: %w", err)
 	}
 	a := App{Name: name, CreatedAt: now(), Limits: []byte("{}")}
 	err := s.write(ctx, func(tx *wtx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM app_tombstones WHERE name = ?", name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrUnfinishedDestroy
+		}
 		err := tx.QueryRowContext(ctx, "INSERT INTO apps (name, created_at) VALUES (?, ?) RETURNING id",
 			name, toDB(a.CreatedAt)).Scan(&a.ID)
 		if err != nil {
@@ -96,7 +106,8 @@ func (s *Store) ListApps(ctx context.Context) ([]App, error) {
 }
 
 // DeleteApp deletes the app together with its builds, releases, domains
-// and config vars, and records app:destroyed. Past events are kept.
+// and config vars, leaves a tombstone for what lives outside the database
+// (see Tombstones), and records app:destroyed. Past events are kept.
 func (s *Store) DeleteApp(ctx context.Context, name string) error {
 	err := s.write(ctx, func(tx *wtx) error {
 		res, err := tx.ExecContext(ctx, "DELETE FROM apps WHERE name = ?", name)
@@ -108,11 +119,49 @@ func (s *Store) DeleteApp(ctx context.Context, name string) error {
 		} else if n == 0 {
 			return ErrNotFound
 		}
+		if _, err := tx.ExecContext(ctx,
+			"INSERT OR REPLACE INTO app_tombstones (name, destroyed_at) VALUES (?, ?)", name, toDB(now())); err != nil {
+			return err
+		}
 		_, err = tx.event(ctx, EventAppDestroyed, name, fmt.Sprintf("app %s destroyed", name), nil)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("delete app %q: %w", name, err)
+	}
+	return nil
+}
+
+// Tombstones returns the names of destroyed apps whose files, containers
+// and images may not all be removed yet.
+func (s *Store) Tombstones(ctx context.Context) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT name FROM app_tombstones ORDER BY name")
+	if err != nil {
+		return nil, fmt.Errorf("list tombstones: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("list tombstones: %w", err)
+		}
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tombstones: %w", err)
+	}
+	return out, nil
+}
+
+// ClearTombstone records that everything of the destroyed app is gone.
+func (s *Store) ClearTombstone(ctx context.Context, name string) error {
+	err := s.write(ctx, func(tx *wtx) error {
+		_, err := tx.ExecContext(ctx, "DELETE FROM app_tombstones WHERE name = ?", name)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("clear tombstone of %q: %w", name, err)
 	}
 	return nil
 }

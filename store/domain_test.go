@@ -87,7 +87,20 @@ func TestDeleteAppCascades(t *testing.T) {
 	if !slices.Equal(types, want) {
 		t.Errorf("events after delete = %v, want %v", types, want)
 	}
-	// The name can be reused, and the domain is free again.
+	// The name is reused only once the daemon has removed what the old app
+	// left outside the database; then the domain is free again.
+	if _, err := s.CreateApp(ctx, "web"); !errors.Is(err, ErrUnfinishedDestroy) {
+		t.Errorf("CreateApp over a tombstone = %v, want ErrUnfinishedDestroy", err)
+	}
+	if names, err := s.Tombstones(ctx); err != nil || !slices.Equal(names, []string{"web"}) {
+		t.Errorf("Tombstones() = %v, %v, want [web]", names, err)
+	}
+	if err := s.ClearTombstone(ctx, "web"); err != nil {
+		t.Fatal(err)
+	}
+	if names, err := s.Tombstones(ctx); err != nil || len(names) != 0 {
+		t.Errorf("Tombstones() after clear = %v, %v", names, err)
+	}
 	mustCreateApp(t, s, "web")
 	if err := s.AddDomain(ctx, "web", "web.example.com"); err != nil {
 		t.Errorf("AddDomain after recreate: %v", err)
@@ -261,14 +274,14 @@ func TestReleases(t *testing.T) {
 	if other, err := s.CreateRelease(ctx, Release{App: "api", Image: "api:1"}); err != nil || other.Version != 1 {
 		t.Errorf("versions are per app: %+v, %v", other, err)
 	}
-	if err := s.ActivateRelease(ctx, "web", 1); err != nil {
+	if err := s.ActivateRelease(ctx, "web", 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	r2, err := s.CreateRelease(ctx, Release{App: "web", Image: "img:1", Description: "rollback to v1"})
 	if err != nil || r2.Version != 2 || r2.BuildID != 0 {
 		t.Fatalf("rollback release = %+v, %v", r2, err)
 	}
-	if err := s.ActivateRelease(ctx, "web", 2); err != nil {
+	if err := s.ActivateRelease(ctx, "web", 2, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -284,7 +297,7 @@ func TestReleases(t *testing.T) {
 	if a, _ := s.GetApp(ctx, "web"); a.CurrentRelease != 2 {
 		t.Errorf("app.CurrentRelease = %d, want 2", a.CurrentRelease)
 	}
-	if err := s.ActivateRelease(ctx, "web", 2); err != nil {
+	if err := s.ActivateRelease(ctx, "web", 2, nil); err != nil {
 		t.Errorf("re-activating active release = %v, want nil", err)
 	}
 
@@ -312,10 +325,10 @@ func TestReleases(t *testing.T) {
 	if got, _ := s.GetRelease(ctx, "web", 3); got.Status != ReleaseFailed || got.Error != "health check failed" {
 		t.Errorf("failed release = %+v", got)
 	}
-	if err := s.ActivateRelease(ctx, "web", 3); !errors.Is(err, ErrConflict) {
+	if err := s.ActivateRelease(ctx, "web", 3, nil); !errors.Is(err, ErrConflict) {
 		t.Errorf("ActivateRelease(failed) = %v, want ErrConflict", err)
 	}
-	if err := s.ActivateRelease(ctx, "web", 99); !errors.Is(err, ErrNotFound) {
+	if err := s.ActivateRelease(ctx, "web", 99, nil); !errors.Is(err, ErrNotFound) {
 		t.Errorf("ActivateRelease(99) = %v, want ErrNotFound", err)
 	}
 	if cur, _ := s.CurrentRelease(ctx, "web"); cur.Version != 2 {

@@ -18,12 +18,16 @@ var (
 	// fingerprint, domain host) is already taken.
 	ErrExists = errors.New("already exists")
 	// ErrInvalidName reports a name that breaks the naming rules, such as an
-	// app name not matching ^[a-z][a-z0-9-]{0,62}$.
+	// app name that is not a DNS label starting with a letter.
 	ErrInvalidName = errors.New("invalid name")
 	// ErrConflict reports a state transition that is not allowed from the
 	// current state, such as finishing a build that is not running or
 	// failing a release that is already active.
 	ErrConflict = errors.New("conflict")
+	// ErrUnfinishedDestroy reports that an app of that name was destroyed
+	// and its files, containers or images may still be there: the daemon
+	// finishes the destroy before the name is used again.
+	ErrUnfinishedDestroy = errors.New("the destroy of an earlier app of that name is unfinished")
 )
 
 // translate maps driver errors onto the sentinel errors: sql.ErrNoRows

@@ -14,7 +14,7 @@ import (
 // the database from user_version i to i+1. Append new steps; never edit or
 // reorder shipped ones.
 func schemaMigrations() []string {
-	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5}
+	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6}
 }
 
 // schemaV1 is the initial schema. Child tables reference apps(name) so that
@@ -220,3 +220,14 @@ func backup(ctx context.Context, db *sql.DB, dir string, version int) (string, e
 	}
 	return path, nil
 }
+
+// schemaV6 keeps a tombstone for each destroyed app until the daemon has
+// removed everything the app had outside the database (containers, images,
+// repository, files, logs, network). A crash mid-destroy leaves the
+// tombstone, and the next start, or a new app of the same name, finishes it.
+const schemaV6 = `
+CREATE TABLE app_tombstones (
+	name         TEXT    PRIMARY KEY,
+	destroyed_at INTEGER NOT NULL
+);
+`

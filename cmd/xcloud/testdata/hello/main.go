@@ -1,14 +1,16 @@
 // Command hello is the acceptance tests' app. It answers / with its message,
 // /whoami with its hostname, /health with its health string, /env?name= with
-// a variable, /print?msg= by printing msg, /work?ms=&kb= like a realistic handler (ms
+// a variable, /fetch?url= with what a GET of url answered (or why it
+// failed), /print?msg= by printing msg, /work?ms=&kb= like a realistic handler (ms
 // milliseconds of CPU work, then a kb-kilobyte body; the benchmark's app), and
 // /crash by exiting; it drains in-flight requests on SIGTERM like a
-// well-behaved app.
+// well-behaved app. HELLO_START_DELAY=10s makes it listen only after that long.
 package main
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -38,6 +40,16 @@ func main() {
 	})
 	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, os.Getenv(r.URL.Query().Get("name")))
+	})
+	mux.HandleFunc("/fetch", func(w http.ResponseWriter, r *http.Request) {
+		// What the app's own code can reach from its container.
+		resp, err := (&http.Client{Timeout: 3 * time.Second}).Get(r.URL.Query().Get("url"))
+		if err != nil {
+			http.Error(w, "fetch failed: "+err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		io.Copy(w, resp.Body)
 	})
 	mux.HandleFunc("/print", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Println(r.URL.Query().Get("msg"))
@@ -73,6 +85,10 @@ func main() {
 		defer cancel()
 		srv.Shutdown(sctx)
 	}()
+	// HELLO_START_DELAY plays an app that takes a while to boot.
+	if delay, err := time.ParseDuration(os.Getenv("HELLO_START_DELAY")); err == nil {
+		time.Sleep(delay)
+	}
 	fmt.Println("listening on", srv.Addr)
 	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
 		fmt.Fprintln(os.Stderr, err)
