@@ -250,19 +250,39 @@ func TestKillMidDeploy(t *testing.T) {
 				Version int
 				Status  string
 			}
-			json.Unmarshal([]byte(out), &rels)
+			if err := json.Unmarshal([]byte(out), &rels); err != nil {
+				t.Fatalf("killed %s: releases --json: %v\n%s", point, err, out)
+			}
+			newest, sawV1 := 0, false
 			for _, rel := range rels {
 				want := "failed"
 				if rel.Version == 1 {
-					want = "active"
+					want, sawV1 = "active", true
 				}
 				if rel.Status != want {
 					t.Errorf("killed %s: release v%d is %s, want %s", point, rel.Version, rel.Status, want)
 				}
+				newest = max(newest, rel.Version)
 			}
-			out, _, _ = h.ssh(h.key, "builds", "kill", "--json")
-			if strings.Contains(out, `"running"`) {
-				t.Errorf("killed %s: a build is still marked running:\n%s", point, out)
+			if !sawV1 {
+				t.Errorf("killed %s: releases lack v1: %s", point, out)
+			}
+			// Past the build, the killed deploy had recorded its release.
+			if point != "build" && newest < 2 {
+				t.Errorf("killed %s: the interrupted release is not listed: %s", point, out)
+			}
+			out, errOut, err := h.ssh(h.key, "builds", "kill", "--json")
+			if err != nil {
+				t.Fatalf("killed %s: builds --json: %v\n%s", point, err, errOut)
+			}
+			var builds []struct{ Status string }
+			if err := json.Unmarshal([]byte(out), &builds); err != nil || len(builds) < 2 {
+				t.Fatalf("killed %s: builds --json: %v, want the first and the killed build:\n%s", point, err, out)
+			}
+			for _, b := range builds {
+				if b.Status == "running" {
+					t.Errorf("killed %s: a build is still marked running:\n%s", point, out)
+				}
 			}
 		}()
 	}
