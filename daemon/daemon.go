@@ -134,6 +134,7 @@ type Daemon struct {
 	upstreams map[string][]string           // app → serving web upstreams (host:port)
 	running   map[string]context.CancelFunc // app → cancels its running build
 	roots     map[string]string             // app → static files root, for static releases
+	checking  map[string]bool               // container IDs in their health check (ps: starting)
 	waiting   int                           // builds queued for a slot
 	deploying atomic.Int32                  // pushes being deployed (see memory.go)
 	trim      chan struct{}                 // a deploy burst ended (see memory.go)

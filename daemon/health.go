@@ -20,6 +20,8 @@ func (d *Daemon) checkHealth(ctx context.Context, c podman.Container, checks []b
 	if c.HostPort == 0 {
 		return fmt.Errorf("container %s has no published port", c.Name)
 	}
+	d.setChecking(c.ID, true)
+	defer d.setChecking(c.ID, false)
 	if err := d.waitAnswer(ctx, c); err != nil {
 		return err
 	}

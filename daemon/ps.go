@@ -43,6 +43,27 @@ func (d *Daemon) appContainers(ctx context.Context, app string) ([]podman.Contai
 	return out, nil
 }
 
+// setChecking marks a container as in (on) or out of its health check.
+func (d *Daemon) setChecking(id string, on bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !on {
+		delete(d.checking, id)
+		return
+	}
+	if d.checking == nil {
+		d.checking = map[string]bool{}
+	}
+	d.checking[id] = true
+}
+
+// inHealthCheck reports whether the container is being health-checked.
+func (d *Daemon) inHealthCheck(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.checking[id]
+}
+
 func (d *Daemon) cmdPs(ctx context.Context, c *call) error {
 	if err := wantArgs(c, 1); err != nil {
 		return err
@@ -58,6 +79,9 @@ func (d *Daemon) cmdPs(ctx context.Context, c *call) error {
 		state := ct.State
 		if !nextAt.IsZero() && !ct.Running {
 			state = fmt.Sprintf("crashed (exit %d), restart #%d in %s", code, restarts, time.Until(nextAt).Round(time.Second))
+		}
+		if ct.Running && d.inHealthCheck(ct.ID) {
+			state = "starting" // not serving until its health check passes
 		}
 		row := procInfo{Name: ct.Name, Type: ct.Labels[labelProcess], Release: "v" + ct.Labels[labelRelease], State: state, Restarts: restarts}
 		if ct.HostPort != 0 {
