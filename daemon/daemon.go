@@ -81,6 +81,7 @@ type Options struct {
 	AdminKeysFile    string
 	BaseDomain       string
 	Scheme           string // "http" or "https": how app URLs are printed
+	URLPort          string // port app URLs name: Scheme's listener is not on 80/443; "" for none
 	BuildConcurrency int
 	BuildTimeout     time.Duration
 	ReadyTimeout     time.Duration
@@ -550,7 +551,7 @@ func (d *Daemon) applyRoutes(ctx context.Context) error {
 func (d *Daemon) appHost(app string) string { return app + "." + d.opts.BaseDomain }
 
 // AppURL is where an app is served.
-func (d *Daemon) AppURL(app string) string { return d.opts.Scheme + "://" + d.appHost(app) }
+func (d *Daemon) AppURL(app string) string { return d.hostURL(d.appHost(app)) }
 
 // appLock returns the mutex that serialises deploys of one app.
 func (d *Daemon) appLock(app string) *sync.Mutex {

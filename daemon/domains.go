@@ -159,6 +159,15 @@ func (d *Daemon) checkDomainOwner(ctx context.Context, app, host string, admin b
 	return invalidHost("%s is reserved: NAME.%s is the default host of the app NAME", host, base)
 }
 
+// hostURL is the URL the proxy serves host at, with the port when its
+// listener is not on the scheme's default one, so it works as printed.
+func (d *Daemon) hostURL(host string) string {
+	if d.opts.URLPort != "" {
+		host = net.JoinHostPort(host, d.opts.URLPort)
+	}
+	return d.opts.Scheme + "://" + host
+}
+
 // domainOwner returns the app host is mapped to, or "".
 func (d *Daemon) domainOwner(ctx context.Context, host string) (string, error) {
 	apps, err := d.store.ListApps(ctx)
@@ -234,7 +243,7 @@ func (d *Daemon) cmdDomainsAdd(ctx context.Context, c *call) error {
 		}
 		return fmt.Errorf("%s could not be served, nothing changed: %v", host, err)
 	}
-	url := d.opts.Scheme + "://" + host
+	url := d.hostURL(host)
 	fmt.Fprintf(c.out, "Added %s to %s: %s\n", host, app, url)
 	if u, err := idnaProfile.ToUnicode(host); err == nil && u != host {
 		fmt.Fprintf(c.out, "(%s is the ASCII form of %s)\n", host, u)
@@ -319,7 +328,7 @@ func (d *Daemon) cmdDomains(ctx context.Context, c *call) error {
 	fmt.Fprintln(tw, "HOST\tURL")
 	fmt.Fprintf(tw, "%s (default)\t%s\n", info.DefaultHost, info.URL)
 	for _, h := range hosts {
-		fmt.Fprintf(tw, "%s\t%s://%s\n", h, d.opts.Scheme, h)
+		fmt.Fprintf(tw, "%s\t%s\n", h, d.hostURL(h))
 	}
 	return tw.Flush()
 }

@@ -280,3 +280,23 @@ func TestDomainsNoImpersonation(t *testing.T) {
 		}
 	}
 }
+
+// TestURLsNamePort: with the proxy off its scheme's default port, printed
+// URLs carry the port, so they work as printed.
+func TestURLsNamePort(t *testing.T) {
+	d, _, _ := newDomainsDaemon(t, "internal")
+	if got := d.AppURL("web"); got != "https://web.xcloud.test" {
+		t.Errorf("AppURL without URLPort = %q", got)
+	}
+	d.opts.URLPort = "8443"
+	if got := d.AppURL("web"); got != "https://web.xcloud.test:8443" {
+		t.Errorf("AppURL with URLPort 8443 = %q", got)
+	}
+	if code, out, errs := runDomainCmd(d, domainAdmin, "domains:add", "web", "shop.example.com"); code != 0 || !strings.Contains(out, "https://shop.example.com:8443\n") {
+		t.Errorf("domains:add: %d %q %q", code, out, errs)
+	}
+	code, out, errs := runDomainCmd(d, domainAdmin, "domains", "web")
+	if code != 0 || !strings.Contains(out, "https://web.xcloud.test:8443\n") || !strings.Contains(out, "https://shop.example.com:8443\n") {
+		t.Errorf("domains: %d %q %q", code, out, errs)
+	}
+}

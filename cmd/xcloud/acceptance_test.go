@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -25,7 +26,7 @@ func TestPushDeploy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("first push failed: %v\n%s", err, out)
 	}
-	for _, want := range []string{"Created app hello", "-----> Building hello", "STEP 1/", "Starting 1 web container", "=====> hello deployed: http://" + host} {
+	for _, want := range []string{"Created app hello", "-----> Building hello", "STEP 1/", "Starting 1 web container", fmt.Sprintf("=====> hello deployed: http://%s:%d", host, h.httpPort)} {
 		if !strings.Contains(out, want) {
 			t.Errorf("push output lacks %q:\n%s", want, out)
 		}

@@ -30,7 +30,7 @@ func TestCustomDomainHTTPS(t *testing.T) {
 	if err != nil {
 		t.Fatalf("push failed: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "https://"+app+"."+baseDomain) {
+	if !strings.Contains(out, fmt.Sprintf("https://%s.%s:%d", app, baseDomain, h.httpsPort)) {
 		t.Errorf("push output does not print the https URL:\n%s", out)
 	}
 
@@ -91,7 +91,7 @@ func TestCustomDomainHTTPS(t *testing.T) {
 		if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 			t.Fatalf("domains --json: %v\n%s", err, stdout)
 		}
-		if got.App != app || got.URL != "https://"+app+"."+baseDomain || !slices.Equal(got.Domains, append([]string{}, want...)) {
+		if got.App != app || got.URL != fmt.Sprintf("https://%s.%s:%d", app, baseDomain, h.httpsPort) || !slices.Equal(got.Domains, append([]string{}, want...)) {
 			t.Errorf("domains %s --json = %+v, want domains %v", app, got, want)
 		}
 	}

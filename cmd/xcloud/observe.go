@@ -106,7 +106,11 @@ func notifiers(cfg config.Config) ([]notify.Notifier, error) {
 	if cfg.TLS.Mode == "off" {
 		scheme = "http"
 	}
-	appURL := func(app string) string { return scheme + "://" + app + "." + cfg.BaseDomain }
+	port := "" // in the URL when the proxy is off the scheme's default port
+	if p := cfg.URLPort(); p != "" {
+		port = ":" + p
+	}
+	appURL := func(app string) string { return scheme + "://" + app + "." + cfg.BaseDomain + port }
 	ua := "xcloud/" + versionString()
 	var out []notify.Notifier
 	for _, n := range cfg.Notify {

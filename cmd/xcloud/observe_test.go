@@ -163,7 +163,7 @@ backoff = "100ms"
 		t.Fatalf("payload %s: %v", d.body, err)
 	}
 	if p.Type != "deploy:succeeded" || p.App != "obs" || p.Release != "v1" || p.Data["version"] != float64(1) ||
-		p.URL != "http://"+host || d.header.Get("X-Xcloud-Delivery") != fmt.Sprint(p.ID) {
+		p.URL != fmt.Sprintf("http://%s:%d", host, h.httpPort) || d.header.Get("X-Xcloud-Delivery") != fmt.Sprint(p.ID) {
 		t.Errorf("payload = %s, delivery %q", d.body, d.header.Get("X-Xcloud-Delivery"))
 	}
 	for _, other := range good.got {
