@@ -124,7 +124,7 @@ func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) e
 		d.failRelease(ctx, rel, err)
 		return err
 	}
-	w.done("%s deployed: %s", p.App, d.AppURL(p.App))
+	w.done("%s", d.deployedLine(p.App, spec))
 	return nil
 }
 

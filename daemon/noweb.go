@@ -1,0 +1,22 @@
+package daemon
+
+import (
+	"fmt"
+	"strings"
+)
+
+// deployedLine is a deploy's final message: the app's URL or, when the
+// release has no web process, a warning in its place: nothing answers at
+// that URL but the proxy's 503, which a printed URL would hide.
+func (d *Daemon) deployedLine(app string, spec []byte) string {
+	s, err := parseSpec(spec)
+	if _, web := s.Processes["web"]; err != nil || web || s.Static != "" {
+		return fmt.Sprintf("%s deployed: %s", app, d.AppURL(app))
+	}
+	runs := "nothing"
+	if types := s.types(); len(types) > 0 {
+		runs = strings.Join(types, ", ")
+	}
+	return fmt.Sprintf("%s deployed without a web process (it runs %s): %s answers 503; add a \"web: COMMAND\" line to the Procfile to serve HTTP",
+		app, runs, d.AppURL(app))
+}

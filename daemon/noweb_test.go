@@ -1,0 +1,23 @@
+package daemon
+
+import (
+	"log/slog"
+	"testing"
+)
+
+func TestDeployedLine(t *testing.T) {
+	d := New(Options{BaseDomain: "xcloud.test", Logger: slog.New(slog.DiscardHandler)})
+	for _, tc := range []struct{ spec, want string }{
+		{`{"processes":{"web":"./app","worker":"./w"}}`, "web deployed: http://web.xcloud.test"},
+		{`{"processes":{"web":""}}`, "web deployed: http://web.xcloud.test"},
+		{`{"processes":{},"static":"v1"}`, "web deployed: http://web.xcloud.test"},
+		{`{"processes":{"worker":"./w","clock":"./c","release":"./migrate"}}`,
+			`web deployed without a web process (it runs clock, worker): http://web.xcloud.test answers 503; add a "web: COMMAND" line to the Procfile to serve HTTP`},
+		{`{"processes":{"release":"./migrate"}}`,
+			`web deployed without a web process (it runs nothing): http://web.xcloud.test answers 503; add a "web: COMMAND" line to the Procfile to serve HTTP`},
+	} {
+		if got := d.deployedLine("web", []byte(tc.spec)); got != tc.want {
+			t.Errorf("deployedLine(%s) =\n%q, want\n%q", tc.spec, got, tc.want)
+		}
+	}
+}
