@@ -36,7 +36,9 @@ run: deps build
 	XCLOUD_DATA_DIR=$(DEV)/data XCLOUD_ADMIN_KEYS=$(DEV)/admin_keys $(BIN) daemon -config contrib/dev.toml
 
 # Everything: vet, unit tests, fuzz seeds, acceptance tests on real Podman.
-test: lint
+# It sets Podman up first (make deps, a few seconds once done): on a fresh
+# machine the acceptance tests run, they are not skipped.
+test: deps lint
 	$(GO) test -tags '$(TAGS)' -count=1 -timeout 30m ./...
 
 # The push-and-serve acceptance test and a build with RUN steps, with the

@@ -468,6 +468,9 @@ func (d *Daemon) ensureScale(ctx context.Context, app string, have []podman.Cont
 					// answers again, like a new container.
 					err = d.checkHealth(ctx, started, spec.Healthchecks["web"], w)
 				}
+				if ctx.Err() != nil {
+					return running, ctx.Err() // shutting down: leave it for the next start
+				}
 				if err != nil {
 					d.log.Error("start container", "container", c.Name, "err", err)
 					d.removeContainer(ctx, c.ID)

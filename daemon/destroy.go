@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/xcloud-dev/xcloud/store"
 )
@@ -74,12 +75,12 @@ func (d *Daemon) removeRemains(ctx context.Context, app string) (remains, error)
 		d.stopContainer(ctx, ct)
 	}
 	gone.containers = len(cs)
-	if gone.images, err = d.removeImages(ctx, app); err != nil {
-		// Leftover images only cost disk, and every new build is tagged
-		// anew: not worth keeping the tombstone for.
-		d.log.Warn("remove images of destroyed app", "app", app, "err", err)
-	}
 	var errs []error
+	// An image left behind could be named in a new app's FROM line: it
+	// keeps the tombstone like any other remain.
+	if gone.images, err = d.removeImages(ctx, app); err != nil {
+		errs = append(errs, err)
+	}
 	for _, p := range []string{filepath.Join(d.opts.ReposDir, app+".git"), filepath.Join(d.opts.StaticDir, app)} {
 		if err := os.RemoveAll(p); err != nil {
 			errs = append(errs, err)
@@ -140,28 +141,42 @@ func (d *Daemon) finishDestroys(ctx context.Context) {
 }
 
 // removeImages removes the app's images. Build layers depend on each
-// other, so it removes in rounds until no more can go.
+// other, so it removes in rounds until none is left. Under load Podman's
+// listing and removal fail now and then (an image removed by a build beside
+// it mid-listing): a round without progress waits and tries again, up to a
+// bound, rather than leaving images behind.
 func (d *Daemon) removeImages(ctx context.Context, app string) (int, error) {
+	const patience = 30 * time.Second
 	removed := 0
-	for round := 0; round < 10; round++ {
+	deadline := time.Now().Add(patience)
+	var lastErr error
+	for {
 		ids, err := d.rt.ImageIDs(ctx, d.labels(map[string]string{labelApp: app}))
-		if err != nil {
-			return removed, err
+		if err == nil && len(ids) == 0 {
+			return removed, nil
 		}
 		progress := false
+		if err != nil {
+			lastErr = err
+		}
 		for _, id := range ids {
 			if err := d.rt.RemoveImage(ctx, id); err != nil {
-				continue // a child layer goes first; next round
+				lastErr = err // a child layer goes first; next round
+				continue
 			}
 			removed++
 			progress = true
 		}
-		if len(ids) == 0 || !progress {
-			if len(ids) > 0 {
-				d.log.Warn("images of destroyed app left", "app", app, "count", len(ids))
-			}
-			break
+		if progress {
+			continue
+		}
+		if time.Now().After(deadline) {
+			return removed, fmt.Errorf("%d image(s) left after %s: %w", len(ids), patience, lastErr)
+		}
+		select {
+		case <-ctx.Done():
+			return removed, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	return removed, nil
 }

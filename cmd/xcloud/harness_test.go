@@ -499,10 +499,25 @@ func (r *repo) pushUntil(remote, ref, marker string) (wait func() (string, error
 	r.t.Helper()
 	cmd := exec.Command("git", "push", remote, ref)
 	cmd.Dir, cmd.Env = r.dir, r.env
+	return runUntil(r.t, cmd, marker)
+}
+
+// sshUntil starts an admin command and returns once its output contains
+// marker; wait returns the whole output when the command ends.
+func (h *harness) sshUntil(marker string, args ...string) (wait func() (string, error)) {
+	h.t.Helper()
+	full := append(strings.Fields(h.sshCommand(h.key)), "-p", fmt.Sprint(h.sshPort), "xcloud@127.0.0.1")
+	return runUntil(h.t, exec.Command(full[0], append(full[1:], args...)...), marker)
+}
+
+// runUntil starts cmd and returns once its combined output contains marker;
+// wait returns the whole output when cmd ends.
+func runUntil(t testing.TB, cmd *exec.Cmd, marker string) (wait func() (string, error)) {
+	t.Helper()
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
-		r.t.Fatal(err)
+		t.Fatal(err)
 	}
 	var out strings.Builder
 	found := make(chan struct{})
@@ -533,10 +548,10 @@ func (r *repo) pushUntil(remote, ref, marker string) (wait func() (string, error
 	case <-found:
 	case err := <-result:
 		<-copied
-		r.t.Fatalf("push ended (%v) before printing %q:\n%s", err, marker, out.String())
+		t.Fatalf("%s ended (%v) before printing %q:\n%s", cmd.Args[0], err, marker, out.String())
 	case <-time.After(5 * time.Minute):
 		cmd.Process.Kill()
-		r.t.Fatalf("push did not print %q within 5 minutes:\n%s", marker, out.String())
+		t.Fatalf("%s did not print %q within 5 minutes:\n%s", cmd.Args[0], marker, out.String())
 	}
 	return func() (string, error) {
 		err := <-result

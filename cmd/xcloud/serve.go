@@ -106,10 +106,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		Logger:      logger.With("system", "proxy"),
 		Metrics:     obs.proxyMetrics(),
 	})
-	// Bind the proxy's ports first so a conflict stops start-up with a clear error.
-	if err := px.Apply(ctx, nil); err != nil {
-		return fmt.Errorf("start proxy: %w", err)
-	}
+	// The proxy binds its ports with the first routes the daemon's Start
+	// installs, so it never answers a known app with 404.
 	defer px.Close(context.WithoutCancel(ctx))
 
 	scheme := "https"
