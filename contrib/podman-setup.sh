@@ -19,8 +19,9 @@ fi
 
 # busybox-static gives the acceptance tests a shell for FROM-scratch images.
 # netavark and aardvark-dns: one isolated network per app (Podman 4.3's CNI
-# backend routes between bridge networks and resolves no names).
-pkgs="podman runc uidmap slirp4netns fuse-overlayfs debootstrap git openssh-client busybox-static netavark aardvark-dns"
+# backend routes between bridge networks and resolves no names); netavark
+# sets up its firewall with iptables, which it does not depend on.
+pkgs="podman runc uidmap slirp4netns fuse-overlayfs debootstrap git openssh-client busybox-static netavark aardvark-dns iptables"
 # A rootless user's Podman reaches systemd (its cgroup manager) over the
 # user's session bus.
 if [ -d /run/systemd/system ]; then pkgs="$pkgs dbus-user-session"; fi

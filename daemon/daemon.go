@@ -56,6 +56,8 @@ type Runtime interface {
 	RemoveImage(ctx context.Context, ref string) error
 	CopyOut(ctx context.Context, image, path string, w io.Writer) error
 	RunAttached(ctx context.Context, c podman.ContainerSpec, stdio podman.Stdio) (int, error)
+	EnsureNetwork(ctx context.Context, name string, labels map[string]string) error
+	RemoveNetwork(ctx context.Context, name string) error
 }
 
 // Router installs the routing table. *proxy.Proxy implements it.

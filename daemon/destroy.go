@@ -81,6 +81,9 @@ func (d *Daemon) removeRemains(ctx context.Context, app string) (remains, error)
 	if gone.images, err = d.removeImages(ctx, app); err != nil {
 		errs = append(errs, err)
 	}
+	if err := d.removeAppNetwork(ctx, app); err != nil {
+		errs = append(errs, err) // a new app of the same name must not inherit it
+	}
 	for _, p := range []string{filepath.Join(d.opts.ReposDir, app+".git"), filepath.Join(d.opts.StaticDir, app)} {
 		if err := os.RemoveAll(p); err != nil {
 			errs = append(errs, err)

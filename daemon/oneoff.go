@@ -14,14 +14,18 @@ import (
 )
 
 // oneOffSpec describes a one-off container of rel (release command, cron
-// run, `run`): the release's image, config and limits, labelled so the
-// supervisor leaves it alone and reconcile removes it after a crash.
+// run, `run`): the release's image, config, limits and network, labelled so
+// the supervisor leaves it alone and reconcile removes it after a crash.
 func (d *Daemon) oneOffSpec(ctx context.Context, rel store.Release, typ string, command []string, labels map[string]string) (podman.ContainerSpec, error) {
 	lim, err := d.appLimits(ctx, rel.App)
 	if err != nil {
 		return podman.ContainerSpec{}, err
 	}
 	env, err := d.processEnv(rel, typ, nil)
+	if err != nil {
+		return podman.ContainerSpec{}, err
+	}
+	network, err := d.ensureAppNetwork(ctx, rel.App)
 	if err != nil {
 		return podman.ContainerSpec{}, err
 	}
@@ -37,6 +41,7 @@ func (d *Daemon) oneOffSpec(ctx context.Context, rel store.Release, typ string, 
 		Env:       env,
 		Labels:    d.labels(l),
 		StopGrace: d.opts.StopGrace,
+		Network:   network,
 	}, nil
 }
 

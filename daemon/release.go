@@ -114,6 +114,10 @@ func (d *Daemon) startProcess(ctx context.Context, rel store.Release, spec relea
 	if err != nil {
 		return podman.Container{}, err
 	}
+	network, err := d.ensureAppNetwork(ctx, rel.App)
+	if err != nil {
+		return podman.Container{}, err
+	}
 	cs := podman.ContainerSpec{
 		MemoryBytes: lim.MemoryBytes, CPUs: lim.CPUs, Pids: lim.Pids,
 		Name:    fmt.Sprintf("xcloud-%s-%s-v%d-%s", rel.App, typ, rel.Version, randomSuffix()),
@@ -124,6 +128,7 @@ func (d *Daemon) startProcess(ctx context.Context, rel store.Release, spec relea
 			labelApp: rel.App, labelRelease: strconv.Itoa(rel.Version), labelProcess: typ,
 		}),
 		StopGrace: d.opts.StopGrace,
+		Network:   network,
 	}
 	if typ == "web" {
 		cs.Port = webPort

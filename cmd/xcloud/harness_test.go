@@ -297,6 +297,10 @@ func (h *harness) cleanup() {
 	if ids := podmanOut(h.t, "images", "-q", "--filter", filter); ids != "" {
 		podmanOut(h.t, append([]string{"rmi", "-f"}, strings.Fields(ids)...)...)
 	}
+	// Apps' networks: each holds one of Podman's address ranges.
+	if names := podmanOut(h.t, "network", "ls", "--format", "{{.Name}}", "--filter", filter); names != "" {
+		podmanOut(h.t, append([]string{"network", "rm", "-f"}, strings.Fields(names)...)...)
+	}
 }
 
 func podmanOut(t testing.TB, args ...string) string {

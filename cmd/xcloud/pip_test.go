@@ -84,13 +84,12 @@ func TestPythonLocalIndex(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 
 	h := newHarness(t, fmt.Sprintf("[build]\npip_index_url = \"http://%s/simple\"\n", index))
-	// The gateway address exists only while some container uses the bridge:
-	// keep one running so the build can reach the index.
-	keep := appRepo(t, h)
-	keep.setApp("bridge", "ok")
-	keep.commit("bridge")
-	if out, err := keep.push(h.remote("bridge"), "main"); err != nil {
-		t.Fatalf("push of the bridge keeper: %v\n%s", err, out)
+	// The gateway address exists only while some container uses the bridge,
+	// and apps' containers are on networks of their own: keep one running
+	// on it so the build can reach the index. Cleanup removes it by label.
+	if id := podmanOut(t, "run", "-d", "--network", "podman", "--label", "xcloud.instance="+h.instance,
+		"localhost/xcloud/base:trixie", "sleep", "infinity"); id == "" {
+		t.Fatal("could not start a container on Podman's default network")
 	}
 	r := newRepo(t, h, h.key)
 	r.write("requirements.txt", "xcloudhello==1.0\n")

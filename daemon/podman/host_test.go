@@ -54,3 +54,11 @@ func TestCanLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestIsolationGap(t *testing.T) {
+	for backend, isolated := range map[string]bool{"netavark": true, "": true, "cni": false} {
+		if got := isolationGap(backend); (got == "") != isolated {
+			t.Errorf("isolationGap(%q) = %q; want isolated=%v", backend, got, isolated)
+		}
+	}
+}

@@ -104,40 +104,63 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("connect to podman at %s: %w", sock, err)
 	}
 	c := &Client{conn: conn, rlimits: rl, ulimits: opts.Ulimits, log: logger}
-	if ok, why := c.hostCanLimit(ctx); !ok {
+	info, err := c.hostInfo(ctx)
+	if err != nil {
+		// Not knowing is no reason to refuse to run: assume a capable host.
+		logger.Warn("ask podman for its host info", "err", err)
+		return c, nil
+	}
+	if ok, why := canLimit(info.Security.Rootless, info.CgroupVersion, info.CgroupManager); !ok {
 		c.noLimits = true
 		logger.Warn("containers and builds run without memory, CPU and pids limits", "reason", why)
+	}
+	if why := isolationGap(info.NetworkBackend); why != "" {
+		logger.Warn("apps' networks are not isolated from each other", "reason", why)
 	}
 	return c, nil
 }
 
-// hostCanLimit asks the service whether it can apply resource limits (see
-// canLimit); when it cannot tell, it assumes so.
-func (c *Client) hostCanLimit(ctx context.Context) (bool, string) {
+// hostInfo is the part of the service's /info the client acts on.
+type hostInfo struct {
+	CgroupVersion  string `json:"cgroupVersion"`
+	CgroupManager  string `json:"cgroupManager"`
+	NetworkBackend string `json:"networkBackend"`
+	Security       struct {
+		Rootless bool `json:"rootless"`
+	} `json:"security"`
+}
+
+func (c *Client) hostInfo(ctx context.Context) (hostInfo, error) {
 	conn, err := bindings.GetClient(c.conn)
 	if err != nil {
-		return true, ""
+		return hostInfo{}, err
 	}
 	resp, err := conn.DoRequest(c.ctx(ctx), nil, http.MethodGet, "/info", nil, nil)
 	if err != nil {
-		c.log.Warn("ask podman for its host info", "err", err)
-		return true, ""
+		return hostInfo{}, err
 	}
 	defer resp.Body.Close()
 	var info struct {
-		Host struct {
-			CgroupVersion string `json:"cgroupVersion"`
-			CgroupManager string `json:"cgroupManager"`
-			Security      struct {
-				Rootless bool `json:"rootless"`
-			} `json:"security"`
-		} `json:"host"`
+		Host hostInfo `json:"host"`
 	}
-	if resp.StatusCode/100 != 2 || json.NewDecoder(resp.Body).Decode(&info) != nil {
-		c.log.Warn("ask podman for its host info", "status", resp.Status)
-		return true, ""
+	if resp.StatusCode/100 != 2 {
+		return hostInfo{}, fmt.Errorf("host info: %s", resp.Status)
 	}
-	return canLimit(info.Host.Security.Rootless, info.Host.CgroupVersion, info.Host.CgroupManager)
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+		return hostInfo{}, fmt.Errorf("host info: %w", err)
+	}
+	return info.Host, nil
+}
+
+// isolationGap says why apps' networks would not be isolated from each
+// other on a service with this network backend, or "" when they are.
+// Podman's CNI backend routes between bridge networks; netavark honours
+// the isolate option.
+func isolationGap(backend string) string {
+	if backend == "" || backend == "netavark" {
+		return ""
+	}
+	return fmt.Sprintf("Podman's network backend is %s, not netavark: set network_backend = \"netavark\" in containers.conf (contrib/podman-setup.sh does) and reset Podman's storage", backend)
 }
 
 // canLimit reports whether a Podman service can enforce memory, CPU and pids
@@ -278,9 +301,9 @@ func (c *Client) Build(ctx context.Context, b BuildSpec) (string, error) {
 		}
 		switch {
 		case m.ErrorDetail != nil && m.ErrorDetail.Message != "":
-			return "", errors.New(strings.TrimSpace(m.ErrorDetail.Message))
+			return "", buildError(m.ErrorDetail.Message)
 		case m.Error != "":
-			return "", errors.New(strings.TrimSpace(m.Error))
+			return "", buildError(m.Error)
 		case m.Stream != "":
 			if s := strings.TrimSpace(m.Stream); imageIDRe.MatchString(s) {
 				id = s
@@ -313,7 +336,10 @@ type ContainerSpec struct {
 	Labels  map[string]string
 	// Port, when non-zero, is published on 127.0.0.1 at a port Podman picks:
 	// apps stay reachable only through the proxy.
-	Port      int
+	Port int
+	// Network, when set, is the only network the container joins (see
+	// EnsureNetwork); else it joins Podman's default one.
+	Network   string
 	StopGrace time.Duration
 	// Resource caps; zero means none.
 	MemoryBytes int64
@@ -366,6 +392,10 @@ func (c *Client) specGen(cs ContainerSpec) *specgen.SpecGenerator {
 	s.RestartPolicy = "no"
 	grace := uint(cs.StopGrace / time.Second)
 	s.StopTimeout = &grace
+	if cs.Network != "" {
+		s.NetNS = specgen.Namespace{NSMode: specgen.Bridge}
+		s.Networks = map[string]nettypes.PerNetworkOptions{cs.Network: {}}
+	}
 	if cs.Port != 0 {
 		s.PortMappings = []nettypes.PortMapping{{HostIP: "127.0.0.1", ContainerPort: uint16(cs.Port), Protocol: "tcp"}}
 	}
