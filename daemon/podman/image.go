@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
 
 	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/errorhandling"
@@ -55,4 +58,72 @@ func (c *Client) ImportImage(ctx context.Context, rootfs io.Reader, ref string, 
 		return "", fmt.Errorf("import image %s: the service returned no image ID", ref)
 	}
 	return rep.Id, nil
+}
+
+var (
+	// goValueRe starts a Go value printed with %#v, such as
+	// copier.request{...}: Buildah puts whole request structs in errors.
+	goValueRe = regexp.MustCompile(`(?: for )?\b[A-Za-z_]\w*\.[A-Za-z_]\w*\{`)
+	// builderDirRe is the directory Podman unpacks a build context into.
+	builderDirRe = regexp.MustCompile(`"[^"\s]*/libpod_builder\d+/build(/[^"]*)?"`)
+	// danglingRe is what reading a symbolic link to a missing file gives.
+	danglingRe = regexp.MustCompile(`reading "([^"]*)": error during bulk transfer: copier: get: lstat "[^"]*"\("([^"]*)"\): .*no such file or directory$`)
+)
+
+// buildError reduces a build error from Podman to one line that names the
+// problem: Buildah's messages can carry kilobytes of Go structs and the
+// paths of its temporary build directory.
+func buildError(msg string) error {
+	return errors.New(BuildErrorMessage(msg))
+}
+
+// BuildErrorMessage is buildError's text.
+func BuildErrorMessage(msg string) string {
+	msg = strings.Join(strings.Fields(msg), " ")
+	for {
+		loc := goValueRe.FindStringIndex(msg)
+		if loc == nil {
+			break
+		}
+		end := matchingBrace(msg, loc[1]-1)
+		if end < 0 {
+			msg = strings.TrimSpace(msg[:loc[0]])
+			break
+		}
+		msg = msg[:loc[0]] + msg[end+1:]
+	}
+	msg = builderDirRe.ReplaceAllStringFunc(msg, func(q string) string {
+		if _, rest, ok := strings.Cut(q, "/build/"); ok {
+			return strconv.Quote(strings.TrimSuffix(rest, `"`))
+		}
+		return "the build context"
+	})
+	if m := danglingRe.FindStringSubmatchIndex(msg); m != nil {
+		file, target := msg[m[2]:m[3]], msg[m[4]:m[5]]
+		msg = msg[:m[0]] + fmt.Sprintf("%q is a symbolic link to %q, which is not in the build context (the repository)", file, target)
+	}
+	return msg
+}
+
+// matchingBrace returns the index of the brace closing the one at open,
+// skipping quoted strings, or -1.
+func matchingBrace(s string, open int) int {
+	depth, quoted := 0, false
+	for i := open; i < len(s); i++ {
+		switch c := s[i]; {
+		case quoted && c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '{':
+			depth++
+		case c == '}':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
 }

@@ -1,0 +1,40 @@
+package podman
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestBuildErrorMessage: build errors as Podman 4.3 sends them (testdata,
+// captured from its build API) become one line naming the problem, without
+// Buildah's Go structs or its temporary directory.
+func TestBuildErrorMessage(t *testing.T) {
+	for _, tc := range []struct{ file, want string }{
+		{"copy-dangling-absolute.txt", `building at STEP "COPY broken /app/broken": "broken" is a symbolic link to "/nonexistent/target", which is not in the build context (the repository)`},
+		{"copy-dangling-relative.txt", `building at STEP "COPY broken /app/x": "broken" is a symbolic link to "/missing.txt", which is not in the build context (the repository)`},
+		{"copy-missing.txt", `building at STEP "COPY nothere /app/": checking on sources under the build context: copier: stat: "/nothere": no such file or directory`},
+	} {
+		raw, err := os.ReadFile("testdata/" + tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := BuildErrorMessage(string(raw)); got != tc.want {
+			t.Errorf("%s:\n got %q\nwant %q", tc.file, got, tc.want)
+		}
+	}
+	for in, want := range map[string]string{
+		"plain failure\n":                           "plain failure",
+		"two\nlines":                                "two lines",
+		`x for pkg.T{A:"}", B:[]string{"{"}}: tail`: "x: tail",
+		`cut pkg.T{unclosed`:                        "cut",
+		`a map{ is fine`:                            `a map{ is fine`,
+	} {
+		if got := BuildErrorMessage(in); got != want {
+			t.Errorf("BuildErrorMessage(%q) = %q, want %q", in, got, want)
+		}
+		if strings.Contains(BuildErrorMessage(in), "\n") {
+			t.Errorf("BuildErrorMessage(%q) has a newline", in)
+		}
+	}
+}
