@@ -24,8 +24,8 @@ func TestBuildErrorMessage(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]string{
-		"plain failure\n":                           "plain failure",
-		"two\nlines":                                "two lines",
+		"plain failure\n": "plain failure",
+		"two\nlines":      "two lines",
 		`x for pkg.T{A:"}", B:[]string{"{"}}: tail`: "x: tail",
 		`cut pkg.T{unclosed`:                        "cut",
 		`a map{ is fine`:                            `a map{ is fine`,
