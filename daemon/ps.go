@@ -361,7 +361,7 @@ func (d *Daemon) rollbackTarget(ctx context.Context, app string, cur store.Relea
 		}
 		return r, nil
 	}
-	rels, err := d.store.ListReleases(ctx, app, 100)
+	rels, err := d.store.ListReleases(ctx, app, keptReleases)
 	if err != nil {
 		return store.Release{}, err
 	}

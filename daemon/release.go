@@ -327,6 +327,7 @@ func (d *Daemon) swap(ctx context.Context, rel store.Release, keep []podman.Cont
 	w.step("Routing %s to v%d (traffic moved %.2fms after the health checks passed)",
 		d.appHost(rel.App), rel.Version, float64(moved.Microseconds())/1000)
 	d.retire(ctx, rel.App, keep, w)
+	d.pruneStatic(ctx, rel.App) // the app may have been a static site
 	return nil
 }
 

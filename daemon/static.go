@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,13 +85,77 @@ func (d *Daemon) swapStatic(ctx context.Context, rel store.Release, dir string, 
 	d.cron.syncApp(ctx, rel.App) // a site has no jobs; the release before may have had
 	w.step("Serving %s from v%d's files", d.appHost(rel.App), rel.Version)
 	d.retire(ctx, rel.App, nil, w)
+	d.pruneStatic(ctx, rel.App)
 	return nil
+}
+
+// keptReleases is how many of an app's newest releases keep what a
+// rollback to them needs: the list rollback picks from.
+const keptReleases = 100
+
+// pruneStatic removes the app's static copies that no kept release needs
+// (those of failed releases and of releases past keptReleases), leftovers
+// of publishes a crash cut short, and the current link once the app serves
+// containers. Each deploy calls it once the new release is live, holding
+// the app's lock, so no publish of the app is under way.
+func (d *Daemon) pruneStatic(ctx context.Context, app string) {
+	base := filepath.Join(d.opts.StaticDir, app)
+	entries, err := os.ReadDir(base)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			d.log.Warn("list static copies", "app", app, "err", err)
+		}
+		return
+	}
+	rels, err := d.store.ListReleases(ctx, app, keptReleases)
+	if err != nil {
+		d.log.Warn("list releases to prune static copies", "app", app, "err", err)
+		return
+	}
+	// The serving release counts even when a hundred failed ones followed it.
+	if cur, err := d.store.CurrentRelease(ctx, app); err == nil {
+		rels = append(rels, cur)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		d.log.Warn("current release to prune static copies", "app", app, "err", err)
+		return
+	}
+	need := map[string]bool{}
+	currentStatic := false
+	for _, r := range rels {
+		spec, err := parseSpec(r.Spec)
+		if err != nil {
+			// Not knowing what a release needs, keep everything.
+			d.log.Warn("prune static copies", "app", app, "release", r.Version, "err", err)
+			return
+		}
+		if spec.Static == "" || r.Status == store.ReleaseFailed {
+			continue
+		}
+		need[spec.Static] = true
+		if r.Status == store.ReleaseActive {
+			currentStatic = true
+		}
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if need[name] || (name == "current" && currentStatic) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(base, name)); err != nil {
+			d.log.Warn("remove static copy", "app", app, "dir", name, "err", err)
+			continue
+		}
+		d.log.Debug("removed static copy no kept release needs", "app", app, "dir", name)
+	}
 }
 
 // linkStatic atomically points <app>/current at <app>/<dir>.
 func (d *Daemon) linkStatic(app, dir string) error {
 	base := filepath.Join(d.opts.StaticDir, app)
 	if _, err := os.Stat(filepath.Join(base, dir)); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("the static files of %s's release are no longer kept (only the newest %d releases keep theirs): %w", app, keptReleases, err)
+		}
 		return fmt.Errorf("static files of %s: %w", app, err)
 	}
 	tmp := filepath.Join(base, ".current-"+randomSuffix())
