@@ -105,6 +105,21 @@ func TestDeleteAppCascades(t *testing.T) {
 	if err := s.AddDomain(ctx, "web", "web.example.com"); err != nil {
 		t.Errorf("AddDomain after recreate: %v", err)
 	}
+	// The new app's history starts at its creation; all events keep the old.
+	evs, err = s.ListEvents(ctx, "web", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types = types[:0]
+	for _, e := range evs {
+		types = append(types, e.Type)
+	}
+	if want := []string{EventAppCreated, EventDomainMapped}; !slices.Equal(types, want) {
+		t.Errorf("events of the re-created app = %v, want %v", types, want)
+	}
+	if all, err := s.ListEvents(ctx, "", 0, 0); err != nil || len(all) != 7 {
+		t.Errorf("all events = %d (%v), want 7", len(all), err)
+	}
 }
 
 func TestBuilds(t *testing.T) {

@@ -90,6 +90,9 @@ func (s *Store) AddEvent(ctx context.Context, e Event) (Event, error) {
 
 // ListEvents returns up to limit events with id > afterID in ascending id
 // order, for one app or, when app is "", for all apps. limit <= 0 means 100.
+// For an app that exists, only the events since it was created are listed:
+// an earlier, destroyed app of the same name is not its history (its events
+// stay in the list of all apps).
 func (s *Store) ListEvents(ctx context.Context, app string, afterID int64, limit int) ([]Event, error) {
 	var (
 		rows *sql.Rows
@@ -99,7 +102,9 @@ func (s *Store) ListEvents(ctx context.Context, app string, afterID int64, limit
 	if app == "" {
 		rows, err = s.r.QueryContext(ctx, cols+" WHERE id > ? ORDER BY id LIMIT ?", afterID, clampLimit(limit))
 	} else {
-		rows, err = s.r.QueryContext(ctx, cols+" WHERE app = ? AND id > ? ORDER BY id LIMIT ?", app, afterID, clampLimit(limit))
+		rows, err = s.r.QueryContext(ctx, cols+` WHERE app = ? AND id > ? AND id >= COALESCE(
+			(SELECT max(e.id) FROM events e JOIN apps a ON a.name = e.app WHERE e.app = ? AND e.type = '`+EventAppCreated+`'), 0)
+			ORDER BY id LIMIT ?`, app, afterID, app, clampLimit(limit))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
