@@ -9,14 +9,22 @@ import (
 // release has no web process, a warning in its place: nothing answers at
 // that URL but the proxy's 503, which a printed URL would hide.
 func (d *Daemon) deployedLine(app string, spec []byte) string {
+	if warn := d.noWebWarning(app, spec); warn != "" {
+		return app + " deployed " + warn
+	}
+	return fmt.Sprintf("%s deployed: %s", app, d.AppURL(app))
+}
+
+// noWebWarning says, for a release spec without a web process, that the
+// app's URL answers 503 and how to fix it; "" when there is a web process.
+func (d *Daemon) noWebWarning(app string, spec []byte) string {
 	s, err := parseSpec(spec)
 	if _, web := s.Processes["web"]; err != nil || web || s.Static != "" {
-		return fmt.Sprintf("%s deployed: %s", app, d.AppURL(app))
+		return ""
 	}
 	runs := "nothing"
 	if types := s.types(); len(types) > 0 {
 		runs = strings.Join(types, ", ")
 	}
-	return fmt.Sprintf("%s deployed without a web process (it runs %s): %s answers 503; add a \"web: COMMAND\" line to the Procfile to serve HTTP",
-		app, runs, d.AppURL(app))
+	return fmt.Sprintf("without a web process (it runs %s): %s answers 503; add a \"web: COMMAND\" line to the Procfile to serve HTTP", runs, d.AppURL(app))
 }

@@ -21,3 +21,14 @@ func TestDeployedLine(t *testing.T) {
 		}
 	}
 }
+
+func TestNoWebWarning(t *testing.T) {
+	d := New(Options{BaseDomain: "xcloud.test", Scheme: "https", URLPort: "8443", Logger: slog.New(slog.DiscardHandler)})
+	if got := d.noWebWarning("w", []byte(`{"processes":{"web":"x"}}`)); got != "" {
+		t.Errorf("with web: %q", got)
+	}
+	want := `without a web process (it runs worker): https://w.xcloud.test:8443 answers 503; add a "web: COMMAND" line to the Procfile to serve HTTP`
+	if got := d.noWebWarning("w", []byte(`{"processes":{"worker":"x"}}`)); got != want {
+		t.Errorf("worker only: %q, want %q", got, want)
+	}
+}

@@ -338,6 +338,10 @@ func (d *Daemon) cmdRollback(ctx context.Context, c *call) error {
 			d.failRelease(ctx, rel, err)
 			return err
 		}
+		if warn := d.noWebWarning(app, target.Spec); warn != "" {
+			w.done("%s rolled back: v%d runs v%d's image %s", app, rel.Version, target.Version, warn)
+			return nil
+		}
 		w.done("%s rolled back: v%d serves v%d's image at %s", app, rel.Version, target.Version, d.AppURL(app))
 		return nil
 	})
