@@ -1,6 +1,10 @@
 package daemon
 
-import "context"
+import (
+	"context"
+
+	"github.com/xcloud-dev/xcloud/daemon/podman"
+)
 
 // Every app has a network of its own, created when its first container
 // starts: its web, worker, release, cron and `run` containers join it and
@@ -32,4 +36,15 @@ func (d *Daemon) ensureAppNetwork(ctx context.Context, app string) (string, erro
 // removeAppNetwork removes app's network; its containers must be gone.
 func (d *Daemon) removeAppNetwork(ctx context.Context, app string) error {
 	return d.rt.RemoveNetwork(ctx, d.appNetwork(app))
+}
+
+// NetworkGuard is the Podman client's guard of this instance's app
+// networks (see podman.NetworkGuard), run from image. Its name has a dot,
+// which app names cannot: no app network is ever called the same.
+func NetworkGuard(instance, image string) podman.NetworkGuard {
+	return podman.NetworkGuard{
+		Name:   "xcloud-" + instance + ".guard",
+		Image:  image,
+		Labels: map[string]string{labelInstance: instance, "xcloud.role": "network-guard"},
+	}
 }

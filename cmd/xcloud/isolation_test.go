@@ -18,8 +18,8 @@ func TestAppIsolation(t *testing.T) {
 	r := appRepo(t, h)
 	r.setApp("isolated", "ok")
 	r.commit("app")
-	a, b := "iso-a", "iso-b"
-	for _, app := range []string{a, b} {
+	a, b, c := "iso-a", "iso-b", "iso-c"
+	for _, app := range []string{a, b, c} {
 		if out, err := r.push(h.remote(app), "main"); err != nil {
 			t.Fatalf("push %s: %v\n%s", app, err, out)
 		}
@@ -53,13 +53,17 @@ func TestAppIsolation(t *testing.T) {
 	}
 
 	// A's web container cannot reach B, yet A serves through the proxy.
-	code, body, err := h.getPath(a+"."+baseDomain, "/fetch?url="+url.QueryEscape(target))
-	if err != nil {
-		t.Fatal(err)
+	blocked := func(when string) {
+		t.Helper()
+		code, body, err := h.getPath(a+"."+baseDomain, "/fetch?url="+url.QueryEscape(target))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code == 200 || strings.Contains(body, "b-secret") || !strings.Contains(body, "fetch failed") {
+			t.Errorf("%s: %s fetched %s: status %d, %q; want the connection to fail", when, a, target, code, body)
+		}
 	}
-	if code == 200 || strings.Contains(body, "b-secret") || !strings.Contains(body, "fetch failed") {
-		t.Errorf("%s fetched %s: status %d, %q; want the connection to fail", a, target, code, body)
-	}
+	blocked("two apps running")
 	h.waitBody(a+"."+baseDomain, "isolated", time.Second)
 	h.waitBody(b+"."+baseDomain, "isolated", time.Second)
 
@@ -67,6 +71,19 @@ func TestAppIsolation(t *testing.T) {
 	if out, errOut, code := h.sshIn("", nil, "run", a, probe); code == 0 || strings.Contains(out, "b-secret") {
 		t.Errorf("run %s %s: exit %d, %q %q; want a failure", a, probe, code, out, errOut)
 	}
+
+	// A third app's network losing its last container must not lift the
+	// isolation of the others (netavark 1.4 drops the rule all isolated
+	// networks share when one is torn down completely).
+	if out, errOut, err := h.ssh(h.key, "ps:scale", c, "web=0"); err != nil {
+		t.Fatalf("ps:scale: %v\n%s%s", err, out, errOut)
+	}
+	waitFor(t, 30*time.Second, c+" scaled to zero", func() bool { return len(h.appContainers(c)) == 0 })
+	blocked("after a third app scaled to zero")
+	if out, errOut, err := h.ssh(h.key, "apps:destroy", c, "--force"); err != nil {
+		t.Fatalf("apps:destroy: %v\n%s%s", err, out, errOut)
+	}
+	blocked("after a third app was destroyed")
 
 	// Destroying an app removes its network.
 	if out, errOut, err := h.ssh(h.key, "apps:destroy", b, "--force"); err != nil {

@@ -91,6 +91,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 
 	pod, err := podman.Connect(ctx, podman.Options{
 		Socket: cfg.Podman.Socket, Ulimits: cfg.Podman.Ulimits, Logger: logger.With("system", "podman"),
+		NetworkGuard: daemon.NetworkGuard(instanceID(cfg.DataDir), stackImages(cfg.Stack).Base),
 	})
 	if err != nil {
 		return err

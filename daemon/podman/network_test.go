@@ -41,3 +41,21 @@ func TestNetworkSpecIsIsolated(t *testing.T) {
 		t.Errorf("labels = %v", n.Labels)
 	}
 }
+
+func TestGuardSpec(t *testing.T) {
+	c := &Client{guard: NetworkGuard{Name: "xcloud-i.guard", Image: "base", Labels: map[string]string{"k": "v"}}}
+	s := c.guardSpec()
+	if s.Name != "xcloud-i.guard" || s.Image != "base" || s.Labels["k"] != "v" {
+		t.Errorf("name %q, image %q, labels %v", s.Name, s.Image, s.Labels)
+	}
+	if len(s.Command) != 2 || s.Command[0] != "sleep" || s.RestartPolicy != "always" {
+		t.Errorf("command %q, restart %q: want it idle and restarted if it dies", s.Command, s.RestartPolicy)
+	}
+	// Born on its own home network only; app networks are connected later.
+	if _, ok := s.Networks["xcloud-i.guard"]; !ok || len(s.Networks) != 1 || s.NetNS.NSMode != specgen.Bridge {
+		t.Errorf("networks %v (mode %q), want only its home network", s.Networks, s.NetNS.NSMode)
+	}
+	if len(s.PortMappings) != 0 {
+		t.Errorf("the guard publishes %v", s.PortMappings)
+	}
+}

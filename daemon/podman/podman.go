@@ -40,6 +40,7 @@ type Client struct {
 	// noLimits is set when the service cannot enforce memory, CPU and pids caps
 	// (see hostCanLimit); they are then not asked for.
 	noLimits bool
+	guard    NetworkGuard // see guardNetwork; zero: none
 }
 
 // Options configure a Client.
@@ -50,6 +51,9 @@ type Options struct {
 	// Ulimits such as "nofile=4096:4096" are applied to builds and containers.
 	Ulimits []string
 	Logger  *slog.Logger
+	// NetworkGuard, when its Image is set, keeps the networks EnsureNetwork
+	// makes isolated on netavark's iptables driver (see guardNetwork).
+	NetworkGuard NetworkGuard
 }
 
 // DefaultSocket returns the socket used when none is configured.
@@ -103,7 +107,7 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to podman at %s: %w", sock, err)
 	}
-	c := &Client{conn: conn, rlimits: rl, ulimits: opts.Ulimits, log: logger}
+	c := &Client{conn: conn, rlimits: rl, ulimits: opts.Ulimits, log: logger, guard: opts.NetworkGuard}
 	info, err := c.hostInfo(ctx)
 	if err != nil {
 		// Not knowing is no reason to refuse to run: assume a capable host.
@@ -116,6 +120,7 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 	}
 	if why := isolationGap(info.NetworkBackend); why != "" {
 		logger.Warn("apps' networks are not isolated from each other", "reason", why)
+		c.guard = NetworkGuard{} // nothing to guard
 	}
 	return c, nil
 }
