@@ -4,10 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -58,9 +62,29 @@ func (ss *session) receive() int {
 	if err != nil {
 		return ss.internal("reading refs", err)
 	}
-	code, err := ss.git("receive-pack", dir)
+	var (
+		gitConfig []string
+		used      int64
+	)
+	limit := ss.srv.cfg.RepoSize
+	if limit > 0 {
+		if used, err = dirSize(dir); err != nil {
+			return ss.internal("measuring repository", err)
+		}
+		// git refuses a pack bigger than this before storing any of it.
+		gitConfig = []string{"-c", fmt.Sprintf("receive.maxInputSize=%d", max(limit-used, 1))}
+	}
+	tooBig := &needle{s: packTooBig}
+	code, err := ss.git("receive-pack", dir, gitConfig, tooBig)
 	if err != nil {
 		return ss.internal("running receive-pack", err)
+	}
+	if tooBig.found.Load() {
+		// receive-pack exits 0 after reporting the unpack error to git.
+		ss.log.Warn("push refused: repository would exceed repo_size", "repo_size", limit, "used", used)
+		fmt.Fprintf(errw, "\n ! push refused: the repository would exceed repo_size (%s; it uses %s)\n",
+			formatBytes(limit), formatBytes(used))
+		return 1
 	}
 	if code != 0 {
 		ss.log.Warn("receive-pack failed", "exit", code)
@@ -132,7 +156,7 @@ func (ss *session) upload() int {
 		}
 		return ss.internal("opening repository", err)
 	}
-	code, err := ss.git("upload-pack", dir)
+	code, err := ss.git("upload-pack", dir, nil, nil)
 	if err != nil {
 		return ss.internal("running upload-pack", err)
 	}
@@ -235,4 +259,82 @@ func pointHeadAt(repo *git.Repository, ref string, ss *session) {
 // oneLine joins a possibly multi-line message into one line.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// packTooBig is what git's index-pack and unpack-objects print when a pack
+// exceeds receive.maxInputSize.
+const packTooBig = "pack exceeds maximum allowed size"
+
+// needle watches streams written through its writers for s.
+type needle struct {
+	s     string
+	found atomic.Bool
+}
+
+// writer returns a writer for one stream; it finds s even when split
+// across writes.
+func (n *needle) writer() io.Writer { return &needleWriter{n: n} }
+
+type needleWriter struct {
+	n    *needle
+	mu   sync.Mutex
+	tail []byte // the last len(s)-1 bytes seen
+}
+
+func (w *needleWriter) Write(p []byte) (int, error) {
+	if w.n.found.Load() {
+		return len(p), nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	buf := append(w.tail, p...)
+	if strings.Contains(string(buf), w.n.s) {
+		w.n.found.Store(true)
+	}
+	keep := min(len(buf), len(w.n.s)-1)
+	w.tail = append(w.tail[:0], buf[len(buf)-keep:]...)
+	return len(p), nil
+}
+
+// dirSize is the total size of the regular files under dir (0 if dir does
+// not exist).
+func dirSize(dir string) (int64, error) {
+	var total int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			total += info.Size()
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("size of %s: %w", dir, err)
+	}
+	return total, nil
+}
+
+// formatBytes writes n in binary units: "512 B", "12 KiB", "1.5 GiB".
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	v := float64(n) / float64(div)
+	s := fmt.Sprintf("%.1f", v)
+	s = strings.TrimSuffix(s, ".0")
+	return s + " " + string("KMGTP"[exp]) + "iB"
 }

@@ -93,6 +93,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("gitreceive: Config.Auth is required")
 	case cfg.Backend == nil:
 		return nil, errors.New("gitreceive: Config.Backend is required")
+	case cfg.RepoSize < 0:
+		return nil, errors.New("gitreceive: Config.RepoSize must not be negative")
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, appLocks: map[string]chan struct{}{},
 		limiter: newAuthLimiter(cfg.MaxAuthFailures, cfg.AuthFailureWindow, cfg.AuthFailureBan, nil),

@@ -179,10 +179,11 @@ func relayWindows(ctx context.Context, in <-chan ssh.Window, out chan<- Window) 
 	}
 }
 
-// git runs "git <service> repoDir" wired to the session and returns its
-// exit status, or an error if it could not be run.
-func (ss *session) git(service, repoDir string) (int, error) {
-	cmd := exec.CommandContext(ss.ctx, "git", service, repoDir)
+// git runs "git <config> <service> repoDir" wired to the session and
+// returns its exit status, or an error if it could not be run. If watch
+// is not nil, it sees all of git's output.
+func (ss *session) git(service, repoDir string, config []string, watch *needle) (int, error) {
+	cmd := exec.CommandContext(ss.ctx, "git", append(config, service, repoDir)...)
 	cmd.Env = os.Environ()
 	for _, kv := range ss.s.Environ() {
 		if strings.HasPrefix(kv, "GIT_PROTOCOL=") {
@@ -209,9 +210,13 @@ func (ss *session) git(service, repoDir string) (int, error) {
 		stdin.Close()
 	})
 
+	var toClient, toErr io.Writer = ss.s, ss.s.Stderr()
+	if watch != nil {
+		toClient, toErr = io.MultiWriter(toClient, watch.writer()), io.MultiWriter(toErr, watch.writer())
+	}
 	var out sync.WaitGroup
-	out.Go(func() { io.Copy(ss.s, stdout) })
-	out.Go(func() { io.Copy(ss.s.Stderr(), stderr) })
+	out.Go(func() { io.Copy(toClient, stdout) })
+	out.Go(func() { io.Copy(toErr, stderr) })
 	out.Wait()
 	err = cmd.Wait()
 	var exit *exec.ExitError
