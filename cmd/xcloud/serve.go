@@ -163,6 +163,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		MaxAuthFailures:   cmp.Or(cfg.SSH.MaxAuthFailures, -1), // 0 in xcloud.toml: no limit
 		AuthFailureWindow: cfg.SSH.AuthFailureWindow.Duration,
 		AuthFailureBan:    cfg.SSH.AuthFailureBan.Duration,
+		RepoSize:          cfg.Limits.RepoSize.Bytes, // 0: no cap
 	})
 	if err != nil {
 		return err

@@ -78,6 +78,10 @@ type Limits struct {
 	Memory Size    `toml:"memory"`
 	CPUs   float64 `toml:"cpus"`
 	Pids   int64   `toml:"pids"`
+	// RepoSize caps each app's git repository on disk, so a key that may
+	// push cannot fill the disk: a push that would go beyond is refused.
+	// Not a container cap; `resources` does not override it.
+	RepoSize Size `toml:"repo_size"`
 }
 
 // Size is a byte count written like "512m" or "2g" (k, m, g; powers of 1024).
@@ -96,10 +100,14 @@ func (s *Size) UnmarshalText(b []byte) error {
 // MarshalText implements encoding.TextMarshaler.
 func (s Size) MarshalText() ([]byte, error) { return []byte(strconv.FormatInt(s.Bytes, 10)), nil }
 
-// ParseSize reads "512m", "2g", "64k", "1048576" or "0".
+// ParseSize reads "512m", "2g", "1GB", "64k", "1048576" or "0".
 func ParseSize(v string) (int64, error) {
 	v = strings.ToLower(strings.TrimSpace(v))
 	mult := int64(1)
+	// "1gb", "512mb", "64kb" mean the same as "1g", "512m", "64k".
+	if n := len(v); n > 1 && v[n-1] == 'b' && strings.IndexByte("kmg", v[n-2]) >= 0 {
+		v = v[:n-1]
+	}
 	if n := len(v); n > 0 {
 		switch v[n-1] {
 		case 'k':
@@ -218,7 +226,7 @@ func Default() Config {
 		TLS:        TLS{Mode: "acme"},
 		Podman:     Podman{Ulimits: []string{"nofile=4096:4096", "nproc=4096:4096"}},
 		Build:      Build{Concurrency: 2, Timeout: Duration{30 * time.Minute}, Memory: Size{2 << 30}, CPUs: 1.5},
-		Limits:     Limits{Memory: Size{512 << 20}, CPUs: 1, Pids: 512},
+		Limits:     Limits{Memory: Size{512 << 20}, CPUs: 1, Pids: 512, RepoSize: Size{1 << 30}},
 		Logs:       Logs{MaxSize: Size{10 << 20}},
 		Cron:       Cron{MinInterval: Duration{time.Minute}},
 		Deploy:     Deploy{ReadyTimeout: Duration{60 * time.Second}, StopGrace: Duration{10 * time.Second}},
@@ -440,6 +448,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Logs.MaxSize.Bytes < 64<<10 {
 		return bad("logs.max_size", "must be at least 64k, got %d bytes", c.Logs.MaxSize.Bytes)
+	}
+	if c.Limits.RepoSize.Bytes != 0 && c.Limits.RepoSize.Bytes < 1<<20 {
+		return bad("limits.repo_size", "must be 0 (no cap) or at least 1m, got %d bytes", c.Limits.RepoSize.Bytes)
 	}
 	if c.Limits.Pids != 0 && CheckPids(c.Limits.Pids) != nil {
 		return bad("limits.pids", "must be 0 (no cap) or a whole number from %d to %d (the kernel's limit), got %d", MinPids, MaxPids, c.Limits.Pids)
