@@ -239,8 +239,16 @@ func TestKillMidDeploy(t *testing.T) {
 			wait()
 			h.restartWith()
 			h.waitBody(host, "stable", 30*time.Second)
-			if cs := h.appContainers("kill"); len(cs) != 1 || !strings.Contains(cs[0], "-v1-") {
-				t.Errorf("killed %s: after restart want only v1's container, have %v", point, cs)
+			// v1 serves at once; the interrupted release's containers go in
+			// the background reconcile that follows.
+			var cs []string
+			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+				if cs = h.appContainers("kill"); len(cs) == 1 && strings.Contains(cs[0], "-v1-") {
+					break
+				}
+			}
+			if len(cs) != 1 || !strings.Contains(cs[0], "-v1-") {
+				t.Errorf("killed %s: 30s after restart want only v1's container, have %v", point, cs)
 			}
 			out, _, err := h.ssh(h.key, "releases", "kill", "--json")
 			if err != nil {
