@@ -301,7 +301,7 @@ func (d *Daemon) routeKnown(ctx context.Context) (reconcilePlan, error) {
 	for _, c := range all {
 		app := c.Labels[labelApp]
 		a, ok := wanted[app]
-		if !ok || c.Labels[labelRelease] != strconv.Itoa(a.CurrentRelease) || c.Labels[labelOneOff] != "" {
+		if !ok || c.Labels[labelRelease] != strconv.Itoa(a.CurrentRelease) || c.Labels[labelOneOff] != "" || d.offAppNetwork(c) {
 			plan.unwanted = append(plan.unwanted, c)
 			continue
 		}

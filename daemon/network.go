@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"slices"
 
 	"github.com/xcloud-dev/xcloud/daemon/podman"
 )
@@ -36,6 +37,13 @@ func (d *Daemon) ensureAppNetwork(ctx context.Context, app string) (string, erro
 // removeAppNetwork removes app's network; its containers must be gone.
 func (d *Daemon) removeAppNetwork(ctx context.Context, app string) error {
 	return d.rt.RemoveNetwork(ctx, d.appNetwork(app))
+}
+
+// offAppNetwork reports whether c runs on networks that are not its app's
+// own, as containers started before apps had networks did: reconcile
+// replaces them. No networks listed means not known.
+func (d *Daemon) offAppNetwork(c podman.Container) bool {
+	return len(c.Networks) > 0 && !slices.Equal(c.Networks, []string{d.appNetwork(c.Labels[labelApp])})
 }
 
 // NetworkGuard is the Podman client's guard of this instance's app

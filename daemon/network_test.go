@@ -81,3 +81,22 @@ func TestContainersJoinOnlyTheirAppNetwork(t *testing.T) {
 		t.Errorf("network labels %v", labels)
 	}
 }
+
+func TestOffAppNetwork(t *testing.T) {
+	d := New(Options{Instance: "abc"})
+	for _, tc := range []struct {
+		networks []string
+		off      bool
+	}{
+		{[]string{"xcloud-abc-site"}, false},
+		{nil, false},                                  // not known: a fake, or host networking
+		{[]string{"podman"}, true},                    // started before apps had networks
+		{[]string{"xcloud-abc-other"}, true},          // another app's
+		{[]string{"xcloud-abc-site", "podman"}, true}, // and another one
+	} {
+		c := podman.Container{Labels: map[string]string{labelApp: "site"}, Networks: tc.networks}
+		if got := d.offAppNetwork(c); got != tc.off {
+			t.Errorf("offAppNetwork(%v) = %v, want %v", tc.networks, got, tc.off)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -362,6 +363,7 @@ type Container struct {
 	State    string
 	ExitCode int
 	HostPort int // the 127.0.0.1 port the container's Port is published on
+	Networks []string
 }
 
 // Run creates and starts a container and returns it with its published port.
@@ -446,6 +448,10 @@ func (c *Client) Inspect(ctx context.Context, id string) (Container, error) {
 		ct.ExitCode = int(data.State.ExitCode)
 	}
 	if data.NetworkSettings != nil {
+		for name := range data.NetworkSettings.Networks {
+			ct.Networks = append(ct.Networks, name)
+		}
+		sort.Strings(ct.Networks)
 		for _, binds := range data.NetworkSettings.Ports {
 			for _, b := range binds {
 				if p, err := strconv.Atoi(b.HostPort); err == nil && p > 0 {
@@ -471,7 +477,7 @@ func (c *Client) List(ctx context.Context, labels map[string]string) ([]Containe
 	out := make([]Container, 0, len(list))
 	for _, l := range list {
 		ct := Container{ID: l.ID, Image: l.Image, Labels: l.Labels, State: l.State,
-			Running: l.State == "running", ExitCode: int(l.ExitCode)}
+			Running: l.State == "running", ExitCode: int(l.ExitCode), Networks: l.Networks}
 		if len(l.Names) > 0 {
 			ct.Name = l.Names[0]
 		}
