@@ -19,7 +19,7 @@ const MinRSABits = 2048
 // log in: RSA keys under MinRSABits bits and DSA keys.
 func CheckKeyStrength(key gossh.PublicKey) error {
 	switch key.Type() {
-	case gossh.KeyAlgoDSA: //nolint:staticcheck // named to be refused
+	case "ssh-dss": // DSA: 1024 bits by definition
 		return fmt.Errorf("DSA keys are not accepted; use ed25519 (ssh-keygen -t ed25519)")
 	case gossh.KeyAlgoRSA:
 		ck, ok := key.(gossh.CryptoPublicKey)
