@@ -29,7 +29,7 @@ func TestLimitsBounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Limits != (Limits{Memory: Size{6 << 20}, CPUs: 0.01, Pids: 4194304}) {
+	if c.Limits != (Limits{Memory: Size{6 << 20}, CPUs: 0.01, Pids: 4194304, RepoSize: Default().Limits.RepoSize}) {
 		t.Errorf("limits at the bounds = %+v", c.Limits)
 	}
 	if _, err := parse(t, "[limits]\nmemory = \"0\"\ncpus = 0.0\npids = 0\n", nil); err != nil {
