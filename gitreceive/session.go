@@ -38,20 +38,22 @@ type session struct {
 // handle is the gliderlabs session handler.
 func (srv *Server) handle(s ssh.Session) {
 	start := time.Now()
+	raw := s.RawCommand()
 	cmd, perr := Command{}, error(nil)
-	words, serr := SplitCommand(s.RawCommand())
-	if serr != nil {
-		perr = serr
-	} else {
+	words, serr := SplitCommand(raw)
+	if serr == nil {
 		cmd, perr = ParseCommand(words)
+	} else {
+		perr = serr
+		// For the log, only the first word (real commands quote none).
+		first, _, _ := strings.Cut(strings.TrimLeft(raw[:min(len(raw), 128)], " \t"), " ")
+		words = []string{first}
 	}
 	// Never the raw command: it holds config values, tokens and `run`
 	// commands, and the log is kept.
 	log := srv.log.With(append([]any{"remote", s.RemoteAddr().String()}, commandAttrs(words, cmd)...)...)
 	if serr != nil {
-		// Only the first word (no quotes there, in real commands).
-		first, _, _ := strings.Cut(strings.TrimLeft(s.RawCommand()[:min(len(s.RawCommand()), 128)], " \t"), " ")
-		log = log.With(append(commandAttrs([]string{first}, Command{}), "command_bytes", len(s.RawCommand()))...)
+		log = log.With("command_bytes", len(raw))
 	}
 	if !srv.beginSession() {
 		fmt.Fprintln(s.Stderr(), "xcloud is shutting down; try again shortly")
