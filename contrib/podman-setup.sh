@@ -78,6 +78,14 @@ if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != "666" ]; then
 	log "chmod 0666 /dev/net/tun"
 fi
 
+# Rootless Podman 4.3 mounts over /var/lib/cni in its network namespace, or
+# over all of /var/lib when that is missing, which hides the xcloud user's
+# home (/var/lib/xcloud) and its networks there: "network not found".
+if [ ! -d /var/lib/cni ]; then
+	install -d -m 0755 /var/lib/cni
+	log "made /var/lib/cni"
+fi
+
 if [ "$want_service" = 1 ]; then
 	sock=/run/podman/podman.sock
 	if ! podman --url "unix://$sock" version >/dev/null 2>&1; then
