@@ -65,10 +65,7 @@ const (
 // the store can hold, from its one list.
 var eventTypes = store.EventTypes()
 
-var (
-	notifyNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
-	appNameRe    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
-)
+var notifyNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
 func (c *Config) validateMetrics(bad func(key, format string, args ...any) error) error {
 	if c.Metrics.Listen == "" {
@@ -124,7 +121,7 @@ func (c *Config) validateNotify(bad func(key, format string, args ...any) error)
 			}
 		}
 		for _, a := range n.Apps {
-			if !appNameRe.MatchString(a) {
+			if store.ValidateAppName(a) != nil {
 				return bad(key("apps"), "%q is not an app name", a)
 			}
 		}
