@@ -58,7 +58,7 @@ func networkSpec(name string, labels map[string]string) *nettypes.Network {
 func (c *Client) RemoveNetwork(ctx context.Context, name string) error {
 	if c.guard.Image != "" {
 		err := network.Disconnect(c.ctx(ctx), name, c.guard.Name, new(network.DisconnectOptions).WithForce(true))
-		if err != nil && !isStatus(err, http.StatusNotFound) && !strings.Contains(err.Error(), "not connected") {
+		if err != nil && !isStatus(err, http.StatusNotFound) && !notConnected(err) {
 			return fmt.Errorf("take the guard off network %s: %w", name, err)
 		}
 		// The guard was the network's last container: netavark has just
@@ -134,7 +134,7 @@ func (c *Client) guardNetwork(ctx context.Context, name string) error {
 			return nil
 		}
 	}
-	if err := network.Connect(cctx, name, c.guard.Name, nil); err != nil && !strings.Contains(err.Error(), "already") {
+	if err := network.Connect(cctx, name, c.guard.Name, nil); err != nil && !alreadyConnected(err) {
 		return fmt.Errorf("connect the guard: %w", err)
 	}
 	return nil
@@ -145,13 +145,18 @@ func (c *Client) guardNetwork(ctx context.Context, name string) error {
 func (c *Client) rearmIsolation(ctx context.Context) {
 	cctx := c.ctx(ctx)
 	err := network.Disconnect(cctx, c.guard.Name, c.guard.Name, new(network.DisconnectOptions).WithForce(true))
-	if err == nil || strings.Contains(err.Error(), "not connected") {
+	if err == nil || notConnected(err) {
 		err = network.Connect(cctx, c.guard.Name, c.guard.Name, nil)
 	}
 	if err != nil {
 		c.log.Warn("re-arm network isolation", "err", err)
 	}
 }
+
+// Podman answers 500 to connecting a container that is connected already,
+// or disconnecting one that is not; only the message tells.
+func alreadyConnected(err error) bool { return strings.Contains(err.Error(), "already connected") }
+func notConnected(err error) bool     { return strings.Contains(err.Error(), "is not connected") }
 
 // isStatus reports whether err is the service's answer with HTTP status code.
 func isStatus(err error, code int) bool {
