@@ -17,6 +17,7 @@ require (
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.71.0
 	github.com/robfig/cron/v3 v3.0.1
+	github.com/tailscale/hujson v0.0.0-20260727124030-b80ff77dac4f
 	go.podman.io/common v0.66.0
 	golang.org/x/crypto v0.57.0
 	golang.org/x/net v0.60.0

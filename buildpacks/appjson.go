@@ -5,25 +5,63 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
+	"github.com/tailscale/hujson"
 )
 
+// MaxQuantity bounds an app.json formation quantity: the same bound as
+// ps:scale, for one box.
+const MaxQuantity = 32
+
 // AppJSON is the part of an app.json (Heroku/Dokku format) that xcloud uses.
+// The file may hold comments and trailing commas, as Dokku allows.
 type AppJSON struct {
 	// Healthchecks maps a process type to its checks (Dokku format).
-	Healthchecks map[string][]Healthcheck `json:"healthchecks"`
+	Healthchecks map[string][]Healthcheck
 	// Cron lists scheduled one-off commands.
-	Cron []CronJob `json:"cron"`
-	// Scripts holds deploy hooks by name ("predeploy", "postdeploy"),
-	// flattened: Dokku's nested {"scripts": {"dokku": {"predeploy": ...}}}
-	// and Heroku's flat {"scripts": {"postdeploy": ...}} both land here, the
-	// Dokku entry winning when both name the same hook. Other nested objects
-	// are ignored.
-	Scripts map[string]string `json:"scripts"`
+	Cron []CronJob
+	// Scripts are the deploy hooks.
+	Scripts Scripts
+	// Formation is the initial scale: process type → quantity.
+	Formation map[string]int
+	// Env lists the config vars the app declares, by name.
+	Env []EnvVar
+	// Notes name the keys present that xcloud does not act on, one line
+	// each, for the push output: nothing parsed is ignored silently.
+	Notes []string
+}
+
+// Scripts are app.json's deploy hooks.
+type Scripts struct {
+	// Predeploy (scripts.dokku.predeploy) runs in the new image before the
+	// new containers start; what it writes to the image is kept; failing
+	// aborts the deploy.
+	Predeploy string
+	// Postdeploy (scripts.dokku.postdeploy) runs after every deploy's swap;
+	// failing does not undo the release.
+	Postdeploy string
+	// FirstDeploy (Heroku's scripts.postdeploy) runs once, after the app's
+	// first successful deploy.
+	FirstDeploy string
+}
+
+// EnvVar is one app.json env entry (Heroku's schema).
+type EnvVar struct {
+	Name string
+	// Value is the default, set at the first deploy when HasValue and the
+	// var is not set already.
+	Value    string
+	HasValue bool
+	// Generator "secret" sets a random value at the first deploy.
+	Generator string
+	// Required: with no value and no generator, the var must be set
+	// before the first deploy. Heroku's default is true.
+	Required bool
 }
 
 // Healthcheck is one Dokku-style check of a process type.
@@ -45,84 +83,339 @@ type CronJob struct {
 	Schedule string `json:"schedule"` // five cron fields or an @descriptor such as @daily or @every 1h
 }
 
-// rawAppJSON is app.json before scripts are flattened.
+// rawAppJSON is app.json as decoded, before validation.
 type rawAppJSON struct {
 	Healthchecks map[string][]Healthcheck   `json:"healthchecks"`
 	Cron         []CronJob                  `json:"cron"`
 	Scripts      map[string]json.RawMessage `json:"scripts"`
+	Formation    map[string]json.RawMessage `json:"formation"`
+	Env          map[string]json.RawMessage `json:"env"`
 }
 
-// ParseAppJSON parses and lightly validates an app.json. Syntax errors name
-// the line and column, type errors also the key, and invalid entries the key.
+// Keys of app.json by what xcloud does with them. Metadata describes the
+// app and changes nothing at run time, so it needs no note.
+var (
+	topKeys = map[string]string{
+		"healthchecks": "", "cron": "", "scripts": "", "formation": "", "env": "",
+		"name": "", "description": "", "keywords": "", "website": "", "repository": "",
+		"logo": "", "success_url": "", "$schema": "",
+		"addons":       "create services with services:create and link them with services:link",
+		"buildpacks":   "xcloud detects the build, or builds the repository's Containerfile",
+		"environments": "xcloud has no CI or review-app environments",
+		"image":        "the daemon's [stack] settings pick the images",
+		"stack":        "the daemon's [stack] settings pick the images",
+	}
+	healthcheckKeys = map[string]string{
+		"type": "", "name": "", "path": "", "content": "", "attempts": "", "wait": "",
+		"timeout": "", "initialDelay": "", "port": "", "description": "",
+	}
+	formationKeys = map[string]string{"quantity": ""}
+	envKeys       = map[string]string{"description": "", "value": "", "required": "", "generator": ""}
+	scriptKeys    = map[string]string{
+		"dokku": "", "postdeploy": "",
+		"pr-predestroy": "xcloud has no review apps",
+	}
+	dokkuScriptKeys = map[string]string{"predeploy": "", "postdeploy": ""}
+)
+
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
+
+// ParseAppJSON parses and validates an app.json. Comments and trailing
+// commas are allowed. Syntax errors name the line and column, type errors
+// also the key, and invalid entries the key and line.
 func ParseAppJSON(b []byte) (*AppJSON, error) {
+	ast, err := hujson.Parse(b)
+	if err != nil && !bytes.HasSuffix(b, []byte("\n")) {
+		// A line comment on the last line needs the newline that ends it;
+		// any other error is reported as the file has it.
+		if ast2, err2 := hujson.Parse(append(slices.Clip(b), '\n')); err2 == nil {
+			ast, err = ast2, nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("app.json %s", strings.TrimPrefix(err.Error(), "hujson: "))
+	}
+	// Comments and trailing commas become spaces: offsets and lines stay.
+	ast.Standardize()
+	d := &doc{b: ast.Pack(), ast: ast}
+
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(d.b, &top); err != nil {
+		return nil, jsonError("app.json", d.b, err)
+	}
 	var raw rawAppJSON
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, jsonError("app.json", b, err)
+	if err := json.Unmarshal(d.b, &raw); err != nil {
+		return nil, jsonError("app.json", d.b, err)
 	}
 	app := &AppJSON{Healthchecks: raw.Healthchecks, Cron: raw.Cron}
-
-	for _, proc := range sortedKeys(raw.Healthchecks) {
-		if !processType.MatchString(proc) {
-			return nil, fmt.Errorf("app.json healthchecks: process type %q must match %s", proc, processType)
+	for _, k := range sortedKeys(top) {
+		why, known := topKeys[k]
+		switch {
+		case !known:
+			app.note("app.json %s is not a key xcloud knows; ignored", k)
+		case why != "":
+			app.note("app.json %s is not supported; ignored (%s)", k, why)
 		}
-		for i, hc := range raw.Healthchecks[proc] {
-			key := fmt.Sprintf("healthchecks.%s[%d]", proc, i)
+	}
+	if err := d.healthchecks(app, top["healthchecks"]); err != nil {
+		return nil, err
+	}
+	for i, job := range raw.Cron {
+		key, ptr := fmt.Sprintf("cron[%d]", i), pointer("cron", fmt.Sprint(i))
+		if strings.TrimSpace(job.Command) == "" {
+			return nil, d.errorf(ptr, key+".command", "must not be empty")
+		}
+		if err := checkSchedule(job.Schedule); err != nil {
+			return nil, d.errorf(pointer("cron", fmt.Sprint(i), "schedule"), key+".schedule", "%v", err)
+		}
+	}
+	if err := d.scripts(app, raw.Scripts); err != nil {
+		return nil, err
+	}
+	if err := d.formation(app, raw.Formation); err != nil {
+		return nil, err
+	}
+	if err := d.env(app, raw.Env); err != nil {
+		return nil, err
+	}
+	return app, nil
+}
+
+func (app *AppJSON) note(format string, args ...any) {
+	app.Notes = append(app.Notes, fmt.Sprintf(format, args...))
+}
+
+// doc is a standardized app.json with its syntax tree, to name the line of
+// any value.
+type doc struct {
+	b   []byte
+	ast hujson.Value
+}
+
+// pointer makes a JSON pointer (RFC 6901) of keys.
+func pointer(keys ...string) string {
+	var sb strings.Builder
+	for _, k := range keys {
+		sb.WriteByte('/')
+		sb.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(k))
+	}
+	return sb.String()
+}
+
+// offset is where the value at ptr starts, or -1.
+func (d *doc) offset(ptr string) int {
+	if v := d.ast.Find(ptr); v != nil {
+		return v.StartOffset
+	}
+	return -1
+}
+
+// errorf is an error about the value at ptr, named key, with its line.
+func (d *doc) errorf(ptr, key, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if off := d.offset(ptr); off >= 0 {
+		line, _ := lineCol(d.b, int64(off))
+		return fmt.Errorf("app.json %s: %s (line %d)", key, msg, line)
+	}
+	return fmt.Errorf("app.json %s: %s", key, msg)
+}
+
+// decode unmarshals raw, the value at ptr named key, into v; a type error
+// names the key, line and column in the whole file.
+func (d *doc) decode(ptr, key string, raw json.RawMessage, v any) error {
+	err := json.Unmarshal(raw, v)
+	if err == nil {
+		return nil
+	}
+	var typ *json.UnmarshalTypeError
+	if base := d.offset(ptr); errors.As(err, &typ) && base >= 0 {
+		line, col := lineCol(d.b, int64(base)+typ.Offset-1)
+		if typ.Field != "" {
+			key += "." + typ.Field
+		}
+		return fmt.Errorf("app.json line %d, column %d: %s: want %s, got %s", line, col, key, goTypeName(typ.Type.Kind().String()), typ.Value)
+	}
+	return d.errorf(ptr, key, "%s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// unknown notes the keys of the object raw (named key) that xcloud does not
+// act on: those missing from known, and those known with a reason.
+func (d *doc) unknown(app *AppJSON, key string, raw json.RawMessage, known map[string]string) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return // not an object: reported where it is decoded
+	}
+	for _, k := range sortedKeys(m) {
+		why, ok := known[k]
+		switch {
+		case !ok:
+			app.note("app.json %s.%s is not supported; ignored", key, k)
+		case why != "":
+			app.note("app.json %s.%s is not supported; ignored (%s)", key, k, why)
+		}
+	}
+}
+
+func (d *doc) healthchecks(app *AppJSON, raw json.RawMessage) error {
+	var entries map[string][]json.RawMessage
+	_ = json.Unmarshal(raw, &entries) // shape already checked with the whole file
+	for _, proc := range sortedKeys(app.Healthchecks) {
+		if !processType.MatchString(proc) {
+			return d.errorf(pointer("healthchecks", proc), "healthchecks", "process type %q must match %s", proc, processType)
+		}
+		if proc != "web" && len(app.Healthchecks[proc]) > 0 {
+			app.note("app.json healthchecks.%s is not supported; ignored (only web processes are health-checked)", proc)
+		}
+		for i, hc := range app.Healthchecks[proc] {
+			key, ptr := fmt.Sprintf("healthchecks.%s[%d]", proc, i), pointer("healthchecks", proc, fmt.Sprint(i))
+			if i < len(entries[proc]) {
+				d.unknown(app, key, entries[proc][i], healthcheckKeys)
+			}
 			switch hc.Type {
 			case "", "startup", "liveness", "readiness":
 			default:
-				return nil, fmt.Errorf("app.json %s.type: want startup, liveness or readiness, got %q", key, hc.Type)
+				return d.errorf(ptr+"/type", key+".type", "want startup, liveness or readiness, got %q", hc.Type)
 			}
 			if hc.Path != "" && !strings.HasPrefix(hc.Path, "/") {
-				return nil, fmt.Errorf("app.json %s.path: must start with /, got %q", key, hc.Path)
+				return d.errorf(ptr+"/path", key+".path", "must start with /, got %q", hc.Path)
 			}
 			for _, f := range []struct {
 				name string
 				v    int
 			}{{"attempts", hc.Attempts}, {"wait", hc.Wait}, {"timeout", hc.Timeout}, {"initialDelay", hc.InitialDelay}} {
-				if f.v < 0 {
-					return nil, fmt.Errorf("app.json %s.%s: must not be negative, got %d", key, f.name, f.v)
+				// A day bounds every wait: a larger one is a typo, and
+				// seconds times time.Second must not overflow.
+				if f.v < 0 || f.v > 86400 {
+					return d.errorf(ptr+"/"+f.name, key+"."+f.name, "want 0 to 86400, got %d", f.v)
 				}
 			}
 			if hc.Port < 0 || hc.Port > 65535 {
-				return nil, fmt.Errorf("app.json %s.port: want 1-65535, got %d", key, hc.Port)
+				return d.errorf(ptr+"/port", key+".port", "want 1-65535, got %d", hc.Port)
 			}
 		}
 	}
+	return nil
+}
 
-	for i, job := range raw.Cron {
-		key := fmt.Sprintf("cron[%d]", i)
-		if strings.TrimSpace(job.Command) == "" {
-			return nil, fmt.Errorf("app.json %s.command: must not be empty", key)
-		}
-		if err := checkSchedule(job.Schedule); err != nil {
-			return nil, fmt.Errorf("app.json %s.schedule: %w", key, err)
-		}
-	}
-
-	if raw.Scripts != nil {
-		app.Scripts = map[string]string{}
-		var dokku map[string]string
-		for _, name := range sortedKeys(raw.Scripts) {
-			v := raw.Scripts[name]
-			var s string
-			switch {
-			case json.Unmarshal(v, &s) == nil:
-				app.Scripts[name] = s
-			case name == "dokku":
-				if err := json.Unmarshal(v, &dokku); err != nil {
-					return nil, fmt.Errorf("app.json scripts.dokku: want an object of strings: %v", err)
+func (d *doc) scripts(app *AppJSON, raw map[string]json.RawMessage) error {
+	for _, name := range sortedKeys(raw) {
+		v, ptr, key := raw[name], pointer("scripts", name), "scripts."+name
+		switch name {
+		case "dokku":
+			var dokku map[string]json.RawMessage
+			if err := d.decode(ptr, key, v, &dokku); err != nil {
+				return err
+			}
+			d.unknown(app, key, v, dokkuScriptKeys)
+			for _, hook := range []struct {
+				name string
+				dst  *string
+			}{{"predeploy", &app.Scripts.Predeploy}, {"postdeploy", &app.Scripts.Postdeploy}} {
+				if s, ok := dokku[hook.name]; ok {
+					if err := d.decode(ptr+"/"+hook.name, key+"."+hook.name, s, hook.dst); err != nil {
+						return err
+					}
 				}
-			case bytes.HasPrefix(bytes.TrimSpace(v), []byte("{")):
-				// Another platform's hooks: not ours.
-			default:
-				return nil, fmt.Errorf("app.json scripts.%s: want a string, got %s", name, jsonKind(v))
 			}
-		}
-		for name, s := range dokku {
-			app.Scripts[name] = s
+		case "postdeploy":
+			// Heroku allows a command string or {"command": ..., "size": ...}.
+			if bytes.HasPrefix(bytes.TrimSpace(v), []byte("{")) {
+				var obj struct {
+					Command string `json:"command"`
+				}
+				if err := d.decode(ptr, key, v, &obj); err != nil {
+					return err
+				}
+				d.unknown(app, key, v, map[string]string{"command": "", "size": "xcloud has no dyno sizes"})
+				app.Scripts.FirstDeploy = obj.Command
+				continue
+			}
+			if err := d.decode(ptr, key, v, &app.Scripts.FirstDeploy); err != nil {
+				return err
+			}
+		default:
+			why, ok := scriptKeys[name]
+			if !ok {
+				why = "xcloud runs scripts.dokku.predeploy, scripts.dokku.postdeploy and scripts.postdeploy"
+			}
+			app.note("app.json %s is not supported; ignored (%s)", key, why)
 		}
 	}
-	return app, nil
+	return nil
+}
+
+func (d *doc) formation(app *AppJSON, raw map[string]json.RawMessage) error {
+	for _, typ := range sortedKeys(raw) {
+		ptr, key := pointer("formation", typ), "formation."+typ
+		if !processType.MatchString(typ) {
+			return d.errorf(ptr, "formation", "process type %q must match %s", typ, processType)
+		}
+		var f struct {
+			Quantity *int `json:"quantity"`
+		}
+		if err := d.decode(ptr, key, raw[typ], &f); err != nil {
+			return err
+		}
+		d.unknown(app, key, raw[typ], map[string]string{"quantity": "", "size": "xcloud has no dyno sizes; ps:limits caps containers", "max_parallel": ""})
+		if f.Quantity == nil {
+			continue
+		}
+		if *f.Quantity < 0 || *f.Quantity > MaxQuantity {
+			return d.errorf(ptr+"/quantity", key+".quantity", "want 0 to %d, got %d", MaxQuantity, *f.Quantity)
+		}
+		if app.Formation == nil {
+			app.Formation = map[string]int{}
+		}
+		app.Formation[typ] = *f.Quantity
+	}
+	return nil
+}
+
+func (d *doc) env(app *AppJSON, raw map[string]json.RawMessage) error {
+	for _, name := range sortedKeys(raw) {
+		ptr, key := pointer("env", name), "env."+name
+		if !envNameRE.MatchString(name) {
+			return d.errorf(ptr, "env", "%q is not a config var name (letters, digits and _, not starting with a digit)", name)
+		}
+		v := raw[name]
+		e := EnvVar{Name: name, Required: true}
+		if bytes.HasPrefix(bytes.TrimSpace(v), []byte(`"`)) {
+			// Heroku's shorthand: "NAME": "value".
+			if err := d.decode(ptr, key, v, &e.Value); err != nil {
+				return err
+			}
+			e.HasValue = true
+			app.Env = append(app.Env, e)
+			continue
+		}
+		var obj struct {
+			Value     *string `json:"value"`
+			Required  *bool   `json:"required"`
+			Generator string  `json:"generator"`
+		}
+		if err := d.decode(ptr, key, v, &obj); err != nil {
+			return err
+		}
+		if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+			return d.errorf(ptr, key, "want an object or a string, got null")
+		}
+		d.unknown(app, key, v, envKeys)
+		if obj.Value != nil {
+			e.Value, e.HasValue = *obj.Value, true
+		}
+		if obj.Required != nil {
+			e.Required = *obj.Required
+		}
+		switch obj.Generator {
+		case "":
+		case "secret":
+			e.Generator = obj.Generator
+		default:
+			return d.errorf(ptr+"/generator", key+".generator", `want "secret", got %q`, obj.Generator)
+		}
+		app.Env = append(app.Env, e)
+	}
+	return nil
 }
 
 // checkSchedule checks a cron schedule: five fields the cron parser
@@ -197,7 +490,9 @@ func lineCol(b []byte, off int64) (line, col int) {
 // goTypeName names a reflect kind in JSON terms.
 func goTypeName(kind string) string {
 	switch kind {
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "a whole number"
+	case "float32", "float64":
 		return "a number"
 	case "string":
 		return "a string"
@@ -209,27 +504,6 @@ func goTypeName(kind string) string {
 		return "an object"
 	}
 	return kind
-}
-
-// jsonKind names the JSON type of the raw value v.
-func jsonKind(v json.RawMessage) string {
-	v = bytes.TrimSpace(v)
-	if len(v) == 0 {
-		return "nothing"
-	}
-	switch v[0] {
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	case '"':
-		return "string"
-	case 't', 'f':
-		return "bool"
-	case 'n':
-		return "null"
-	}
-	return "number"
 }
 
 // sortedKeys returns m's keys in order, for deterministic errors.

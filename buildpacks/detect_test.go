@@ -187,7 +187,7 @@ func TestDetectAppJSON(t *testing.T) {
 	want := &AppJSON{
 		Healthchecks: map[string][]Healthcheck{"web": {{Type: "startup", Name: "web check", Path: "/health", Content: "ok", Attempts: 5, Wait: 2, Timeout: 5}}},
 		Cron:         []CronJob{{Command: "/app/app cleanup", Schedule: "*/5 * * * *"}},
-		Scripts:      map[string]string{"predeploy": "/app/app migrate", "postdeploy": "/app/app warm"},
+		Scripts:      Scripts{Predeploy: "/app/app migrate", Postdeploy: "/app/app warm"},
 	}
 	if !reflect.DeepEqual(plan.AppJSON, want) {
 		t.Errorf("AppJSON = %+v, want %+v", plan.AppJSON, want)
