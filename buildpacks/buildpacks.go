@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path"
 	"strings"
 )
 
@@ -151,9 +152,12 @@ func (d *detector) procWeb() (string, bool) {
 }
 
 // Detect inspects the repository in fsys and returns its build plan. The
-// first of these at the root wins: Containerfile or Dockerfile; go.mod;
-// package.json; requirements.txt, pyproject.toml or Pipfile; index.html (or
-// public/index.html). A Procfile and app.json are read whatever the kind.
+// first of these at the root wins: Containerfile or Dockerfile; a .static
+// marker; go.mod; package.json; requirements.txt, pyproject.toml or
+// Pipfile; a GOPATH-era Go manifest (.godir, Godeps/Godeps.json, Gopkg.toml,
+// glide.yaml); a Procfile whose web command runs node or python with that
+// language's source files present; a Go main package at the root; index.html
+// (or public/index.html). A Procfile and app.json are read whatever the kind.
 func Detect(fsys fs.FS, stack Stack) (*Plan, error) {
 	d := &detector{fsys: fsys, stack: stack}
 
@@ -179,18 +183,96 @@ func Detect(fsys fs.FS, stack Stack) (*Plan, error) {
 		}
 	}
 
+	winner, kind := d.detectMarkers()
+	reason := "from " + winner
+	if kind == "" || (kind == KindStatic && winner != ".static") {
+		// No manifest: the Procfile's web command may say what the app
+		// runs, and Go source at the root makes a Go program.
+		if k, why := d.procfileRuntime(); k != "" {
+			if winner != "" {
+				d.note("%s also present; ignored because the Procfile's web command comes first", winner)
+			}
+			winner, kind, reason = "Procfile", k, why
+		} else if d.goIsMain(".") {
+			if winner != "" {
+				d.note("%s also present; ignored because of the Go main package at the root", winner)
+			}
+			winner, kind, reason = goLegacyMarker, KindGo, "from the main package at the root"
+		}
+	}
+
+	var plan *Plan
+	var err error
+	switch {
+	case kind == KindContainerfile:
+		plan = &Plan{Kind: KindContainerfile, Name: winner, Reason: winner + " found", Containerfile: winner}
+	case kind == KindGo && winner == "go.mod":
+		plan, err = d.goPlan()
+	case kind == KindGo:
+		plan, err = d.goLegacyPlan(reason)
+	case kind == KindNode && winner == "Procfile":
+		plan, err = d.nodeProcfilePlan(reason)
+	case kind == KindNode:
+		plan, err = d.nodePlan()
+	case kind == KindPython:
+		plan, err = d.pythonPlan(reason)
+	case kind == KindStatic:
+		plan = d.staticPlan(winner)
+	default:
+		return nil, errors.New("no Containerfile, Dockerfile, go.mod, package.json, requirements.txt, pyproject.toml, Pipfile or index.html at the repository root; " +
+			"a .static file, Go source, or a Procfile whose web command runs node or python with its source files would do too")
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	d.procfileMismatch(plan.Kind, plan.Name)
+	if plan.StaticRoot != "" {
+		if d.hasProc {
+			d.note("Procfile ignored: a static site runs no processes")
+		}
+	} else if d.hasProc {
+		// The Procfile replaces the detected default web command.
+		plan.Processes = d.procfile
+		if _, ok := d.procWeb(); !ok {
+			if plan.Kind == KindContainerfile {
+				d.note("Procfile has no web process type; web runs the image's own CMD")
+			} else {
+				d.note("Procfile has no web process type; nothing will receive HTTP requests")
+			}
+		}
+	}
+	plan.AppJSON = app
+	plan.Notes = d.notes
+	return plan, nil
+}
+
+// goLegacyMarker stands for a Go main package at the root, which makes a
+// Go program when no go.mod is there.
+const goLegacyMarker = "*.go"
+
+// detectMarkers returns the first marker file at the root and its kind, in
+// this order: Containerfile or Dockerfile; .static; go.mod; package.json;
+// requirements.txt, pyproject.toml or Pipfile; a GOPATH-era Go manifest
+// (.godir, Godeps, dep, glide); index.html or public/index.html. Each other
+// marker of another kind gets a note.
+func (d *detector) detectMarkers() (winner, kind string) {
 	markers := []struct{ file, kind string }{
 		{"Containerfile", KindContainerfile},
 		{"Dockerfile", KindContainerfile},
+		{".static", KindStatic},
 		{"go.mod", KindGo},
 		{"package.json", KindNode},
 		{"requirements.txt", KindPython},
 		{"pyproject.toml", KindPython},
 		{"Pipfile", KindPython},
+		{".godir", KindGo},
+		{"Godeps/Godeps.json", KindGo},
+		{"Gopkg.toml", KindGo},
+		{"glide.yaml", KindGo},
 		{"index.html", KindStatic},
 		{"public/index.html", KindStatic},
 	}
-	winner, kind := "", ""
 	for _, m := range markers {
 		if !d.exists(m.file) {
 			continue
@@ -212,49 +294,24 @@ func Detect(fsys fs.FS, stack Stack) (*Plan, error) {
 			d.note("%s also present; ignored because %s comes first", m.file, winner)
 		}
 	}
+	return winner, kind
+}
 
-	var plan *Plan
-	var err error
-	switch kind {
-	case KindContainerfile:
-		plan = &Plan{Kind: KindContainerfile, Name: winner, Reason: winner + " found", Containerfile: winner}
-	case KindGo:
-		plan, err = d.goPlan()
-	case KindNode:
-		plan, err = d.nodePlan()
-	case KindPython:
-		plan, err = d.pythonPlan()
-	case KindStatic:
-		root := "."
-		if winner != "index.html" {
-			root = "public"
-		}
-		plan = &Plan{Kind: KindStatic, Name: "static HTML", Reason: "from " + winner, StaticRoot: root}
-	default:
-		return nil, errors.New("no Containerfile, Dockerfile, go.mod, package.json, requirements.txt, pyproject.toml, Pipfile or index.html at the repository root")
+// staticPlan serves the site marked by winner: the root, or public/ when
+// only public/index.html is there.
+func (d *detector) staticPlan(winner string) *Plan {
+	root := "."
+	if winner == "public/index.html" || (winner == ".static" && !d.exists("index.html") && d.exists("public/index.html")) {
+		root = "public"
 	}
-	if err != nil {
-		return nil, err
-	}
-
-	if plan.StaticRoot != "" {
-		if d.hasProc {
-			d.note("Procfile ignored: a static site runs no processes")
-		}
-	} else if d.hasProc {
-		// The Procfile replaces the detected default web command.
-		plan.Processes = d.procfile
-		if _, ok := d.procWeb(); !ok {
-			if plan.Kind == KindContainerfile {
-				d.note("Procfile has no web process type; web runs the image's own CMD")
-			} else {
-				d.note("Procfile has no web process type; nothing will receive HTTP requests")
-			}
+	reason := "from " + winner
+	if winner == ".static" {
+		reason = "from the .static marker"
+		if !d.exists(path.Join(root, "index.html")) {
+			d.note(".static marks a static site, but it has no index.html; / answers 404")
 		}
 	}
-	plan.AppJSON = app
-	plan.Notes = d.notes
-	return plan, nil
+	return &Plan{Kind: KindStatic, Name: "static HTML", Reason: reason, StaticRoot: root}
 }
 
 // webProcesses returns the default process list for a detected web command.

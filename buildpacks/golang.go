@@ -3,8 +3,11 @@ package buildpacks
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"path"
 	"regexp"
 	"slices"
@@ -17,97 +20,350 @@ var (
 	goPackageClause = regexp.MustCompile(`(?m)^package\s+([A-Za-z_][A-Za-z0-9_]*)`)
 	// goBuildIgnore finds a //go:build ignore constraint.
 	goBuildIgnore = regexp.MustCompile(`(?m)^//go:build\s+ignore\s*$`)
+	// goImportPathRE is what a synthesised module path may look like.
+	goImportPathRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~+-]*(/[A-Za-z0-9._~+-]+)*$`)
+	// goMajorSuffix matches a major version path element, like v2.
+	goMajorSuffix = regexp.MustCompile(`^v[0-9]+$`)
+	// glidePackage finds glide.yaml's package line.
+	glidePackage = regexp.MustCompile(`(?m)^package:\s*["']?([^"'\s]+)`)
 )
 
-// goPlan builds a Go module with the go command and runs the static binary
-// on the base image.
+// goMode is how a Go program is built.
+type goMode int
+
+const (
+	goModule goMode = iota // a go.mod: module mode, dependencies downloaded in their own layer
+	goInit                 // no go.mod: a module is synthesised with go mod init and go mod tidy
+	goGOPATH               // no go.mod, vendored dependencies: GOPATH mode, nothing downloaded
+)
+
+// goMain is one main package to build: its directory and binary name.
+type goMain struct{ dir, bin string }
+
+// goApp is what the Go detector decided.
+type goApp struct {
+	mode    goMode
+	path    string   // module path, or the import path in GOPATH mode
+	mains   []goMain // root first
+	web     string   // default web command; "" when none is obvious
+	webNote string
+}
+
+// goPlan builds a Go module with the go command. The run image holds the
+// repository at /app and the binaries in /app/bin, on PATH, named as
+// Heroku's Go buildpack names them: after their directory, the root package
+// after the module path's last element.
 func (d *detector) goPlan() (*Plan, error) {
 	mod, err := d.read("go.mod")
 	if err != nil {
 		return nil, err
 	}
 	modPath, goLine, toolchain := parseGoMod(mod)
+	if modPath == "" {
+		return nil, fmt.Errorf("go.mod has no module line")
+	}
 	d.goVersionNote(goLine, toolchain)
+	app, err := d.goMains(goApp{mode: goModule, path: modPath}, "go.mod found but no main package in the module")
+	if err != nil {
+		return nil, err
+	}
+	return d.goContainerfile(app, "from go.mod")
+}
 
-	// Which package(s) to build, and where the binaries land.
-	var (
-		pkgs []string // build arguments
-		out  string   // -o argument
-		web  string   // default web command, "" when it cannot be chosen
-	)
-	cmds := d.goCommands()
-	switch {
-	case d.goIsMain("."):
-		pkgs, out, web = []string{"."}, "/out/app", "/app/app"
-		d.note("building the main package at the repository root into /app/app")
-	case len(cmds) == 1:
-		pkgs, out, web = []string{"./cmd/" + cmds[0]}, "/out/app", "/app/app"
-		d.note("building ./cmd/%s (the only command under cmd/) into /app/app", cmds[0])
-	case len(cmds) > 1:
-		out = "/out/"
-		for _, c := range cmds {
-			pkgs = append(pkgs, "./cmd/"+c)
+// goLegacyPlan builds a GOPATH-era Go program, one without go.mod. Its
+// import path comes from .godir, Godeps/Godeps.json or glide.yaml, else
+// from the Procfile's web binary, else it is "app". Vendored dependencies
+// build in GOPATH mode; without them a module is synthesised and its
+// requirements resolved through the module proxy.
+func (d *detector) goLegacyPlan(reason string) (*Plan, error) {
+	importPath, from, err := d.goImportPath()
+	if err != nil {
+		return nil, err
+	}
+	app := goApp{mode: goInit, path: importPath}
+	if d.isDir("vendor") || d.isDir("Godeps/_workspace") {
+		app.mode = goGOPATH
+		d.note("no go.mod: building in GOPATH mode as %s (%s) with the vendored dependencies", importPath, from)
+	} else {
+		d.note("no go.mod: synthesising module %s (%s); its requirements come through the module proxy", importPath, from)
+	}
+	app, err = d.goMains(app, "no go.mod and no main package")
+	if err != nil {
+		return nil, err
+	}
+	return d.goContainerfile(app, reason+" (no go.mod)")
+}
+
+// goImportPath names a program without go.mod, and says where the name
+// came from.
+func (d *detector) goImportPath() (importPath, from string, err error) {
+	check := func(p, from string) (string, string, error) {
+		p = strings.Trim(strings.TrimSpace(p), "/")
+		if !goImportPathRE.MatchString(p) || strings.Contains(p, "..") {
+			return "", "", fmt.Errorf("%s: %q is not a Go import path", from, p)
 		}
-		d.note("building every command under cmd/ (%s) into /app/<name>", quoteList(cmds, "and"))
-		for _, c := range []string{path.Base(modPath), "server", "web", "api"} {
-			if slices.Contains(cmds, c) {
-				web = "/app/" + c
-				d.note("default web process: /app/%s; add a Procfile to run another", c)
+		return p, "named by " + from, nil
+	}
+	if d.exists(".godir") {
+		b, err := d.read(".godir")
+		if err != nil {
+			return "", "", err
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		return check(line, ".godir")
+	}
+	if b, err := d.read("Godeps/Godeps.json"); err == nil {
+		var g struct{ ImportPath string }
+		if json.Unmarshal(b, &g) == nil && g.ImportPath != "" {
+			return check(g.ImportPath, "Godeps/Godeps.json")
+		}
+	}
+	if b, err := d.read("glide.yaml"); err == nil {
+		if m := glidePackage.FindSubmatch(b); m != nil {
+			return check(string(m[1]), "glide.yaml")
+		}
+	}
+	if cmd, ok := d.procWeb(); ok {
+		if bin := parseWebCommand(cmd).binary(); bin != "" {
+			return bin, "after the Procfile's web binary", nil
+		}
+	}
+	return "app", "no .godir names it", nil
+}
+
+// goMains finds the main packages to build and the default web command.
+func (d *detector) goMains(app goApp, none string) (goApp, error) {
+	app.mains = d.goMainPackages(app)
+	if len(app.mains) == 0 {
+		return app, errors.New(none + " at the repository root or below")
+	}
+	bins := make([]string, len(app.mains))
+	for i, m := range app.mains {
+		bins[i] = m.bin
+	}
+	switch {
+	case app.mains[0].dir == ".":
+		app.web = "/app/bin/" + app.mains[0].bin
+	case len(app.mains) == 1:
+		app.web = "/app/bin/" + app.mains[0].bin
+	default:
+		for _, c := range []string{goBinName(app.path, app.mode), "server", "web", "api"} {
+			if slices.Contains(bins, c) {
+				app.web = "/app/bin/" + c
+				app.webNote = fmt.Sprintf("default web process: /app/bin/%s; add a Procfile to run another", c)
 				break
 			}
 		}
-	default:
-		return nil, fmt.Errorf("go.mod found but no main package at the repository root or under cmd/*/")
 	}
-	if web == "" && !d.hasProc {
-		return nil, fmt.Errorf("several commands under cmd/ (%s) and none is the obvious web server; add a Procfile with a web: line, e.g. \"web: /app/%s\"", quoteList(cmds, "and"), cmds[0])
+	if app.web == "" && !d.hasProc {
+		return app, fmt.Errorf("several main packages (%s) and none is the obvious web server; add a Procfile with a web: line, e.g. \"web: %s\"", quoteList(bins, "and"), bins[0])
+	}
+	return app, nil
+}
+
+// goMainPackages walks the tree for main packages, skipping vendored,
+// test, example and hidden directories and nested modules. The root comes
+// first, then shallower before deeper; of two with the same binary name
+// the first is built.
+func (d *detector) goMainPackages(app goApp) []goMain {
+	var dirs []string
+	_ = fs.WalkDir(d.fsys, ".", func(p string, e fs.DirEntry, err error) error {
+		if err != nil || !e.IsDir() {
+			return nil // an unreadable directory holds nothing to build
+		}
+		if p != "." && (goSkipDir(e.Name()) || strings.Count(p, "/") >= goMaxDepth || d.exists(p+"/go.mod")) {
+			return fs.SkipDir
+		}
+		if d.goIsMain(p) {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	slices.SortStableFunc(dirs, func(a, b string) int { return goDepth(a) - goDepth(b) })
+	var mains []goMain
+	seen := map[string]string{}
+	for _, dir := range dirs {
+		bin := path.Base(dir)
+		if dir == "." {
+			bin = goBinName(app.path, app.mode)
+		}
+		if prev, dup := seen[bin]; dup {
+			d.note("./%s is not built: its binary would be called %s, like ./%s's", dir, bin, prev)
+			continue
+		}
+		seen[bin] = dir
+		mains = append(mains, goMain{dir: dir, bin: bin})
+	}
+	return mains
+}
+
+// goDepth is 0 for the root and 1 more per directory level.
+func goDepth(dir string) int {
+	if dir == "." {
+		return 0
+	}
+	return strings.Count(dir, "/") + 1
+}
+
+// goMaxDepth bounds how deep main packages are looked for.
+const goMaxDepth = 6
+
+// goSkipDir reports directories the go command ignores or that hold no
+// program of the app's own.
+func goSkipDir(name string) bool {
+	switch name {
+	case "vendor", "testdata", "Godeps", "node_modules", "example", "examples":
+		return true
+	}
+	return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")
+}
+
+// goBinName is the name go build gives the root package's binary: the last
+// element of the module path, or the one before a major version suffix.
+func goBinName(modPath string, mode goMode) string {
+	elems := strings.Split(modPath, "/")
+	name := elems[len(elems)-1]
+	if mode != goGOPATH && len(elems) > 1 && goMajorSuffix.MatchString(name) {
+		name = elems[len(elems)-2]
+	}
+	return name
+}
+
+// goContainerfile writes the build of app.
+func (d *detector) goContainerfile(app goApp, reason string) (*Plan, error) {
+	pkgs := make([]string, len(app.mains))
+	bins := make([]string, len(app.mains))
+	for i, m := range app.mains {
+		pkgs[i], bins[i] = "./"+m.dir, m.bin
+		if m.dir == "." {
+			pkgs[i] = "."
+		}
+	}
+	switch {
+	case pkgs[0] == "." && len(pkgs) == 1:
+		d.note("building the main package at the repository root into /app/bin/%s", bins[0])
+	case len(pkgs) == 1:
+		d.note("building %s (the only main package) into /app/bin/%s", pkgs[0], bins[0])
+	default:
+		d.note("building every main package (%s) into /app/bin/ (%s)", quoteList(pkgs, "and"), quoteList(bins, "and"))
+	}
+	if app.webNote != "" {
+		d.note("%s", app.webNote)
 	}
 
-	plan := &Plan{Kind: KindGo, Name: "Go", Reason: "from go.mod"}
-	if web != "" {
-		plan.Processes = webProcesses(web)
+	plan := &Plan{Kind: KindGo, Name: "Go", Reason: reason}
+	if app.web != "" {
+		plan.Processes = webProcesses(app.web)
 	}
-	cmd := web
+	cmd := app.web
 	if w, ok := d.procWeb(); ok {
 		cmd = w
+		d.goProcfileBinary(w, bins)
 	}
 
 	s := d.stack
 	var w cfWriter
 	w.header(plan.Name, plan.Reason)
 	w.line("FROM %s AS build", s.BuildGo)
-	w.line("WORKDIR /src")
-	if d.exists("vendor/modules.txt") {
-		d.note("using the vendor directory; no modules are downloaded")
-		w.line("COPY . .")
-	} else {
-		if d.exists("go.sum") {
-			w.line("COPY go.mod go.sum ./")
+	src := "/src"
+	switch app.mode {
+	case goModule:
+		w.line("WORKDIR /src")
+		if d.exists("vendor/modules.txt") {
+			d.note("using the vendor directory; no modules are downloaded")
 		} else {
-			w.line("COPY go.mod ./")
+			if d.exists("go.sum") {
+				w.line("COPY go.mod go.sum ./")
+			} else {
+				w.line("COPY go.mod ./")
+			}
+			w.line("RUN go mod download")
 		}
-		w.line("RUN go mod download")
-		w.line("COPY . .")
+	case goGOPATH:
+		src = "/go/src/" + app.path
+		gopath := "/go"
+		if d.isDir("Godeps/_workspace") {
+			gopath = src + "/Godeps/_workspace:/go"
+		}
+		w.line("ENV GO111MODULE=off GOPATH=%s", gopath)
+		w.line("WORKDIR %s", src)
+	case goInit:
+		w.line("WORKDIR /src")
+	}
+	w.line("COPY . .")
+	if err := d.slugPrune(&w); err != nil {
+		return nil, err
 	}
 	// The compile cache survives between builds in a cache mount, so a
 	// code-only change recompiles only the changed packages, not the
 	// standard library and every dependency.
-	w.line(`RUN --mount=type=cache,target=/root/.cache/go-build CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o %s %s`, out, strings.Join(pkgs, " "))
+	mounts := "--mount=type=cache,target=/root/.cache/go-build"
+	if app.mode == goInit {
+		// No manifest to install from first: the module cache lives in a
+		// cache mount instead, so dependencies download once, not per push.
+		mounts += " --mount=type=cache,target=/go/pkg/mod"
+		w.line("RUN --mount=type=cache,target=/go/pkg/mod go mod init %s && go mod tidy -e", shellQuote(app.path))
+	}
+	build := fmt.Sprintf(`CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/bin/ %s`, strings.Join(pkgs, " "))
+	for name, bin := range d.goCompatLinks(app) {
+		build += " && ln -s bin/" + bin + " /out/" + name
+	}
+	w.line("RUN %s %s", mounts, build)
 	w.blank()
 	w.line("FROM %s", s.Base)
 	w.line("WORKDIR /app")
-	w.line("ENV PORT=5000")
-	if out == "/out/app" {
-		w.line("COPY --from=build /out/app /app/app")
-	} else {
-		w.line("COPY --from=build /out/ /app/")
-	}
+	w.line("ENV PORT=5000 PATH=/app/bin:$PATH")
+	w.line("COPY --from=build --chown=app:app %s /app", src)
+	w.line("COPY --from=build /out/ /app/")
 	w.line("USER app")
 	if cmd != "" {
 		w.cmd(cmd)
 	}
 	plan.Generated = w.bytes()
 	return plan, nil
+}
+
+// goCompatLinks maps the paths under /app where earlier xcloud releases put
+// the binaries to the binaries now in /app/bin, so that Procfiles written
+// then still run: /app/app for one program, /app/NAME for each of several
+// commands under cmd/. Names the repository uses itself are left alone.
+func (d *detector) goCompatLinks(app goApp) iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		free := func(name string) bool { return !d.exists(name) && !d.isDir(name) && name != "bin" }
+		var cmds []goMain
+		for _, m := range app.mains {
+			if m.dir == "cmd/"+m.bin {
+				cmds = append(cmds, m)
+			}
+		}
+		if app.mains[0].dir == "." || len(cmds) == 1 {
+			bin := app.mains[0].bin
+			if app.mains[0].dir != "." {
+				bin = cmds[0].bin
+			}
+			if free("app") {
+				yield("app", bin)
+			}
+			return
+		}
+		for _, m := range cmds {
+			if free(m.bin) && !yield(m.bin, m.bin) {
+				return
+			}
+		}
+	}
+}
+
+// goProcfileBinary remarks when the Procfile's web command runs a binary
+// from /app/bin that the build does not make.
+func (d *detector) goProcfileBinary(cmd string, bins []string) {
+	c := parseWebCommand(cmd)
+	if !strings.Contains(c.program, "bin/") {
+		return
+	}
+	if bin := c.binary(); bin != "" && !slices.Contains(bins, bin) && !d.exists(strings.TrimPrefix(c.program, "/app/")) {
+		d.note("the Procfile's web command runs %s, but the build makes only %s in /app/bin", c.program, quoteList(bins, "and"))
+	}
 }
 
 // goVersionNote remarks when go.mod wants a newer Go than the stack has.
@@ -179,19 +435,6 @@ func versionParts(v string) []int {
 		}
 	}
 	return parts
-}
-
-// goCommands lists the directories under cmd/ holding a main package.
-func (d *detector) goCommands() []string {
-	entries, _ := fs.ReadDir(d.fsys, "cmd") // no cmd directory: no entries
-
-	var cmds []string
-	for _, e := range entries {
-		if e.IsDir() && d.goIsMain("cmd/"+e.Name()) {
-			cmds = append(cmds, e.Name())
-		}
-	}
-	return cmds
 }
 
 // goIsMain reports whether dir holds a non-test Go file of package main.

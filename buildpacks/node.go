@@ -56,8 +56,7 @@ type nodeApp struct {
 	build  string // build command, "" for none
 	static string // output directory of a static export
 	web    string // default web command of a server
-	files  []string
-	next   bool // Next.js server: copy only what `next start` needs
+	next   bool   // Next.js
 }
 
 // nodePlan builds a Node.js app: a server run on RunNode, or a static export
@@ -124,6 +123,9 @@ func (d *detector) nodePlan() (*Plan, error) {
 	w.line("COPY %s ./", strings.Join(manifests, " "))
 	w.line("RUN %s", pm.install)
 	w.line("COPY . .")
+	if err := d.slugPrune(&w); err != nil {
+		return nil, err
+	}
 	if app.build != "" {
 		w.line("RUN %s", app.build)
 	}
@@ -143,21 +145,45 @@ func (d *detector) nodePlan() (*Plan, error) {
 		return plan, nil
 	}
 
+	// The whole tree goes on, as on Heroku: apps read templates, content
+	// and config files from their working directory at run time.
 	w.line("FROM %s", s.RunNode)
 	w.line("WORKDIR /app")
 	if app.next {
 		w.line("ENV NODE_ENV=production NEXT_TELEMETRY_DISABLED=1 PORT=5000 PATH=/app/node_modules/.bin:$PATH")
-		for _, f := range append([]string{"package.json", "node_modules", ".next"}, app.files...) {
-			w.line("COPY --from=build --chown=app:app %s", copyArgs("/src/"+f, "./"+f))
-		}
 	} else {
 		w.line("ENV NODE_ENV=production PORT=5000 PATH=/app/node_modules/.bin:$PATH")
-		w.line("COPY --from=build --chown=app:app /src /app")
 	}
+	w.line("COPY --from=build --chown=app:app /src /app")
 	w.line("USER app")
 	if cmd != "" {
 		w.cmd(cmd)
 	}
+	plan.Generated = w.bytes()
+	return plan, nil
+}
+
+// nodeProcfilePlan runs a Node.js program that has no package.json, found
+// by its Procfile's web command: nothing to install, the files as they are.
+func (d *detector) nodeProcfilePlan(reason string) (*Plan, error) {
+	plan := &Plan{Kind: KindNode, Name: "Node.js", Reason: reason}
+	cmd, _ := d.procWeb()
+	s := d.stack
+	var w cfWriter
+	w.header(plan.Name, plan.Reason)
+	w.line("FROM %s AS build", s.BuildNode)
+	w.line("WORKDIR /src")
+	w.line("COPY . .")
+	if err := d.slugPrune(&w); err != nil {
+		return nil, err
+	}
+	w.blank()
+	w.line("FROM %s", s.RunNode)
+	w.line("WORKDIR /app")
+	w.line("ENV NODE_ENV=production PORT=5000")
+	w.line("COPY --from=build --chown=app:app /src /app")
+	w.line("USER app")
+	w.cmd(cmd)
 	plan.Generated = w.bytes()
 	return plan, nil
 }
@@ -244,11 +270,8 @@ func (d *detector) nextApp(pkg *packageJSON) nodeApp {
 	app := nodeApp{next: true, build: buildCommand(pkg, "node_modules/.bin/next build")}
 
 	export := false
-	var configs []string
 	for _, ext := range []string{"js", "mjs", "cjs", "ts", "mts"} {
-		f := "next.config." + ext
-		if b, err := d.read(f); err == nil {
-			configs = append(configs, f)
+		if b, err := d.read("next.config." + ext); err == nil {
 			export = export || nextExportOutput.Match(b)
 		}
 	}
@@ -269,10 +292,6 @@ func (d *detector) nextApp(pkg *packageJSON) nodeApp {
 	if start, ok := pkg.Scripts["start"]; ok && strings.TrimSpace(start) != "" {
 		app.web = startCommand(start)
 	}
-	if d.isDir("public") {
-		app.files = append(app.files, "public")
-	}
-	app.files = append(app.files, configs...)
 	return app
 }
 

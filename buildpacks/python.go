@@ -83,11 +83,16 @@ type pyProjectFile struct {
 }
 
 // pythonPlan builds a Python app into a virtual environment and runs it on
-// RunPython.
-func (d *detector) pythonPlan() (*Plan, error) {
-	inst, err := d.pythonInstall()
-	if err != nil {
-		return nil, err
+// RunPython. Without requirements.txt, pyproject.toml or Pipfile (a
+// standard-library app found by its Procfile) nothing is installed, but the
+// virtual environment still provides "python".
+func (d *detector) pythonPlan(reason string) (*Plan, error) {
+	inst := pyInstall{deps: pyDeps{}}
+	if !strings.HasPrefix(reason, "from the Procfile") {
+		var err error
+		if inst, err = d.pythonInstall(); err != nil {
+			return nil, err
+		}
 	}
 	d.pythonVersionNote()
 
@@ -95,7 +100,7 @@ func (d *detector) pythonPlan() (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan := &Plan{Kind: KindPython, Name: name, Reason: "from " + inst.source}
+	plan := &Plan{Kind: KindPython, Name: name, Reason: reason}
 	if web != "" {
 		plan.Processes = webProcesses(web)
 	}
@@ -134,12 +139,18 @@ func (d *detector) pythonPlan() (*Plan, error) {
 	if addUvicorn {
 		w.line("RUN pip install uvicorn")
 	}
+	if !inst.needTree {
+		w.line("COPY . .")
+	}
+	if err := d.slugPrune(&w); err != nil {
+		return nil, err
+	}
 	w.blank()
 	w.line("FROM %s", s.RunPython)
 	w.line("WORKDIR /app")
 	w.line("ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 PORT=5000")
 	w.line("COPY --from=build /venv /venv")
-	w.line("COPY --chown=app:app . /app")
+	w.line("COPY --from=build --chown=app:app /src /app")
 	w.line("USER app")
 	if cmd != "" {
 		w.cmd(cmd)

@@ -1,0 +1,3 @@
+module github.com/heroku/go-getting-started
+
+go 1.22
