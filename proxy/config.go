@@ -7,26 +7,63 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Settings of the reverse_proxy shared by every app (proxyRouteName), as
-// Caddy JSON. Settings equal to Caddy's defaults are left out: dial
-// timeout 3s, retry interval 250ms (lb_try_interval), one failure marks an
-// upstream down (max_fails), idle upstream connections kept 2m.
+// Caddy JSON. Settings equal to Caddy's defaults are left out: retry
+// interval 250ms (lb_try_interval), one failure marks an upstream down
+// (max_fails).
 const (
 	// Round robin; a request that fails to dial an upstream (e.g. it raced
 	// with a deploy swapping upstreams) is retried every 250ms for 5s, on
-	// the app's upstreams of the moment (see upstreams.go).
+	// the app's upstreams of the moment (see upstreams.go). Nothing was
+	// sent on a failed dial, so requests of any method are retried; after
+	// a connection error only GETs are.
 	loadBalancingJSON = `{"selection_policy":{"policy":"round_robin"},"try_duration":"5s"}`
-	// Passive health checking: an upstream that failed is skipped for 2s.
+	// Passive health checking: an upstream that failed is skipped for 2s,
+	// so the retry goes to another upstream of the app, if it has one.
 	healthChecksJSON = `{"passive":{"fail_duration":"2s"}}`
-	// Plain HTTP/1.1 to the upstreams (see transport.go) with up to 128 idle
-	// connections each.
-	transportJSON = `{"protocol":"xcloud","max_idle_conns_per_host":128,"http":{"keep_alive":{"max_idle_conns_per_host":128}}}`
+	// maxIdlePerUpstream bounds the idle connections kept per upstream.
+	maxIdlePerUpstream = 128
+	// dialTimeout bounds a connect to an upstream. Upstreams are on
+	// loopback, where a connect takes microseconds unless the listener's
+	// queue is full (the app is stuck or the machine overloaded): waiting
+	// Caddy's default 3s there would leave little of try_duration to retry
+	// on another upstream.
+	dialTimeout = "1s"
 	// gracePeriod bounds how long a replaced server waits for in-flight
 	// requests when the configuration changes.
 	gracePeriod = "10s"
 )
+
+// upstreamIdleTimeout closes upstream connections idle this long (Caddy's
+// default is 2m). Apps close theirs sooner (Node after 5s), and
+// connections to a container that is gone only hold file descriptors.
+// A variable for tests.
+var upstreamIdleTimeout = 30 * time.Second
+
+// transportConfig is the "xcloud" transport (see transport.go): plain
+// HTTP/1.1 to the upstreams, Caddy's standard HTTP transport for requests
+// with a body and upgrades.
+type transportConfig struct {
+	Protocol            string        `json:"protocol"`
+	Table               string        `json:"table"`
+	MaxIdleConnsPerHost int           `json:"max_idle_conns_per_host"`
+	IdleTimeout         string        `json:"idle_timeout"`
+	HTTP                httpTransport `json:"http"`
+}
+
+// httpTransport is the configuration of Caddy's standard HTTP transport.
+type httpTransport struct {
+	DialTimeout string    `json:"dial_timeout"`
+	KeepAlive   keepAlive `json:"keep_alive"`
+}
+
+type keepAlive struct {
+	MaxIdleConnsPerHost int    `json:"max_idle_conns_per_host"`
+	IdleTimeout         string `json:"idle_timeout"`
+}
 
 // appRoute is the Caddy route of one app. Routes are structs, not maps,
 // because they are encoded hundreds of times per configuration.
@@ -60,7 +97,7 @@ type proxyHandler struct {
 	DynamicUpstreams dynamicSource   `json:"dynamic_upstreams"`
 	LoadBalancing    json.RawMessage `json:"load_balancing"`
 	HealthChecks     json.RawMessage `json:"health_checks"`
-	Transport        json.RawMessage `json:"transport"`
+	Transport        transportConfig `json:"transport"`
 }
 
 // dynamicSource selects the "xcloud" upstream source (see upstreams.go);
@@ -91,9 +128,23 @@ func proxyRoute(table string) obj {
 		DynamicUpstreams: dynamicSource{Source: "xcloud", Table: table},
 		LoadBalancing:    json.RawMessage(loadBalancingJSON),
 		HealthChecks:     json.RawMessage(healthChecksJSON),
-		Transport:        json.RawMessage(transportJSON),
+		Transport: transportConfig{
+			Protocol:            "xcloud",
+			Table:               table,
+			MaxIdleConnsPerHost: maxIdlePerUpstream,
+			IdleTimeout:         upstreamIdleTimeout.String(),
+			HTTP: httpTransport{
+				DialTimeout: dialTimeout,
+				KeepAlive:   keepAlive{MaxIdleConnsPerHost: maxIdlePerUpstream, IdleTimeout: upstreamIdleTimeout.String()},
+			},
+		},
 	}}}
 }
+
+// fqdnRoute runs first on every server: it serves a host written as a
+// fully qualified name, "app.example.com.", as "app.example.com"
+// (see fqdnHandler).
+var fqdnRoute = obj{"handle": []any{obj{"handler": "xcloud_fqdn"}}}
 
 // obj is a JSON object; encoding/json sorts map keys, which keeps the
 // output deterministic.
@@ -156,7 +207,7 @@ func render(cfg Config, table string, apps []appPlan, allHosts []string) ([]byte
 		httpApp["servers"] = obj{
 			"http": obj{
 				"listen":          []string{cfg.HTTPListen},
-				"routes":          append(appRoutes, notFound),
+				"routes":          append(append([]any{fqdnRoute}, appRoutes...), notFound),
 				"named_routes":    obj{proxyRouteName: proxyRoute(table)},
 				"automatic_https": obj{"disable": true},
 				"protocols":       []string{"h1"},
@@ -177,7 +228,7 @@ func render(cfg Config, table string, apps []appPlan, allHosts []string) ([]byte
 		// redirect server) so it binds exactly HTTPListen from the first
 		// Apply on, and unknown hosts get the 404 instead of a redirect.
 		// Caddy answers ACME HTTP-01 challenges on every server.
-		httpRoutes := []any{}
+		httpRoutes := []any{fqdnRoute}
 		if len(allHosts) > 0 {
 			httpRoutes = append(httpRoutes, obj{
 				"match": []any{obj{"host": allHosts}},
@@ -195,7 +246,7 @@ func render(cfg Config, table string, apps []appPlan, allHosts []string) ([]byte
 
 		https := obj{
 			"listen":          []string{cfg.HTTPSListen},
-			"routes":          append(appRoutes, notFound),
+			"routes":          append(append([]any{fqdnRoute}, appRoutes...), notFound),
 			"named_routes":    obj{proxyRouteName: proxyRoute(table)},
 			"automatic_https": obj{"disable_redirects": true},
 			"protocols":       []string{"h1", "h2"},

@@ -115,10 +115,12 @@ func (p *Proxy) Apply(ctx context.Context, routes []Route) error {
 		p.log.Error("proxy config rejected", "err", err)
 		return fmt.Errorf("proxy: %w", err)
 	}
+	prevAddrs := p.table.addrs.Load()
 	if p.loaded != nil && sameStructure(apps, p.apps) {
 		// Only upstreams changed (or nothing): requests pick the new
 		// ones up immediately, including retries of requests in flight.
-		p.table.apps.Store(&upstreams)
+		p.table.set(&upstreams)
+		p.table.retire(prevAddrs)
 		p.apps = apps
 		return nil
 	}
@@ -131,13 +133,14 @@ func (p *Proxy) Apply(ctx context.Context, routes []Route) error {
 	// provisions them; the old ones keep serving meanwhile, from the new
 	// table too (an app being removed answers 503 until the swap).
 	tables.Store(p.table.id, p.table)
-	prev := p.table.apps.Swap(&upstreams)
+	prev := p.table.set(&upstreams)
 	if err := p.load(cfgJSON); err != nil {
-		p.table.apps.Store(prev)
+		p.table.set(prev)
 		p.log.Error("proxy config load failed", "err", err, "routes", len(routes),
 			"duration", time.Since(start))
 		return fmt.Errorf("proxy: %w", err)
 	}
+	p.table.retire(prevAddrs)
 	p.loaded = cfgJSON
 	p.apps = apps
 	p.log.Info("proxy config applied", "routes", len(routes), "bytes", len(cfgJSON),

@@ -37,6 +37,10 @@ import (
 // 5s) is not used;
 // should an app close one in the instant after, an idempotent request is
 // sent once more on a new connection, as http.Transport does.
+//
+// Containers come and go with deploys, so connections to an upstream that
+// left the table are closed (see upstreamTable.retire), and a sweeper
+// closes those idle longer than IdleTimeout.
 type transport struct {
 	// HTTP carries requests with a body and upgrades.
 	HTTP *reverseproxy.HTTPTransport `json:"http,omitempty"`
@@ -44,11 +48,17 @@ type transport struct {
 	MaxIdleConnsPerHost int `json:"max_idle_conns_per_host,omitempty"`
 	// IdleTimeout closes connections idle this long (default 2m, Caddy's).
 	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
+	// Table names the upstream table (see upstreams.go) whose retired
+	// upstreams' connections are closed; none when empty.
+	Table string `json:"table,omitempty"`
 
-	mu        sync.Mutex
-	idle      map[string][]*upstreamConn // by dial address; the newest last
-	lastSweep time.Time
-	closed    bool
+	table   *upstreamTable
+	stop    chan struct{} // closed by Cleanup to end the sweeper
+	sweeper sync.WaitGroup
+
+	mu     sync.Mutex
+	idle   map[string][]*upstreamConn // by dial address; the newest last
+	closed bool
 }
 
 // upstreamConn is a connection to an upstream with its buffers.
@@ -85,24 +95,86 @@ func (t *transport) Provision(ctx caddy.Context) error {
 		t.IdleTimeout = caddy.Duration(2 * time.Minute)
 	}
 	t.idle = make(map[string][]*upstreamConn)
-	t.lastSweep = time.Now()
+	if t.Table != "" {
+		table, err := lookupTable(t.Table)
+		if err != nil {
+			return err
+		}
+		t.table = table
+		table.addPool(t)
+	}
+	stop := make(chan struct{})
+	t.stop = stop
+	t.sweeper.Go(func() { t.sweep(stop) })
 	return nil
 }
 
 // Cleanup closes the idle connections; connections in use are closed when
 // their response ends.
 func (t *transport) Cleanup() error {
+	if t.table != nil {
+		t.table.removePool(t)
+	}
 	t.mu.Lock()
 	t.closed = true
 	idle := t.idle
 	t.idle = nil
+	stop := t.stop
+	t.stop = nil
 	t.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		t.sweeper.Wait()
+	}
 	for _, conns := range idle {
 		for _, c := range conns {
 			c.Close()
 		}
 	}
+	if t.HTTP == nil {
+		return nil
+	}
 	return t.HTTP.Cleanup()
+}
+
+// sweep closes the connections idle past IdleTimeout, every half of it,
+// until stop is closed. Without it a pool nobody uses any more (the
+// upstream left, the traffic stopped) would keep its connections.
+func (t *transport) sweep(stop <-chan struct{}) {
+	tick := time.NewTicker(max(time.Duration(t.IdleTimeout)/2, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-tick.C:
+			t.mu.Lock()
+			expired := t.sweepLocked(now)
+			t.mu.Unlock()
+			for _, c := range expired {
+				c.Close()
+			}
+		}
+	}
+}
+
+// closeIdle closes the idle connections to addrs, upstreams that left the
+// table, in both pools. Caddy's http.Transport can only close all its idle
+// connections: requests with a body are few enough to dial again.
+func (t *transport) closeIdle(addrs []string) {
+	var doomed []*upstreamConn
+	t.mu.Lock()
+	for _, addr := range addrs {
+		doomed = append(doomed, t.idle[addr]...)
+		delete(t.idle, addr)
+	}
+	t.mu.Unlock()
+	for _, c := range doomed {
+		c.Close()
+	}
+	if t.HTTP != nil && t.HTTP.Transport != nil {
+		t.HTTP.Transport.CloseIdleConnections()
+	}
 }
 
 // RoundTrip sends req to the upstream in req.URL.Host.
@@ -239,27 +311,19 @@ func (t *transport) release(c *upstreamConn, stop func() bool, keep bool) {
 		c.Close()
 		return
 	}
-	now := time.Now()
-	c.idleAt = now
+	c.idleAt = time.Now()
 	t.mu.Lock()
-	if t.closed || len(t.idle[c.addr]) >= t.MaxIdleConnsPerHost {
+	// The liveness check is under t.mu, as closeIdle's removal: a
+	// connection to an upstream retired meanwhile is either seen here or
+	// removed there.
+	if t.closed || len(t.idle[c.addr]) >= t.MaxIdleConnsPerHost ||
+		(t.table != nil && !t.table.live(c.addr)) {
 		t.mu.Unlock()
 		c.Close()
 		return
 	}
 	t.idle[c.addr] = append(t.idle[c.addr], c)
-	// Upstreams come and go with deploys; now and then close what has
-	// idled too long everywhere, so the pool keeps no connections to
-	// containers long gone.
-	var expired []*upstreamConn
-	if now.Sub(t.lastSweep) > time.Duration(t.IdleTimeout) {
-		t.lastSweep = now
-		expired = t.sweepLocked(now)
-	}
 	t.mu.Unlock()
-	for _, c := range expired {
-		c.Close()
-	}
 }
 
 // sweepLocked removes the connections idle past IdleTimeout; t.mu is held.

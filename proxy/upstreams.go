@@ -58,14 +58,80 @@ var tableSeq atomic.Uint64
 type upstreamTable struct {
 	id   string
 	apps atomic.Pointer[map[string][]string] // app → validated dial addresses
+	// addrs holds every dial address in apps: a connection to any other
+	// is to a retired container, and is not kept.
+	addrs atomic.Pointer[map[string]struct{}]
 	// metrics is Config.Metrics, for the xcloud_metrics handlers.
 	metrics Metrics
+
+	mu    sync.Mutex
+	pools map[*transport]struct{} // transports of the loaded configurations
 }
 
 func newUpstreamTable() *upstreamTable {
 	t := &upstreamTable{id: "xcloud-" + strconv.FormatUint(tableSeq.Add(1), 10)}
-	t.apps.Store(&map[string][]string{})
+	t.set(&map[string][]string{})
+	t.pools = make(map[*transport]struct{})
 	return t
+}
+
+// set makes upstreams the table's and returns the previous ones.
+func (t *upstreamTable) set(upstreams *map[string][]string) *map[string][]string {
+	addrs := make(map[string]struct{}, len(*upstreams))
+	for _, dials := range *upstreams {
+		for _, d := range dials {
+			addrs[d] = struct{}{}
+		}
+	}
+	t.addrs.Store(&addrs)
+	return t.apps.Swap(upstreams)
+}
+
+// live reports whether addr is an upstream of some app.
+func (t *upstreamTable) live(addr string) bool {
+	_, ok := (*t.addrs.Load())[addr]
+	return ok
+}
+
+// retire closes the pooled idle connections to the addresses in prev that
+// are no longer upstreams; connections in use close when their exchange
+// ends (transport.release checks live). Without it a retired container's
+// connections would wait for the idle timeout, in CLOSE_WAIT once the
+// container is gone.
+func (t *upstreamTable) retire(prev *map[string]struct{}) {
+	now := *t.addrs.Load()
+	var gone []string
+	for addr := range *prev {
+		if _, ok := now[addr]; !ok {
+			gone = append(gone, addr)
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
+	t.mu.Lock()
+	pools := make([]*transport, 0, len(t.pools))
+	for tr := range t.pools {
+		pools = append(pools, tr)
+	}
+	t.mu.Unlock()
+	for _, tr := range pools {
+		tr.closeIdle(gone)
+	}
+}
+
+// addPool and removePool register the transports whose connections retire
+// closes.
+func (t *upstreamTable) addPool(tr *transport) {
+	t.mu.Lock()
+	t.pools[tr] = struct{}{}
+	t.mu.Unlock()
+}
+
+func (t *upstreamTable) removePool(tr *transport) {
+	t.mu.Lock()
+	delete(t.pools, tr)
+	t.mu.Unlock()
 }
 
 // lookupTable returns the registered table id.
@@ -76,6 +142,10 @@ func lookupTable(id string) (*upstreamTable, error) {
 	}
 	return t.(*upstreamTable), nil
 }
+
+// retryAfter is the Retry-After, in seconds, of a known app that has no
+// upstream.
+const retryAfter = "2"
 
 // appVar is the request variable holding the name of the request's app,
 // set by notRunningHandler for the shared upstreamSource.
@@ -133,7 +203,7 @@ func (s *upstreamSource) GetUpstreams(r *http.Request) ([]*reverseproxy.Upstream
 // notRunningHandler is the Caddy HTTP handler
 // http.handlers.xcloud_not_running, placed before the app's reverse_proxy:
 // while App has no upstreams in Table it answers 503 "app NAME is not
-// running", else it passes the request on. reverse_proxy cannot answer that
+// running" with Retry-After, else it passes the request on. reverse_proxy cannot answer that
 // case itself: with no upstream it keeps retrying for lb_try_duration (5s)
 // before failing, and an error from GetUpstreams only makes it fall back to
 // static upstreams. (A handler rather than a matcher plus static_response
@@ -174,6 +244,10 @@ func (h *notRunningHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, ne
 	hdr.Set("Content-Type", "text/plain; charset=utf-8")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Content-Length", strconv.Itoa(len(h.body)))
+	// The app is known: its containers are starting (the daemon routes
+	// every known app at start-up) or being replaced. Clients and
+	// monitors should come back soon rather than give up, as on a 404.
+	hdr.Set("Retry-After", retryAfter)
 	w.WriteHeader(http.StatusServiceUnavailable)
 	_, err := w.Write(h.body)
 	return err
