@@ -1,0 +1,3 @@
+module github.com/xcloud-dev/go-getting-started
+
+go 1.22
