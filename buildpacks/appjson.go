@@ -109,9 +109,11 @@ var (
 		"type": "", "name": "", "path": "", "content": "", "attempts": "", "wait": "",
 		"timeout": "", "initialDelay": "", "port": "", "description": "",
 	}
-	formationKeys = map[string]string{"quantity": ""}
-	envKeys       = map[string]string{"description": "", "value": "", "required": "", "generator": ""}
-	scriptKeys    = map[string]string{
+	formationKeys = map[string]string{
+		"quantity": "", "size": "xcloud has no dyno sizes; `resources APP` caps containers", "max_parallel": "xcloud starts containers one at a time",
+	}
+	envKeys    = map[string]string{"description": "", "value": "", "required": "", "generator": ""}
+	scriptKeys = map[string]string{
 		"dokku": "", "postdeploy": "",
 		"pr-predestroy": "xcloud has no review apps",
 	}
@@ -356,7 +358,7 @@ func (d *doc) formation(app *AppJSON, raw map[string]json.RawMessage) error {
 		if err := d.decode(ptr, key, raw[typ], &f); err != nil {
 			return err
 		}
-		d.unknown(app, key, raw[typ], map[string]string{"quantity": "", "size": "xcloud has no dyno sizes; ps:limits caps containers", "max_parallel": ""})
+		d.unknown(app, key, raw[typ], formationKeys)
 		if f.Quantity == nil {
 			continue
 		}

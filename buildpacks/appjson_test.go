@@ -90,7 +90,7 @@ func TestParseAppJSON(t *testing.T) {
 				"app.json healthchecks.web[0].uptime is not supported; ignored",
 				"app.json scripts.postdeploy.size is not supported; ignored (xcloud has no dyno sizes)",
 				"app.json scripts.pr-predestroy is not supported; ignored (xcloud has no review apps)",
-				"app.json formation.web.size is not supported; ignored (xcloud has no dyno sizes; ps:limits caps containers)",
+				"app.json formation.web.size is not supported; ignored (xcloud has no dyno sizes; `resources APP` caps containers)",
 			},
 		}},
 		{name: "heroku scripts", in: `{"scripts": {"postdeploy": "bin/seed", "other": {"x": 1}}}`,

@@ -58,6 +58,9 @@ type Runtime interface {
 	RunAttached(ctx context.Context, c podman.ContainerSpec, stdio podman.Stdio) (int, error)
 	EnsureNetwork(ctx context.Context, name string, labels map[string]string) error
 	RemoveNetwork(ctx context.Context, name string) error
+	// ImageConfigOf and Commit keep what app.json's predeploy writes.
+	ImageConfigOf(ctx context.Context, ref string) (podman.ImageConfig, error)
+	Commit(ctx context.Context, id string, base podman.ImageConfig, hide []string) (string, error)
 }
 
 // Router installs the routing table. *proxy.Proxy implements it.
@@ -229,7 +232,11 @@ func (d *Daemon) Start(ctx context.Context) error {
 	// Bringing every app to its scale takes as long as the slowest app takes
 	// to answer its health check: it runs behind the routes just installed,
 	// while the daemon already accepts pushes and commands.
-	d.bg.Add(2)
+	d.bg.Add(3)
+	go func() {
+		defer d.bg.Done()
+		d.watchLiveness(d.bgctx)
+	}()
 	go func() {
 		defer d.bg.Done()
 		d.finishDestroys(d.bgctx)

@@ -87,6 +87,10 @@ func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) e
 	for _, n := range plan.Notes {
 		fmt.Fprintf(w, "       %s\n", n)
 	}
+	aj, err := d.planAppJSON(ctx, p.App, plan, w)
+	if err != nil {
+		return err
+	}
 	if plan.AppJSON != nil && len(plan.AppJSON.Cron) > 0 {
 		if err := checkCronIntervals(plan.AppJSON.Cron, d.opts.CronMinInterval); err != nil {
 			return err
@@ -109,7 +113,7 @@ func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) e
 	if plan.StaticRoot != "" {
 		return d.deployStaticExport(ctx, p, plan, image, w)
 	}
-	snap, err := d.currentSnapshot(ctx, p.App)
+	snap, err := d.deploySnapshot(ctx, p.App, aj, w)
 	if err != nil {
 		return err
 	}
@@ -124,6 +128,7 @@ func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) e
 		d.failRelease(ctx, rel, err)
 		return err
 	}
+	d.afterDeploy(ctx, rel, aj, w)
 	w.done("%s", d.deployedLine(p.App, spec))
 	return nil
 }
@@ -160,6 +165,9 @@ func specFromPlan(plan *buildpacks.Plan) ([]byte, error) {
 	if plan.AppJSON != nil {
 		spec.Healthchecks = plan.AppJSON.Healthchecks
 		spec.Cron = cronJobs(plan.AppJSON.Cron)
+		spec.Formation = plan.AppJSON.Formation
+		spec.Predeploy = plan.AppJSON.Scripts.Predeploy
+		spec.Postdeploy = plan.AppJSON.Scripts.Postdeploy
 	}
 	return specJSON(spec)
 }

@@ -30,6 +30,11 @@ type releaseSpec struct {
 	Static string `json:"static,omitempty"`
 	// Cron lists app.json's scheduled commands.
 	Cron []cronJob `json:"cron,omitempty"`
+	// Formation is app.json's scale, for types with no quantity set.
+	Formation map[string]int `json:"formation,omitempty"`
+	// Predeploy and Postdeploy are app.json's scripts.dokku hooks.
+	Predeploy  string `json:"predeploy,omitempty"`
+	Postdeploy string `json:"postdeploy,omitempty"`
 }
 
 func specJSON(s releaseSpec) ([]byte, error) {
@@ -71,11 +76,14 @@ func (s releaseSpec) types() []string {
 }
 
 // scale returns how many containers of each type run: the formation where
-// set, else one of each.
+// set, else app.json's, else one of each.
 func (s releaseSpec) scale(formation map[string]int) map[string]int {
 	out := map[string]int{}
 	for _, t := range s.types() {
 		n, ok := formation[t]
+		if !ok {
+			n, ok = s.Formation[t]
+		}
 		if !ok {
 			n = 1
 		}
@@ -205,24 +213,7 @@ func (d *Daemon) runReleaseCommand(ctx context.Context, rel store.Release, spec 
 	if !ok {
 		return nil
 	}
-	w.step("Running release command: %s", cmd)
-	cs, err := d.oneOffSpec(ctx, rel, "release", shellCommand(cmd), nil)
-	if err != nil {
-		return err
-	}
-	c, err := d.rt.Run(ctx, cs)
-	if err != nil {
-		return fmt.Errorf("release command: %w", err)
-	}
-	defer d.removeContainer(context.WithoutCancel(ctx), c.ID)
-	code, err := d.runToEnd(ctx, c.ID, w.indent())
-	if err != nil {
-		return fmt.Errorf("release command: %w", err)
-	}
-	if code != 0 {
-		return fmt.Errorf("release command %q exited with status %d", cmd, code)
-	}
-	return nil
+	return d.runOneOffStep(ctx, rel, "release", "release command", cmd, w, nil)
 }
 
 // runToEnd streams a one-off container's output while waiting for it to
@@ -261,10 +252,18 @@ func (d *Daemon) deployRelease(ctx context.Context, rel store.Release, w *progre
 		return d.swapStatic(ctx, rel, spec.Static, w)
 	}
 	w.step("Releasing v%d", rel.Version)
+	rel, err = d.runPredeploy(ctx, rel, spec, w)
+	if err != nil {
+		return err
+	}
 	if err := d.runReleaseCommand(ctx, rel, spec, w); err != nil {
 		return err
 	}
-	return d.replaceContainers(ctx, rel, spec, w)
+	if err := d.replaceContainers(ctx, rel, spec, w); err != nil {
+		return err
+	}
+	d.runPostdeploy(ctx, rel, spec, w)
+	return nil
 }
 
 // replaceContainers starts a fresh set of rel's containers at the app's

@@ -22,7 +22,10 @@ const (
 	EventDomainMapped    = "domain:mapped"
 	EventDomainUnmapped  = "domain:unmapped"
 	EventProcessCrashed  = "process:crashed"
-	EventCronFailed      = "cron:failed"
+	// EventProcessUnhealthy: a container failed its liveness checks and
+	// was replaced.
+	EventProcessUnhealthy = "process:unhealthy"
+	EventCronFailed       = "cron:failed"
 )
 
 // EventTypes returns every event type the log can hold: the one list a
@@ -32,7 +35,7 @@ func EventTypes() []string {
 	return []string{
 		EventAppCreated, EventAppDestroyed, EventBuildStarted, EventBuildSucceeded, EventBuildFailed,
 		EventDeployCreated, EventDeploySucceeded, EventDeployFailed, EventDomainMapped, EventDomainUnmapped,
-		EventProcessCrashed, EventCronFailed, EventKeyAdded, EventKeyRemoved, EventAccessDenied,
+		EventProcessCrashed, EventProcessUnhealthy, EventCronFailed, EventKeyAdded, EventKeyRemoved, EventAccessDenied,
 	}
 }
 
