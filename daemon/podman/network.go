@@ -58,12 +58,15 @@ func networkSpec(name string, labels map[string]string) *nettypes.Network {
 func (c *Client) RemoveNetwork(ctx context.Context, name string) error {
 	if c.guard.Image != "" {
 		err := network.Disconnect(c.ctx(ctx), name, c.guard.Name, new(network.DisconnectOptions).WithForce(true))
-		if err != nil && !isStatus(err, http.StatusNotFound) && !notConnected(err) {
+		switch {
+		case err == nil:
+			// The guard was the network's last container: netavark has
+			// just dropped the isolation jump every network relies on.
+			defer c.rearmIsolation(ctx)
+		case isStatus(err, http.StatusNotFound) || notConnected(err):
+		default:
 			return fmt.Errorf("take the guard off network %s: %w", name, err)
 		}
-		// The guard was the network's last container: netavark has just
-		// dropped the isolation jump every network relies on.
-		defer c.rearmIsolation(ctx)
 	}
 	_, err := network.Remove(c.ctx(ctx), name, nil)
 	if err != nil && !isStatus(err, http.StatusNotFound) {
