@@ -32,12 +32,12 @@ func (d *detector) parseSlugignore(b []byte) ([]slugPattern, error) {
 			d.note(".slugignore line %d: negated patterns are not supported; %q skipped", n, line)
 			continue
 		}
-		p := slugPattern{dirOnly: strings.HasSuffix(line, "/")}
+		p := slugPattern{dirOnly: strings.HasSuffix(line, "/"), anchored: strings.HasPrefix(line, "/")}
 		line = strings.Trim(line, "/")
 		if line == "" || line == "." || line == ".." {
 			return nil, fmt.Errorf(".slugignore line %d: %q would remove the whole app", n, sc.Text())
 		}
-		p.anchored = strings.Contains(line, "/")
+		p.anchored = p.anchored || strings.Contains(line, "/")
 		p.segs = strings.Split(line, "/")
 		for _, s := range p.segs {
 			if _, err := path.Match(s, ""); err != nil || s == ".." {

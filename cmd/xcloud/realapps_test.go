@@ -71,8 +71,9 @@ func TestRealApps(t *testing.T) {
 		h.realAppServes(host, "/", "<h1>Go getting started</h1><p>served from templates</p>", 10*time.Second)
 		h.realAppServes(host, "/static/main.css", "rebeccapurple", 5*time.Second)
 
-		// The repository is at /app less what .slugignore lists; the
-		// binaries are in /app/bin, on PATH, and the working dir is /app.
+		// The repository is at /app less what .slugignore and
+		// .dockerignore list; the binaries are in /app/bin, on PATH, and
+		// the working dir is /app.
 		out, errs, err := h.ssh(h.key, "run", "gogs", "sh", "-c", `'pwd; command -v go-getting-started; ls -A /app'`)
 		if err != nil {
 			t.Fatalf("run: %v\n%s%s", err, out, errs)
@@ -82,8 +83,8 @@ func TestRealApps(t *testing.T) {
 				t.Errorf("run output lacks %q:\n%s", want, out)
 			}
 		}
-		if strings.Contains(out, "design") {
-			t.Errorf("design/ is in .slugignore but in the run image:\n%s", out)
+		if strings.Contains(out, "design") || strings.Contains(out, "README.md") {
+			t.Errorf(".slugignore's design/ or .dockerignore's *.md is in the run image:\n%s", out)
 		}
 	})
 

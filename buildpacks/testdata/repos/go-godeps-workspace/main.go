@@ -1,0 +1,5 @@
+package main
+
+import "github.com/example/greet"
+
+func main() { println(greet.Hello()) }
