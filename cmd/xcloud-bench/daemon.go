@@ -42,6 +42,7 @@ type bench struct {
 	// receives heap and goroutine profiles taken with 50 apps serving.
 	metricsPort int
 	profileDir  string
+	soakSwaps   int // container swaps in section soak
 
 	cmd  *exec.Cmd
 	done chan struct{}

@@ -1,7 +1,9 @@
 // Command xcloud-bench measures xcloud against plain Podman on this machine:
 // push→serving (cold and warm) for a Go and a Node.js app, request latency
 // during redeploys under load, and a no-op push. Every figure is paired with
-// a baseline measured in the same run. Results go to stdout as a table, to
+// a baseline measured in the same run, and a soak: load across 20 container
+// swaps, with the daemon's open files, goroutines and memory before and
+// after. Results go to stdout as a table, to
 // bench/results.json and as one line to bench/history.jsonl.
 //
 //	go run ./cmd/xcloud-bench -xcloud bin/xcloud   (or: make bench)
@@ -58,7 +60,8 @@ func main() {
 	outDir := flag.String("out", "bench", "directory for results.json and history.jsonl")
 	hello := flag.String("hello", "cmd/xcloud/testdata/hello", "source of the static test app")
 	budget := flag.Duration("timeout", 14*time.Minute, "bound on the whole run")
-	only := flag.String("only", "", "comma-separated sections to run (memory always runs): go,node,redeploys,noop,throughput,netmodes,routes,apps50; results are then not saved")
+	only := flag.String("only", "", "comma-separated sections to run (memory always runs): go,node,redeploys,noop,throughput,netmodes,routes,soak,apps50; results are then not saved")
+	soakSwaps := flag.Int("soak-swaps", 20, "container swaps (ps:restart) under load in section soak")
 	profile := flag.String("profile", "", "directory to save the daemon's heap and goroutine profiles in, taken with 50 apps serving (section apps50)")
 	flag.Parse()
 
@@ -66,10 +69,10 @@ func main() {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *budget)
 	defer cancel()
-	os.Exit(run(ctx, *xcloudBin, *outDir, *hello, *only, *profile))
+	os.Exit(run(ctx, *xcloudBin, *outDir, *hello, *only, *profile, *soakSwaps))
 }
 
-func run(ctx context.Context, xcloudBin, outDir, hello, only, profile string) int {
+func run(ctx context.Context, xcloudBin, outDir, hello, only, profile string, soakSwaps int) int {
 	started := time.Now()
 	var res results
 	res.Timestamp = started.UTC().Format(time.RFC3339)
@@ -88,6 +91,7 @@ func run(ctx context.Context, xcloudBin, outDir, hello, only, profile string) in
 	}
 	defer b.close()
 	b.profileDir = profile
+	b.soakSwaps = soakSwaps
 
 	sections := []struct {
 		name string
@@ -101,6 +105,7 @@ func run(ctx context.Context, xcloudBin, outDir, hello, only, profile string) in
 		{"throughput", b.proxyThroughput},
 		{"netmodes", b.networkModes},
 		{"routes", b.routeApply},
+		{"soak", b.soak},
 		{"apps50", b.manyApps}, // last: its 50 apps stay up until the end
 	}
 	for _, s := range sections {
@@ -121,6 +126,7 @@ func run(ctx context.Context, xcloudBin, outDir, hello, only, profile string) in
 		"baseline runs use the podman CLI against the same Podman service as the daemon; baseline containers are reached directly on a published port, xcloud's through its proxy",
 		"redeploy latencies: 16 keep-alive clients through the proxy; steady window (before) is as long as the same 5 redeploys took without load; percentiles include failed requests",
 		"no-op baseline = git push of the same commit to a local bare repository (no SSH)",
+		"soak: 4 keep-alive clients on one app while ps:restart replaces its container again and again (new container, health check, route swap, old one drained and stopped); the daemon's open files, goroutines (go_goroutines) and VmRSS are read before the load and after it, once settled",
 	}
 	res.DurationS = round(time.Since(started).Seconds(), 1)
 
