@@ -240,6 +240,10 @@ func (b *bench) close() {
 	if ids, _ := podman(ctx, "images", "-q", "--filter", "label=xcloud.instance="+b.instance); ids != "" {
 		podman(ctx, append([]string{"rmi", "-f"}, strings.Fields(ids)...)...)
 	}
+	// Apps' networks: each holds one of Podman's address ranges.
+	if names, _ := podman(ctx, "network", "ls", "--format", "{{.Name}}", "--filter", "label=xcloud.instance="+b.instance); names != "" {
+		podman(ctx, append([]string{"network", "rm", "-f"}, strings.Fields(names)...)...)
+	}
 	if len(b.images) > 0 {
 		podman(ctx, append([]string{"rmi", "-f"}, b.images...)...)
 	}
