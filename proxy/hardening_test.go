@@ -241,3 +241,20 @@ func TestIdleUpstreamConnectionsExpire(t *testing.T) {
 	resp.Body.Close()
 	ct.waitOpen(t, 0, "no requests since")
 }
+
+func TestTrimFQDN(t *testing.T) {
+	for in, want := range map[string]string{
+		"a.test.":      "a.test",
+		"a.test.:8080": "a.test:8080",
+		"a.test":       "a.test",
+		"a.test:8080":  "a.test:8080",
+		"[::1]:80":     "[::1]:80",
+		"[::1]":        "[::1]",
+		"":             "",
+		".":            "",
+	} {
+		if got := trimFQDN(in); got != want {
+			t.Errorf("trimFQDN(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
