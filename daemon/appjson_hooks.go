@@ -202,7 +202,8 @@ func (d *Daemon) runPredeploy(ctx context.Context, rel store.Release, spec relea
 		}
 		// The container ran with the config vars: none may stay in the image.
 		hide := append(slices.Sorted(maps.Keys(vars)), "XCLOUD_APP", "XCLOUD_RELEASE", "XCLOUD_PROCESS")
-		img, err := d.rt.Commit(ctx, id, base, hide)
+		// Containers inherit the image's labels: the one-off mark must go.
+		img, err := d.rt.Commit(ctx, id, base, hide, []string{labelOneOff})
 		if err != nil {
 			return err
 		}

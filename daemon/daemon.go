@@ -60,7 +60,7 @@ type Runtime interface {
 	RemoveNetwork(ctx context.Context, name string) error
 	// ImageConfigOf and Commit keep what app.json's predeploy writes.
 	ImageConfigOf(ctx context.Context, ref string) (podman.ImageConfig, error)
-	Commit(ctx context.Context, id string, base podman.ImageConfig, hide []string) (string, error)
+	Commit(ctx context.Context, id string, base podman.ImageConfig, hide, clear []string) (string, error)
 }
 
 // Router installs the routing table. *proxy.Proxy implements it.

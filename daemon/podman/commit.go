@@ -31,11 +31,16 @@ func (c *Client) ImageConfigOf(ctx context.Context, ref string) (ImageConfig, er
 
 // Commit makes an image of a stopped container's filesystem with the
 // configuration of base: Podman's commit would otherwise keep the
-// container's command and its whole environment, config vars included.
-// Names in hide that base does not set are set empty in the new image, as
-// an image cannot unset them. It returns the new image's ID.
-func (c *Client) Commit(ctx context.Context, id string, base ImageConfig, hide []string) (string, error) {
+// container's command, its whole environment (config vars included) and
+// its labels, which every container of the image would inherit. Env names
+// in hide that base does not set, and the labels in clear, are set empty
+// in the new image, as an image cannot unset them. It returns the new
+// image's ID.
+func (c *Client) Commit(ctx context.Context, id string, base ImageConfig, hide, clear []string) (string, error) {
 	changes := []string{"CMD " + jsonArray(base.Cmd), "ENTRYPOINT " + jsonArray(base.Entrypoint)}
+	for _, l := range clear {
+		changes = append(changes, "LABEL "+l+`=""`)
+	}
 	orig := map[string]string{}
 	for _, e := range base.Env {
 		k, v, _ := strings.Cut(e, "=")

@@ -3,7 +3,8 @@
 // a variable, /fetch?url= with what a GET of url answered (or why it
 // failed), /print?msg= by printing msg, /work?ms=&kb= like a realistic handler (ms
 // milliseconds of CPU work, then a kb-kilobyte body; the benchmark's app), and
-// /crash by exiting; it drains in-flight requests on SIGTERM like a
+// /crash by exiting, /file?path= with a file's content, /sick by failing
+// /health from then on; it drains in-flight requests on SIGTERM like a
 // well-behaved app. HELLO_START_DELAY=10s makes it listen only after that long.
 package main
 
@@ -16,6 +17,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -35,8 +37,25 @@ func main() {
 		h, _ := os.Hostname()
 		fmt.Fprintln(w, h)
 	})
+	var sick atomic.Bool
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
+		if sick.Load() {
+			http.Error(w, "sick", http.StatusInternalServerError)
+			return
+		}
 		fmt.Fprintln(w, health)
+	})
+	mux.HandleFunc("/sick", func(w http.ResponseWriter, r *http.Request) {
+		sick.Store(true)
+		fmt.Fprintln(w, "sick from now on")
+	})
+	mux.HandleFunc("/file", func(w http.ResponseWriter, r *http.Request) {
+		b, err := os.ReadFile(r.URL.Query().Get("path"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		w.Write(b)
 	})
 	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, os.Getenv(r.URL.Query().Get("name")))
