@@ -153,6 +153,9 @@ func ParseAppJSON(b []byte) (*AppJSON, error) {
 	for _, k := range sortedKeys(top) {
 		why, known := topKeys[k]
 		switch {
+		case !known && caseTwin(k, topKeys) != "":
+			// encoding/json matched it anyway: acting on it would surprise.
+			return nil, d.errorf(pointer(k), k, "keys are case-sensitive: want %s", caseTwin(k, topKeys))
 		case !known:
 			app.note("app.json %s is not a key xcloud knows; ignored", k)
 		case why != "":
@@ -240,22 +243,36 @@ func (d *doc) decode(ptr, key string, raw json.RawMessage, v any) error {
 	return d.errorf(ptr, key, "%s", strings.TrimPrefix(err.Error(), "json: "))
 }
 
-// unknown notes the keys of the object raw (named key) that xcloud does not
-// act on: those missing from known, and those known with a reason.
-func (d *doc) unknown(app *AppJSON, key string, raw json.RawMessage, known map[string]string) {
+// unknown notes the keys of the object raw (at ptr, named key) that xcloud
+// does not act on: those missing from known, and those known with a
+// reason. A known key spelt in another case is an error.
+func (d *doc) unknown(app *AppJSON, ptr, key string, raw json.RawMessage, known map[string]string) error {
 	var m map[string]json.RawMessage
 	if json.Unmarshal(raw, &m) != nil {
-		return // not an object: reported where it is decoded
+		return nil // not an object: reported where it is decoded
 	}
 	for _, k := range sortedKeys(m) {
 		why, ok := known[k]
 		switch {
+		case !ok && caseTwin(k, known) != "":
+			return d.errorf(ptr+pointer(k), key+"."+k, "keys are case-sensitive: want %s", caseTwin(k, known))
 		case !ok:
 			app.note("app.json %s.%s is not supported; ignored", key, k)
 		case why != "":
 			app.note("app.json %s.%s is not supported; ignored (%s)", key, k, why)
 		}
 	}
+	return nil
+}
+
+// caseTwin returns the key of known that k equals but for case, or "".
+func caseTwin(k string, known map[string]string) string {
+	for _, want := range sortedKeys(known) {
+		if strings.EqualFold(k, want) {
+			return want
+		}
+	}
+	return ""
 }
 
 func (d *doc) healthchecks(app *AppJSON, raw json.RawMessage) error {
@@ -271,7 +288,9 @@ func (d *doc) healthchecks(app *AppJSON, raw json.RawMessage) error {
 		for i, hc := range app.Healthchecks[proc] {
 			key, ptr := fmt.Sprintf("healthchecks.%s[%d]", proc, i), pointer("healthchecks", proc, fmt.Sprint(i))
 			if i < len(entries[proc]) {
-				d.unknown(app, key, entries[proc][i], healthcheckKeys)
+				if err := d.unknown(app, ptr, key, entries[proc][i], healthcheckKeys); err != nil {
+					return err
+				}
 			}
 			switch hc.Type {
 			case "", "startup", "liveness", "readiness":
@@ -308,7 +327,9 @@ func (d *doc) scripts(app *AppJSON, raw map[string]json.RawMessage) error {
 			if err := d.decode(ptr, key, v, &dokku); err != nil {
 				return err
 			}
-			d.unknown(app, key, v, dokkuScriptKeys)
+			if err := d.unknown(app, ptr, key, v, dokkuScriptKeys); err != nil {
+				return err
+			}
 			for _, hook := range []struct {
 				name string
 				dst  *string
@@ -328,7 +349,9 @@ func (d *doc) scripts(app *AppJSON, raw map[string]json.RawMessage) error {
 				if err := d.decode(ptr, key, v, &obj); err != nil {
 					return err
 				}
-				d.unknown(app, key, v, map[string]string{"command": "", "size": "xcloud has no dyno sizes"})
+				if err := d.unknown(app, ptr, key, v, map[string]string{"command": "", "size": "xcloud has no dyno sizes"}); err != nil {
+					return err
+				}
 				app.Scripts.FirstDeploy = obj.Command
 				continue
 			}
@@ -337,6 +360,9 @@ func (d *doc) scripts(app *AppJSON, raw map[string]json.RawMessage) error {
 			}
 		default:
 			why, ok := scriptKeys[name]
+			if twin := caseTwin(name, scriptKeys); !ok && twin != "" {
+				return d.errorf(ptr, key, "keys are case-sensitive: want %s", twin)
+			}
 			if !ok {
 				why = "xcloud runs scripts.dokku.predeploy, scripts.dokku.postdeploy and scripts.postdeploy"
 			}
@@ -358,7 +384,9 @@ func (d *doc) formation(app *AppJSON, raw map[string]json.RawMessage) error {
 		if err := d.decode(ptr, key, raw[typ], &f); err != nil {
 			return err
 		}
-		d.unknown(app, key, raw[typ], formationKeys)
+		if err := d.unknown(app, ptr, key, raw[typ], formationKeys); err != nil {
+			return err
+		}
 		if f.Quantity == nil {
 			continue
 		}
@@ -401,7 +429,9 @@ func (d *doc) env(app *AppJSON, raw map[string]json.RawMessage) error {
 		if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
 			return d.errorf(ptr, key, "want an object or a string, got null")
 		}
-		d.unknown(app, key, v, envKeys)
+		if err := d.unknown(app, ptr, key, v, envKeys); err != nil {
+			return err
+		}
 		if obj.Value != nil {
 			e.Value, e.HasValue = *obj.Value, true
 		}

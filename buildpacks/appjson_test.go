@@ -137,6 +137,8 @@ func TestParseAppJSON(t *testing.T) {
 		{name: "env bad generator", in: "{\"env\": {\n\"X\": {\"generator\": \"uuid\"}}}", err: `app.json env.X.generator: want "secret", got "uuid" (line 2)`},
 		{name: "env value not a string", in: `{"env": {"X": {"value": 3}}}`, err: "app.json line 1, column 25: env.X.value: want a string, got number"},
 		{name: "env required not a bool", in: `{"env": {"X": {"required": "yes"}}}`, err: "env.X.required: want true or false, got string"},
+		{name: "top-level key in another case", in: "{\n  \"Formation\": {}}", err: "app.json Formation: keys are case-sensitive: want formation (line 2)"},
+		{name: "nested key in another case", in: `{"healthchecks": {"web": [{"Path": "/x"}]}}`, err: "app.json healthchecks.web[0].Path: keys are case-sensitive: want path (line 1)"},
 		{name: "env null", in: `{"env": {"X": null}}`, err: "app.json env.X: want an object or a string, got null"},
 	}
 	for _, tt := range tests {
