@@ -24,6 +24,9 @@ var (
 	goImportPathRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~+-]*(/[A-Za-z0-9._~+-]+)*$`)
 	// goMajorSuffix matches a major version path element, like v2.
 	goMajorSuffix = regexp.MustCompile(`^v[0-9]+$`)
+	// herokuInstall finds go.mod's "// +heroku install" directive, which
+	// Heroku's Go buildpack reads to choose the packages it builds.
+	herokuInstall = regexp.MustCompile(`(?m)^//\s*\+heroku\s+install\s+(.+)$`)
 	// glidePackage finds glide.yaml's package line.
 	glidePackage = regexp.MustCompile(`(?m)^package:\s*["']?([^"'\s]+)`)
 )
@@ -47,6 +50,34 @@ type goApp struct {
 	mains   []goMain // root first
 	web     string   // default web command; "" when none is obvious
 	webNote string
+	install []string // go.mod's "// +heroku install" package patterns; nil for every main package
+}
+
+// installs reports whether the "// +heroku install" patterns name the
+// package in dir: ".", "./cmd/web", "./cmd/..." or the same as import paths.
+func (app goApp) installs(dir string) bool {
+	for _, pat := range app.install {
+		if rest, ok := strings.CutPrefix(pat, app.path); ok {
+			pat = "." + rest
+		}
+		p := strings.TrimPrefix(pat, "./")
+		switch {
+		case pat == "." || pat == "./":
+			p = "."
+		case p == "...":
+			return true
+		}
+		if base, ok := strings.CutSuffix(p, "/..."); ok {
+			if dir == base || strings.HasPrefix(dir, base+"/") {
+				return true
+			}
+			continue
+		}
+		if dir == path.Clean(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // goPlan builds a Go module with the go command. The run image holds the
@@ -63,7 +94,11 @@ func (d *detector) goPlan() (*Plan, error) {
 		return nil, fmt.Errorf("go.mod has no module line")
 	}
 	d.goVersionNote(goLine, toolchain)
-	app, err := d.goMains(goApp{mode: goModule, path: modPath}, "go.mod found but no main package in the module")
+	app := goApp{mode: goModule, path: modPath}
+	if m := herokuInstall.FindSubmatch(mod); m != nil {
+		app.install = strings.Fields(string(m[1]))
+	}
+	app, err = d.goMains(app, "go.mod found but no main package in the module")
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +171,13 @@ func (d *detector) goMains(app goApp, none string) (goApp, error) {
 	app.mains = d.goMainPackages(app)
 	if len(app.mains) == 0 {
 		return app, errors.New(none + " at the repository root or below")
+	}
+	if len(app.install) > 0 {
+		app.mains = slices.DeleteFunc(app.mains, func(m goMain) bool { return !app.installs(m.dir) })
+		if len(app.mains) == 0 {
+			return app, fmt.Errorf("go.mod's // +heroku install names %s, none of which is a main package", quoteList(app.install, "and"))
+		}
+		d.note("building the main packages go.mod's // +heroku install names (%s)", strings.Join(app.install, " "))
 	}
 	bins := make([]string, len(app.mains))
 	for i, m := range app.mains {

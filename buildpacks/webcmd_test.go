@@ -144,3 +144,39 @@ func TestGoBinaryNames(t *testing.T) {
 		t.Errorf("notes %q", plan.Notes)
 	}
 }
+
+// TestGoHerokuInstall checks that go.mod's "// +heroku install" chooses the
+// packages built, as Heroku's Go buildpack does.
+func TestGoHerokuInstall(t *testing.T) {
+	for _, tt := range []struct {
+		install, build, err string
+	}{
+		{install: "./cmd/...", build: "-o /out/bin/ ./cmd/api ./cmd/worker "},
+		{install: ". ./cmd/worker", build: "-o /out/bin/ . ./cmd/worker "},
+		{install: "github.com/acme/shop/cmd/api", build: "-o /out/bin/ ./cmd/api "},
+		{install: "./...", build: "-o /out/bin/ . ./cmd/api ./cmd/worker "},
+		{install: "./internal/...", err: "go.mod's // +heroku install names ./internal/..., none of which is a main package"},
+	} {
+		fsys := fstest.MapFS{
+			"go.mod":             {Data: []byte("// +heroku goVersion go1.24\n// +heroku install " + tt.install + "\nmodule github.com/acme/shop\n")},
+			"main.go":            {Data: []byte("package main\n")},
+			"cmd/api/main.go":    {Data: []byte("package main\n")},
+			"cmd/worker/main.go": {Data: []byte("package main\n")},
+			"internal/x/x.go":    {Data: []byte("package x\n")},
+			"Procfile":           {Data: []byte("web: api\n")},
+		}
+		plan, err := Detect(fsys, DefaultStack())
+		if tt.err != "" {
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("%s: err %v, want %q", tt.install, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tt.install, err)
+		}
+		if !strings.Contains(string(plan.Generated), tt.build) {
+			t.Errorf("%s: no %q in\n%s", tt.install, tt.build, plan.Generated)
+		}
+	}
+}
