@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/build/constraint"
 	"io/fs"
 	"iter"
 	"path"
@@ -18,8 +19,6 @@ import (
 var (
 	// goPackageClause finds a Go file's package clause.
 	goPackageClause = regexp.MustCompile(`(?m)^package\s+([A-Za-z_][A-Za-z0-9_]*)`)
-	// goBuildIgnore finds a //go:build ignore constraint.
-	goBuildIgnore = regexp.MustCompile(`(?m)^//go:build\s+ignore\s*$`)
 	// goImportPathRE is what a synthesised module path may look like.
 	goImportPathRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~+-]*(/[A-Za-z0-9._~+-]+)*$`)
 	// goMajorSuffix matches a major version path element, like v2.
@@ -487,19 +486,80 @@ func (d *detector) goIsMain(dir string) bool {
 	}
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+		if e.IsDir() || !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") || !goFileForLinux(name) {
 			continue
 		}
 		b, err := d.read(path.Join(dir, name))
 		if err != nil {
 			continue
 		}
-		if goBuildIgnore.Match(b) {
+		m := goPackageClause.FindSubmatchIndex(b)
+		if m == nil || !goBuildsOnLinux(b[:m[0]]) {
 			continue
 		}
-		if m := goPackageClause.FindSubmatch(b); m != nil {
-			return string(m[1]) == "main"
-		}
+		return string(b[m[2]:m[3]]) == "main"
 	}
 	return false
+}
+
+// goBuildsOnLinux reports whether the //go:build line in a file's header
+// lets it build where the image builds: linux/amd64 without cgo
+// (CGO_ENABLED=0). "ignore", "tools" and other platforms' files do not.
+func goBuildsOnLinux(header []byte) bool {
+	for _, line := range strings.Split(string(header), "\n") {
+		if !constraint.IsGoBuild(line) {
+			continue
+		}
+		expr, err := constraint.Parse(line)
+		if err != nil {
+			return false // the go command refuses it too
+		}
+		return expr.Eval(func(tag string) bool {
+			switch tag {
+			case "linux", "unix", "amd64", "gc":
+				return true
+			}
+			return strings.HasPrefix(tag, "go1.")
+		})
+	}
+	return true
+}
+
+// goFileForLinux reports whether a file name's _GOOS or _GOARCH suffix, if
+// any, lets it build on linux/amd64, as the go command reads those names.
+func goFileForLinux(name string) bool {
+	parts := strings.Split(strings.TrimSuffix(name, ".go"), "_")
+	if len(parts) < 2 {
+		return true
+	}
+	last, prev := parts[len(parts)-1], ""
+	if len(parts) >= 3 {
+		prev = parts[len(parts)-2]
+	}
+	if goKnownOS[prev] && goKnownArch[last] {
+		return prev == "linux" && last == "amd64"
+	}
+	if goKnownOS[last] {
+		return last == "linux"
+	}
+	if goKnownArch[last] {
+		return last == "amd64"
+	}
+	return true
+}
+
+var (
+	goKnownOS = setOf("aix", "android", "darwin", "dragonfly", "freebsd", "hurd", "illumos", "ios", "js",
+		"linux", "nacl", "netbsd", "openbsd", "plan9", "solaris", "wasip1", "windows", "zos")
+	goKnownArch = setOf("386", "amd64", "amd64p32", "arm", "arm64", "arm64be", "armbe", "loong64", "mips",
+		"mips64", "mips64le", "mips64p32", "mips64p32le", "mipsle", "ppc", "ppc64", "ppc64le", "riscv",
+		"riscv64", "s390", "s390x", "sparc", "sparc64", "wasm")
+)
+
+func setOf(names ...string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
 }

@@ -129,6 +129,14 @@ func TestGoBinaryNames(t *testing.T) {
 		"vendor/a.com/b/main.go":   {Data: []byte("package main\n")},
 		"cmd/worker/main_test.go":  {Data: []byte("package main_test\n")},
 		"testdata/fixture/main.go": {Data: []byte("package main\n")},
+		// Platform and tag constraints, as the go command reads them.
+		"winsvc/main_windows.go":   {Data: []byte("package main\n")},
+		"macos/main.go":            {Data: []byte("//go:build darwin\n\npackage main\n")},
+		"withcgo/main.go":          {Data: []byte("// Copyright.\n\n//go:build cgo\n\npackage main\n")},
+		"tools/tools.go":           {Data: []byte("//go:build tools\n\npackage main\n")},
+		"unixy/main.go":            {Data: []byte("//go:build linux || darwin\n\npackage main\n")},
+		"armonly/main_arm64.go":    {Data: []byte("package main\n")},
+		"both/main_linux_amd64.go": {Data: []byte("package main\n")},
 	}
 	plan, err := Detect(fsys, DefaultStack())
 	if err != nil {
@@ -137,7 +145,7 @@ func TestGoBinaryNames(t *testing.T) {
 	if !reflect.DeepEqual(plan.Processes, web("/app/bin/shop")) {
 		t.Errorf("Processes = %q", plan.Processes)
 	}
-	if !strings.Contains(string(plan.Generated), "-o /out/bin/ . ./cmd/worker && ln -s bin/shop /out/app\n") {
+	if !strings.Contains(string(plan.Generated), "-o /out/bin/ . ./both ./unixy ./cmd/worker && ln -s bin/shop /out/app\n") {
 		t.Errorf("build line:\n%s", plan.Generated)
 	}
 	if !containsSub(plan.Notes, "./tools/worker is not built: its binary would be called worker, like ./cmd/worker's") {
