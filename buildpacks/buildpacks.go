@@ -198,6 +198,11 @@ func Detect(fsys fs.FS, stack Stack) (*Plan, error) {
 				d.note("%s also present; ignored because of the Go main package at the root", winner)
 			}
 			winner, kind, reason = goLegacyMarker, KindGo, "from the main package at the root"
+		} else if dir := d.procfileGoMain(); dir != "" {
+			if winner != "" {
+				d.note("%s also present; ignored because the Procfile's web command runs a Go program", winner)
+			}
+			winner, kind, reason = goLegacyMarker, KindGo, "from the Procfile's web command, which runs ./"+dir+"'s binary"
 		}
 	}
 

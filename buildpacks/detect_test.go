@@ -90,6 +90,8 @@ func TestDetect(t *testing.T) {
 		{repo: "go-no-gomod", kind: KindGo, name: "Go", reason: "from the main package at the root (no go.mod)", procs: web("./bin/greeter"),
 			notes: []string{"synthesising module greeter (after the Procfile's web binary)"}},
 		{repo: "go-godir-bad", err: `.godir: "../evil" is not a Go import path`},
+		{repo: "go-procfile-cmd", kind: KindGo, name: "Go", reason: "from the Procfile's web command, which runs ./cmd/web's binary (no go.mod)",
+			procs: []Process{{"web", "./bin/web"}, {"worker", "worker"}}, notes: []string{"synthesising module web (after the Procfile's web binary)"}},
 		{repo: "go-godeps-workspace", kind: KindGo, name: "Go", reason: "from Godeps/Godeps.json (no go.mod)", procs: web("go-getting-started"),
 			notes: []string{"GOPATH mode as github.com/heroku/go-getting-started (named by Godeps/Godeps.json)"}},
 		{repo: "go-heroku-layout", kind: KindGo, name: "Go", reason: "from go.mod", procs: web("go-getting-started"),

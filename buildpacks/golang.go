@@ -370,6 +370,9 @@ func (d *detector) goContainerfile(app goApp, reason string) (*Plan, error) {
 // commands under cmd/. Names the repository uses itself are left alone.
 func (d *detector) goCompatLinks(app goApp) iter.Seq2[string, string] {
 	return func(yield func(string, string) bool) {
+		if app.mode != goModule {
+			return // earlier releases built no program without go.mod
+		}
 		free := func(name string) bool { return !d.exists(name) && !d.isDir(name) && name != "bin" }
 		var cmds []goMain
 		for _, m := range app.mains {

@@ -105,6 +105,25 @@ func (d *detector) procfileRuntime() (kind, reason string) {
 	return kind, "from the Procfile (web runs " + prog + ", " + src + ")"
 }
 
+// procfileGoMain returns the directory of the main package whose binary the
+// Procfile's web command runs ("./bin/web" or "web" for cmd/web), or "".
+func (d *detector) procfileGoMain() string {
+	cmd, ok := d.procWeb()
+	if !ok {
+		return ""
+	}
+	bin := parseWebCommand(cmd).binary()
+	if bin == "" {
+		return ""
+	}
+	for _, m := range d.goMainPackages(goApp{mode: goInit, path: bin}) {
+		if m.bin == bin {
+			return m.dir
+		}
+	}
+	return ""
+}
+
 // sourceFor returns script when that file exists, else the first root file
 // with one of exts, else "".
 func (d *detector) sourceFor(script string, exts ...string) string {
