@@ -186,23 +186,11 @@ func Detect(fsys fs.FS, stack Stack) (*Plan, error) {
 	winner, kind := d.detectMarkers()
 	reason := "from " + winner
 	if kind == "" || (kind == KindStatic && winner != ".static") {
-		// No manifest: the Procfile's web command may say what the app
-		// runs, and Go source at the root makes a Go program.
-		if k, why := d.procfileRuntime(); k != "" {
+		if w, k, why, because := d.inferKind(); k != "" {
 			if winner != "" {
-				d.note("%s also present; ignored because the Procfile's web command comes first", winner)
+				d.note("%s also present; ignored because %s", winner, because)
 			}
-			winner, kind, reason = "Procfile", k, why
-		} else if d.goIsMain(".") {
-			if winner != "" {
-				d.note("%s also present; ignored because of the Go main package at the root", winner)
-			}
-			winner, kind, reason = goLegacyMarker, KindGo, "from the main package at the root"
-		} else if dir := d.procfileGoMain(); dir != "" {
-			if winner != "" {
-				d.note("%s also present; ignored because the Procfile's web command runs a Go program", winner)
-			}
-			winner, kind, reason = goLegacyMarker, KindGo, "from the Procfile's web command, which runs ./"+dir+"'s binary"
+			winner, kind, reason = w, k, why
 		}
 	}
 
@@ -250,6 +238,24 @@ func Detect(fsys fs.FS, stack Stack) (*Plan, error) {
 	plan.AppJSON = app
 	plan.Notes = d.notes
 	return plan, nil
+}
+
+// inferKind looks past a missing manifest: the Procfile's web command
+// running node or python with their source files, then a Go main package
+// at the root, then the Go main package whose binary the Procfile runs.
+// because says why that beats an index.html.
+func (d *detector) inferKind() (winner, kind, reason, because string) {
+	if k, why := d.procfileRuntime(); k != "" {
+		return "Procfile", k, why, "the Procfile's web command comes first"
+	}
+	if d.goIsMain(".") {
+		return goLegacyMarker, KindGo, "from the main package at the root", "of the Go main package at the root"
+	}
+	if dir := d.procfileGoMain(); dir != "" {
+		return goLegacyMarker, KindGo, "from the Procfile's web command, which runs ./" + dir + "'s binary",
+			"the Procfile's web command runs a Go program"
+	}
+	return "", "", "", ""
 }
 
 // goLegacyMarker stands for a Go main package at the root, which makes a
