@@ -188,3 +188,32 @@ func TestGoHerokuInstall(t *testing.T) {
 		}
 	}
 }
+
+func TestStaticMarker(t *testing.T) {
+	for _, tt := range []struct {
+		files      []string
+		kind, root string
+		note       string
+	}{
+		{files: []string{".static", "public/index.html"}, kind: KindStatic, root: "public"},
+		{files: []string{".static", "index.html", "public/index.html"}, kind: KindStatic, root: "."},
+		{files: []string{".static", "about.html"}, kind: KindStatic, root: ".", note: ".static marks a static site, but it has no index.html"},
+		{files: []string{".static", "requirements.txt", "app.py"}, kind: KindStatic, root: ".", note: "requirements.txt also present; ignored because .static comes first"},
+		{files: []string{".static", "Dockerfile", "index.html"}, kind: KindContainerfile, note: ".static also present; ignored because Dockerfile comes first"},
+	} {
+		fsys := fstest.MapFS{}
+		for _, f := range tt.files {
+			fsys[f] = &fstest.MapFile{}
+		}
+		plan, err := Detect(fsys, DefaultStack())
+		if err != nil {
+			t.Fatalf("%v: %v", tt.files, err)
+		}
+		if plan.Kind != tt.kind || plan.StaticRoot != tt.root {
+			t.Errorf("%v: kind %q root %q, want %q %q", tt.files, plan.Kind, plan.StaticRoot, tt.kind, tt.root)
+		}
+		if tt.note != "" && !containsSub(plan.Notes, tt.note) {
+			t.Errorf("%v: notes %q lack %q", tt.files, plan.Notes, tt.note)
+		}
+	}
+}
