@@ -106,6 +106,32 @@ func TestAppJSONScripts(t *testing.T) {
 	}
 }
 
+// TestAppJSONPredeployTimeout: a predeploy that hangs is stopped at the
+// build timeout; the push fails saying so, the old release serves on and no
+// container of the hung step is left.
+func TestAppJSONPredeployTimeout(t *testing.T) {
+	h := newHarness(t, "[build]\ntimeout = \"1m\"")
+	r := appRepo(t, h)
+	host := "hang." + baseDomain
+	r.setApp("v1", "ok")
+	r.commit("v1")
+	if out, err := r.push(h.remote("hang"), "main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	h.waitBody(host, "v1", 10*time.Second)
+	r.write("app.json", `{"scripts": {"dokku": {"predeploy": "sleep 600"}}}`)
+	r.setApp("v2", "ok")
+	r.commit("v2")
+	out, err := r.push(h.remote("hang"), "main")
+	if err == nil || !strings.Contains(out, `predeploy (app.json scripts.dokku.predeploy) "sleep 600" did not finish within 1m0s (the build timeout)`) {
+		t.Fatalf("push with a hanging predeploy: %v\n%s", err, out)
+	}
+	h.waitBody(host, "v1", time.Second)
+	if cs := h.appContainers("hang"); len(cs) != 1 || !strings.Contains(cs[0], "-web-v1-") {
+		t.Errorf("containers after the timeout: %v, want v1's web container only", cs)
+	}
+}
+
 // TestAppJSONRequiredEnv: a required env var without a value fails the
 // first deploy, naming it, before anything is built; once set, the push
 // deploys.
