@@ -72,6 +72,16 @@ func TestAppIsolation(t *testing.T) {
 		t.Errorf("run %s %s: exit %d, %q %q; want a failure", a, probe, code, out, errOut)
 	}
 
+	// A restart keeps containers that are on their app's network.
+	h.restartWith()
+	waitFor(t, 30*time.Second, b+" serving after a restart", func() bool {
+		code, body, err := h.get(b + "." + baseDomain)
+		return err == nil && code == 200 && strings.TrimSpace(body) == "isolated"
+	})
+	if after := h.appContainers(b); len(after) != 1 || after[0] != web[0] {
+		t.Errorf("%s's containers after a restart: %v, want %v kept", b, after, web)
+	}
+
 	// A third app's network losing its last container must not lift the
 	// isolation of the others (netavark 1.4 drops the rule all isolated
 	// networks share when one is torn down completely).
