@@ -22,10 +22,16 @@ const (
 // supervisor remembers which containers the daemon stops on purpose and how
 // often the others crashed, so it restarts only real crashes, with backoff.
 type supervisor struct {
-	mu       sync.Mutex
-	expected map[string]bool
+	mu sync.Mutex
+	// expected holds when the daemon began stopping or removing each
+	// container. A removed container stays here for expectMemory: its
+	// death event may come after the removal, and is no crash.
+	expected map[string]time.Time
 	crashes  map[string]*crashState
 }
+
+// expectMemory is how long a deliberate stop is remembered.
+const expectMemory = 10 * time.Minute
 
 type crashState struct {
 	restarts  int
@@ -35,22 +41,36 @@ type crashState struct {
 }
 
 func newSupervisor() *supervisor {
-	return &supervisor{expected: map[string]bool{}, crashes: map[string]*crashState{}}
+	return &supervisor{expected: map[string]time.Time{}, crashes: map[string]*crashState{}}
 }
 
 // expectStop marks a container as being stopped by the daemon.
 func (s *supervisor) expectStop(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.expected[id] = true
+	s.expect(id, time.Now())
 }
 
-// forget drops all state of a removed container.
+// expect records a deliberate stop and forgets the ones older than
+// expectMemory. The caller holds s.mu.
+func (s *supervisor) expect(id string, now time.Time) {
+	if _, ok := s.expected[id]; !ok {
+		s.expected[id] = now
+	}
+	for other, at := range s.expected {
+		if now.Sub(at) > expectMemory {
+			delete(s.expected, other)
+		}
+	}
+}
+
+// forget drops the crash history of a removed container; its stop stays
+// expected for a while, for a death event that arrives late.
 func (s *supervisor) forget(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.expected, id)
 	delete(s.crashes, id)
+	s.expect(id, time.Now())
 }
 
 // crashInfo reports restarts so far and when the next restart is due.
@@ -68,7 +88,7 @@ func (s *supervisor) crashInfo(id string) (restarts int, nextAt time.Time, exitC
 func (s *supervisor) crashed(id string, exitCode int, now time.Time) (time.Duration, int, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.expected[id] {
+	if _, ok := s.expected[id]; ok {
 		return 0, 0, false
 	}
 	c, ok := s.crashes[id]
@@ -157,5 +177,6 @@ func (d *Daemon) onDeath(ctx context.Context, death podman.Death) {
 func (s *supervisor) isExpected(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.expected[id]
+	_, ok := s.expected[id]
+	return ok
 }
