@@ -75,7 +75,7 @@ func commands() []command {
 		{name: "logs", usage: "logs APP [-f] [-n N] [--type TYPE]", help: "the app's output with process and time; -f follows across restarts and deploys", app: true, flags: []string{"-f"}, opts: []string{"-n", "--type"}, access: accessRead, run: (*Daemon).cmdLogs},
 		{name: "config", usage: "config APP [--json]", help: "show the app's config vars", app: true, access: accessRead, run: (*Daemon).cmdConfig},
 		{name: "config:get", usage: "config:get APP KEY", help: "print one config var's value", app: true, access: accessRead, run: (*Daemon).cmdConfigGet},
-		{name: "config:set", usage: "config:set APP KEY=VALUE... [--no-restart]", help: "set config vars (encrypted at rest); restarts without downtime", app: true, access: accessWrite, flags: []string{"--no-restart"}, run: (*Daemon).cmdConfigSet},
+		{name: "config:set", usage: "config:set APP KEY=VALUE... [--no-restart] [--encoded]", help: "set config vars (encrypted at rest); restarts without downtime; --encoded: values are base64, as Dokku takes them", app: true, access: accessWrite, flags: []string{"--no-restart", "--encoded"}, run: (*Daemon).cmdConfigSet},
 		{name: "config:unset", usage: "config:unset APP KEY... [--no-restart]", help: "remove config vars; restarts without downtime", app: true, access: accessWrite, flags: []string{"--no-restart"}, run: (*Daemon).cmdConfigUnset},
 		{name: "domains", usage: "domains APP [--json]", help: "list the app's custom domains", app: true, access: accessRead, run: (*Daemon).cmdDomains},
 		{name: "domains:add", usage: "domains:add APP HOST", help: "serve the app at HOST too (HTTPS when TLS is on)", app: true, access: accessWrite, run: (*Daemon).cmdDomainsAdd},

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -111,6 +112,20 @@ func parseAssignments(args []string) (map[string]string, error) {
 	return out, nil
 }
 
+// decodeValues decodes base64 values (config:set --encoded): binary
+// values and ones with quotes or newlines pass any shell that way.
+func decodeValues(set map[string]string) (map[string]string, error) {
+	out := make(map[string]string, len(set))
+	for k, v := range set {
+		b, err := base64.StdEncoding.DecodeString(v)
+		if err != nil {
+			return nil, usageError{fmt.Sprintf("--encoded: the value of %s is not base64: %v", k, err)}
+		}
+		out[k] = string(b)
+	}
+	return out, nil
+}
+
 func checkVarName(k string) error {
 	if !configNameRE.MatchString(k) {
 		return usageError{fmt.Sprintf("invalid config var name %q: letters, digits and _, not starting with a digit", k)}
@@ -166,6 +181,11 @@ func (d *Daemon) cmdConfigSet(ctx context.Context, c *call) error {
 	set, err := parseAssignments(c.args[1:])
 	if err != nil {
 		return err
+	}
+	if c.flags["--encoded"] {
+		if set, err = decodeValues(set); err != nil {
+			return err
+		}
 	}
 	return d.changeConfig(ctx, c, set, nil)
 }

@@ -43,3 +43,14 @@ func FuzzParseAssignments(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeValues(t *testing.T) {
+	got, err := decodeValues(map[string]string{"A": "aGk9dGhlcmUKbGluZSAy", "EMPTY": ""})
+	if err != nil || got["A"] != "hi=there\nline 2" || got["EMPTY"] != "" {
+		t.Errorf("decodeValues = %q, %v", got, err)
+	}
+	_, err = decodeValues(map[string]string{"B": "not base64!"})
+	if err == nil || !strings.Contains(err.Error(), "value of B is not base64") {
+		t.Errorf("bad base64: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,6 +43,14 @@ func TestConfigVars(t *testing.T) {
 	}
 	if out, _, err := h.ssh(h.key, "config:get", "cfg", "GREETING"); err != nil || out != secretValue+"\n" {
 		t.Errorf("config:get = %q, %v", out, err)
+	}
+	// --encoded takes base64 values, as Dokku does.
+	encoded := base64.StdEncoding.EncodeToString([]byte("it's \"quoted\"\n"))
+	if out, errOut, err := h.ssh(h.key, "config:set", "--encoded", "cfg", "ENC="+encoded); err != nil {
+		t.Fatalf("config:set --encoded: %v\n%s%s", err, out, errOut)
+	}
+	if out, _, err := h.ssh(h.key, "config:get", "cfg", "ENC"); err != nil || out != "it's \"quoted\"\n\n" {
+		t.Errorf("config:get ENC = %q, %v", out, err)
 	}
 
 	// The database (and its WAL) holds no plaintext value.
