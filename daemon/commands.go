@@ -67,6 +67,7 @@ func commands() []command {
 		{name: "ps", usage: "ps APP [--json]", help: "list the app's containers with state and restarts", app: true, access: accessRead, run: (*Daemon).cmdPs},
 		{name: "ps:scale", usage: "ps:scale APP TYPE=N...", help: "run N containers of each process type (web ones load-balanced)", app: true, access: accessWrite, run: (*Daemon).cmdPsScale},
 		{name: "ps:restart", usage: "ps:restart APP", help: "replace every container, health-checked, without downtime", app: true, access: accessWrite, run: (*Daemon).cmdPsRestart},
+		{name: "ps:rebuild", usage: "ps:rebuild APP", help: "build the deploy branch's commit again and deploy it, as a push would", app: true, access: accessWrite, run: (*Daemon).cmdPsRebuild},
 		{name: "ps:stop", usage: "ps:stop APP", help: "stop the app's containers until ps:start", app: true, access: accessWrite, run: (*Daemon).cmdPsStop},
 		{name: "ps:start", usage: "ps:start APP", help: "start a stopped app at its scale", app: true, access: accessWrite, run: (*Daemon).cmdPsStart},
 		{name: "resources", usage: "resources APP [memory=SIZE] [cpus=N] [pids=N] [--json]", help: "show or set the app's container limits (defaults from xcloud.toml)", app: true, accessFn: resourcesAccess, run: (*Daemon).cmdResources},

@@ -1,0 +1,51 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/xcloud-dev/xcloud/gitreceive"
+)
+
+// cmdPsRebuild builds the deploy branch's commit again and deploys it, as
+// a push of it would (Dokku's ps:rebuild): for a stack image that changed,
+// or a build that depends on something outside the repository.
+func (d *Daemon) cmdPsRebuild(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	app := c.args[0]
+	dir := gitreceive.RepoDir(d.opts.ReposDir, app)
+	ref, sha, err := deployHead(dir)
+	if err != nil {
+		return err
+	}
+	// OldSHA "" : a rebuild, never the "up-to-date" shortcut of a re-push.
+	return d.Deploy(ctx, gitreceive.Push{App: app, RepoDir: dir, Ref: ref, NewSHA: sha, Pusher: c.id}, c.out)
+}
+
+// deployHead returns the branch a push deploys (main, else master) and its
+// commit.
+func deployHead(repoDir string) (ref, sha string, err error) {
+	repo, err := git.PlainOpen(repoDir)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		return "", "", errNoRelease
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("open repository: %w", err)
+	}
+	for _, name := range []plumbing.ReferenceName{"refs/heads/main", "refs/heads/master"} {
+		r, err := repo.Reference(name, true)
+		if err == nil {
+			return name.String(), r.Hash().String(), nil
+		}
+		if !errors.Is(err, plumbing.ErrReferenceNotFound) {
+			return "", "", fmt.Errorf("read %s: %w", name, err)
+		}
+	}
+	return "", "", errNoRelease
+}
