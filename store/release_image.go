@@ -15,15 +15,10 @@ func (s *Store) SetReleaseImage(ctx context.Context, app string, version int, im
 		return fmt.Errorf("set image of %q v%d: empty image", app, version)
 	}
 	err := s.write(ctx, func(tx *wtx) error {
-		var st ReleaseStatus
-		err := tx.QueryRowContext(ctx, "SELECT status FROM releases WHERE app = ? AND version = ?", app, version).Scan(&st)
-		if err != nil {
-			return translate(err)
+		if err := requirePending(ctx, tx, app, version); err != nil {
+			return err
 		}
-		if st != ReleasePending {
-			return fmt.Errorf("release is %s, not pending: %w", st, ErrConflict)
-		}
-		_, err = tx.ExecContext(ctx, "UPDATE releases SET image = ? WHERE app = ? AND version = ?", image, app, version)
+		_, err := tx.ExecContext(ctx, "UPDATE releases SET image = ? WHERE app = ? AND version = ?", image, app, version)
 		return err
 	})
 	if err != nil {

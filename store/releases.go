@@ -140,25 +140,34 @@ func (s *Store) ActivateRelease(ctx context.Context, app string, version int, co
 	return nil
 }
 
+// requirePending fails unless the release exists (ErrNotFound) and is
+// pending (ErrConflict): a release that served is never changed.
+func requirePending(ctx context.Context, tx *wtx, app string, version int) error {
+	var st ReleaseStatus
+	err := tx.QueryRowContext(ctx, "SELECT status FROM releases WHERE app = ? AND version = ?", app, version).Scan(&st)
+	if err != nil {
+		return translate(err)
+	}
+	if st != ReleasePending {
+		return fmt.Errorf("release is %s, not pending: %w", st, ErrConflict)
+	}
+	return nil
+}
+
 // FailRelease marks a pending release failed with reason and records
 // deploy:failed. It returns an error wrapping ErrNotFound for an unknown
 // release and ErrConflict if the release is not pending (an active release
 // is never touched).
 func (s *Store) FailRelease(ctx context.Context, app string, version int, reason string) error {
 	err := s.write(ctx, func(tx *wtx) error {
-		var st ReleaseStatus
-		err := tx.QueryRowContext(ctx, "SELECT status FROM releases WHERE app = ? AND version = ?", app, version).Scan(&st)
-		if err != nil {
-			return translate(err)
-		}
-		if st != ReleasePending {
-			return fmt.Errorf("release is %s, not pending: %w", st, ErrConflict)
+		if err := requirePending(ctx, tx, app, version); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx,
 			"UPDATE releases SET status = 'failed', error = ? WHERE app = ? AND version = ?", reason, app, version); err != nil {
 			return err
 		}
-		_, err = tx.event(ctx, EventDeployFailed, app, fmt.Sprintf("release v%d failed: %s", version, reason),
+		_, err := tx.event(ctx, EventDeployFailed, app, fmt.Sprintf("release v%d failed: %s", version, reason),
 			map[string]any{"version": version, "error": reason})
 		return err
 	})
