@@ -111,14 +111,8 @@ func TestAppJSONScripts(t *testing.T) {
 // container of the hung step is left.
 func TestAppJSONPredeployTimeout(t *testing.T) {
 	h := newHarness(t, "[build]\ntimeout = \"1m\"")
-	r := appRepo(t, h)
 	host := "hang." + baseDomain
-	r.setApp("v1", "ok")
-	r.commit("v1")
-	if out, err := r.push(h.remote("hang"), "main"); err != nil {
-		t.Fatalf("push: %v\n%s", err, out)
-	}
-	h.waitBody(host, "v1", 10*time.Second)
+	r := h.deployApp("hang", "v1")
 	r.write("app.json", `{"scripts": {"dokku": {"predeploy": "sleep 600"}}}`)
 	r.setApp("v2", "ok")
 	r.commit("v2")

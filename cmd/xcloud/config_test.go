@@ -7,21 +7,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestConfigVars: vars reach the app through a zero-downtime restart, are
 // encrypted in the database file, and bad input changes nothing.
 func TestConfigVars(t *testing.T) {
 	h := newHarness(t)
-	r := appRepo(t, h)
 	host := "cfg." + baseDomain
-	r.setApp("cfg", "ok")
-	r.commit("cfg")
-	if out, err := r.push(h.remote("cfg"), "main"); err != nil {
-		t.Fatalf("push: %v\n%s", err, out)
-	}
-	h.waitBody(host, "cfg", 10*time.Second)
+	h.deployApp("cfg", "cfg")
 	env := func(name string) string {
 		_, body, err := h.getPath(host, "/env?name="+name)
 		if err != nil {

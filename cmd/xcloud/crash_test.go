@@ -40,14 +40,8 @@ func (h *harness) envOf(host, name string) string {
 // next unrelated change does not ship the interrupted one.
 func TestKillMidConfigSet(t *testing.T) {
 	h := newHarness(t)
-	r := appRepo(t, h)
 	host := "cfgkill." + baseDomain
-	r.setApp("v1", "ok")
-	r.commit("v1")
-	if out, err := r.push(h.remote("cfgkill"), "main"); err != nil {
-		t.Fatalf("push: %v\n%s", err, out)
-	}
-	h.waitBody(host, "v1", 10*time.Second)
+	h.deployApp("cfgkill", "v1")
 	if out, stderr, err := h.ssh(h.key, "config:set", "cfgkill", "KEEP=1"); err != nil {
 		t.Fatalf("config:set KEEP: %v\n%s%s", err, out, stderr)
 	}
@@ -98,14 +92,8 @@ func TestKillMidConfigSet(t *testing.T) {
 // logs or images).
 func TestKillMidDestroy(t *testing.T) {
 	h := newHarness(t)
-	r := appRepo(t, h)
 	host := "reuse." + baseDomain
-	r.setApp("old", "ok")
-	r.commit("old")
-	if out, err := r.push(h.remote("reuse"), "main"); err != nil {
-		t.Fatalf("push: %v\n%s", err, out)
-	}
-	h.waitBody(host, "old", 10*time.Second)
+	h.deployApp("reuse", "old")
 	if code, _, err := h.getPath(host, "/print?msg=old-app-secret-line"); err != nil || code != 200 {
 		t.Fatalf("print: %d %v", code, err)
 	}
@@ -156,12 +144,7 @@ func TestKillMidDestroy(t *testing.T) {
 func TestRestartNever404(t *testing.T) {
 	h := newHarness(t)
 	const slowDelay = 10 * time.Second
-	fast := appRepo(t, h)
-	fast.setApp("fast", "ok")
-	fast.commit("fast")
-	if out, err := fast.push(h.remote("fast"), "main"); err != nil {
-		t.Fatalf("push fast: %v\n%s", err, out)
-	}
+	h.deployApp("fast", "fast")
 	if out, stderr, err := h.ssh(h.key, "apps:create", "slow"); err != nil {
 		t.Fatalf("apps:create slow: %v\n%s%s", err, out, stderr)
 	}

@@ -475,6 +475,20 @@ func (h *harness) restartWith(env ...string) {
 	h.start()
 }
 
+// deployApp pushes the test app answering message to app and waits until
+// the proxy serves it; more pushes go through the returned repository.
+func (h *harness) deployApp(app, message string) *repo {
+	h.t.Helper()
+	r := appRepo(h.t, h)
+	r.setApp(message, "ok")
+	r.commit(message)
+	if out, err := r.push(h.remote(app), "main"); err != nil {
+		h.t.Fatalf("push %s: %v\n%s", app, err, out)
+	}
+	h.waitBody(app+"."+baseDomain, message, 10*time.Second)
+	return r
+}
+
 // appRepo is a repository of the test app: a static binary, busybox as
 // /bin/sh (so Procfile commands run), and a Containerfile FROM scratch.
 func appRepo(t testing.TB, h *harness) *repo {

@@ -13,14 +13,8 @@ import (
 // started, and the history outlives the container that printed it.
 func TestLogs(t *testing.T) {
 	h := newHarness(t)
-	r := appRepo(t, h)
 	host := "lg." + baseDomain
-	r.setApp("v1", "ok")
-	r.commit("v1")
-	if out, err := r.push(h.remote("lg"), "main"); err != nil {
-		t.Fatalf("push: %v\n%s", err, out)
-	}
-	h.waitBody(host, "v1", 10*time.Second)
+	r := h.deployApp("lg", "v1")
 	h.getPath(host, "/print?msg=line-before-follow")
 	waitFor(t, 10*time.Second, "the line in logs -n", func() bool {
 		out, _, _ := h.ssh(h.key, "logs", "lg", "-n", "50")

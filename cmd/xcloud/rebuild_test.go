@@ -11,13 +11,7 @@ import (
 // as a new release, without a push.
 func TestPsRebuild(t *testing.T) {
 	h := newHarness(t)
-	r := appRepo(t, h)
-	r.setApp("rebuilt", "ok")
-	r.commit("v1")
-	if out, err := r.push(h.remote("rb"), "main"); err != nil {
-		t.Fatalf("push: %v\n%s", err, out)
-	}
-	h.waitBody("rb."+baseDomain, "rebuilt", 10*time.Second)
+	r := h.deployApp("rb", "rebuilt")
 
 	out, errOut, err := h.ssh(h.key, "ps:rebuild", "rb")
 	if err != nil || !strings.Contains(out+errOut, "Releasing v2") {

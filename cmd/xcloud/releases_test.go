@@ -12,14 +12,8 @@ import (
 // request may fail, and every answer comes from a complete release.
 func TestZeroDowntimeRedeploys(t *testing.T) {
 	h := newHarness(t)
-	r := appRepo(t, h)
 	host := "zd." + baseDomain
-	r.setApp("v0", "ok")
-	r.commit("v0")
-	if out, err := r.push(h.remote("zd"), "main"); err != nil {
-		t.Fatalf("first push: %v\n%s", err, out)
-	}
-	h.waitBody(host, "v0", 10*time.Second)
+	r := h.deployApp("zd", "v0")
 
 	stop := make(chan struct{})
 	results := h.load(host, 16, stop)
@@ -220,14 +214,8 @@ func TestRollbackScaleAndCrash(t *testing.T) {
 // orphan container is left.
 func TestKillMidDeploy(t *testing.T) {
 	h := newHarness(t)
-	r := appRepo(t, h)
 	host := "kill." + baseDomain
-	r.setApp("stable", "ok")
-	r.commit("stable")
-	if out, err := r.push(h.remote("kill"), "main"); err != nil {
-		t.Fatalf("first push: %v\n%s", err, out)
-	}
-	h.waitBody(host, "stable", 10*time.Second)
+	r := h.deployApp("kill", "stable")
 
 	for i, point := range []string{"build", "after-start", "after-route"} {
 		func() {
