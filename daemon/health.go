@@ -37,12 +37,21 @@ func (d *Daemon) checkHealth(ctx context.Context, c podman.Container, checks []b
 }
 
 // waitAnswer polls until any HTTP response comes back, failing early when the
-// container exits.
+// container exits. Meanwhile it watches where the process listens: one that
+// settles on a single port other than $PORT gets an *otherPortError.
 func (d *Daemon) waitAnswer(ctx context.Context, c podman.Container) error {
 	ctx, cancel := context.WithTimeout(ctx, d.opts.ReadyTimeout)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second, Transport: d.checks}
 	url := "http://" + upstream(c.HostPort) + "/"
+	want := c.ContainerPort
+	if want == 0 {
+		want = webPort
+	}
+	var probe *portProbe
+	if c.Pid > 0 {
+		probe = &portProbe{want: want, settle: portSettle, read: func() ([]listener, error) { return containerListeners(c.Pid) }}
+	}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for i := 0; ; i++ {
@@ -51,18 +60,38 @@ func (d *Daemon) waitAnswer(ctx context.Context, c podman.Container) error {
 		}
 		if i%10 == 9 {
 			if st, err := d.rt.Inspect(ctx, c.ID); err == nil && !st.Running {
-				return fmt.Errorf("web process exited with status %d before answering on $PORT", st.ExitCode)
+				return fmt.Errorf("web process exited with status %d before answering on %s", st.ExitCode, portName(want))
+			}
+		}
+		// Only a process started on $PORT is moved: a found port is final.
+		if probe != nil && i%5 == 4 {
+			if port, ok := probe.check(time.Now()); ok && want == webPort {
+				return &otherPortError{Port: port}
 			}
 		}
 		select {
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("web process did not answer HTTP on $PORT (%d) within %s", webPort, d.opts.ReadyTimeout)
+				msg := fmt.Sprintf("web process did not answer HTTP on %s within %s", portName(want), d.opts.ReadyTimeout)
+				if probe != nil {
+					if why := probe.last.why(want); why != "" {
+						msg += "; " + why
+					}
+				}
+				return errors.New(msg)
 			}
 			return ctx.Err()
 		case <-tick.C:
 		}
 	}
+}
+
+// portName names the port a web process is expected on.
+func portName(port int) string {
+	if port == webPort {
+		return fmt.Sprintf("$PORT (%d)", webPort)
+	}
+	return fmt.Sprintf("port %d (where it listened when it ignored $PORT)", port)
 }
 
 // runCheck runs one app.json check: up to Attempts GETs of Path, each must

@@ -35,6 +35,9 @@ type releaseSpec struct {
 	// Predeploy and Postdeploy are app.json's scripts.dokku hooks.
 	Predeploy  string `json:"predeploy,omitempty"`
 	Postdeploy string `json:"postdeploy,omitempty"`
+	// WebPort is the port the web process was found listening on when it
+	// ignored $PORT (see ports.go); its containers publish it. 0: $PORT.
+	WebPort int `json:"web_port,omitempty"`
 }
 
 func specJSON(s releaseSpec) ([]byte, error) {
@@ -139,7 +142,7 @@ func (d *Daemon) startProcess(ctx context.Context, rel store.Release, spec relea
 		Network:   network,
 	}
 	if typ == "web" {
-		cs.Port = webPort
+		cs.Port = d.webPortOf(ctx, rel, spec)
 	}
 	c, err := d.rt.Run(ctx, cs)
 	if err != nil {
@@ -149,7 +152,13 @@ func (d *Daemon) startProcess(ctx context.Context, rel store.Release, spec relea
 	if typ != "web" {
 		return c, nil
 	}
-	if err := d.checkHealth(ctx, c, spec.Healthchecks["web"], w); err != nil {
+	err = d.checkHealth(ctx, c, spec.Healthchecks["web"], w)
+	if port, ok := otherPort(err); ok {
+		if c, err = d.republish(ctx, rel, spec, cs, c, port, w); c.ID == "" {
+			return podman.Container{}, err
+		}
+	}
+	if err != nil {
 		logs, _ := d.rt.Logs(context.WithoutCancel(ctx), c.ID, 20)
 		d.removeContainer(context.WithoutCancel(ctx), c.ID)
 		if logs = strings.TrimSpace(logs); logs != "" {
@@ -327,6 +336,7 @@ func (d *Daemon) swap(ctx context.Context, rel store.Release, keep []podman.Cont
 		d.appHost(rel.App), rel.Version, float64(moved.Microseconds())/1000)
 	d.retire(ctx, rel.App, keep, w)
 	d.pruneStatic(ctx, rel.App) // the app may have been a static site
+	d.pruneImages(ctx, rel.App)
 	return nil
 }
 

@@ -364,6 +364,11 @@ type Container struct {
 	ExitCode int
 	HostPort int // the 127.0.0.1 port the container's Port is published on
 	Networks []string
+	// ContainerPort is the port inside the container HostPort leads to.
+	ContainerPort int
+	// Pid is the host PID of the container's first process while it runs
+	// (Inspect only); its /proc entry shows the container's sockets.
+	Pid int
 }
 
 // Run creates and starts a container and returns it with its published port.
@@ -446,16 +451,18 @@ func (c *Client) Inspect(ctx context.Context, id string) (Container, error) {
 		ct.Running = data.State.Running
 		ct.State = data.State.Status
 		ct.ExitCode = int(data.State.ExitCode)
+		ct.Pid = data.State.Pid
 	}
 	if data.NetworkSettings != nil {
 		for name := range data.NetworkSettings.Networks {
 			ct.Networks = append(ct.Networks, name)
 		}
 		sort.Strings(ct.Networks)
-		for _, binds := range data.NetworkSettings.Ports {
+		for cport, binds := range data.NetworkSettings.Ports {
 			for _, b := range binds {
 				if p, err := strconv.Atoi(b.HostPort); err == nil && p > 0 {
 					ct.HostPort = p
+					ct.ContainerPort, _ = strconv.Atoi(strings.TrimSuffix(cport, "/tcp"))
 				}
 			}
 		}
@@ -482,7 +489,7 @@ func (c *Client) List(ctx context.Context, labels map[string]string) ([]Containe
 			ct.Name = l.Names[0]
 		}
 		for _, p := range l.Ports {
-			ct.HostPort = int(p.HostPort)
+			ct.HostPort, ct.ContainerPort = int(p.HostPort), int(p.ContainerPort)
 		}
 		out = append(out, ct)
 	}
