@@ -316,6 +316,7 @@ type appPlan struct {
 	Hosts     []string // normalised, sorted, not empty
 	Upstreams []string // validated dial addresses
 	Root      string   // static files directory; empty for proxied apps
+	Site      *Site    // how a static site is served; nil for plain files
 }
 
 // plan validates routes. It returns the apps with hosts sorted by name, the
@@ -363,7 +364,10 @@ func plan(routes []Route) ([]appPlan, []string, map[string][]string, error) {
 		if r.Root != "" && !strings.HasPrefix(r.Root, "/") {
 			return nil, nil, nil, fmt.Errorf("app %q: static root %q is not an absolute path", r.App, r.Root)
 		}
-		apps = append(apps, appPlan{App: r.App, Hosts: hosts, Upstreams: ups, Root: r.Root})
+		if err := r.Site.check(); err != nil {
+			return nil, nil, nil, fmt.Errorf("app %q: %w", r.App, err)
+		}
+		apps = append(apps, appPlan{App: r.App, Hosts: hosts, Upstreams: ups, Root: r.Root, Site: r.Site})
 	}
 	slices.Sort(allHosts)
 	allHosts = slices.Compact(allHosts)
@@ -374,7 +378,7 @@ func plan(routes []Route) ([]appPlan, []string, map[string][]string, error) {
 // apps, which makes their configurations equal.
 func sameStructure(a, b []appPlan) bool {
 	return slices.EqualFunc(a, b, func(x, y appPlan) bool {
-		return x.App == y.App && x.Root == y.Root && slices.Equal(x.Hosts, y.Hosts)
+		return x.App == y.App && x.Root == y.Root && slices.Equal(x.Hosts, y.Hosts) && sameSite(x.Site, y.Site)
 	})
 }
 
@@ -390,35 +394,6 @@ func appRouteOf(table string, a appPlan) appRoute {
 		Handle: []any{
 			notRunning{Handler: "xcloud_not_running", tableApp: ref},
 			invoke{Handler: "invoke", Name: proxyRouteName},
-		},
-		Terminal: true,
-	}
-}
-
-// Static sites: HTML and other unversioned files are revalidated on every
-// use (cheap 304s through ETag/Last-Modified), while the conventional
-// fingerprinted asset folders of Vite, Next.js and Create React App are
-// cached for a year.
-const (
-	revalidate = "no-cache"
-	immutable  = "public, max-age=31536000, immutable"
-)
-
-var fingerprinted = []string{"/assets/*", "/_next/static/*", "/static/js/*", "/static/css/*", "/static/media/*"}
-
-// staticRouteOf serves a's files from its root with cache headers.
-func staticRouteOf(a appPlan) appRoute {
-	cache := func(value string) obj {
-		return obj{"handler": "headers", "response": obj{"set": obj{"Cache-Control": []string{value}}}}
-	}
-	return appRoute{
-		Match: []hostMatch{{Host: a.Hosts}},
-		Handle: []any{
-			obj{"handler": "subroute", "routes": []obj{
-				{"match": []obj{{"path": fingerprinted}}, "handle": []obj{cache(immutable)}},
-				{"match": []obj{{"not": []obj{{"path": fingerprinted}}}}, "handle": []obj{cache(revalidate)}},
-			}},
-			obj{"handler": "file_server", "root": a.Root},
 		},
 		Terminal: true,
 	}

@@ -19,8 +19,14 @@ import (
 
 	// Caddy modules referenced by the generated configuration.
 	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/encode"
+	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/encode/brotli"
+	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/encode/gzip"
+	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/encode/zstd"
 	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/fileserver"
+	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/headers"
 	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/rewrite"
 	_ "github.com/caddyserver/caddy/v2/modules/caddypki"
 	_ "github.com/caddyserver/caddy/v2/modules/caddytls"
 	_ "github.com/caddyserver/caddy/v2/modules/filestorage"
@@ -63,6 +69,9 @@ type Route struct {
 	// instead of proxying. Point it at a stable path (a symlink swapped per
 	// release) so a redeploy needs no reload.
 	Root string
+	// Site, with Root, is how the site wants its files served (routes,
+	// redirects, headers, error page); nil serves plain files.
+	Site *Site
 }
 
 // Proxy drives the process's embedded Caddy instance.
