@@ -28,6 +28,8 @@ type releaseSpec struct {
 	// Static names the directory of a static site's files under
 	// StaticDir/<app>; such a release runs no container.
 	Static string `json:"static,omitempty"`
+	// Site is the static site's static.json, how its files are served.
+	Site *buildpacks.StaticConfig `json:"site,omitempty"`
 	// Cron lists app.json's scheduled commands.
 	Cron []cronJob `json:"cron,omitempty"`
 	// Formation is app.json's scale, for types with no quantity set.
