@@ -133,16 +133,6 @@ func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) e
 	return nil
 }
 
-// buildArgsFor passes the configured build args to generated Python
-// builds only: other Containerfiles do not declare them, and Podman warns
-// about every unused one.
-func buildArgsFor(plan *buildpacks.Plan, args map[string]string) map[string]string {
-	if plan.Kind != buildpacks.KindPython {
-		return nil
-	}
-	return args
-}
-
 // failRelease records why a release failed, even when the pusher went away.
 func (d *Daemon) failRelease(ctx context.Context, rel store.Release, cause error) {
 	if err := d.store.FailRelease(context.WithoutCancel(ctx), rel.App, rel.Version, cause.Error()); err != nil {
@@ -228,6 +218,10 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *source, plan
 	}
 	defer func() { <-d.builds }()
 
+	in, err := d.buildConfigFor(ctx, p.App, plan, src)
+	if err != nil {
+		return builtImage{}, err
+	}
 	b, err := d.store.CreateBuild(ctx, p.App, p.Ref, p.NewSHA)
 	if err != nil {
 		return builtImage{}, fmt.Errorf("record build: %w", err)
@@ -236,9 +230,12 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *source, plan
 	containerfile, extra := plan.Containerfile, map[string][]byte(nil)
 	if plan.Generated != nil {
 		containerfile = generatedContainerfile
-		extra = map[string][]byte{containerfile: plan.Generated}
+		extra = map[string][]byte{containerfile: in.generated}
 	}
 	w.step("Building %s (%s) from %s", p.App, short(p.NewSHA), containerfile)
+	if len(in.vars) > 0 {
+		fmt.Fprintf(w, "       Config vars for the build (as build args): %s\n", strings.Join(in.vars, ", "))
+	}
 	d.pause(ctx, "build", w)
 	start := time.Now()
 
@@ -265,7 +262,7 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *source, plan
 		Containerfile: containerfile,
 		Tag:           ref,
 		Labels:        d.labels(map[string]string{labelApp: p.App, "xcloud.commit": p.NewSHA}),
-		BuildArgs:     buildArgsFor(plan, d.opts.BuildArgs),
+		BuildArgs:     in.args,
 		MemoryBytes:   d.opts.BuildMemoryBytes,
 		CPUs:          d.opts.BuildCPUs,
 		Out:           io.MultiWriter(w.indent(), logBuf),
