@@ -113,3 +113,42 @@ func TestStaticSiteSettings(t *testing.T) {
 	}
 	check("/app/still", "identity", 200, is(string(index)))
 }
+
+// TestStaticViteSPA pushes a Vite single-page app with a static.json: the
+// site Node.js builds is served with the same settings, so a deep link
+// answers the built index.html, gzipped when asked.
+func TestStaticViteSPA(t *testing.T) {
+	requireStack(t)
+	h := newHarness(t)
+	host := "vitespa." + baseDomain
+	r := newRepo(t, h, h.key)
+	r.write("package.json", `{"name": "vitespa", "private": true, "scripts": {"build": "vite build"}, "devDependencies": {"vite": "^5.4.0"}}`)
+	r.write("index.html", "<!doctype html><title>vite spa</title><script type=\"module\" src=\"/main.js\"></script>\n<div id=\"app\">vite spa shell</div>\n"+
+		strings.Repeat("<p>Text that makes the page long enough to be worth compressing.</p>\n", 10))
+	r.write("main.js", "document.getElementById('app').dataset.path = location.pathname\n")
+	r.write("static.json", `{"root": "dist/", "routes": {"/**": "index.html"}}`)
+	r.commit("vite spa")
+	out, err := r.push(h.remote("vitespa"), "main")
+	if err != nil || !strings.Contains(out, "Vite static export") {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	h.realAppServes(host, "/", "vite spa shell", 10*time.Second)
+	_, index, err := h.fetchRaw(host, "/", "identity")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body, err := h.fetchRaw(host, "/users/42/settings", "gzip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("deep link: %d %v", resp.StatusCode, resp.Header)
+	}
+	zr, err := gzip.NewReader(strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain, _ := io.ReadAll(zr); string(plain) != string(index) {
+		t.Errorf("deep link answered %.100q, want the built index.html %.100q", plain, index)
+	}
+}
