@@ -13,9 +13,6 @@ import (
 func (d *Daemon) serveStatic(app string, site *buildpacks.StaticConfig) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.sites == nil {
-		d.sites = map[string]*proxy.Site{}
-	}
 	d.roots[app] = d.staticCurrent(app)
 	d.sites[app] = proxySite(site)
 }
