@@ -71,6 +71,7 @@ func commands() []command {
 		{name: "ps:stop", usage: "ps:stop APP", help: "stop the app's containers until ps:start", app: true, access: accessWrite, run: (*Daemon).cmdPsStop},
 		{name: "ps:start", usage: "ps:start APP", help: "start a stopped app at its scale", app: true, access: accessWrite, run: (*Daemon).cmdPsStart},
 		{name: "resources", usage: "resources APP [memory=SIZE] [cpus=N] [pids=N] [--json]", help: "show or set the app's container limits (defaults from xcloud.toml)", app: true, accessFn: resourcesAccess, run: (*Daemon).cmdResources},
+		{name: "apps:rename", usage: "apps:rename OLD NEW", help: "rename an app: releases, domains, config, repository and logs follow, without downtime", app: true, admin: true, run: (*Daemon).cmdAppsRename},
 		{name: "apps:destroy", usage: "apps:destroy APP --force", help: "delete the app: containers, images, repository, routes, config vars, data", app: true, admin: true, flags: []string{"--force"}, run: (*Daemon).cmdAppsDestroy},
 		{name: "events", usage: "events [APP] [-f] [-n N] [--json]", help: "stored events, oldest first (all apps: admin); -f follows", flags: []string{"-f"}, opts: []string{"-n"}, accessFn: eventsAccess, run: (*Daemon).cmdEvents},
 		{name: "logs", usage: "logs APP [-f] [-n N] [--type TYPE]", help: "the app's output with process and time; -f follows across restarts and deploys", app: true, flags: []string{"-f"}, opts: []string{"-n", "--type"}, access: accessRead, run: (*Daemon).cmdLogs},

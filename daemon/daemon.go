@@ -219,6 +219,10 @@ func (d *Daemon) Start(ctx context.Context) error {
 		d.log.Warn("marked interrupted cron runs", "count", n)
 	}
 	d.bgctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if err := d.finishRenames(ctx); err != nil {
+		d.Close()
+		return err
+	}
 	plan, err := d.routeKnown(ctx)
 	if err != nil {
 		d.Close()

@@ -61,12 +61,23 @@ func (d *Daemon) cmdAppsDestroy(ctx context.Context, c *call) error {
 type remains struct{ containers, images int }
 
 // removeRemains removes what an app that no longer exists in the database
-// had outside it: containers, images, repository, static files and log
-// history, then its tombstone. Every step tolerates a previous partial run,
+// had outside it: containers, images, network, repository, static files and
+// log history (moved to the new name if it was renamed), then its
+// tombstone. Every step tolerates a previous partial run,
 // so it finishes a destroy that a crash interrupted. The caller holds the
 // app's lock.
 func (d *Daemon) removeRemains(ctx context.Context, app string) (remains, error) {
 	var gone remains
+	// A renamed app's files belong to its new name: they move, not go.
+	ts, err := d.store.Tombstones(ctx)
+	if err != nil {
+		return gone, err
+	}
+	for _, t := range ts {
+		if t.Name == app && t.RenamedTo != "" {
+			d.moveFiles(app, t.RenamedTo)
+		}
+	}
 	cs, err := d.rt.List(ctx, d.labels(map[string]string{labelApp: app}))
 	if err != nil {
 		return gone, fmt.Errorf("list containers: %w", err)
@@ -122,12 +133,13 @@ func (d *Daemon) createApp(ctx context.Context, app string) (store.App, error) {
 // finishDestroys removes the remains of every app whose destroy a crash
 // interrupted.
 func (d *Daemon) finishDestroys(ctx context.Context) {
-	names, err := d.store.Tombstones(ctx)
+	ts, err := d.store.Tombstones(ctx)
 	if err != nil {
 		d.log.Error("list unfinished destroys", "err", err)
 		return
 	}
-	for _, app := range names {
+	for _, t := range ts {
+		app := t.Name
 		lock := d.appLock(app)
 		if err := lockCtx(ctx, lock); err != nil {
 			return

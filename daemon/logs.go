@@ -177,6 +177,22 @@ func (h *logHub) remove(app string) {
 	os.Remove(h.path(app) + ".1")
 }
 
+// rename moves the app's history to its new name.
+func (h *logHub) rename(old, name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if f, ok := h.files[old]; ok {
+		f.Close()
+		delete(h.files, old)
+	}
+	for _, suffix := range []string{"", ".1"} {
+		if _, err := os.Stat(h.path(name) + suffix); err == nil {
+			continue
+		}
+		os.Rename(h.path(old)+suffix, h.path(name)+suffix)
+	}
+}
+
 func (h *logHub) close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()

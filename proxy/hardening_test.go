@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -257,5 +258,17 @@ func TestTrimFQDN(t *testing.T) {
 		if got := trimFQDN(in); got != want {
 			t.Errorf("trimFQDN(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// While routes change, the table keeps the upstreams of apps that are going
+// (a destroyed or renamed app's old route still serves until the new
+// configuration is in place), and the new entries win.
+func TestWithLeaving(t *testing.T) {
+	got := *withLeaving(map[string][]string{"new": {"a:1"}, "kept": {"b:2"}},
+		map[string][]string{"old": {"a:1"}, "kept": {"c:3"}})
+	want := map[string][]string{"new": {"a:1"}, "kept": {"b:2"}, "old": {"a:1"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("withLeaving = %v, want %v", got, want)
 	}
 }

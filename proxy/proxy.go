@@ -139,22 +139,37 @@ func (p *Proxy) Apply(ctx context.Context, routes []Route) error {
 		return fmt.Errorf("proxy: %w", err)
 	}
 	// The new routes find their upstreams in the table while Caddy
-	// provisions them; the old ones keep serving meanwhile, from the new
-	// table too (an app being removed answers 503 until the swap).
+	// provisions them; the old ones keep serving meanwhile, from the same
+	// table: it keeps the upstreams of apps that are going (or renamed)
+	// until the new routes are in place.
 	tables.Store(p.table.id, p.table)
-	prev := p.table.set(&upstreams)
+	prev := p.table.set(withLeaving(upstreams, *p.table.apps.Load()))
 	if err := p.load(cfgJSON); err != nil {
 		p.table.set(prev)
 		p.log.Error("proxy config load failed", "err", err, "routes", len(routes),
 			"duration", time.Since(start))
 		return fmt.Errorf("proxy: %w", err)
 	}
+	p.table.set(&upstreams)
 	p.table.retire(prevAddrs)
 	p.loaded = cfgJSON
 	p.apps = apps
 	p.log.Info("proxy config applied", "routes", len(routes), "bytes", len(cfgJSON),
 		"duration", time.Since(start))
 	return nil
+}
+
+// withLeaving returns next plus the entries of apps in prev that next has
+// not: the table while routes change.
+func withLeaving(next, prev map[string][]string) *map[string][]string {
+	both := make(map[string][]string, len(next)+len(prev))
+	for app, ups := range prev {
+		both[app] = ups
+	}
+	for app, ups := range next {
+		both[app] = ups
+	}
+	return &both
 }
 
 // loadCaddy hands cfgJSON to Caddy, turning a provisioning panic into an

@@ -132,21 +132,28 @@ func (s *Store) DeleteApp(ctx context.Context, name string) error {
 	return nil
 }
 
-// Tombstones returns the names of destroyed apps whose files, containers
-// and images may not all be removed yet.
-func (s *Store) Tombstones(ctx context.Context) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT name FROM app_tombstones ORDER BY name")
+// Tombstone stands for an app that left the database while some of what it
+// had outside it may remain: destroyed, or renamed to RenamedTo.
+type Tombstone struct {
+	Name      string
+	RenamedTo string // "" for a destroyed app
+}
+
+// Tombstones returns the apps destroyed or renamed whose files, containers
+// and images may not all be removed (or moved) yet.
+func (s *Store) Tombstones(ctx context.Context) ([]Tombstone, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT name, renamed_to FROM app_tombstones ORDER BY name")
 	if err != nil {
 		return nil, fmt.Errorf("list tombstones: %w", err)
 	}
 	defer rows.Close()
-	var out []string
+	var out []Tombstone
 	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
+		var t Tombstone
+		if err := rows.Scan(&t.Name, &t.RenamedTo); err != nil {
 			return nil, fmt.Errorf("list tombstones: %w", err)
 		}
-		out = append(out, n)
+		out = append(out, t)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list tombstones: %w", err)

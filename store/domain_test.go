@@ -92,7 +92,7 @@ func TestDeleteAppCascades(t *testing.T) {
 	if _, err := s.CreateApp(ctx, "web"); !errors.Is(err, ErrUnfinishedDestroy) {
 		t.Errorf("CreateApp over a tombstone = %v, want ErrUnfinishedDestroy", err)
 	}
-	if names, err := s.Tombstones(ctx); err != nil || !slices.Equal(names, []string{"web"}) {
+	if names, err := s.Tombstones(ctx); err != nil || !slices.Equal(names, []Tombstone{{Name: "web"}}) {
 		t.Errorf("Tombstones() = %v, %v, want [web]", names, err)
 	}
 	if err := s.ClearTombstone(ctx, "web"); err != nil {

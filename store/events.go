@@ -13,6 +13,7 @@ import (
 const (
 	EventAppCreated      = "app:created"
 	EventAppDestroyed    = "app:destroyed"
+	EventAppRenamed      = "app:renamed"
 	EventBuildStarted    = "build:started"
 	EventBuildSucceeded  = "build:succeeded"
 	EventBuildFailed     = "build:failed"
@@ -33,7 +34,7 @@ const (
 // be added here (TestEventTypesComplete checks it).
 func EventTypes() []string {
 	return []string{
-		EventAppCreated, EventAppDestroyed, EventBuildStarted, EventBuildSucceeded, EventBuildFailed,
+		EventAppCreated, EventAppDestroyed, EventAppRenamed, EventBuildStarted, EventBuildSucceeded, EventBuildFailed,
 		EventDeployCreated, EventDeploySucceeded, EventDeployFailed, EventDomainMapped, EventDomainUnmapped,
 		EventProcessCrashed, EventProcessUnhealthy, EventCronFailed, EventKeyAdded, EventKeyRemoved, EventAccessDenied,
 	}

@@ -14,7 +14,7 @@ import (
 // the database from user_version i to i+1. Append new steps; never edit or
 // reorder shipped ones.
 func schemaMigrations() []string {
-	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6}
+	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7}
 }
 
 // schemaV1 is the initial schema. Child tables reference apps(name) so that
@@ -230,4 +230,11 @@ CREATE TABLE app_tombstones (
 	name         TEXT    PRIMARY KEY,
 	destroyed_at INTEGER NOT NULL
 );
+`
+
+// schemaV7 lets a tombstone stand for a renamed app: its name's containers
+// and images go, while its repository, static files and logs move to the
+// new name (renamed_to) rather than being deleted.
+const schemaV7 = `
+ALTER TABLE app_tombstones ADD COLUMN renamed_to TEXT NOT NULL DEFAULT '';
 `
