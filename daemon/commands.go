@@ -248,6 +248,7 @@ type appInfo struct {
 	Image          string    `json:"image,omitempty"`
 	Domains        []string  `json:"domains"`
 	CreatedAt      time.Time `json:"created_at"`
+	Disk           *appDisk  `json:"disk,omitempty"` // apps:info only: measuring takes a moment
 }
 
 func (d *Daemon) appInfo(ctx context.Context, a store.App) (appInfo, error) {
@@ -313,6 +314,11 @@ func (d *Daemon) cmdAppsInfo(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
+	disk, err := d.appDiskUse(ctx, a.Name)
+	if err != nil {
+		return fmt.Errorf("measure disk use: %w", err)
+	}
+	info.Disk = &disk
 	if c.json {
 		return writeJSON(c.out, info)
 	}
@@ -323,6 +329,8 @@ func (d *Daemon) cmdAppsInfo(ctx context.Context, c *call) error {
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Name:\t%s\nURL:\t%s\nRelease:\t%s\nDomains:\t%s\nCreated:\t%s\n",
 		info.Name, info.URL, rel, strings.Join(info.Domains, ", "), info.CreatedAt.Format(time.RFC3339))
+	fmt.Fprintf(tw, "Disk:\timages %s (%d kept), repository %s, static files %s, logs %s\n",
+		bytesIEC(disk.ImageBytes), disk.Images, bytesIEC(disk.RepoBytes), bytesIEC(disk.StaticBytes), bytesIEC(disk.LogBytes))
 	return tw.Flush()
 }
 

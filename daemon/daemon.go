@@ -54,6 +54,12 @@ type Runtime interface {
 	StreamLogs(ctx context.Context, id string, since time.Time, fn func(line string)) error
 	ImageIDs(ctx context.Context, labels map[string]string) ([]string, error)
 	RemoveImage(ctx context.Context, ref string) error
+	// ListImages, ImageUniqueSizes, RemoveUnusedImage and ImageExists keep
+	// disk use bounded.
+	ListImages(ctx context.Context, labels map[string]string) ([]podman.ImageInfo, error)
+	ImageUniqueSizes(ctx context.Context) (map[string]int64, error)
+	RemoveUnusedImage(ctx context.Context, id string) error
+	ImageExists(ctx context.Context, ref string) (bool, error)
 	CopyOut(ctx context.Context, image, path string, w io.Writer) error
 	RunAttached(ctx context.Context, c podman.ContainerSpec, stdio podman.Stdio) (int, error)
 	EnsureNetwork(ctx context.Context, name string, labels map[string]string) error
@@ -100,6 +106,15 @@ type Options struct {
 	Secrets          *secret.Box       // seals config vars at rest
 	LogsDir          string            // per-app log history
 	LogsMaxBytes     int64             // history kept per app
+	// KeepReleases is how many releases before the current one keep their
+	// image (counted by image) for a rollback; see prune.go.
+	KeepReleases int
+	// BuildCacheMax bounds the build cache (build layers no release uses
+	// and the RUN cache mounts in BuildCacheDir); 0 = no bound.
+	BuildCacheMax int64
+	// BuildCacheDir is Podman's RUN cache mount directory
+	// (TMPDIR/buildah-cache of the Podman service); "" = not measured.
+	BuildCacheDir string
 	// CronMinInterval is the shortest @every schedule a deploy accepts.
 	CronMinInterval time.Duration
 	// Observer receives measurements (metrics); nil means none.
@@ -144,6 +159,7 @@ type Daemon struct {
 	waiting   int                           // builds queued for a slot
 	deploying atomic.Int32                  // pushes being deployed (see memory.go)
 	trim      chan struct{}                 // a deploy burst ended (see memory.go)
+	diskKick  chan struct{}                 // disk use changed (see disk.go)
 	// checks carries readiness and health checks. It keeps no idle
 	// connections: each check is against a new container, and the default
 	// transport would hold one (two goroutines and buffers) per container
@@ -184,6 +200,7 @@ func New(opts Options) *Daemon {
 		upstreams: map[string][]string{},
 		running:   map[string]context.CancelFunc{},
 		trim:      make(chan struct{}, 1),
+		diskKick:  make(chan struct{}, 1),
 		checks:    &http.Transport{DisableKeepAlives: true},
 		roots:     map[string]string{},
 	}
@@ -236,10 +253,14 @@ func (d *Daemon) Start(ctx context.Context) error {
 	// Bringing every app to its scale takes as long as the slowest app takes
 	// to answer its health check: it runs behind the routes just installed,
 	// while the daemon already accepts pushes and commands.
-	d.bg.Add(3)
+	d.bg.Add(4)
 	go func() {
 		defer d.bg.Done()
 		d.watchLiveness(d.bgctx)
+	}()
+	go func() {
+		defer d.bg.Done()
+		d.measureDisk(d.bgctx)
 	}()
 	go func() {
 		defer d.bg.Done()

@@ -17,6 +17,9 @@ type Observer interface {
 	// ProcessRestarted is called when the daemon restarted a crashed
 	// container of the app.
 	ProcessRestarted(app, process string)
+	// DiskUsage reports the bytes the daemon keeps on disk of one kind
+	// (images, build_cache, repos, static, logs), measured now and then.
+	DiskUsage(kind string, bytes int64)
 }
 
 // nopObserver is the Observer used when Options.Observer is nil.
@@ -26,3 +29,4 @@ func (nopObserver) DeployFinished(string, bool)                 {}
 func (nopObserver) BuildFinished(string, string, time.Duration) {}
 func (nopObserver) BuildQueueChanged(int)                       {}
 func (nopObserver) ProcessRestarted(string, string)             {}
+func (nopObserver) DiskUsage(string, int64)                     {}

@@ -326,6 +326,11 @@ func (d *Daemon) cmdRollback(ctx context.Context, c *call) error {
 		if err != nil {
 			return err
 		}
+		if gone, err := d.imageGone(ctx, target); err != nil {
+			return err
+		} else if gone {
+			return d.prunedError(target)
+		}
 		rel, err := d.store.CreateRelease(ctx, store.Release{
 			App: app, Image: target.Image, BuildID: target.BuildID, CommitSHA: target.CommitSHA,
 			Description: fmt.Sprintf("rollback to v%d", target.Version), Spec: target.Spec, Config: target.Config,

@@ -176,13 +176,32 @@ format = "text"
 level = "debug"
 [metrics]
 listen = "127.0.0.1:%d"
-`, data, baseDomain, h.sshPort, filepath.Join(h.dir, "admin_keys"), h.httpPort, h.httpsPort, mode, podmanSocket(), h.metricsPort) + strings.Join(extra, "\n")
+`, data, baseDomain, h.sshPort, filepath.Join(h.dir, "admin_keys"), h.httpPort, h.httpsPort, mode, podmanSocket(), h.metricsPort)
+	cfg = mergeTOML(cfg, extra)
 	if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.cleanup)
 	h.start()
 	return h
+}
+
+// mergeTOML appends the extra TOML to cfg; an extra that starts with a table
+// header cfg has already ("[deploy]\nkeep_releases = 2") has its keys added
+// to that table instead, as TOML allows a table only once.
+func mergeTOML(cfg string, extra []string) string {
+	var rest []string
+	for _, e := range extra {
+		head, body, _ := strings.Cut(e, "\n")
+		i := strings.Index(cfg, "\n"+head+"\n")
+		if !strings.HasPrefix(head, "[") || strings.HasPrefix(head, "[[") || i < 0 {
+			rest = append(rest, e)
+			continue
+		}
+		at := i + len(head) + 2
+		cfg = cfg[:at] + strings.TrimSuffix(body, "\n") + "\n" + cfg[at:]
+	}
+	return cfg + strings.Join(rest, "\n")
 }
 
 func freePort(t testing.TB) int {

@@ -171,13 +171,23 @@ type Build struct {
 	// serving apps. Zero means no cap.
 	Memory Size    `toml:"memory"`
 	CPUs   float64 `toml:"cpus"`
+	// CacheMax bounds the build cache: build layers no release uses and
+	// the builds' RUN cache mounts. Zero means no bound.
+	CacheMax Size `toml:"cache_max"`
 }
 
 // Deploy configures how releases are started and retired.
 type Deploy struct {
 	ReadyTimeout Duration `toml:"ready_timeout"`
 	StopGrace    Duration `toml:"stop_grace"`
+	// KeepReleases is how many releases before the current one keep their
+	// image for a rollback; older images are removed.
+	KeepReleases int `toml:"keep_releases"`
 }
+
+// MaxKeepReleases bounds deploy.keep_releases: rollback picks from the
+// newest 100 releases.
+const MaxKeepReleases = 100
 
 // Log configures the daemon's own logging.
 type Log struct {
@@ -225,11 +235,11 @@ func Default() Config {
 		HTTP:       HTTP{Listen: ":80", HTTPSListen: ":443"},
 		TLS:        TLS{Mode: "acme"},
 		Podman:     Podman{Ulimits: []string{"nofile=4096:4096", "nproc=4096:4096"}},
-		Build:      Build{Concurrency: 2, Timeout: Duration{30 * time.Minute}, Memory: Size{2 << 30}, CPUs: 1.5},
+		Build:      Build{Concurrency: 2, Timeout: Duration{30 * time.Minute}, Memory: Size{2 << 30}, CPUs: 1.5, CacheMax: Size{5 << 30}},
 		Limits:     Limits{Memory: Size{512 << 20}, CPUs: 1, Pids: 512, RepoSize: Size{1 << 30}},
 		Logs:       Logs{MaxSize: Size{10 << 20}},
 		Cron:       Cron{MinInterval: Duration{time.Minute}},
-		Deploy:     Deploy{ReadyTimeout: Duration{60 * time.Second}, StopGrace: Duration{10 * time.Second}},
+		Deploy:     Deploy{ReadyTimeout: Duration{60 * time.Second}, StopGrace: Duration{10 * time.Second}, KeepReleases: 5},
 		Log:        Log{Level: "info", Format: "auto"},
 		Metrics:    Metrics{Listen: "127.0.0.1:9100"},
 		Stack: Stack{
@@ -463,6 +473,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Deploy.StopGrace.Duration < 0 {
 		return bad("deploy.stop_grace", "must not be negative, got %s", c.Deploy.StopGrace)
+	}
+	if c.Deploy.KeepReleases < 0 || c.Deploy.KeepReleases > MaxKeepReleases {
+		return bad("deploy.keep_releases", "must be between 0 and %d, got %d", MaxKeepReleases, c.Deploy.KeepReleases)
+	}
+	if c.Build.CacheMax.Bytes != 0 && c.Build.CacheMax.Bytes < 64<<20 {
+		return bad("build.cache_max", "must be 0 (no bound) or at least 64m, got %d bytes", c.Build.CacheMax.Bytes)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

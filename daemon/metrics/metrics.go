@@ -27,6 +27,7 @@ type Metrics struct {
 	restarts      *prometheus.CounterVec
 	requests      *prometheus.CounterVec
 	latency       *prometheus.HistogramVec
+	disk          *prometheus.GaugeVec
 
 	mu   sync.Mutex
 	apps map[string]*appRecorder // proxy recorders, resolved per config load
@@ -66,9 +67,13 @@ func New() *Metrics {
 			Help:    "Time the proxy took to answer an app's requests (until the response handler returned).",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"app"}),
+		disk: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "xcloud_disk_bytes",
+			Help: "Bytes the daemon keeps on disk, by kind: images (what only release images hold), build_cache (build layers no release uses, RUN cache mounts), repos, static, logs. Measured every 5 minutes and after each deploy.",
+		}, []string{"kind"}),
 		apps: map[string]*appRecorder{},
 	}
-	m.reg.MustRegister(m.deploys, m.buildDuration, m.buildQueue, m.restarts, m.requests, m.latency,
+	m.reg.MustRegister(m.deploys, m.buildDuration, m.buildQueue, m.restarts, m.requests, m.latency, m.disk,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -101,6 +106,11 @@ func (m *Metrics) BuildQueueChanged(waiting int) { m.buildQueue.Set(float64(wait
 // ProcessRestarted implements daemon.Observer.
 func (m *Metrics) ProcessRestarted(app, process string) {
 	m.restarts.WithLabelValues(app, process).Inc()
+}
+
+// DiskUsage implements daemon.Observer.
+func (m *Metrics) DiskUsage(kind string, bytes int64) {
+	m.disk.WithLabelValues(kind).Set(float64(bytes))
 }
 
 // ForgetApp drops a destroyed app's series, so they do not linger.

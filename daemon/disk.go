@@ -1,0 +1,163 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/xcloud-dev/xcloud/daemon/podman"
+)
+
+// Disk kinds, as xcloud_disk_bytes{kind} names them.
+const (
+	diskImages     = "images"      // release images: what only they hold
+	diskBuildCache = "build_cache" // build layers no release uses, RUN cache mounts
+	diskRepos      = "repos"       // apps' git repositories
+	diskStatic     = "static"      // static sites' files
+	diskLogs       = "logs"        // apps' log history
+)
+
+// diskKinds lists the kinds in the order they are reported.
+var diskKinds = []string{diskImages, diskBuildCache, diskRepos, diskStatic, diskLogs}
+
+// diskEvery is how often the disk metric is measured when nothing changes;
+// a deploy's clean-up asks for a measurement at once.
+const diskEvery = 5 * time.Minute
+
+// appDisk is what an app uses on disk, as apps:info shows it.
+type appDisk struct {
+	Images      int   `json:"images"`       // release images kept
+	ImageBytes  int64 `json:"image_bytes"`  // bytes only those images hold
+	RepoBytes   int64 `json:"repo_bytes"`   // the git repository
+	StaticBytes int64 `json:"static_bytes"` // static sites' files
+	LogBytes    int64 `json:"log_bytes"`    // log history
+}
+
+// appDiskUse measures one app's disk use. Image bytes are those only the
+// app's release images hold: layers shared with the stack's images (or
+// between the app's own images) are not counted, as removing the app would
+// not free them.
+func (d *Daemon) appDiskUse(ctx context.Context, app string) (appDisk, error) {
+	var u appDisk
+	imgs, err := d.imagesWithSizes(ctx, d.labels(map[string]string{labelApp: app}))
+	if err != nil {
+		return u, err
+	}
+	for _, im := range imgs {
+		if isReleaseImage(im) {
+			u.Images++
+			u.ImageBytes += im.UniqueSize
+		}
+	}
+	u.RepoBytes = dirSize(filepath.Join(d.opts.ReposDir, app+".git"))
+	if d.opts.StaticDir != "" {
+		u.StaticBytes = dirSize(filepath.Join(d.opts.StaticDir, app))
+	}
+	if d.opts.LogsDir != "" {
+		u.LogBytes = logBytes(d.opts.LogsDir, app)
+	}
+	return u, nil
+}
+
+// isReleaseImage reports whether an image is a build's output or a
+// predeploy commit rather than a build layer.
+func isReleaseImage(im podman.ImageInfo) bool {
+	_, commit := im.Labels[labelOneOff]
+	return len(im.Names) > 0 || commit
+}
+
+// logBytes sums an app's log file and its rotated copies.
+func logBytes(dir, app string) int64 {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, e := range entries {
+		name := e.Name()
+		if name != app+".log" && !strings.HasPrefix(name, app+".log.") {
+			continue
+		}
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+	}
+	return n
+}
+
+// diskUse measures what the daemon keeps on disk, by kind.
+func (d *Daemon) diskUse(ctx context.Context) (map[string]int64, error) {
+	imgs, err := d.imagesWithSizes(ctx, d.labels(nil))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for _, k := range diskKinds {
+		out[k] = 0
+	}
+	for _, im := range imgs {
+		switch {
+		case isReleaseImage(im):
+			out[diskImages] += im.UniqueSize
+		case isBuildCache(im):
+			out[diskBuildCache] += im.UniqueSize
+		}
+	}
+	out[diskBuildCache] += dirSize(d.opts.BuildCacheDir)
+	out[diskRepos] = dirSize(d.opts.ReposDir)
+	out[diskStatic] = dirSize(d.opts.StaticDir)
+	out[diskLogs] = dirSize(d.opts.LogsDir)
+	return out, nil
+}
+
+// diskChanged asks the disk measurer for a fresh measurement.
+func (d *Daemon) diskChanged() {
+	select {
+	case d.diskKick <- struct{}{}:
+	default:
+	}
+}
+
+// measureDisk bounds the build cache and reports disk use to the
+// observer at start, every diskEvery and after each deploy's clean-up,
+// until ctx ends, off the deploys' path. Measuring walks the data
+// directories and asks Podman twice: scrapes read the last result.
+func (d *Daemon) measureDisk(ctx context.Context) {
+	t := time.NewTicker(diskEvery)
+	defer t.Stop()
+	for {
+		d.boundBuildCache(ctx)
+		if use, err := d.diskUse(ctx); err != nil {
+			if ctx.Err() == nil {
+				d.log.Warn("measure disk use", "err", err)
+			}
+		} else {
+			for _, k := range diskKinds {
+				d.obs.DiskUsage(k, use[k])
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-d.diskKick:
+		}
+	}
+}
+
+// bytesIEC formats a byte count for people: 12.3 MiB.
+func bytesIEC(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

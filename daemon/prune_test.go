@@ -1,0 +1,146 @@
+package daemon
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/xcloud-dev/xcloud/daemon/podman"
+	"github.com/xcloud-dev/xcloud/store"
+)
+
+// rel is a release of v with image img in status st.
+func rel(v int, img string, st store.ReleaseStatus) store.Release {
+	return store.Release{Version: v, Image: img, Status: st, Spec: []byte(`{"processes":{"web":""}}`)}
+}
+
+func staticRel(v int, img string, st store.ReleaseStatus) store.Release {
+	r := rel(v, img, st)
+	r.Spec = []byte(`{"static":"abc"}`)
+	return r
+}
+
+func TestKeptImages(t *testing.T) {
+	const (
+		sup    = store.ReleaseSuperseded
+		active = store.ReleaseActive
+		failed = store.ReleaseFailed
+		pend   = store.ReleasePending
+	)
+	tests := []struct {
+		name string
+		rels []store.Release
+		keep int
+		want []string
+	}{
+		{"five pushes, keep 2", []store.Release{
+			rel(1, "a", sup), rel(2, "b", sup), rel(3, "c", sup), rel(4, "d", sup), rel(5, "e", active),
+		}, 2, []string{"c", "d", "e"}},
+		{"keep 0: only the current", []store.Release{
+			rel(1, "a", sup), rel(2, "b", active),
+		}, 0, []string{"b"}},
+		{"config changes reuse an image: counted once", []store.Release{
+			rel(1, "a", sup), rel(2, "b", sup), rel(3, "b", sup), rel(4, "c", sup), rel(5, "c", active),
+		}, 2, []string{"a", "b", "c"}},
+		{"rollback: the current release runs an old image", []store.Release{
+			rel(1, "a", sup), rel(2, "b", sup), rel(3, "c", sup), rel(4, "b", active),
+		}, 1, []string{"b", "c"}},
+		{"rollback to an older version number: newer releases do not count", []store.Release{
+			rel(1, "a", sup), rel(2, "b", sup), rel(3, "c", sup), rel(4, "a", active),
+		}, 1, []string{"a", "c"}},
+		{"failed releases keep nothing and do not count", []store.Release{
+			rel(1, "a", sup), rel(2, "x", failed), rel(3, "b", sup), rel(4, "y", failed), rel(5, "c", active),
+		}, 2, []string{"a", "b", "c"}},
+		{"a pending release keeps its image", []store.Release{
+			rel(1, "a", sup), rel(2, "b", active), rel(3, "c", pend),
+		}, 0, []string{"b", "c"}},
+		{"static sites need no image", []store.Release{
+			rel(1, "a", sup), staticRel(2, "s1", sup), rel(3, "b", sup), staticRel(4, "s2", active),
+		}, 1, []string{"b"}},
+		{"sha256 prefixes are the same image", []store.Release{
+			rel(1, "sha256:a", sup), rel(2, "a", active),
+		}, 0, []string{"a"}},
+		{"no current release", []store.Release{
+			rel(1, "a", sup), rel(2, "x", failed),
+		}, 1, []string{"a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Any order: the function sorts.
+			rels := slices.Clone(tt.rels)
+			slices.Reverse(rels)
+			got := keptImages(rels, tt.keep)
+			var ids []string
+			for id := range got {
+				ids = append(ids, id)
+			}
+			slices.Sort(ids)
+			if !slices.Equal(ids, tt.want) {
+				t.Errorf("kept %v, want %v", ids, tt.want)
+			}
+		})
+	}
+}
+
+func TestImagesToRemove(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	at := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+	rels := []store.Release{
+		rel(1, "a", store.ReleaseSuperseded),
+		rel(2, "b", store.ReleaseSuperseded),
+		rel(3, "x", store.ReleaseFailed),
+		rel(4, "c", store.ReleaseSuperseded), // predeploy commit
+		rel(5, "d", store.ReleaseActive),
+	}
+	tagged := func(id string, min int) podman.ImageInfo {
+		return podman.ImageInfo{ID: id, Names: []string{"localhost/xcloud/web:b" + id}, Created: at(min)}
+	}
+	imgs := []podman.ImageInfo{
+		tagged("b", 2), tagged("a", 1), tagged("x", 3),
+		{ID: "c", Created: at(4), Dangling: true, Labels: map[string]string{labelOneOff: ""}},
+		tagged("d", 5),
+		{ID: "c-base", Names: []string{"localhost/xcloud/web:b4"}, Created: at(4)}, // what predeploy ran in
+		{ID: "layer-old", Created: at(1), Dangling: true},                          // an old build's layer
+		{ID: "layer-new", Created: at(5), Dangling: true},                          // the newest build's
+		{ID: "intermediate", Created: at(1)},                                       // has children
+		{ID: "commit-old", Created: at(0), Dangling: true, Labels: map[string]string{labelOneOff: ""}},
+		{ID: "in-use", Names: []string{"localhost/xcloud/web:b0"}, Created: at(0), Containers: 1},
+	}
+	got := imagesToRemove(rels, 1, imgs, at(5))
+	// c-base, tagged, is only untagged by the removal: c sits on it.
+	want := []string{"commit-old", "a", "layer-old", "b", "x", "c-base"}
+	if !slices.Equal(got, want) {
+		t.Errorf("imagesToRemove = %v, want %v (oldest first)", got, want)
+	}
+	// With keep 2, b stays too; nothing of the current or kept releases is
+	// ever picked.
+	got = imagesToRemove(rels, 2, imgs, at(5))
+	if slices.Contains(got, "b") || slices.Contains(got, "c") || slices.Contains(got, "d") {
+		t.Errorf("keep 2 removes %v, want b, c and d kept", got)
+	}
+}
+
+func TestCacheToRemove(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	layers := []podman.ImageInfo{
+		{ID: "new", Created: t0.Add(3 * time.Minute), UniqueSize: 300},
+		{ID: "old", Created: t0, UniqueSize: 100},
+		{ID: "mid", Created: t0.Add(time.Minute), UniqueSize: 200},
+	}
+	tests := []struct {
+		other, max int64
+		want       []string
+	}{
+		{0, 0, nil},            // no bound
+		{0, 600, nil},          // fits
+		{0, 599, []string{"old"}},
+		{0, 300, []string{"old", "mid"}},
+		{100, 300, []string{"old", "mid", "new"}}, // the mounts alone leave no room: every layer goes
+		{0, 1, []string{"old", "mid", "new"}},
+	}
+	for _, tt := range tests {
+		if got := cacheToRemove(layers, tt.other, tt.max); !slices.Equal(got, tt.want) {
+			t.Errorf("cacheToRemove(other %d, max %d) = %v, want %v", tt.other, tt.max, got, tt.want)
+		}
+	}
+}
