@@ -155,6 +155,7 @@ type Daemon struct {
 	upstreams map[string][]string           // app → serving web upstreams (host:port)
 	running   map[string]context.CancelFunc // app → cancels its running build
 	roots     map[string]string             // app → static files root, for static releases
+	sites     map[string]*proxy.Site        // app → how its static files are served (static.json)
 	checking  map[string]bool               // container IDs in their health check (ps: starting)
 	waiting   int                           // builds queued for a slot
 	deploying atomic.Int32                  // pushes being deployed (see memory.go)
@@ -203,6 +204,7 @@ func New(opts Options) *Daemon {
 		diskKick:  make(chan struct{}, 1),
 		checks:    &http.Transport{DisableKeepAlives: true},
 		roots:     map[string]string{},
+		sites:     map[string]*proxy.Site{},
 	}
 	d.cron = newScheduler(d)
 	return d
@@ -349,9 +351,7 @@ func (d *Daemon) routeKnown(ctx context.Context) (reconcilePlan, error) {
 			d.log.Error("static site not served after reconcile", "app", a.Name, "err", err)
 		case dir != "":
 			plan.static[a.Name] = true
-			d.mu.Lock()
-			d.roots[a.Name] = d.staticCurrent(a.Name)
-			d.mu.Unlock()
+			d.serveStatic(a.Name, d.currentSite(ctx, a.Name))
 		default:
 			var running []podman.Container
 			for _, c := range byApp[a.Name] {
@@ -569,7 +569,7 @@ func (d *Daemon) applyRoutes(ctx context.Context) error {
 		if a.CurrentRelease == 0 && len(d.upstreams[a.Name]) == 0 && d.roots[a.Name] == "" {
 			continue
 		}
-		routes = append(routes, proxy.Route{App: a.Name, Upstreams: d.upstreams[a.Name], Root: d.roots[a.Name]})
+		routes = append(routes, proxy.Route{App: a.Name, Upstreams: d.upstreams[a.Name], Root: d.roots[a.Name], Site: d.sites[a.Name]})
 	}
 	d.mu.Unlock()
 	for i := range routes {

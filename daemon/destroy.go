@@ -45,6 +45,7 @@ func (d *Daemon) cmdAppsDestroy(ctx context.Context, c *call) error {
 	d.setUpstreams(app, nil)
 	d.mu.Lock()
 	delete(d.roots, app)
+	delete(d.sites, app)
 	d.mu.Unlock()
 	if err := d.applyRoutes(ctx); err != nil {
 		d.log.Error("remove routes of destroyed app", "app", app, "err", err)

@@ -40,12 +40,12 @@ func (d *Daemon) deployStatic(ctx context.Context, p gitreceive.Push, src *sourc
 		return fmt.Errorf("publish static files: %w", err)
 	}
 	fmt.Fprintf(w, "       %d files\n", n)
-	return d.releaseStatic(ctx, p, dir, builtImage{ref: staticImage}, w)
+	return d.releaseStatic(ctx, p, dir, builtImage{ref: staticImage}, plan.Static, w)
 }
 
 // releaseStatic records a static release of the files in dir and serves it.
-func (d *Daemon) releaseStatic(ctx context.Context, p gitreceive.Push, dir string, image builtImage, w *progress) error {
-	spec, err := specJSON(releaseSpec{Static: dir})
+func (d *Daemon) releaseStatic(ctx context.Context, p gitreceive.Push, dir string, image builtImage, site *buildpacks.StaticConfig, w *progress) error {
+	spec, err := specJSON(releaseSpec{Static: dir, Site: site})
 	if err != nil {
 		return err
 	}
@@ -70,9 +70,7 @@ func (d *Daemon) swapStatic(ctx context.Context, rel store.Release, dir string, 
 	if err := d.linkStatic(rel.App, dir); err != nil {
 		return err
 	}
-	d.mu.Lock()
-	d.roots[rel.App] = d.staticCurrent(rel.App)
-	d.mu.Unlock()
+	d.serveStatic(rel.App, releaseSite(rel))
 	d.setUpstreams(rel.App, nil)
 	if err := d.applyRoutes(ctx); err != nil {
 		return err
@@ -268,7 +266,7 @@ func (d *Daemon) deployStaticExport(ctx context.Context, p gitreceive.Push, plan
 			return fmt.Errorf("publish static files: %w", err)
 		}
 	}
-	return d.releaseStatic(ctx, p, dir, image, w)
+	return d.releaseStatic(ctx, p, dir, image, plan.Static, w)
 }
 
 // untarInto extracts a tar whose entries share one top directory into dst,
