@@ -86,8 +86,9 @@ type Plan struct {
 	// their process type. Nil for static sites.
 	Processes []Process
 
-	AppJSON *AppJSON // parsed app.json; nil when absent
-	Notes   []string // remarks for the pusher, one line each
+	AppJSON *AppJSON      // parsed app.json; nil when absent
+	Static  *StaticConfig // a static site's static.json; nil when absent
+	Notes   []string      // remarks for the pusher, one line each
 }
 
 // Process is one process type: a Procfile entry or the detected web command.
@@ -235,6 +236,9 @@ func Detect(fsys fs.FS, stack Stack) (*Plan, error) {
 			}
 		}
 	}
+	if err := d.staticJSON(plan); err != nil {
+		return nil, err
+	}
 	plan.AppJSON = app
 	plan.Notes = d.notes
 	return plan, nil
@@ -281,6 +285,7 @@ func (d *detector) detectMarkers() (winner, kind string) {
 		{"Godeps/Godeps.json", KindGo},
 		{"Gopkg.toml", KindGo},
 		{"glide.yaml", KindGo},
+		{"static.json", KindStatic}, // Heroku's static buildpack
 		{"index.html", KindStatic},
 		{"public/index.html", KindStatic},
 	}
@@ -314,6 +319,9 @@ func (d *detector) staticPlan(winner string) *Plan {
 	root := "."
 	if winner == "public/index.html" || (winner == ".static" && !d.exists("index.html") && d.exists("public/index.html")) {
 		root = "public"
+	}
+	if winner == "static.json" && !d.exists("index.html") && !d.exists("public/index.html") && d.isDir("public_html") {
+		root = "public_html" // Heroku's static buildpack's default
 	}
 	reason := "from " + winner
 	if winner == ".static" {
