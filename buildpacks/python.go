@@ -94,7 +94,9 @@ func (d *detector) pythonPlan(reason string) (*Plan, error) {
 			return nil, err
 		}
 	}
-	d.pythonVersionNote()
+	if err := d.pythonVersion(); err != nil {
+		return nil, err
+	}
 
 	name, web, err := d.pythonWeb(inst.deps)
 	if err != nil {
@@ -201,9 +203,6 @@ func (d *detector) pythonInstall() (pyInstall, error) {
 		}
 		if d.exists("Pipfile") {
 			d.note("Pipfile also present; dependencies are installed from pyproject.toml")
-		}
-		if pp.Project.RequiresPython != "" {
-			d.pythonRequires(pp.Project.RequiresPython)
 		}
 		switch {
 		case pp.BuildSystem != nil:
@@ -430,36 +429,96 @@ func (d *detector) pythonApp(app, factory *regexp.Regexp, files ...string) (modu
 	return "", ""
 }
 
-// pythonVersionNote remarks on a .python-version naming another Python.
-func (d *detector) pythonVersionNote() {
-	b, err := d.read(".python-version")
-	if err != nil {
-		return
-	}
-	want := strings.TrimSpace(string(b))
-	have := d.stack.PythonVersion
-	w, h := versionParts(want), versionParts(have)
-	if len(w) >= 2 && len(h) >= 2 && (w[0] != h[0] || w[1] != h[1]) {
-		d.note(".python-version asks for %s; the stack supplies Python %s", want, have)
-	}
-}
-
-// pythonRequires remarks when requires-python excludes the stack's Python.
-func (d *detector) pythonRequires(spec string) {
+// pythonVersion checks the Python the app asks for (.python-version,
+// runtime.txt, pyproject.toml requires-python) against the stack's: the
+// stack has one Python, so a request it cannot meet fails the build before
+// it starts, saying what is available and how to use another image.
+func (d *detector) pythonVersion() error {
 	have := d.stack.PythonVersion
 	line, ok := versionLine(have)
-	if !ok || strings.Contains(spec, "~=") || strings.Contains(spec, "*") {
-		return
+	if !ok {
+		return nil
 	}
-	var parts []string
+	fail := func(source, want string) error {
+		return fmt.Errorf("%s asks for Python %s; the stack has Python %s only: ask for %s, or point [stack] build_python and run_python in xcloud.toml at images with Python %s",
+			source, want, have, have, want)
+	}
+	if b, err := d.read(".python-version"); err == nil {
+		want := firstLine(b)
+		if v, ok := pythonMinor(want); !ok {
+			d.note(".python-version %q is not a CPython version; building with Python %s", want, have)
+		} else if !admits([]interval{v}, line) {
+			return fail(".python-version", want)
+		}
+	}
+	if b, err := d.read("runtime.txt"); err == nil {
+		want := firstLine(b)
+		v, ok := pythonMinor(strings.TrimPrefix(want, "python-"))
+		if !ok || !strings.HasPrefix(want, "python-") {
+			return fmt.Errorf("runtime.txt: want python-3.X or python-3.X.Y, got %q", want)
+		}
+		if !admits([]interval{v}, line) {
+			return fail("runtime.txt", strings.TrimPrefix(want, "python-"))
+		}
+	}
+	if b, err := d.read("pyproject.toml"); err == nil {
+		var pp pyProjectFile
+		if _, err := toml.Decode(string(b), &pp); err == nil && pp.Project.RequiresPython != "" {
+			spec := pp.Project.RequiresPython
+			if iv, ok := pep440Range(spec); !ok {
+				d.note("cannot read pyproject.toml requires-python %q; building with Python %s", spec, have)
+			} else if !admits([]interval{iv}, line) {
+				return fail("pyproject.toml requires-python", spec)
+			}
+		}
+	}
+	return nil
+}
+
+// pythonMinor returns the versions a pinned Python version stands for. Only
+// major.minor counts: the stack's patch release serves any pin of its minor,
+// as Heroku serves the newest patch of a minor.
+func pythonMinor(v string) (interval, bool) {
+	p := versionParts(v)
+	if len(p) < 2 {
+		return interval{}, false
+	}
+	return versionLine(fmt.Sprintf("%d.%d", p[0], p[1]))
+}
+
+// pep440Range turns a requires-python specifier (">=3.9,<4", "~=3.10",
+// "==3.12.*") into the interval it admits; != clauses are ignored.
+func pep440Range(spec string) (interval, bool) {
+	all := interval{hi: infinity()}
 	for _, c := range strings.Split(spec, ",") {
 		c = strings.TrimSpace(c)
-		if c == "" || strings.HasPrefix(c, "!=") {
+		var iv interval
+		var ok bool
+		switch {
+		case c == "" || strings.HasPrefix(c, "!="):
 			continue
+		case strings.HasPrefix(c, "~="):
+			// ~=3.10 is >=3.10,==3.*; ~=3.10.2 is >=3.10.2,==3.10.*.
+			p := versionParts(strings.TrimSpace(c[2:]))
+			if len(p) < 2 || len(p) > 3 {
+				return interval{}, false
+			}
+			var lo partial
+			lo.n = copy(lo.v[:], p)
+			up := lo
+			up.n--
+			iv, ok = interval{lo.v, up.next()}, true
+		case strings.HasPrefix(c, "==="):
+			iv, ok = versionLine(strings.TrimSpace(c[3:]))
+		case strings.HasPrefix(c, "=="):
+			iv, ok = versionLine(strings.TrimSuffix(strings.TrimSuffix(strings.TrimSpace(c[2:]), "*"), "."))
+		default:
+			iv, ok = parseComparator(strings.ReplaceAll(c, " ", ""))
 		}
-		parts = append(parts, strings.Replace(c, "==", "=", 1))
+		if !ok {
+			return interval{}, false
+		}
+		all = all.intersect(iv)
 	}
-	if allows, ok := rangeAllows(strings.Join(parts, " "), line); ok && !allows {
-		d.note("pyproject.toml requires-python %s; the stack supplies Python %s, the build will likely fail", spec, have)
-	}
+	return all, true
 }

@@ -36,21 +36,31 @@ func TestContainerfiles(t *testing.T) {
 	golden(t, "base.Containerfile", BaseContainerfile(RootfsName(n.Base), true))
 	golden(t, "base-no-host-ca.Containerfile", BaseContainerfile(RootfsName(n.Base), false))
 	for _, img := range Images(n) {
-		golden(t, img.Role+".Containerfile", DerivedContainerfile(n.Base, img))
+		golden(t, img.Role+".Containerfile", DerivedContainerfile(img))
 	}
 }
 
 func TestImagesUseNames(t *testing.T) {
 	n := Names{Base: "b", BuildGo: "g", BuildNode: "bn", RunNode: "rn", BuildPython: "bp", RunPython: "rp"}
 	var got []string
+	from := map[string]string{}
 	for _, img := range Images(n) {
 		got = append(got, img.Name)
-		if !strings.Contains(DerivedContainerfile(n.Base, img), "\nFROM b\n") {
-			t.Errorf("%s: not built FROM the base", img.Role)
+		from[img.Name] = img.From
+		if !strings.Contains(DerivedContainerfile(img), "\nFROM "+img.From+"\n") {
+			t.Errorf("%s: not built FROM %s", img.Role, img.From)
 		}
 	}
-	if strings.Join(got, " ") != "g bn rn bp rp" {
+	if strings.Join(got, " ") != "g b-native bn rn bp rp" {
 		t.Errorf("names = %v", got)
+	}
+	// The C toolchain is installed once, under both build images that
+	// compile native extensions; run images stay on the slim base.
+	want := map[string]string{"g": "b", "b-native": "b", "bn": "b-native", "bp": "b-native", "rn": "b", "rp": "b"}
+	for name, parent := range want {
+		if from[name] != parent {
+			t.Errorf("%s: FROM %s, want %s", name, from[name], parent)
+		}
 	}
 }
 

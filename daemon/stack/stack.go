@@ -181,13 +181,15 @@ func (b *Builder) Build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ids := map[string]string{names.Base: baseID}
 	for _, img := range Images(names) {
-		cf := DerivedContainerfile(names.Base, img)
-		v := VersionHash(cf, nil, "base="+baseID)
-		_, ok, err := b.ensure(ctx, img.Role, img.Name, cf, nil, v, nil)
+		cf := DerivedContainerfile(img)
+		v := VersionHash(cf, nil, "base="+ids[img.From])
+		id, ok, err := b.ensure(ctx, img.Role, img.Name, cf, nil, v, nil)
 		if err != nil {
 			return err
 		}
+		ids[img.Name] = id
 		built = built || ok
 	}
 	if built {

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "hello",
+      "sources": ["hello.c"],
+      "libraries": ["-lz"]
+    }
+  ]
+}
