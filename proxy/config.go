@@ -367,7 +367,11 @@ func plan(routes []Route) ([]appPlan, []string, map[string][]string, error) {
 		if err := r.Site.check(); err != nil {
 			return nil, nil, nil, fmt.Errorf("app %q: %w", r.App, err)
 		}
-		apps = append(apps, appPlan{App: r.App, Hosts: hosts, Upstreams: ups, Root: r.Root, Site: r.Site})
+		site := r.Site
+		if r.Root == "" {
+			site = nil // only a static site has settings; a stale one changes nothing
+		}
+		apps = append(apps, appPlan{App: r.App, Hosts: hosts, Upstreams: ups, Root: r.Root, Site: site})
 	}
 	slices.Sort(allHosts)
 	allHosts = slices.Compact(allHosts)
