@@ -443,6 +443,9 @@ func (d *detector) nodeRuntime(engines string) (*nodeRuntime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: %w", source, spec, err)
 	}
+	if len(ranges) == 0 {
+		return nil, fmt.Errorf("%s %q: no version can satisfy it", source, spec)
+	}
 	if line, ok := versionLine(have); ok && admits(ranges, line) {
 		if source != "default" {
 			d.note("Node.js %s, the stack's, satisfies %s %s", have, source, spec)

@@ -100,6 +100,7 @@ func TestNodeRuntimeChoice(t *testing.T) {
 		{nvmrc: "# comment\nv18.20.1\n", note: "Node.js v18.20.1: .nvmrc"},
 		{nodeVersion: "22", note: "Node.js 22: .node-version"},
 		{note: "Node.js 26: no version asked for"},
+		{engines: ">=20 <18", err: `package.json engines.node ">=20 <18": no version can satisfy it`},
 		{engines: "latest-ish", err: `package.json engines.node "latest-ish": not a version range`},
 		{engines: ">=18\n<20", note: "Node.js >=18 <20: package.json engines.node"},
 	} {
