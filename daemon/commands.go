@@ -329,8 +329,8 @@ func (d *Daemon) cmdAppsInfo(ctx context.Context, c *call) error {
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Name:\t%s\nURL:\t%s\nRelease:\t%s\nDomains:\t%s\nCreated:\t%s\n",
 		info.Name, info.URL, rel, strings.Join(info.Domains, ", "), info.CreatedAt.Format(time.RFC3339))
-	fmt.Fprintf(tw, "Disk:\timages %s (%d kept), repository %s, static files %s, logs %s\n",
-		bytesIEC(disk.ImageBytes), disk.Images, bytesIEC(disk.RepoBytes), bytesIEC(disk.StaticBytes), bytesIEC(disk.LogBytes))
+	fmt.Fprintf(tw, "Disk:\timages %s (%d kept), build cache %s, repository %s, static files %s, logs %s\n",
+		bytesIEC(disk.ImageBytes), disk.Images, bytesIEC(disk.CacheBytes), bytesIEC(disk.RepoBytes), bytesIEC(disk.StaticBytes), bytesIEC(disk.LogBytes))
 	return tw.Flush()
 }
 

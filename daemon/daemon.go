@@ -54,10 +54,8 @@ type Runtime interface {
 	StreamLogs(ctx context.Context, id string, since time.Time, fn func(line string)) error
 	ImageIDs(ctx context.Context, labels map[string]string) ([]string, error)
 	RemoveImage(ctx context.Context, ref string) error
-	// ListImages, ImageUniqueSizes, RemoveUnusedImage and ImageExists keep
-	// disk use bounded.
-	ListImages(ctx context.Context, labels map[string]string) ([]podman.ImageInfo, error)
-	ImageUniqueSizes(ctx context.Context) (map[string]int64, error)
+	// ListImages, RemoveUnusedImage and ImageExists keep disk use bounded.
+	ListImages(ctx context.Context, labels map[string]string, all bool) ([]podman.ImageInfo, error)
 	RemoveUnusedImage(ctx context.Context, id string) error
 	ImageExists(ctx context.Context, ref string) (bool, error)
 	CopyOut(ctx context.Context, image, path string, w io.Writer) error

@@ -13,7 +13,7 @@ import (
 
 // Disk kinds, as xcloud_disk_bytes{kind} names them.
 const (
-	diskImages     = "images"      // release images: what only they hold
+	diskImages     = "images"      // apps' images: their layers on top of the stack's
 	diskBuildCache = "build_cache" // build layers no release uses, RUN cache mounts
 	diskRepos      = "repos"       // apps' git repositories
 	diskStatic     = "static"      // static sites' files
@@ -30,26 +30,32 @@ const diskEvery = 5 * time.Minute
 // appDisk is what an app uses on disk, as apps:info shows it.
 type appDisk struct {
 	Images      int   `json:"images"`       // release images kept
-	ImageBytes  int64 `json:"image_bytes"`  // bytes only those images hold
+	ImageBytes  int64 `json:"image_bytes"`  // their layers on top of the stack's images
+	CacheBytes  int64 `json:"cache_bytes"`  // build layers kept as build cache
 	RepoBytes   int64 `json:"repo_bytes"`   // the git repository
 	StaticBytes int64 `json:"static_bytes"` // static sites' files
 	LogBytes    int64 `json:"log_bytes"`    // log history
 }
 
-// appDiskUse measures one app's disk use. Image bytes are those only the
-// app's release images hold: layers shared with the stack's images (or
-// between the app's own images) are not counted, as removing the app would
-// not free them.
+// appDiskUse measures one app's disk use. Image bytes are the layers the
+// app's images add to the images they are built on, each counted once:
+// the stack's images, which every app shares, are not counted, as
+// removing the app would not free them.
 func (d *Daemon) appDiskUse(ctx context.Context, app string) (appDisk, error) {
 	var u appDisk
-	imgs, err := d.imagesWithSizes(ctx, d.labels(map[string]string{labelApp: app}))
+	imgs, err := d.rt.ListImages(ctx, d.labels(map[string]string{labelApp: app}), true)
 	if err != nil {
 		return u, err
 	}
 	for _, im := range imgs {
-		if isReleaseImage(im) {
+		switch {
+		case isBuildCache(im):
+			u.CacheBytes += im.Own
+		case isReleaseImage(im):
 			u.Images++
-			u.ImageBytes += im.UniqueSize
+			u.ImageBytes += im.Own
+		default: // a build layer under a release image
+			u.ImageBytes += im.Own
 		}
 	}
 	u.RepoBytes = dirSize(filepath.Join(d.opts.ReposDir, app+".git"))
@@ -90,7 +96,7 @@ func logBytes(dir, app string) int64 {
 
 // diskUse measures what the daemon keeps on disk, by kind.
 func (d *Daemon) diskUse(ctx context.Context) (map[string]int64, error) {
-	imgs, err := d.imagesWithSizes(ctx, d.labels(nil))
+	imgs, err := d.rt.ListImages(ctx, d.labels(nil), true)
 	if err != nil {
 		return nil, err
 	}
@@ -99,11 +105,10 @@ func (d *Daemon) diskUse(ctx context.Context) (map[string]int64, error) {
 		out[k] = 0
 	}
 	for _, im := range imgs {
-		switch {
-		case isReleaseImage(im):
-			out[diskImages] += im.UniqueSize
-		case isBuildCache(im):
-			out[diskBuildCache] += im.UniqueSize
+		if isBuildCache(im) {
+			out[diskBuildCache] += im.Own
+		} else {
+			out[diskImages] += im.Own
 		}
 	}
 	out[diskBuildCache] += dirSize(d.opts.BuildCacheDir)
@@ -124,7 +129,7 @@ func (d *Daemon) diskChanged() {
 // measureDisk bounds the build cache and reports disk use to the
 // observer at start, every diskEvery and after each deploy's clean-up,
 // until ctx ends, off the deploys' path. Measuring walks the data
-// directories and asks Podman twice: scrapes read the last result.
+// directories and lists Podman's images: scrapes read the last result.
 func (d *Daemon) measureDisk(ctx context.Context) {
 	t := time.NewTicker(diskEvery)
 	defer t.Stop()

@@ -114,7 +114,8 @@ func isBuildCache(im podman.ImageInfo) bool {
 	return im.Dangling && len(im.Names) == 0 && !commit && im.Containers == 0
 }
 
-// cacheToRemove picks the build layers to remove, oldest first, so that
+// cacheToRemove picks the build layers to remove, oldest first (each
+// frees at least its own layer), so that
 // what stays of the cache (layers plus other bytes, such as RUN cache
 // mounts) fits in max; max <= 0 means no bound.
 func cacheToRemove(layers []podman.ImageInfo, other, max int64) []string {
@@ -123,7 +124,7 @@ func cacheToRemove(layers []podman.ImageInfo, other, max int64) []string {
 	}
 	total := other
 	for _, im := range layers {
-		total += im.UniqueSize
+		total += im.Own
 	}
 	layers = slices.Clone(layers)
 	slices.SortStableFunc(layers, func(a, b podman.ImageInfo) int { return a.Created.Compare(b.Created) })
@@ -133,7 +134,7 @@ func cacheToRemove(layers []podman.ImageInfo, other, max int64) []string {
 			break
 		}
 		out = append(out, imageID(im.ID))
-		total -= im.UniqueSize
+		total -= im.Own
 	}
 	return out
 }
@@ -147,12 +148,13 @@ func cacheToRemove(layers []podman.ImageInfo, other, max int64) []string {
 func (d *Daemon) pruneImages(ctx context.Context, app string) {
 	ctx = context.WithoutCancel(ctx)
 	defer d.diskChanged()
+	start := time.Now()
 	rels, err := d.keptCandidates(ctx, app)
 	if err != nil {
 		d.log.Warn("list releases to prune images", "app", app, "err", err)
 		return
 	}
-	imgs, err := d.rt.ListImages(ctx, d.labels(map[string]string{labelApp: app}))
+	imgs, err := d.rt.ListImages(ctx, d.labels(map[string]string{labelApp: app}), false)
 	if err != nil {
 		d.log.Warn("list images to prune", "app", app, "err", err)
 		return
@@ -170,24 +172,9 @@ func (d *Daemon) pruneImages(ctx context.Context, app string) {
 		removed++
 	}
 	if removed > 0 {
-		d.log.Info("removed images no kept release needs", "app", app, "count", removed, "keep_releases", d.opts.KeepReleases)
+		d.log.Info("removed images no kept release needs", "app", app, "count", removed,
+			"keep_releases", d.opts.KeepReleases, "took", time.Since(start).Round(time.Millisecond))
 	}
-}
-
-// imagesWithSizes lists the images carrying labels with their unique sizes.
-func (d *Daemon) imagesWithSizes(ctx context.Context, labels map[string]string) ([]podman.ImageInfo, error) {
-	imgs, err := d.rt.ListImages(ctx, labels)
-	if err != nil || len(imgs) == 0 {
-		return imgs, err
-	}
-	sizes, err := d.rt.ImageUniqueSizes(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for i := range imgs {
-		imgs[i].UniqueSize = sizes[imageID(imgs[i].ID)]
-	}
-	return imgs, nil
 }
 
 // keptCandidates returns the releases that decide what an app keeps: the
@@ -218,7 +205,7 @@ func (d *Daemon) boundBuildCache(ctx context.Context) {
 	if max <= 0 {
 		return
 	}
-	imgs, err := d.imagesWithSizes(ctx, d.labels(nil))
+	imgs, err := d.rt.ListImages(ctx, d.labels(nil), true)
 	if err != nil {
 		if ctx.Err() == nil {
 			d.log.Warn("list images to bound the build cache", "err", err)
@@ -259,7 +246,7 @@ func (d *Daemon) boundBuildCache(ctx context.Context) {
 		}
 		for _, im := range layers {
 			if imageID(im.ID) == id {
-				freed += im.UniqueSize
+				freed += im.Own
 			}
 		}
 	}

@@ -123,16 +123,16 @@ func TestImagesToRemove(t *testing.T) {
 func TestCacheToRemove(t *testing.T) {
 	t0 := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 	layers := []podman.ImageInfo{
-		{ID: "new", Created: t0.Add(3 * time.Minute), UniqueSize: 300},
-		{ID: "old", Created: t0, UniqueSize: 100},
-		{ID: "mid", Created: t0.Add(time.Minute), UniqueSize: 200},
+		{ID: "new", Created: t0.Add(3 * time.Minute), Own: 300},
+		{ID: "old", Created: t0, Own: 100},
+		{ID: "mid", Created: t0.Add(time.Minute), Own: 200},
 	}
 	tests := []struct {
 		other, max int64
 		want       []string
 	}{
-		{0, 0, nil},            // no bound
-		{0, 600, nil},          // fits
+		{0, 0, nil},   // no bound
+		{0, 600, nil}, // fits
 		{0, 599, []string{"old"}},
 		{0, 300, []string{"old", "mid"}},
 		{100, 300, []string{"old", "mid", "new"}}, // the mounts alone leave no room: every layer goes

@@ -89,10 +89,11 @@ func TestKeepReleases(t *testing.T) {
 	if err != nil {
 		t.Fatalf("apps:info: %v\n%s%s", err, stdout, stderr)
 	}
-	disk := regexp.MustCompile(`(?m)^Disk:\s+images [0-9.]+ [KMG]?i?B \(3 kept\), repository [0-9.]+ [KMG]iB, static files 0 B, logs [0-9.]+ [KMG]?i?B$`)
+	disk := regexp.MustCompile(`(?m)^Disk:\s+images [0-9.]+ MiB \(3 kept\), build cache [0-9.]+ [KMG]?i?B, repository [0-9.]+ [KMG]iB, static files 0 B, logs [0-9.]+ [KMG]?i?B$`)
 	if !disk.MatchString(stdout) {
 		t.Errorf("apps:info shows no disk use like %s:\n%s", disk, stdout)
 	}
+	t.Logf("apps:info:\n%s", stdout)
 
 	// The metric is measured after each deploy, not per scrape.
 	repos := regexp.MustCompile(`(?m)^xcloud_disk_bytes\{kind="repos"\} [1-9]`)

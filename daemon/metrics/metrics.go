@@ -69,7 +69,7 @@ func New() *Metrics {
 		}, []string{"app"}),
 		disk: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "xcloud_disk_bytes",
-			Help: "Bytes the daemon keeps on disk, by kind: images (what only release images hold), build_cache (build layers no release uses, RUN cache mounts), repos, static, logs. Measured every 5 minutes and after each deploy.",
+			Help: "Bytes the daemon keeps on disk, by kind: images (apps' image layers on top of the stack images), build_cache (build layers no release uses, RUN cache mounts), repos, static, logs. Measured every 5 minutes and after each deploy.",
 		}, []string{"kind"}),
 		apps: map[string]*appRecorder{},
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/images"
-	"github.com/containers/podman/v5/pkg/bindings/system"
 	"github.com/containers/podman/v5/pkg/domain/entities/types"
 )
 
@@ -22,22 +21,26 @@ type ImageInfo struct {
 	Containers int  // containers using it
 	// Size is the image's whole size, its parent layers included.
 	Size int64
-	// UniqueSize is what only this image holds: what removing it frees
-	// (filled in by the daemon from ImageUniqueSizes).
-	UniqueSize int64
+	// Own is what the image adds to its parent image (its own layer): the
+	// bytes it holds on disk beyond the image it was built on. Only set by
+	// a listing of every image (see ListImages).
+	Own int64
 }
 
-// ListImages returns the images carrying all the given labels, build
-// layers with child images left out (Podman removes those with their
-// last child). UniqueSize is not filled in: see ImageUniqueSizes. A 4.3
-// service applies only one label filter for images, so it gets one and
-// the rest is checked here.
-func (c *Client) ListImages(ctx context.Context, labels map[string]string) ([]ImageInfo, error) {
-	opts := new(images.ListOptions)
-	for _, k := range []string{"xcloud.instance", "xcloud.app"} {
-		if v, ok := labels[k]; ok {
-			opts = opts.WithFilters(map[string][]string{"label": {k + "=" + v}})
-			break
+// ListImages returns the images carrying all the given labels. With all,
+// build layers that have child images are listed too, and each image's
+// Own bytes are set (the listing is then slower: Podman works out every
+// image's parent); without, those build layers are left out (Podman
+// removes them with their last child). A 4.3 service applies only one
+// label filter for images, so the filtering happens here.
+func (c *Client) ListImages(ctx context.Context, labels map[string]string, all bool) ([]ImageInfo, error) {
+	opts := new(images.ListOptions).WithAll(all)
+	if !all {
+		for _, k := range []string{"xcloud.instance", "xcloud.app"} {
+			if v, ok := labels[k]; ok {
+				opts = opts.WithFilters(map[string][]string{"label": {k + "=" + v}})
+				break
+			}
 		}
 	}
 	var list []*types.ImageSummary
@@ -48,6 +51,10 @@ func (c *Client) ListImages(ctx context.Context, labels map[string]string) ([]Im
 	if err != nil {
 		return nil, fmt.Errorf("list images: %w", err)
 	}
+	size := make(map[string]int64, len(list))
+	for _, im := range list {
+		size[im.ID] = im.Size
+	}
 	var out []ImageInfo
 next:
 	for _, im := range list {
@@ -56,29 +63,15 @@ next:
 				continue next
 			}
 		}
-		out = append(out, ImageInfo{
+		info := ImageInfo{
 			ID: im.ID, Names: im.Names, Labels: im.Labels, Created: time.Unix(im.Created, 0),
 			Dangling: im.Dangling, Containers: im.Containers, Size: im.Size,
-		})
-	}
-	return out, nil
-}
-
-// ImageUniqueSizes returns, by image ID, the bytes only that image holds
-// (what removing it frees), from the service's disk usage report, which
-// is cheap: the service keeps layer sizes.
-func (c *Client) ImageUniqueSizes(ctx context.Context) (map[string]int64, error) {
-	var df *types.SystemDfReport
-	err := retryRace(ctx, func() (err error) {
-		df, err = system.DiskUsage(c.ctx(ctx), nil)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("disk usage: %w", err)
-	}
-	out := make(map[string]int64, len(df.Images))
-	for _, im := range df.Images {
-		out[im.ImageID] = im.UniqueSize
+		}
+		if all {
+			// A parent gone from storage left its layers to this image.
+			info.Own = max(im.Size-size[im.ParentId], 0)
+		}
+		out = append(out, info)
 	}
 	return out, nil
 }
