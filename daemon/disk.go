@@ -133,6 +133,7 @@ func (d *Daemon) diskChanged() {
 func (d *Daemon) measureDisk(ctx context.Context) {
 	t := time.NewTicker(diskEvery)
 	defer t.Stop()
+	d.pruneAll(ctx)
 	for {
 		d.boundBuildCache(ctx)
 		if use, err := d.diskUse(ctx); err != nil {

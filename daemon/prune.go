@@ -177,6 +177,30 @@ func (d *Daemon) pruneImages(ctx context.Context, app string) {
 	}
 }
 
+// pruneAll prunes every app's images once at start, so an upgrade or a
+// lower keep_releases takes effect before the next deploy. An app a deploy
+// or command holds is skipped: its deploy prunes it.
+func (d *Daemon) pruneAll(ctx context.Context) {
+	apps, err := d.store.ListApps(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Warn("list apps to prune images", "err", err)
+		}
+		return
+	}
+	for _, a := range apps {
+		if ctx.Err() != nil {
+			return
+		}
+		lock := d.appLock(a.Name)
+		if !lock.TryLock() {
+			continue
+		}
+		d.pruneImages(ctx, a.Name)
+		lock.Unlock()
+	}
+}
+
 // keptCandidates returns the releases that decide what an app keeps: the
 // newest keptReleases and the current one.
 func (d *Daemon) keptCandidates(ctx context.Context, app string) ([]store.Release, error) {

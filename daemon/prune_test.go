@@ -1,6 +1,9 @@
 package daemon
 
 import (
+	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -142,5 +145,46 @@ func TestCacheToRemove(t *testing.T) {
 		if got := cacheToRemove(layers, tt.other, tt.max); !slices.Equal(got, tt.want) {
 			t.Errorf("cacheToRemove(other %d, max %d) = %v, want %v", tt.other, tt.max, got, tt.want)
 		}
+	}
+}
+
+func TestTrimCacheMounts(t *testing.T) {
+	dir := t.TempDir()
+	old := time.Now().Add(-time.Hour)
+	mount := func(name string, size int, mod time.Time) {
+		t.Helper()
+		p := filepath.Join(dir, name, "sub")
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(p, "f")
+		if err := os.WriteFile(f, make([]byte, size), 0o444); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{f, p, filepath.Dir(p)} {
+			if err := os.Chtimes(q, mod, mod); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chmod(p, 0o555); err != nil { // as Go's module cache does
+			t.Fatal(err)
+		}
+	}
+	mount("go", 300, old.Add(2*time.Minute))
+	mount("root", 200, old)                     // least recently written: goes first
+	mount("cache", 100, old.Add(3*time.Minute)) // newest
+	d := &Daemon{opts: Options{BuildCacheDir: dir}, log: slog.New(slog.DiscardHandler)}
+	total := dirSize(dir)
+	if total != 600 {
+		t.Fatalf("dirSize = %d, want 600", total)
+	}
+	d.trimCacheMounts(total, 350)
+	var left []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if want := []string{"cache"}; !slices.Equal(left, want) {
+		t.Errorf("mounts left %v, want %v (the least recently written go first until 350 bytes fit)", left, want)
 	}
 }
