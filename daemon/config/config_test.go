@@ -118,6 +118,11 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"duplicate stack image", "[stack]\nrun_node = \"localhost/xcloud/build-node:trixie\"\n", "xcloud.toml:2: stack.run_node: same image as stack.build_node"},
 		{"bad stack mirror", "[stack]\nmirror = \"deb.debian.org/debian\"\n", "xcloud.toml:2: stack.mirror"},
 		{"bad stack bool", "[stack]\ntrust_host_ca = \"yes\"\n", "xcloud.toml:2: stack.trust_host_ca"},
+		{"negative keep_releases", "[deploy]\n\nkeep_releases = -1\n", "xcloud.toml:3: deploy.keep_releases: must be between 0 and 100"},
+		{"huge keep_releases", "[deploy]\nkeep_releases = 1000\n", "xcloud.toml:2: deploy.keep_releases: must be between 0 and 100"},
+		{"keep_releases not a number", "[deploy]\nkeep_releases = \"five\"\n", "xcloud.toml:2: deploy.keep_releases"},
+		{"tiny cache_max", "[build]\ncache_max = \"1m\"\n", "xcloud.toml:2: build.cache_max: must be 0 (no bound) or at least 64m"},
+		{"bad cache_max", "[build]\ncache_max = \"big\"\n", "xcloud.toml:2: build.cache_max"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parse(t, tc.src, nil)
