@@ -52,6 +52,19 @@ func TestNodeRuntimes(t *testing.T) {
 		h.realAppServes("nodenative."+baseDomain, "/", "native addon, zlib 1.", 10*time.Second)
 	})
 
+	t.Run("native addon on the stack's Node.js", func(t *testing.T) {
+		// Debian's node-gyp builds against Debian's Node.js headers.
+		r := newRepo(t, h, h.key)
+		r.copyRealApp("node-native")
+		r.write("package.json", `{"private": true, "scripts": {"install": "node-gyp rebuild", "start": "node server.js"}, "engines": {"node": "20.x"}}`)
+		r.commit("on node 20")
+		out, err := r.push(h.remote("nodenative20"), "main")
+		if err != nil || !strings.Contains(out, "the stack's, satisfies package.json engines.node 20.x") {
+			t.Fatalf("push: %v\n%s", err, out)
+		}
+		h.realAppServes("nodenative20."+baseDomain, "/", "native addon, zlib 1.", 10*time.Second)
+	})
+
 	t.Run("no release matches", func(t *testing.T) {
 		r := newRepo(t, h, h.key)
 		r.write("package.json", `{"scripts": {"start": "node server.js"}, "engines": {"node": ">=99"}}`)
