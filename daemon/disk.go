@@ -43,9 +43,12 @@ type appDisk struct {
 // removing the app would not free them.
 func (d *Daemon) appDiskUse(ctx context.Context, app string) (appDisk, error) {
 	var u appDisk
-	imgs, err := d.rt.ListImages(ctx, d.labels(map[string]string{labelApp: app}), true)
-	if err != nil {
-		return u, err
+	var imgs []podman.ImageInfo
+	if d.rt != nil { // nil in tests of the command layer alone
+		var err error
+		if imgs, err = d.rt.ListImages(ctx, d.labels(map[string]string{labelApp: app}), true); err != nil {
+			return u, err
+		}
 	}
 	for _, im := range imgs {
 		switch {

@@ -20,6 +20,10 @@ func (noContainers) List(context.Context, map[string]string) ([]podman.Container
 	return nil, nil
 }
 
+func (noContainers) ListImages(context.Context, map[string]string, bool) ([]podman.ImageInfo, error) {
+	return nil, nil
+}
+
 func newStaticDaemon(t *testing.T) (*Daemon, *store.Store) {
 	t.Helper()
 	st := newAppsStore(t, "site")
