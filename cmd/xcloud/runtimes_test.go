@@ -75,6 +75,13 @@ func TestNodeRuntimes(t *testing.T) {
 		if err == nil || !strings.Contains(out, want) {
 			t.Errorf("push: %v; want a failure with %q in:\n%s", err, want, out)
 		}
+		// The failing step, which the push quotes, keeps the picker script
+		// out of it.
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "! ") && len(l) > 400 {
+				t.Errorf("failure line of %d bytes: %s", len(l), l)
+			}
+		}
 	})
 }
 
