@@ -474,10 +474,9 @@ func firstLine(b []byte) string {
 // nodeRanges turns an npm version range or an nvm alias (node, stable,
 // lts/*, lts/NAME) into the intervals of versions it admits.
 func nodeRanges(spec, lts string) ([]interval, error) {
-	all := []interval{{hi: infinity()}}
 	switch s := strings.ToLower(spec); {
 	case s == "node" || s == "stable" || s == "latest" || s == "current":
-		return all, nil
+		return []interval{{hi: infinity()}}, nil
 	case s == "lts/*" || s == "lts" || s == "lts/latest":
 		if lts == "" {
 			return nil, fmt.Errorf("the stack names no LTS line; write a version instead")
@@ -490,21 +489,11 @@ func nodeRanges(spec, lts string) ([]interval, error) {
 		}
 		spec = strconv.Itoa(major)
 	}
-	var out []interval
-	for _, set := range strings.Split(spec, "||") {
-		if strings.TrimSpace(set) == "" {
-			out = append(out, all[0]) // "" and "a || " admit everything, as in npm
-			continue
-		}
-		iv, ok := parseRangeSet(set)
-		if !ok {
-			return nil, fmt.Errorf("not a version range")
-		}
-		if !iv.empty() {
-			out = append(out, iv)
-		}
+	ranges, ok := parseRange(spec)
+	if !ok {
+		return nil, fmt.Errorf("not a version range")
 	}
-	return out, nil
+	return ranges, nil
 }
 
 // admits reports whether some interval of ranges meets line.

@@ -84,19 +84,24 @@ func versionLine(v string) (interval, bool) {
 	return interval{p.v, p.next()}, true
 }
 
-// rangeAllows reports whether the npm version range r admits some version in
-// line. ok is false when r cannot be parsed.
-func rangeAllows(r string, line interval) (allows, ok bool) {
+// parseRange parses an npm version range: sets of comparators joined by
+// "||". It returns the non-empty intervals the sets admit; ok is false when
+// r cannot be parsed. An empty set ("", "a || ") admits every version.
+func parseRange(r string) (ivs []interval, ok bool) {
 	for _, set := range strings.Split(r, "||") {
+		if strings.TrimSpace(set) == "" {
+			ivs = append(ivs, interval{hi: infinity()})
+			continue
+		}
 		iv, ok := parseRangeSet(set)
 		if !ok {
-			return false, false
+			return nil, false
 		}
-		if !iv.intersect(line).empty() {
-			allows = true
+		if !iv.empty() {
+			ivs = append(ivs, iv)
 		}
 	}
-	return allows, true
+	return ivs, true
 }
 
 // parseRangeSet parses space-separated comparators (all must hold) or a
