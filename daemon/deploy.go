@@ -71,33 +71,10 @@ func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) e
 		}
 	}
 
-	src, err := openSource(p.RepoDir, p.NewSHA)
+	src, plan, aj, err := d.prepareDeploy(ctx, p, w)
 	if err != nil {
+		d.recordRefusedPush(ctx, p, err)
 		return err
-	}
-	plan, err := buildpacks.Detect(src.fs(), d.opts.Stack)
-	if err != nil {
-		return err
-	}
-	if plan.Kind == buildpacks.KindContainerfile {
-		w.step("Using the repository's %s", plan.Containerfile)
-	} else {
-		w.step("Detected %s %s", plan.Name, plan.Reason)
-	}
-	for _, n := range plan.Notes {
-		fmt.Fprintf(w, "       %s\n", n)
-	}
-	aj, err := d.planAppJSON(ctx, p.App, plan, w)
-	if err != nil {
-		return err
-	}
-	if plan.AppJSON != nil && len(plan.AppJSON.Cron) > 0 {
-		if err := checkCronIntervals(plan.AppJSON.Cron, d.opts.CronMinInterval); err != nil {
-			return err
-		}
-		if plan.Kind == buildpacks.KindStatic || plan.StaticRoot != "" {
-			fmt.Fprintf(w, "       app.json cron jobs are ignored: a static site has no container to run them in\n")
-		}
 	}
 	if plan.Kind == buildpacks.KindStatic {
 		return d.deployStatic(ctx, p, src, plan, w)
@@ -140,6 +117,54 @@ func (d *Daemon) failRelease(ctx context.Context, rel store.Release, cause error
 		return
 	}
 	d.obs.DeployFinished(rel.App, false)
+}
+
+// prepareDeploy reads the pushed commit and decides how to build it: the
+// detected plan and the app.json it carries, checked.
+func (d *Daemon) prepareDeploy(ctx context.Context, p gitreceive.Push, w *progress) (*source, *buildpacks.Plan, appJSONPlan, error) {
+	src, err := openSource(p.RepoDir, p.NewSHA)
+	if err != nil {
+		return nil, nil, appJSONPlan{}, err
+	}
+	plan, err := buildpacks.Detect(src.fs(), d.opts.Stack)
+	if err != nil {
+		return nil, nil, appJSONPlan{}, err
+	}
+	if plan.Kind == buildpacks.KindContainerfile {
+		w.step("Using the repository's %s", plan.Containerfile)
+	} else {
+		w.step("Detected %s %s", plan.Name, plan.Reason)
+	}
+	for _, n := range plan.Notes {
+		fmt.Fprintf(w, "       %s\n", n)
+	}
+	aj, err := d.planAppJSON(ctx, p.App, plan, w)
+	if err != nil {
+		return nil, nil, appJSONPlan{}, err
+	}
+	if plan.AppJSON != nil && len(plan.AppJSON.Cron) > 0 {
+		if err := checkCronIntervals(plan.AppJSON.Cron, d.opts.CronMinInterval); err != nil {
+			return nil, nil, appJSONPlan{}, err
+		}
+		if plan.Kind == buildpacks.KindStatic || plan.StaticRoot != "" {
+			fmt.Fprintf(w, "       app.json cron jobs are ignored: a static site has no container to run them in\n")
+		}
+	}
+	return src, plan, aj, nil
+}
+
+// recordRefusedPush records a push refused before its build started (no
+// buildable app detected, a bad app.json) as a failed build, so `builds`
+// and notifiers hear of it like any failed build.
+func (d *Daemon) recordRefusedPush(ctx context.Context, p gitreceive.Push, cause error) {
+	ctx = context.WithoutCancel(ctx)
+	b, err := d.store.CreateBuild(ctx, p.App, p.Ref, p.NewSHA)
+	if err == nil {
+		err = d.store.FinishBuild(ctx, b.ID, store.BuildFailed, "", cause.Error(), []byte(cause.Error()+"\n"))
+	}
+	if err != nil {
+		d.log.Error("record refused push", "app", p.App, "err", err)
+	}
 }
 
 // specFromPlan turns the detected processes and app.json into the spec

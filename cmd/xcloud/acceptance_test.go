@@ -142,6 +142,14 @@ func TestBadInput(t *testing.T) {
 		if err == nil || !strings.Contains(out, "no Containerfile, Dockerfile, go.mod, package.json") {
 			t.Errorf("push without a Containerfile: err %v\n%s", err, out)
 		}
+		// The refused push is a failed build, so notifiers hear of it.
+		builds, _, err := h.ssh(h.key, "builds", "empty", "--json")
+		if err != nil || !strings.Contains(builds, `"failed"`) || !strings.Contains(builds, "no Containerfile") {
+			t.Errorf("builds after a refused push: %v\n%s", err, builds)
+		}
+		if evs, _, err := h.ssh(h.key, "events", "empty"); err != nil || !strings.Contains(evs, "build:failed") {
+			t.Errorf("events after a refused push: %v\n%s", err, evs)
+		}
 	})
 
 	t.Run("unknown command", func(t *testing.T) {
