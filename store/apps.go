@@ -110,20 +110,14 @@ func (s *Store) ListApps(ctx context.Context) ([]App, error) {
 // (see Tombstones), and records app:destroyed. Past events are kept.
 func (s *Store) DeleteApp(ctx context.Context, name string) error {
 	err := s.write(ctx, func(tx *wtx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM apps WHERE name = ?", name)
-		if err != nil {
+		if err := execOne(ctx, tx, "DELETE FROM apps WHERE name = ?", name); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrNotFound
 		}
 		if _, err := tx.ExecContext(ctx,
 			"INSERT OR REPLACE INTO app_tombstones (name, destroyed_at) VALUES (?, ?)", name, toDB(now())); err != nil {
 			return err
 		}
-		_, err = tx.event(ctx, EventAppDestroyed, name, fmt.Sprintf("app %s destroyed", name), nil)
+		_, err := tx.event(ctx, EventAppDestroyed, name, fmt.Sprintf("app %s destroyed", name), nil)
 		return err
 	})
 	if err != nil {
@@ -206,14 +200,8 @@ func (s *Store) SetLimits(ctx context.Context, name string, limits []byte) error
 // package, never user input.
 func (s *Store) setAppColumn(ctx context.Context, name, column string, value any) error {
 	err := s.write(ctx, func(tx *wtx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE apps SET "+column+" = ? WHERE name = ?", value, name)
-		if err != nil {
+		if err := execOne(ctx, tx, "UPDATE apps SET "+column+" = ? WHERE name = ?", value, name); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrNotFound
 		}
 		return nil
 	})

@@ -52,16 +52,10 @@ func (s *Store) RemoveDomain(ctx context.Context, app, host string) error {
 		return fmt.Errorf("remove domain from %q: %w", app, err)
 	}
 	err = s.write(ctx, func(tx *wtx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM domains WHERE host = ? AND app = ?", h, app)
-		if err != nil {
+		if err := execOne(ctx, tx, "DELETE FROM domains WHERE host = ? AND app = ?", h, app); err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrNotFound
-		}
-		_, err = tx.event(ctx, EventDomainUnmapped, app, fmt.Sprintf("domain %s unmapped from %s", h, app),
+		_, err := tx.event(ctx, EventDomainUnmapped, app, fmt.Sprintf("domain %s unmapped from %s", h, app),
 			map[string]any{"host": h})
 		return err
 	})

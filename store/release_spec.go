@@ -11,14 +11,8 @@ import (
 // release.
 func (s *Store) SetReleaseSpec(ctx context.Context, app string, version int, spec []byte) error {
 	err := s.write(ctx, func(tx *wtx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE releases SET spec = ? WHERE app = ? AND version = ?", string(spec), app, version)
-		if err != nil {
+		if err := execOne(ctx, tx, "UPDATE releases SET spec = ? WHERE app = ? AND version = ?", string(spec), app, version); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrNotFound
 		}
 		return nil
 	})

@@ -202,6 +202,21 @@ func requireApp(ctx context.Context, q queryer, app string) error {
 }
 
 // clampLimit applies the default page size to limit.
+// execOne runs a statement that must change one row or more: none is
+// ErrNotFound.
+func execOne(ctx context.Context, tx *wtx, query string, args ...any) error {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
 func clampLimit(limit int) int {
 	if limit <= 0 {
 		return 100
