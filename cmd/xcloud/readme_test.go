@@ -130,9 +130,9 @@ func TestReadme(t *testing.T) {
 // readmeOutputs: for README examples containing the key, what their output
 // must contain.
 var readmeOutputs = map[string]string{
-	"config:get hello MSG":          "a b c",
-	"'echo one && echo two'":        "one\ntwo",
-	"run hello env":                 "GREETING=hi",
+	"config:get hello MSG":         "a b c",
+	"'echo one && echo two'":       "one\ntwo",
+	"run hello env":                "GREETING=hi",
 	"curl -H 'Host: hello.xcloud.": "hello from the README",
 }
 
