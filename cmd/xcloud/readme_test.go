@@ -139,6 +139,7 @@ var readmeOutputs = map[string]string{
 // readmeExempt says why a README sh line is not run by TestReadme, or "".
 func readmeExempt(line string) string {
 	for _, e := range []struct{ prefix, why string }{
+		{"git pull ", "upgrades a real install (git pull, make build, install.sh as root)"},
 		{"git clone ", "clones this repository from wherever you got it; the test runs inside a clone"},
 		{"make ", "make run/build/test/bench install packages or run for minutes; CI runs make test itself"},
 		{"sudo ", "needs root and a real server (contrib/install.sh, systemctl, userdel); make test-rootless runs install.sh in CI"},
