@@ -243,7 +243,10 @@ var commandName = regexp.MustCompile(`^[a-z]+(:[a-z-]+)*$`)
 func helpCommands(help string) map[string]bool {
 	names := map[string]bool{}
 	for _, l := range strings.Split(help, "\n") {
-		if !strings.HasPrefix(l, " ") && !strings.HasPrefix(l, "\t") {
+		// A command's line is indented a little; a wrapped description,
+		// a heading or an example is not a command.
+		indent := len(l) - len(strings.TrimLeft(l, " \t"))
+		if indent == 0 || indent > 4 {
 			continue
 		}
 		f := strings.Fields(l)
