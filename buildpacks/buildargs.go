@@ -100,8 +100,9 @@ func DeclareArgs(generated []byte, names []string) ([]byte, bool) {
 	return []byte(b.String()), true
 }
 
-// instruction is one Containerfile instruction, continuation lines joined.
-type instruction struct{ keyword, args string }
+// instruction is one Containerfile instruction, continuation lines joined;
+// heading is the text of a heading comment right before it (see Steps).
+type instruction struct{ keyword, args, heading string }
 
 // instructions splits a Containerfile into its instructions.
 func instructions(containerfile []byte) []instruction {
@@ -112,6 +113,7 @@ func instructions(containerfile []byte) []instruction {
 	var cur strings.Builder
 	directives := true // parser directives come first, before anything else
 	var heredocs []string
+	var heading string // of the next instruction
 	for sc.Scan() {
 		line := strings.TrimRight(sc.Text(), "\r")
 		if len(heredocs) > 0 {
@@ -130,6 +132,9 @@ func instructions(containerfile []byte) []instruction {
 			}
 			directives = false
 		}
+		if h, ok := strings.CutPrefix(trimmed, headingMarker); ok && cur.Len() == 0 {
+			heading = strings.TrimSpace(h)
+		}
 		if strings.HasPrefix(trimmed, "#") || (trimmed == "" && cur.Len() == 0) {
 			continue // comments, also inside a continued instruction
 		}
@@ -145,12 +150,13 @@ func instructions(containerfile []byte) []instruction {
 			continue
 		}
 		kw, args, _ := strings.Cut(full, " ")
-		out = append(out, instruction{keyword: kw, args: strings.TrimSpace(args)})
+		out = append(out, instruction{keyword: kw, args: strings.TrimSpace(args), heading: heading})
+		heading = ""
 		heredocs = heredocMarkers(args)
 	}
 	if full := strings.TrimSpace(cur.String()); full != "" {
 		kw, args, _ := strings.Cut(full, " ")
-		out = append(out, instruction{keyword: kw, args: strings.TrimSpace(args)})
+		out = append(out, instruction{keyword: kw, args: strings.TrimSpace(args), heading: heading})
 	}
 	return out
 }

@@ -318,6 +318,7 @@ func (d *detector) goContainerfile(app goApp, reason string) (*Plan, error) {
 			} else {
 				w.line("COPY go.mod ./")
 			}
+			w.heading("Downloading dependencies (go mod download)")
 			w.line("RUN go mod download")
 		}
 	case goGOPATH:
@@ -343,12 +344,14 @@ func (d *detector) goContainerfile(app goApp, reason string) (*Plan, error) {
 		// No manifest to install from first: the module cache lives in a
 		// cache mount instead, so dependencies download once, not per push.
 		mounts += " --mount=type=cache,target=/go/pkg/mod"
+		w.heading("Resolving dependencies (go mod tidy)")
 		w.line("RUN --mount=type=cache,target=/go/pkg/mod go mod init %s && go mod tidy -e", shellQuote(app.path))
 	}
 	build := fmt.Sprintf(`CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/bin/ %s`, strings.Join(pkgs, " "))
 	for name, bin := range d.goCompatLinks(app) {
 		build += " && ln -s bin/" + bin + " /out/" + name
 	}
+	w.heading("Compiling (go build)")
 	w.line("RUN %s %s", mounts, build)
 	w.blank()
 	w.line("FROM %s", s.Base)

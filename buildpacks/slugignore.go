@@ -138,6 +138,7 @@ func (d *detector) slugPrune(w *cfWriter) error {
 	for i, p := range paths {
 		quoted[i] = shellQuote(p)
 	}
+	w.heading("Removing the paths .slugignore lists")
 	w.line("RUN rm -rf -- %s", strings.Join(quoted, " "))
 	return nil
 }

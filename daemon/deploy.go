@@ -56,7 +56,7 @@ func (d *Daemon) CreateApp(ctx context.Context, app string, by gitreceive.Identi
 // serving.
 func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) error {
 	defer d.deployStarted()()
-	w := &progress{w: out}
+	w := &progress{w: out, start: time.Now()}
 	unlock, err := d.lockApp(ctx, p.App, w)
 	if err != nil {
 		return err
@@ -106,7 +106,10 @@ func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) e
 		return err
 	}
 	d.afterDeploy(ctx, rel, aj, w)
-	w.done("%s", d.deployedLine(p.App, spec))
+	if also := d.alsoRunning(ctx, p.App, spec); also != "" {
+		w.step("%s", also)
+	}
+	w.done("%s", d.deployedLine(p.App, rel.Version, spec, w.took()))
 	return nil
 }
 
@@ -257,7 +260,11 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *source, plan
 		containerfile = generatedContainerfile
 		extra = map[string][]byte{containerfile: in.generated}
 	}
-	w.step("Building %s (%s) from %s", p.App, short(p.NewSHA), containerfile)
+	if plan.Generated != nil {
+		w.step("Building %s (%s)", p.App, short(p.NewSHA))
+	} else {
+		w.step("Building %s (%s) from %s", p.App, short(p.NewSHA), containerfile)
+	}
 	if len(in.vars) > 0 {
 		fmt.Fprintf(w, "       Config vars for the build (as build args): %s\n", strings.Join(in.vars, ", "))
 	}
@@ -275,6 +282,8 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *source, plan
 		d.mu.Unlock()
 	}()
 	logBuf := &capped{max: maxBuildLog}
+	labels := d.labels(map[string]string{labelApp: p.App, "xcloud.commit": p.NewSHA})
+	shown := newBuildOutput(w, d.buildFile(plan, in, src), plan.Generated != nil, len(labels))
 	pr, pw := io.Pipe()
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -286,12 +295,13 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *source, plan
 		Context:       pr,
 		Containerfile: containerfile,
 		Tag:           ref,
-		Labels:        d.labels(map[string]string{labelApp: p.App, "xcloud.commit": p.NewSHA}),
+		Labels:        labels,
 		BuildArgs:     in.args,
 		MemoryBytes:   d.opts.BuildMemoryBytes,
 		CPUs:          d.opts.BuildCPUs,
-		Out:           io.MultiWriter(w.indent(), logBuf),
+		Out:           io.MultiWriter(shown, logBuf),
 	})
+	shown.flush()
 	pr.CloseWithError(errors.New("build finished"))
 	wg.Wait()
 	status, msg := store.BuildStatus("succeeded"), ""
@@ -327,7 +337,18 @@ func short(sha string) string {
 }
 
 // progress writes Heroku-style progress lines to the pusher.
-type progress struct{ w io.Writer }
+type progress struct {
+	w     io.Writer
+	start time.Time // of the push, for the time it took; zero: untimed
+}
+
+// took is how long the push has run, 0 when untimed.
+func (p *progress) took() time.Duration {
+	if p.start.IsZero() {
+		return 0
+	}
+	return time.Since(p.start)
+}
 
 func (p *progress) Write(b []byte) (int, error) { return p.w.Write(b) }
 

@@ -3,16 +3,22 @@ package daemon
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
-// deployedLine is a deploy's final message: the app's URL or, when the
-// release has no web process, a warning in its place: nothing answers at
-// that URL but the proxy's 503, which a printed URL would hide.
-func (d *Daemon) deployedLine(app string, spec []byte) string {
-	if warn := d.noWebWarning(app, spec); warn != "" {
-		return app + " deployed " + warn
+// deployedLine is a deploy's final message: the release, the time the push
+// took and the app's URL or, when the release has no web process, a warning
+// in its place: nothing answers at that URL but the proxy's 503, which a
+// printed URL would hide.
+func (d *Daemon) deployedLine(app string, version int, spec []byte, took time.Duration) string {
+	head := fmt.Sprintf("%s v%d deployed", app, version)
+	if took > 0 {
+		head += " in " + took.Round(100*time.Millisecond).String()
 	}
-	return fmt.Sprintf("%s deployed: %s", app, d.AppURL(app))
+	if warn := d.noWebWarning(app, spec); warn != "" {
+		return head + " " + warn
+	}
+	return head + ": " + d.AppURL(app)
 }
 
 // noWebWarning says, for a release spec without a web process, that the

@@ -3,22 +3,26 @@ package daemon
 import (
 	"log/slog"
 	"testing"
+	"time"
 )
 
 func TestDeployedLine(t *testing.T) {
 	d := New(Options{BaseDomain: "xcloud.test", Logger: slog.New(slog.DiscardHandler)})
 	for _, tc := range []struct{ spec, want string }{
-		{`{"processes":{"web":"./app","worker":"./w"}}`, "web deployed: http://web.xcloud.test"},
-		{`{"processes":{"web":""}}`, "web deployed: http://web.xcloud.test"},
-		{`{"processes":{},"static":"v1"}`, "web deployed: http://web.xcloud.test"},
+		{`{"processes":{"web":"./app","worker":"./w"}}`, "web v4 deployed in 3.4s: http://web.xcloud.test"},
+		{`{"processes":{"web":""}}`, "web v4 deployed in 3.4s: http://web.xcloud.test"},
+		{`{"processes":{},"static":"v1"}`, "web v4 deployed in 3.4s: http://web.xcloud.test"},
 		{`{"processes":{"worker":"./w","clock":"./c","release":"./migrate"}}`,
-			`web deployed without a web process (it runs clock, worker): http://web.xcloud.test answers 503; add a "web: COMMAND" line to the Procfile to serve HTTP`},
+			`web v4 deployed in 3.4s without a web process (it runs clock, worker): http://web.xcloud.test answers 503; add a "web: COMMAND" line to the Procfile to serve HTTP`},
 		{`{"processes":{"release":"./migrate"}}`,
-			`web deployed without a web process (it runs nothing): http://web.xcloud.test answers 503; add a "web: COMMAND" line to the Procfile to serve HTTP`},
+			`web v4 deployed in 3.4s without a web process (it runs nothing): http://web.xcloud.test answers 503; add a "web: COMMAND" line to the Procfile to serve HTTP`},
 	} {
-		if got := d.deployedLine("web", []byte(tc.spec)); got != tc.want {
+		if got := d.deployedLine("web", 4, []byte(tc.spec), 3420*time.Millisecond); got != tc.want {
 			t.Errorf("deployedLine(%s) =\n%q, want\n%q", tc.spec, got, tc.want)
 		}
+	}
+	if got, want := d.deployedLine("web", 1, []byte(`{"processes":{"web":""}}`), 0), "web v1 deployed: http://web.xcloud.test"; got != want {
+		t.Errorf("untimed: %q, want %q", got, want)
 	}
 }
 

@@ -60,7 +60,7 @@ func (d *Daemon) releaseStatic(ctx context.Context, p gitreceive.Push, dir strin
 		d.failRelease(ctx, rel, err)
 		return err
 	}
-	w.done("%s deployed: %s", p.App, d.AppURL(p.App))
+	w.done("%s", d.deployedLine(p.App, rel.Version, spec, w.took()))
 	return nil
 }
 

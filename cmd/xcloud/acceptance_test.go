@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -26,10 +27,13 @@ func TestPushDeploy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("first push failed: %v\n%s", err, out)
 	}
-	for _, want := range []string{"Created app hello", "-----> Building hello", "STEP 1/", "Starting 1 web container", fmt.Sprintf("=====> hello deployed: http://%s:%d", host, h.httpPort)} {
+	for _, want := range []string{"Created app hello", "-----> Building hello", "STEP 1/", "Starting 1 web container"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("push output lacks %q:\n%s", want, out)
 		}
+	}
+	if !regexp.MustCompile(fmt.Sprintf(`=====> hello v1 deployed in [0-9.]+m?s: http://%s:%d\n`, regexp.QuoteMeta(host), h.httpPort)).MatchString(out) {
+		t.Errorf("push output does not end with the release, time and URL:\n%s", out)
 	}
 	h.waitBody(host, "hello v1", 10*time.Second)
 
