@@ -117,8 +117,8 @@ func TestReadme(t *testing.T) {
 		// README, "Quoting": ssh joins its arguments with spaces and the
 		// daemon splits the line again, so single quotes meant for the
 		// local shell are gone by the time the daemon sees the line.
-		if out, errOut, err := h.ssh(h.key, "config:set", "hello", "MSG=x y z"); err == nil {
-			t.Errorf("config:set hello 'MSG=x y z' (unquoted for the daemon) succeeded; the README says it fails:\n%s%s", out, errOut)
+		if out, errOut, err := h.ssh(h.key, "config:set", "hello", "MSG=a b c"); err == nil || !strings.Contains(errOut, `"b" is not KEY=VALUE`) {
+			t.Errorf("config:set hello 'MSG=a b c' (unquoted for the daemon): the README says it fails with %q; got %v:\n%s%s", `"b" is not KEY=VALUE`, err, out, errOut)
 		}
 		out, errOut, err := h.ssh(h.key, "run", "hello", "echo a && echo b")
 		if err != nil || !strings.Contains(out, "a && echo b") {
