@@ -32,7 +32,7 @@ func TestPushDeploy(t *testing.T) {
 			t.Errorf("push output lacks %q:\n%s", want, out)
 		}
 	}
-	if !regexp.MustCompile(fmt.Sprintf(`=====> hello v1 deployed in [0-9.]+m?s: http://%s:%d\n`, regexp.QuoteMeta(host), h.httpPort)).MatchString(out) {
+	if !regexp.MustCompile(fmt.Sprintf(`=====> hello v1 deployed in (?:[0-9]+m)?[0-9.]+s: http://%s:%d\n`, regexp.QuoteMeta(host), h.httpPort)).MatchString(out) {
 		t.Errorf("push output does not end with the release, time and URL:\n%s", out)
 	}
 	h.waitBody(host, "hello v1", 10*time.Second)

@@ -17,7 +17,7 @@ var podmanMachinery = regexp.MustCompile(`(?m)^\s*(\[\d+/\d+\] )?(STEP \d+/\d+|C
 // and returns its URL.
 func deployedURL(t *testing.T, out, app string, version int) *url.URL {
 	t.Helper()
-	re := regexp.MustCompile(fmt.Sprintf(`(?m)^=====> %s v%d deployed in [0-9.]+m?s: (\S+)$`, app, version))
+	re := regexp.MustCompile(fmt.Sprintf(`(?m)^=====> %s v%d deployed in (?:[0-9]+m)?[0-9.]+s: (\S+)$`, app, version))
 	m := re.FindStringSubmatchIndex(out)
 	if m == nil {
 		t.Fatalf("push output does not end with %q:\n%s", re, out)
