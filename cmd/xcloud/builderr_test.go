@@ -22,8 +22,12 @@ func TestBuildErrorOneLine(t *testing.T) {
 	if err == nil {
 		t.Fatalf("push of a COPY of a dangling link succeeded:\n%s", out)
 	}
+	// Under load Podman 4.3 sometimes reports a broken pipe to its copier
+	// instead of the link it could not follow: then the line names the
+	// step and the likely cause.
 	want := `"broken" is a symbolic link to "/nowhere/target", which is not in the build context`
-	if !strings.Contains(out, want) || strings.Contains(out, "copier.request") || strings.Contains(out, "libpod_builder") {
+	orWant := `STEP "COPY broken /broken": Podman could not read this step's sources from the repository (a symbolic link`
+	if !(strings.Contains(out, want) || strings.Contains(out, orWant)) || strings.Contains(out, "copier") || strings.Contains(out, "libpod_builder") {
 		t.Errorf("push output lacks %q or has Buildah's internals:\n%s", want, out)
 	}
 	for _, line := range strings.Split(out, "\n") {

@@ -67,7 +67,11 @@ var (
 	// builderDirRe is the directory Podman unpacks a build context into.
 	builderDirRe = regexp.MustCompile(`"[^"\s]*/libpod_builder\d+/build(/[^"]*)?"`)
 	// danglingRe is what reading a symbolic link to a missing file gives.
-	danglingRe = regexp.MustCompile(`reading "([^"]*)": error during bulk transfer: copier: get: lstat "[^"]*"\("([^"]*)"\): .*no such file or directory$`)
+	// Under load Podman 4.3 sometimes loses the copier's own error (a
+	// dangling link among a COPY's sources) and reports the pipe to the
+	// copier subprocess instead.
+	copierPipeRe = regexp.MustCompile(`(?:error )?encoding request for copier subprocess: .*broken pipe$`)
+	danglingRe   = regexp.MustCompile(`reading "([^"]*)": error during bulk transfer: copier: get: lstat "[^"]*"\("([^"]*)"\): .*no such file or directory$`)
 )
 
 // buildError reduces a build error from Podman to one line that names the
@@ -101,6 +105,9 @@ func BuildErrorMessage(msg string) string {
 	if m := danglingRe.FindStringSubmatchIndex(msg); m != nil {
 		file, target := msg[m[2]:m[3]], msg[m[4]:m[5]]
 		msg = msg[:m[0]] + fmt.Sprintf("%q is a symbolic link to %q, which is not in the build context (the repository)", file, target)
+	}
+	if loc := copierPipeRe.FindStringIndex(msg); loc != nil {
+		msg = msg[:loc[0]] + "Podman could not read this step's sources from the repository (a symbolic link to a file outside the repository fails like this)"
 	}
 	return msg
 }

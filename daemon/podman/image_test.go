@@ -29,6 +29,7 @@ func TestBuildErrorMessage(t *testing.T) {
 		`x for pkg.T{A:"}", B:[]string{"{"}}: tail`: "x: tail",
 		`cut pkg.T{unclosed`:                        "cut",
 		`a map{ is fine`:                            `a map{ is fine`,
+		`building at STEP "COPY broken /broken": error encoding request for copier subprocess: write |1: broken pipe`: `building at STEP "COPY broken /broken": Podman could not read this step's sources from the repository (a symbolic link to a file outside the repository fails like this)`,
 	} {
 		if got := BuildErrorMessage(in); got != want {
 			t.Errorf("BuildErrorMessage(%q) = %q, want %q", in, got, want)
