@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/xcloud-dev/xcloud/buildpacks"
+	"github.com/xcloud-dev/xcloud/daemon/gitsrc"
 )
 
 // buildInputs is what of the app's config a build gets.
@@ -73,12 +74,12 @@ func buildConfig(plan *buildpacks.Plan, fsys fs.FS, configured, vars map[string]
 
 // buildConfigFor reads the app's config vars and decides what its build
 // gets (see buildConfig).
-func (d *Daemon) buildConfigFor(ctx context.Context, app string, plan *buildpacks.Plan, src *source) (buildInputs, error) {
+func (d *Daemon) buildConfigFor(ctx context.Context, app string, plan *buildpacks.Plan, src *gitsrc.Source) (buildInputs, error) {
 	vars, err := d.configVars(ctx, app)
 	if err != nil {
 		return buildInputs{}, err
 	}
-	return buildConfig(plan, src.fs(), d.opts.BuildArgs, vars)
+	return buildConfig(plan, src.FS(), d.opts.BuildArgs, vars)
 }
 
 // readLimited reads a file of the pushed tree, at most 4 MiB.

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/xcloud-dev/xcloud/buildpacks"
+	"github.com/xcloud-dev/xcloud/daemon/gitsrc"
 )
 
 // buildOutput shapes Podman's build output for the pusher; the build log
@@ -187,11 +188,11 @@ func firstWord(s string) string {
 
 // buildFile is the Containerfile a build runs, for numbering its steps; nil
 // when it cannot be read, which only costs the numbering.
-func (d *Daemon) buildFile(plan *buildpacks.Plan, in buildInputs, src *source) []byte {
+func (d *Daemon) buildFile(plan *buildpacks.Plan, in buildInputs, src *gitsrc.Source) []byte {
 	if plan.Generated != nil {
 		return in.generated
 	}
-	b, err := readLimited(src.fs(), plan.Containerfile)
+	b, err := readLimited(src.FS(), plan.Containerfile)
 	if err != nil {
 		d.log.Warn("read the Containerfile for the push output", "file", plan.Containerfile, "err", err)
 	}

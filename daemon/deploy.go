@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xcloud-dev/xcloud/buildpacks"
+	"github.com/xcloud-dev/xcloud/daemon/gitsrc"
 	"github.com/xcloud-dev/xcloud/daemon/podman"
 	"github.com/xcloud-dev/xcloud/gitreceive"
 	"github.com/xcloud-dev/xcloud/store"
@@ -124,12 +125,12 @@ func (d *Daemon) failRelease(ctx context.Context, rel store.Release, cause error
 
 // prepareDeploy reads the pushed commit and decides how to build it: the
 // detected plan and the app.json it carries, checked.
-func (d *Daemon) prepareDeploy(ctx context.Context, p gitreceive.Push, w *progress) (*source, *buildpacks.Plan, appJSONPlan, error) {
-	src, err := openSource(p.RepoDir, p.NewSHA)
+func (d *Daemon) prepareDeploy(ctx context.Context, p gitreceive.Push, w *progress) (*gitsrc.Source, *buildpacks.Plan, appJSONPlan, error) {
+	src, err := gitsrc.Open(p.RepoDir, p.NewSHA)
 	if err != nil {
 		return nil, nil, appJSONPlan{}, err
 	}
-	plan, err := buildpacks.Detect(src.fs(), d.opts.Stack)
+	plan, err := buildpacks.Detect(src.FS(), d.opts.Stack)
 	if err != nil {
 		return nil, nil, appJSONPlan{}, err
 	}
@@ -220,7 +221,7 @@ type builtImage struct {
 }
 
 // build runs one image build in a build slot and records it.
-func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *source, plan *buildpacks.Plan, w *progress) (builtImage, error) {
+func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *gitsrc.Source, plan *buildpacks.Plan, w *progress) (builtImage, error) {
 	select {
 	case d.builds <- struct{}{}:
 	default:
@@ -289,7 +290,7 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *source, plan
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		pw.CloseWithError(src.writeTar(bctx, pw, extra))
+		pw.CloseWithError(src.WriteTar(bctx, pw, extra))
 	}()
 	id, err := d.rt.Build(bctx, podman.BuildSpec{
 		Context:       pr,

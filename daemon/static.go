@@ -11,10 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/object"
-
 	"github.com/xcloud-dev/xcloud/buildpacks"
+	"github.com/xcloud-dev/xcloud/daemon/gitsrc"
 	"github.com/xcloud-dev/xcloud/gitreceive"
 	"github.com/xcloud-dev/xcloud/store"
 )
@@ -31,11 +29,11 @@ func (d *Daemon) staticCurrent(app string) string {
 
 // deployStatic publishes a static site straight from the pushed tree: no
 // build, no container.
-func (d *Daemon) deployStatic(ctx context.Context, p gitreceive.Push, src *source, plan *buildpacks.Plan, w *progress) error {
+func (d *Daemon) deployStatic(ctx context.Context, p gitreceive.Push, src *gitsrc.Source, plan *buildpacks.Plan, w *progress) error {
 	dir := p.NewSHA
 	dst := filepath.Join(d.opts.StaticDir, p.App, dir)
 	w.step("Publishing %s from %s", plan.StaticRoot, short(p.NewSHA))
-	n, err := src.extract(plan.StaticRoot, dst)
+	n, err := src.Extract(plan.StaticRoot, dst)
 	if err != nil {
 		return fmt.Errorf("publish static files: %w", err)
 	}
@@ -166,84 +164,6 @@ func (d *Daemon) linkStatic(app, dir string) error {
 		return fmt.Errorf("link static files: %w", err)
 	}
 	return nil
-}
-
-// extract writes the files under root of the commit's tree into dst (made
-// complete in a temporary directory, then renamed into place) and returns
-// how many files it wrote. Symlinks are skipped: a site must not reach
-// outside its own files.
-func (s *source) extract(root, dst string) (int, error) {
-	if _, err := os.Stat(dst); err == nil {
-		return 0, nil // the same commit was published before
-	}
-	tree := s.tree
-	if root != "." && root != "" {
-		sub, err := s.tree.Tree(root)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", root, err)
-		}
-		tree = sub
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return 0, err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dst), ".publish-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return 0, err
-	}
-	n := 0
-	walker := object.NewTreeWalker(tree, true, nil)
-	defer walker.Close()
-	for {
-		name, entry, err := walker.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return 0, err
-		}
-		p := filepath.Join(tmp, filepath.FromSlash(name))
-		switch entry.Mode {
-		case filemode.Dir:
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				return 0, err
-			}
-		case filemode.Regular, filemode.Executable, filemode.Deprecated:
-			blob, err := s.repo.BlobObject(entry.Hash)
-			if err != nil {
-				return 0, err
-			}
-			if err := writeBlob(blob, p); err != nil {
-				return 0, err
-			}
-			n++
-		}
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		return 0, err
-	}
-	return n, nil
-}
-
-func writeBlob(blob *object.Blob, path string) error {
-	r, err := blob.Reader()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // deployStaticExport serves a site a Node.js build produced (Vite, Astro,

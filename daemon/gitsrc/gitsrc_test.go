@@ -1,4 +1,4 @@
-package daemon
+package gitsrc
 
 import (
 	"archive/tar"
@@ -68,12 +68,12 @@ func TestSourceTar(t *testing.T) {
 		"sub/deep/a.txt": "a",
 		"link":           "->Dockerfile",
 	})
-	src, err := openSource(dir, sha)
+	src, err := Open(dir, sha)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := src.writeTar(context.Background(), &buf, map[string][]byte{"gen.Containerfile": []byte("FROM x\n")}); err != nil {
+	if err := src.WriteTar(context.Background(), &buf, map[string][]byte{"gen.Containerfile": []byte("FROM x\n")}); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]*tar.Header{}
@@ -119,41 +119,13 @@ func TestSourceTar(t *testing.T) {
 
 	// Same commit, same bytes: the build cache depends on it.
 	var again bytes.Buffer
-	if err := src.writeTar(context.Background(), &again, nil); err != nil {
+	if err := src.WriteTar(context.Background(), &again, nil); err != nil {
 		t.Fatal(err)
 	}
 	var first bytes.Buffer
-	src.writeTar(context.Background(), &first, nil)
+	src.WriteTar(context.Background(), &first, nil)
 	if !bytes.Equal(first.Bytes(), again.Bytes()) {
 		t.Error("two exports of one commit differ")
-	}
-}
-
-func TestIndenterAndCapped(t *testing.T) {
-	var buf bytes.Buffer
-	in := (&progress{w: &buf}).indent()
-	io.WriteString(in, "a\nb")
-	io.WriteString(in, "c\n")
-	if got := buf.String(); got != "       a\n       bc\n" {
-		t.Errorf("indented = %q", got)
-	}
-	c := &capped{max: 4}
-	n, err := c.Write([]byte("abcdef"))
-	if n != 6 || err != nil || string(c.Bytes()) != "abcd" {
-		t.Errorf("capped: n=%d err=%v bytes=%q", n, err, c.Bytes())
-	}
-}
-
-func TestParseAuthorizedKeys(t *testing.T) {
-	keys, err := parseAuthorizedKeys([]byte("# admins\n\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(keys) != 1 || keys[0].name != "alice@laptop" {
-		t.Errorf("keys = %+v", keys)
-	}
-	if _, err := parseAuthorizedKeys([]byte("ssh-ed25519 AAAA\n")); err == nil || err.Error()[:6] != "line 1" {
-		t.Errorf("bad key error = %v", err)
 	}
 }
 
@@ -163,27 +135,12 @@ func TestGitFS(t *testing.T) {
 		"cmd/app/main.go": "package main\n",
 		"run.sh":          "#!/bin/sh\n",
 	})
-	src, err := openSource(dir, sha)
+	src, err := Open(dir, sha)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := fstest.TestFS(src.fs(), "go.mod", "cmd/app/main.go", "run.sh", "cmd", "cmd/app"); err != nil {
+	if err := fstest.TestFS(src.FS(), "go.mod", "cmd/app/main.go", "run.sh", "cmd", "cmd/app"); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestParseLimits(t *testing.T) {
-	l, err := parseLimits(Limits{Pids: 64}, []string{"memory=256m", "cpus=0.5"})
-	if err != nil || l != (Limits{MemoryBytes: 256 << 20, CPUs: 0.5, Pids: 64}) {
-		t.Errorf("parseLimits = %+v, %v", l, err)
-	}
-	for _, bad := range []string{"memory=1k", "cpus=0", "pids=3", "disk=1g", "memory"} {
-		if _, err := parseLimits(Limits{}, []string{bad}); err == nil {
-			t.Errorf("parseLimits(%q) accepted", bad)
-		}
-	}
-	if got := (Limits{CPUs: 2}).over(Limits{MemoryBytes: 1, CPUs: 1, Pids: 3}); got != (Limits{MemoryBytes: 1, CPUs: 2, Pids: 3}) {
-		t.Errorf("over = %+v", got)
 	}
 }
 
@@ -196,7 +153,7 @@ func TestSourceTarLargeFile(t *testing.T) {
 		big[i] = byte(i * 7 / 3) // compressible, like most committed binaries
 	}
 	dir, sha := commitTree(t, map[string]string{"app": string(big)})
-	src, err := openSource(dir, sha)
+	src, err := Open(dir, sha)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +161,7 @@ func TestSourceTarLargeFile(t *testing.T) {
 	done := make(chan error, 1)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	go func() { done <- pw.CloseWithError(src.writeTar(context.Background(), pw, nil)) }()
+	go func() { done <- pw.CloseWithError(src.WriteTar(context.Background(), pw, nil)) }()
 	tr := tar.NewReader(pr)
 	h, err := tr.Next()
 	if err != nil {

@@ -1,4 +1,7 @@
-package daemon
+// Package gitsrc reads one commit of a pushed repository straight from its
+// object store: as a tar stream for a build, as an fs.FS for detection, or
+// extracted into a directory for a static site. No checkout, no work tree.
+package gitsrc
 
 import (
 	"archive/tar"
@@ -21,8 +24,8 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
-// source is one commit of an app's bare repository.
-type source struct {
+// Source is one commit of an app's bare repository.
+type Source struct {
 	repo   *git.Repository
 	commit *object.Commit
 	tree   *object.Tree
@@ -39,7 +42,8 @@ const largeBlob = 256 << 10
 // is 96 MiB); a build reads each object once.
 const objectCache = 4 * cache.MiByte
 
-func openSource(repoDir, sha string) (*source, error) {
+// Open reads commit sha of the repository at repoDir (bare, or a work tree).
+func Open(repoDir, sha string) (*Source, error) {
 	dir := repoDir // bare, as gitreceive makes them; a work tree in tests
 	if fi, err := os.Stat(filepath.Join(repoDir, git.GitDirName)); err == nil && fi.IsDir() {
 		dir = filepath.Join(repoDir, git.GitDirName)
@@ -58,14 +62,14 @@ func openSource(repoDir, sha string) (*source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read tree of %s: %w", sha, err)
 	}
-	return &source{repo: repo, commit: commit, tree: tree}, nil
+	return &Source{repo: repo, commit: commit, tree: tree}, nil
 }
 
-// writeTar streams the commit's tree as a tar archive, straight from the
+// WriteTar streams the commit's tree as a tar archive, straight from the
 // object store: no checkout, no temporary files. Timestamps are the commit
 // time so identical trees give identical archives (and build cache hits).
 // Extra files (a generated Containerfile) are added at the top level.
-func (s *source) writeTar(ctx context.Context, w io.Writer, extra map[string][]byte) error {
+func (s *Source) WriteTar(ctx context.Context, w io.Writer, extra map[string][]byte) error {
 	tw := tar.NewWriter(w)
 	mtime := s.commit.Committer.When
 	for name, b := range extra {
@@ -140,8 +144,8 @@ func (s *source) writeTar(ctx context.Context, w io.Writer, extra map[string][]b
 	return tw.Close()
 }
 
-// fs returns the commit's tree as a read-only fs.FS, for buildpack detection.
-func (s *source) fs() fs.FS { return gitFS{s.tree} }
+// FS returns the commit's tree as a read-only fs.FS, for buildpack detection.
+func (s *Source) FS() fs.FS { return gitFS{s.tree} }
 
 // gitFS serves a git tree through io/fs without checking anything out.
 type gitFS struct{ tree *object.Tree }
@@ -246,3 +250,81 @@ func (i entryInfo) Mode() fs.FileMode {
 func (i entryInfo) ModTime() time.Time { return time.Time{} }
 func (i entryInfo) IsDir() bool        { return i.mode == filemode.Dir }
 func (i entryInfo) Sys() any           { return nil }
+
+// Extract writes the files under root of the commit's tree into dst (made
+// complete in a temporary directory, then renamed into place) and returns
+// how many files it wrote. Symlinks are skipped: a site must not reach
+// outside its own files.
+func (s *Source) Extract(root, dst string) (int, error) {
+	if _, err := os.Stat(dst); err == nil {
+		return 0, nil // the same commit was published before
+	}
+	tree := s.tree
+	if root != "." && root != "" {
+		sub, err := s.tree.Tree(root)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", root, err)
+		}
+		tree = sub
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return 0, err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dst), ".publish-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return 0, err
+	}
+	n := 0
+	walker := object.NewTreeWalker(tree, true, nil)
+	defer walker.Close()
+	for {
+		name, entry, err := walker.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+		p := filepath.Join(tmp, filepath.FromSlash(name))
+		switch entry.Mode {
+		case filemode.Dir:
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				return 0, err
+			}
+		case filemode.Regular, filemode.Executable, filemode.Deprecated:
+			blob, err := s.repo.BlobObject(entry.Hash)
+			if err != nil {
+				return 0, err
+			}
+			if err := writeBlob(blob, p); err != nil {
+				return 0, err
+			}
+			n++
+		}
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func writeBlob(blob *object.Blob, path string) error {
+	r, err := blob.Reader()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
