@@ -185,7 +185,13 @@ func (d *Daemon) RunCommand(ctx context.Context, id gitreceive.Identity, args []
 		if errors.As(err, &ue) {
 			return fail("%s: %s (usage: %s)", cmd.name, ue.msg, cmd.usage)
 		}
-		if errors.Is(err, store.ErrExists) || errors.Is(err, store.ErrInvalidName) || errors.Is(err, store.ErrNotFound) || errors.Is(err, errNoRelease) {
+		if errors.Is(err, ErrStaticSite) && cmd.app {
+			return fail("%s: %s is a static site: it has no container to run commands in", cmd.name, c.args[0])
+		}
+		if errors.As(err, new(*DomainError)) {
+			return fail("%v", err)
+		}
+		if errors.Is(err, store.ErrExists) || errors.Is(err, store.ErrInvalidName) || errors.Is(err, store.ErrNotFound) || errors.Is(err, ErrNoRelease) {
 			return fail("%v", err)
 		}
 		d.log.Error("command failed", "command", cmd.name, "key", id.Name, "err", err)

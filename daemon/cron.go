@@ -121,12 +121,9 @@ func (s *scheduler) syncApp(ctx context.Context, app string) {
 		return
 	case a.CurrentRelease > 0 && !a.Stopped:
 		_, spec, err := s.d.runnableRelease(ctx, app)
-		if err != nil && !errors.Is(err, errNoRelease) {
-			var ie inputError // a static site: nothing to run
-			if !errors.As(err, &ie) {
-				s.d.log.Error("schedule cron jobs", "app", app, "err", err)
-				return
-			}
+		if err != nil && !errors.Is(err, ErrNoRelease) && !errors.Is(err, ErrStaticSite) {
+			s.d.log.Error("schedule cron jobs", "app", app, "err", err)
+			return
 		}
 		jobs = spec.Cron
 	}

@@ -67,7 +67,7 @@ func (d *Daemon) cmdCron(ctx context.Context, c *call) error {
 	var jobs []cronJob
 	if _, spec, err := d.runnableRelease(ctx, app); err == nil {
 		jobs = spec.Cron
-	} else if !errors.Is(err, errNoRelease) && !errors.As(err, new(inputError)) {
+	} else if !errors.Is(err, ErrNoRelease) && !errors.Is(err, ErrStaticSite) {
 		return err
 	}
 	last, err := d.store.LastCronRuns(ctx, app)

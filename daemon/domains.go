@@ -16,19 +16,8 @@ import (
 	"github.com/xcloud-dev/xcloud/store"
 )
 
-// domainError is a rejected domain command: its message is printed as is
-// (one line), and it matches kind (store.ErrInvalidName, store.ErrExists…)
-// so RunCommand reports it without logging it as a failure.
-type domainError struct {
-	msg  string
-	kind error
-}
-
-func (e domainError) Error() string { return e.msg }
-func (e domainError) Unwrap() error { return e.kind }
-
 func invalidHost(format string, a ...any) error {
-	return domainError{msg: fmt.Sprintf(format, a...), kind: store.ErrInvalidName}
+	return &DomainError{Msg: fmt.Sprintf(format, a...), Err: ErrInvalidDomain}
 }
 
 // idnaProfile converts internationalised names to their ASCII (punycode)
@@ -143,13 +132,13 @@ func (d *Daemon) checkDomainOwner(ctx context.Context, app, host string, admin b
 		if under {
 			return nil // the app's own subdomains
 		}
-		return domainError{msg: fmt.Sprintf("%s is already the default host of app %q", host, app), kind: store.ErrExists}
+		return &DomainError{Msg: fmt.Sprintf("%s is already the default host of app %q", host, app), Err: ErrDomainTaken}
 	}
 	if _, err := d.store.GetApp(ctx, label); err == nil {
 		if under {
-			return domainError{msg: fmt.Sprintf("%s is under %s, the default host of app %q: only %s may map names under it", host, owner, label, label), kind: store.ErrExists}
+			return &DomainError{Msg: fmt.Sprintf("%s is under %s, the default host of app %q: only %s may map names under it", host, owner, label, label), Err: ErrDomainTaken}
 		}
-		return domainError{msg: fmt.Sprintf("%s is the default host of app %q", host, label), kind: store.ErrExists}
+		return &DomainError{Msg: fmt.Sprintf("%s is the default host of app %q", host, label), Err: ErrDomainTaken}
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
@@ -200,9 +189,9 @@ func (d *Daemon) domainTaken(ctx context.Context, app, host string) error {
 	case "":
 		return nil
 	case app:
-		return domainError{msg: fmt.Sprintf("%s is already mapped to app %q", host, app), kind: store.ErrExists}
+		return &DomainError{Msg: fmt.Sprintf("%s is already mapped to app %q", host, app), Err: ErrDomainTaken}
 	default:
-		return domainError{msg: fmt.Sprintf("%s is already mapped to app %q; remove it there first", host, owner), kind: store.ErrExists}
+		return &DomainError{Msg: fmt.Sprintf("%s is already mapped to app %q; remove it there first", host, owner), Err: ErrDomainTaken}
 	}
 }
 
@@ -284,9 +273,9 @@ func (d *Daemon) cmdDomainsRemove(ctx context.Context, c *call) error {
 			return err
 		}
 		if owner != "" {
-			return domainError{msg: fmt.Sprintf("%s is mapped to app %q, not %q", host, owner, app), kind: store.ErrNotFound}
+			return &DomainError{Msg: fmt.Sprintf("%s is mapped to app %q, not %q", host, owner, app), Err: ErrDomainNotMapped}
 		}
-		return domainError{msg: fmt.Sprintf("%s is not a domain of app %q", host, app), kind: store.ErrNotFound}
+		return &DomainError{Msg: fmt.Sprintf("%s is not a domain of app %q", host, app), Err: ErrDomainNotMapped}
 	}
 	if err := d.store.RemoveDomain(ctx, app, host); err != nil {
 		return err
@@ -342,9 +331,9 @@ func (d *Daemon) cmdTLSCA(_ context.Context, c *call) error {
 	switch d.opts.TLSMode {
 	case "internal":
 	case "off", "":
-		return domainError{msg: "TLS is off (tls.mode = \"off\"): there is no CA to trust", kind: store.ErrNotFound}
+		return &DomainError{Msg: "TLS is off (tls.mode = \"off\"): there is no CA to trust", Err: ErrNoLocalCA}
 	default:
-		return domainError{msg: fmt.Sprintf("tls.mode is %q: certificates come from a public ACME CA that clients already trust; tls:ca is for tls.mode = \"internal\"", d.opts.TLSMode), kind: store.ErrNotFound}
+		return &DomainError{Msg: fmt.Sprintf("tls.mode is %q: certificates come from a public ACME CA that clients already trust; tls:ca is for tls.mode = \"internal\"", d.opts.TLSMode), Err: ErrNoLocalCA}
 	}
 	if d.opts.CACertificate == nil {
 		return errors.New("the proxy does not expose its CA")

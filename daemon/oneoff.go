@@ -50,7 +50,7 @@ func (d *Daemon) oneOffSpec(ctx context.Context, rel store.Release, typ string, 
 func (d *Daemon) runnableRelease(ctx context.Context, app string) (store.Release, releaseSpec, error) {
 	rel, err := d.store.CurrentRelease(ctx, app)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Release{}, releaseSpec{}, errNoRelease
+		return store.Release{}, releaseSpec{}, ErrNoRelease
 	}
 	if err != nil {
 		return store.Release{}, releaseSpec{}, err
@@ -60,7 +60,7 @@ func (d *Daemon) runnableRelease(ctx context.Context, app string) (store.Release
 		return store.Release{}, releaseSpec{}, err
 	}
 	if spec.Static != "" {
-		return store.Release{}, releaseSpec{}, inputError{fmt.Sprintf("%s is a static site: it has no container to run commands in", app)}
+		return store.Release{}, releaseSpec{}, fmt.Errorf("%s: %w", app, ErrStaticSite)
 	}
 	return rel, spec, nil
 }

@@ -138,7 +138,7 @@ func (d *Daemon) withRelease(ctx context.Context, app string, out io.Writer, fn 
 	defer unlock()
 	rel, err := d.store.CurrentRelease(ctx, app)
 	if errors.Is(err, store.ErrNotFound) {
-		return errNoRelease
+		return ErrNoRelease
 	}
 	if err != nil {
 		return err

@@ -33,7 +33,7 @@ func (d *Daemon) cmdPsRebuild(ctx context.Context, c *call) error {
 func deployHead(repoDir string) (ref, sha string, err error) {
 	repo, err := git.PlainOpen(repoDir)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
-		return "", "", errNoRelease
+		return "", "", ErrNoRelease
 	}
 	if err != nil {
 		return "", "", fmt.Errorf("open repository: %w", err)
@@ -47,5 +47,5 @@ func deployHead(repoDir string) (ref, sha string, err error) {
 			return "", "", fmt.Errorf("read %s: %w", name, err)
 		}
 	}
-	return "", "", errNoRelease
+	return "", "", ErrNoRelease
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -407,6 +406,3 @@ func (d *Daemon) pause(ctx context.Context, point string, w io.Writer) {
 	fmt.Fprintf(w, "-----> test hook: paused at %s\n", point)
 	<-ctx.Done()
 }
-
-// errNoRelease is returned by commands that need a deployed release.
-var errNoRelease = errors.New("app has no release yet; push to deploy")
