@@ -11,7 +11,7 @@ DEV      := $(CURDIR)/.dev
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export CGO_ENABLED := 0
 
-.PHONY: all build deps run test test-rootless unit acceptance fuzz lint staticcheck clean bench
+.PHONY: all build deps run test test-rootless unit race acceptance fuzz lint staticcheck clean bench
 
 all: build
 
@@ -49,6 +49,10 @@ test-rootless: build
 
 unit:
 	$(GO) test -tags '$(TAGS)' -count=1 $$($(GO) list ./... | grep -v /cmd/xcloud)
+
+# The unit packages under the race detector, which needs cgo.
+race:
+	CGO_ENABLED=1 $(GO) test -tags '$(TAGS)' -race -count=1 $$($(GO) list ./... | grep -v /cmd/xcloud)
 
 acceptance:
 	$(GO) test -tags '$(TAGS)' -count=1 -v -timeout 45m ./cmd/xcloud/
