@@ -2,8 +2,9 @@ package gitreceive
 
 import "context"
 
-// Auditor may be implemented by a Backend to record requests that were
-// denied (the daemon stores them as "access:denied" events).
+// Auditor records requests that were denied (xcloud stores them as
+// "access:denied" events). Config.Auditor sets it; without one, a Backend
+// that implements it is used.
 type Auditor interface {
 	// AccessDenied records that id may not run command ("push", "fetch")
 	// on app.
@@ -13,7 +14,9 @@ type Auditor interface {
 // deny logs and records a permission denial and fails the session with msg.
 func (ss *session) deny(command, app, msg string) int {
 	ss.log.Warn("access denied", "denied", command) // ss.log names the key and app
-	if a, ok := ss.srv.cfg.Backend.(Auditor); ok {
+	if a := ss.srv.cfg.Auditor; a != nil {
+		a.AccessDenied(ss.ctx, ss.id, command, app)
+	} else if a, ok := ss.srv.cfg.Backend.(Auditor); ok {
 		a.AccessDenied(ss.ctx, ss.id, command, app)
 	}
 	return ss.fail(msg)

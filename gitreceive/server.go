@@ -34,6 +34,9 @@ type Config struct {
 	Backend Backend
 	// Commands runs non-git commands; nil answers them with "unknown command".
 	Commands Commander
+	// Auditor records denied pushes and fetches; nil: the Backend, if it
+	// implements Auditor.
+	Auditor Auditor
 	// Logger defaults to slog.Default().With("system", "gitreceive").
 	Logger *slog.Logger
 	// MaxAuthFailures failed logins (connections that offered only
