@@ -62,7 +62,7 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./daemon/config/
 	$(GO) test -run '^$$' -fuzz FuzzParseCommand -fuzztime $(FUZZTIME) ./gitreceive/
-	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz FuzzParseAssignments -fuzztime $(FUZZTIME) ./daemon/
+	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz FuzzParseAssignments -fuzztime $(FUZZTIME) ./daemon/admin/
 	$(GO) test -run '^$$' -fuzz FuzzParseProcfile -fuzztime $(FUZZTIME) ./buildpacks/
 	$(GO) test -run '^$$' -fuzz FuzzParseAppJSON -fuzztime $(FUZZTIME) ./buildpacks/
 

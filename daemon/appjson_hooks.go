@@ -98,7 +98,7 @@ func envSeed(env []buildpacks.EnvVar, vars map[string]string, app string) (map[s
 	seed := map[string]string{}
 	var missing []string
 	for _, e := range env {
-		if err := checkVarName(e.Name); err != nil {
+		if err := CheckVarName(e.Name); err != nil {
 			return nil, fmt.Errorf("app.json env.%s: %w", e.Name, err)
 		}
 		if _, ok := vars[e.Name]; ok {
@@ -116,7 +116,7 @@ func envSeed(env []buildpacks.EnvVar, vars map[string]string, app string) (map[s
 		}
 	}
 	if len(missing) > 0 {
-		return nil, inputError{fmt.Sprintf("app.json env: %s required and not set; set with: config:set %s %s",
+		return nil, InputError{fmt.Sprintf("app.json env: %s required and not set; set with: config:set %s %s",
 			strings.Join(missing, ", "), app, strings.Join(missing, "=… ")+"=…")}
 	}
 	return seed, nil
@@ -136,7 +136,7 @@ func checkFormationTypes(formation map[string]int, plan *buildpacks.Plan) error 
 	}
 	for _, typ := range slices.Sorted(maps.Keys(formation)) {
 		if !have[typ] {
-			return inputError{fmt.Sprintf("app.json formation.%s: the app has no process type %q (it has %s)",
+			return InputError{fmt.Sprintf("app.json formation.%s: the app has no process type %q (it has %s)",
 				typ, typ, strings.Join(slices.Sorted(maps.Keys(have)), ", "))}
 		}
 	}

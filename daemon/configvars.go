@@ -2,14 +2,13 @@ package daemon
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"regexp"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/xcloud-dev/xcloud/store"
 )
@@ -92,126 +91,44 @@ func (d *Daemon) processEnv(rel store.Release, typ string, extra map[string]stri
 	return env, nil
 }
 
-// parseAssignments reads K=V arguments; values may hold '=', spaces and
-// newlines (the SSH command line is split like a shell would).
-func parseAssignments(args []string) (map[string]string, error) {
-	if len(args) == 0 {
-		return nil, usageError{"want at least one KEY=VALUE"}
-	}
-	out := map[string]string{}
-	for _, a := range args {
-		k, v, ok := strings.Cut(a, "=")
-		if !ok {
-			return nil, usageError{fmt.Sprintf("%q is not KEY=VALUE", a)}
-		}
-		if err := checkVarName(k); err != nil {
-			return nil, err
-		}
-		out[k] = v
-	}
-	return out, nil
-}
-
-// decodeValues decodes base64 values (config:set --encoded): binary
-// values and ones with quotes or newlines pass any shell that way.
-func decodeValues(set map[string]string) (map[string]string, error) {
-	out := make(map[string]string, len(set))
-	for k, v := range set {
-		b, err := base64.StdEncoding.DecodeString(v)
-		if err != nil {
-			return nil, usageError{fmt.Sprintf("--encoded: the value of %s is not base64: %v", k, err)}
-		}
-		out[k] = string(b)
-	}
-	return out, nil
-}
-
-func checkVarName(k string) error {
+// CheckVarName accepts a config var name or returns an *Error matching
+// ErrInvalidVarName that says why not.
+func CheckVarName(k string) error {
 	if !configNameRE.MatchString(k) {
-		return usageError{fmt.Sprintf("invalid config var name %q: letters, digits and _, not starting with a digit", k)}
+		return &Error{Msg: fmt.Sprintf("invalid config var name %q: letters, digits and _, not starting with a digit", k), Err: ErrInvalidVarName}
 	}
 	if reservedVar(k) {
-		return usageError{fmt.Sprintf("%s is set by xcloud and cannot be configured", k)}
+		return &Error{Msg: fmt.Sprintf("%s is set by xcloud and cannot be configured", k), Err: ErrInvalidVarName}
 	}
 	return nil
 }
 
-func (d *Daemon) cmdConfig(ctx context.Context, c *call) error {
-	if err := wantArgs(c, 1); err != nil {
-		return err
-	}
-	vars, err := d.configVars(ctx, c.args[0])
-	if err != nil {
-		return err
-	}
-	if c.json {
-		return writeJSON(c.out, vars)
-	}
-	if len(vars) == 0 {
-		fmt.Fprintf(c.out, "%s has no config vars\n", c.args[0])
-		return nil
-	}
-	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	for _, k := range slices.Sorted(maps.Keys(vars)) {
-		fmt.Fprintf(tw, "%s:\t%s\n", k, vars[k])
-	}
-	return tw.Flush()
+// Config returns the app's config vars in plain text.
+func (d *Daemon) Config(ctx context.Context, app string) (map[string]string, error) {
+	return d.configVars(ctx, app)
 }
 
-func (d *Daemon) cmdConfigGet(ctx context.Context, c *call) error {
-	if err := wantArgs(c, 2); err != nil {
-		return err
-	}
-	vars, err := d.configVars(ctx, c.args[0])
-	if err != nil {
-		return err
-	}
-	v, ok := vars[c.args[1]]
-	if !ok {
-		return fmt.Errorf("%s has no config var %s: %w", c.args[0], c.args[1], store.ErrNotFound)
-	}
-	fmt.Fprintln(c.out, v)
-	return nil
+// SetConfigRequest changes an app's config vars: Set adds or replaces,
+// Unset removes. Names must pass CheckVarName.
+type SetConfigRequest struct {
+	App   string
+	Set   map[string]string
+	Unset []string
+	// NoRestart stores the change for the next deploy or restart instead
+	// of deploying it now.
+	NoRestart bool
 }
 
-func (d *Daemon) cmdConfigSet(ctx context.Context, c *call) error {
-	if len(c.args) < 2 {
-		return usageError{"want APP and at least one KEY=VALUE"}
-	}
-	set, err := parseAssignments(c.args[1:])
-	if err != nil {
-		return err
-	}
-	if c.flags["--encoded"] {
-		if set, err = decodeValues(set); err != nil {
-			return err
-		}
-	}
-	return d.changeConfig(ctx, c, set, nil)
-}
-
-func (d *Daemon) cmdConfigUnset(ctx context.Context, c *call) error {
-	if len(c.args) < 2 {
-		return usageError{"want APP and at least one KEY"}
-	}
-	for _, k := range c.args[1:] {
-		if err := checkVarName(k); err != nil {
-			return err
-		}
-	}
-	return d.changeConfig(ctx, c, nil, c.args[1:])
-}
-
-// changeConfig applies a config change. With a release serving (and no
-// --no-restart) it deploys the changed vars as a new release of the same
+// SetConfig applies a config change, writing progress to out. With a
+// release serving (and no NoRestart) it deploys the changed vars as a new release of the same
 // image, health-checked and without downtime, and the vars change only
 // when that release becomes current, in the same transaction: a failed
 // deploy or a crash leaves `config` and the serving release agreeing.
-// Without a release, or with --no-restart, the change is stored for the next
+// Without a release, or with NoRestart, the change is stored for the next
 // deploy.
-func (d *Daemon) changeConfig(ctx context.Context, c *call, set map[string]string, unset []string) error {
-	app := c.args[0]
-	w := &progress{w: c.out}
+func (d *Daemon) SetConfig(ctx context.Context, req SetConfigRequest, out io.Writer) error {
+	app, set, unset := req.App, req.Set, req.Unset
+	w := &progress{w: out}
 	unlock, err := d.lockApp(ctx, app, w)
 	if err != nil {
 		return err
@@ -236,14 +153,14 @@ func (d *Daemon) changeConfig(ctx context.Context, c *call, set map[string]strin
 	changed := strings.Join(names, ", ")
 
 	cur, err := d.store.CurrentRelease(ctx, app)
-	if err != nil || c.flags["--no-restart"] {
+	if err != nil || req.NoRestart {
 		// No release yet (the first deploy picks the vars up), or the admin
 		// asked to apply the change later.
 		if err := d.store.SetConfigVars(ctx, app, d.sealVars(app, set), unset); err != nil {
 			return err
 		}
 		w.step("Config vars changed: %s", changed)
-		if c.flags["--no-restart"] {
+		if req.NoRestart {
 			w.step("Not restarting: the next deploy or ps:restart applies the change")
 		}
 		return nil

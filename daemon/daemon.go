@@ -1,7 +1,9 @@
 // Package daemon is xcloud's lifecycle engine: the deploy pipeline (build →
-// release → swap), start-up reconciliation, and the admin commands. It
-// implements the interfaces gitreceive declares and drives Podman, the proxy
-// and the store.
+// release → swap), start-up reconciliation, supervision, cron, and a named
+// API of operations (Rollback, Scale, SetConfig, AddDomain, Logs…) with
+// typed requests and results that the front doors (daemon/admin for SSH)
+// call. It implements gitreceive.Backend and drives Podman, the proxy and
+// the store.
 package daemon
 
 import (
@@ -87,7 +89,6 @@ type Options struct {
 	// Instance tells this daemon's containers from another's on a shared
 	// Podman (tests, a second install): reconcile only touches its own.
 	Instance         string
-	AdminKeysFile    string
 	BaseDomain       string
 	Scheme           string // "http" or "https": how app URLs are printed
 	URLPort          string // port app URLs name: Scheme's listener is not on 80/443; "" for none
@@ -137,7 +138,6 @@ type Daemon struct {
 	rt     Runtime
 	router Router
 	log    *slog.Logger
-	keys   *adminKeys
 
 	builds chan struct{} // build slots: a semaphore of build.concurrency
 	sup    *supervisor
@@ -167,7 +167,7 @@ type Daemon struct {
 	routeMu sync.Mutex // serialises route computation + apply
 }
 
-// New returns a Daemon; it does no I/O until Start.
+// New returns a Daemon; it does no I/O until Open.
 func New(opts Options) *Daemon {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default().With("system", "daemon")
@@ -190,7 +190,6 @@ func New(opts Options) *Daemon {
 		rt:        opts.Runtime,
 		router:    opts.Router,
 		log:       opts.Logger,
-		keys:      &adminKeys{path: opts.AdminKeysFile},
 		builds:    make(chan struct{}, opts.BuildConcurrency),
 		sup:       newSupervisor(),
 		logs:      newLogHub(opts.LogsDir, opts.LogsMaxBytes),
@@ -208,12 +207,12 @@ func New(opts Options) *Daemon {
 	return d
 }
 
-// Start recovers from an unclean stop and routes every known app from what
+// Open recovers from an unclean stop and routes every known app from what
 // already runs, then returns: in the background it finishes interrupted
 // destroys, reconciles containers with the database (every app's current
 // release runs at its scale and is routed; containers no release wants are
 // removed) and supervises containers until Close.
-func (d *Daemon) Start(ctx context.Context) error {
+func (d *Daemon) Open(ctx context.Context) error {
 	if n, err := d.store.FailRunningBuilds(ctx, "daemon stopped during the build"); err != nil {
 		return fmt.Errorf("recover builds: %w", err)
 	} else if n > 0 {
@@ -586,7 +585,7 @@ func (d *Daemon) applyRoutes(ctx context.Context) error {
 func (d *Daemon) appHost(app string) string { return app + "." + d.opts.BaseDomain }
 
 // AppURL is where an app is served.
-func (d *Daemon) AppURL(app string) string { return d.hostURL(d.appHost(app)) }
+func (d *Daemon) AppURL(app string) string { return d.HostURL(d.appHost(app)) }
 
 // appLock returns the mutex that serialises deploys of one app.
 func (d *Daemon) appLock(app string) *sync.Mutex {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -11,36 +12,35 @@ import (
 	"github.com/xcloud-dev/xcloud/store"
 )
 
-// cmdAppsDestroy removes an app and everything it owns: containers, images,
+// Destroyed is what Destroy removed.
+type Destroyed struct {
+	Containers, Images, Domains int
+}
+
+// Destroy removes an app and everything it owns: containers, images,
 // routes, repository, static files, log history, and (through the
-// database) releases, builds, domains and config vars.
-func (d *Daemon) cmdAppsDestroy(ctx context.Context, c *call) error {
-	if err := wantArgs(c, 1); err != nil {
-		return err
-	}
-	app := c.args[0]
-	if !c.flags["--force"] {
-		return usageError{fmt.Sprintf("this deletes %s with its releases, config vars and data; repeat with --force", app)}
-	}
+// database) releases, builds, domains and config vars. out gets the
+// test hook's pause line only.
+func (d *Daemon) Destroy(ctx context.Context, app string, out io.Writer) (Destroyed, error) {
 	lock := d.appLock(app)
 	if err := lockCtx(ctx, lock); err != nil {
-		return err
+		return Destroyed{}, err
 	}
 	defer lock.Unlock()
 	pauseCtx := ctx
 	ctx = context.WithoutCancel(ctx) // half a destroy helps nobody
 
 	if _, err := d.store.GetApp(ctx, app); err != nil {
-		return err
+		return Destroyed{}, err
 	}
 	// The database first, leaving a tombstone: once the app is gone there,
 	// a crash at any later step leaves remains that the next start (or a new
 	// app of the same name) removes before anything else sees them.
 	doms, _ := d.store.Domains(ctx, app)
 	if err := d.store.DeleteApp(ctx, app); err != nil {
-		return err
+		return Destroyed{}, err
 	}
-	d.pause(pauseCtx, "destroy", c.out)
+	d.pause(pauseCtx, "destroy", out)
 	d.cron.syncApp(ctx, app)
 	d.setUpstreams(app, nil)
 	d.mu.Lock()
@@ -52,11 +52,9 @@ func (d *Daemon) cmdAppsDestroy(ctx context.Context, c *call) error {
 	}
 	gone, err := d.removeRemains(ctx, app)
 	if err != nil {
-		return fmt.Errorf("%s is destroyed; removing its files, containers and images failed and will be retried when xcloud restarts: %w", app, err)
+		return Destroyed{}, fmt.Errorf("%s is destroyed; removing its files, containers and images failed and will be retried when xcloud restarts: %w", app, err)
 	}
-	fmt.Fprintf(c.out, "Destroyed %s: %d container(s), %d image(s), %d domain(s), its repository, config vars, releases, builds and logs\n",
-		app, gone.containers, gone.images, len(doms))
-	return nil
+	return Destroyed{Containers: gone.containers, Images: gone.images, Domains: len(doms)}, nil
 }
 
 type remains struct{ containers, images int }

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,8 +26,8 @@ var diskKinds = []string{diskImages, diskBuildCache, diskRepos, diskStatic, disk
 // a deploy's clean-up asks for a measurement at once.
 const diskEvery = 5 * time.Minute
 
-// appDisk is what an app uses on disk, as apps:info shows it.
-type appDisk struct {
+// DiskUse is what an app uses on disk, as apps:info shows it.
+type DiskUse struct {
 	Images      int   `json:"images"`       // release images kept
 	ImageBytes  int64 `json:"image_bytes"`  // their layers on top of the stack's images
 	CacheBytes  int64 `json:"cache_bytes"`  // build layers kept as build cache
@@ -41,8 +40,8 @@ type appDisk struct {
 // app's images add to the images they are built on, each counted once:
 // the stack's images, which every app shares, are not counted, as
 // removing the app would not free them.
-func (d *Daemon) appDiskUse(ctx context.Context, app string) (appDisk, error) {
-	var u appDisk
+func (d *Daemon) appDiskUse(ctx context.Context, app string) (DiskUse, error) {
+	var u DiskUse
 	var imgs []podman.ImageInfo
 	if d.rt != nil { // nil in tests of the command layer alone
 		var err error
@@ -155,18 +154,4 @@ func (d *Daemon) measureDisk(ctx context.Context) {
 		case <-d.diskKick:
 		}
 	}
-}
-
-// bytesIEC formats a byte count for people: 12.3 MiB.
-func bytesIEC(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

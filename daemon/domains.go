@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"text/tabwriter"
 
 	"golang.org/x/net/idna"
 
@@ -17,7 +16,7 @@ import (
 )
 
 func invalidHost(format string, a ...any) error {
-	return &DomainError{Msg: fmt.Sprintf(format, a...), Err: ErrInvalidDomain}
+	return &Error{Msg: fmt.Sprintf(format, a...), Err: ErrInvalidDomain}
 }
 
 // idnaProfile converts internationalised names to their ASCII (punycode)
@@ -132,13 +131,13 @@ func (d *Daemon) checkDomainOwner(ctx context.Context, app, host string, admin b
 		if under {
 			return nil // the app's own subdomains
 		}
-		return &DomainError{Msg: fmt.Sprintf("%s is already the default host of app %q", host, app), Err: ErrDomainTaken}
+		return &Error{Msg: fmt.Sprintf("%s is already the default host of app %q", host, app), Err: ErrDomainTaken}
 	}
 	if _, err := d.store.GetApp(ctx, label); err == nil {
 		if under {
-			return &DomainError{Msg: fmt.Sprintf("%s is under %s, the default host of app %q: only %s may map names under it", host, owner, label, label), Err: ErrDomainTaken}
+			return &Error{Msg: fmt.Sprintf("%s is under %s, the default host of app %q: only %s may map names under it", host, owner, label, label), Err: ErrDomainTaken}
 		}
-		return &DomainError{Msg: fmt.Sprintf("%s is the default host of app %q", host, label), Err: ErrDomainTaken}
+		return &Error{Msg: fmt.Sprintf("%s is the default host of app %q", host, label), Err: ErrDomainTaken}
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
@@ -148,9 +147,9 @@ func (d *Daemon) checkDomainOwner(ctx context.Context, app, host string, admin b
 	return invalidHost("%s is reserved: NAME.%s is the default host of the app NAME", host, base)
 }
 
-// hostURL is the URL the proxy serves host at, with the port when its
+// HostURL is the URL the proxy serves host at, with the port when its
 // listener is not on the scheme's default one, so it works as printed.
-func (d *Daemon) hostURL(host string) string {
+func (d *Daemon) HostURL(host string) string {
 	if d.opts.URLPort != "" {
 		host = net.JoinHostPort(host, d.opts.URLPort)
 	}
@@ -189,22 +188,55 @@ func (d *Daemon) domainTaken(ctx context.Context, app, host string) error {
 	case "":
 		return nil
 	case app:
-		return &DomainError{Msg: fmt.Sprintf("%s is already mapped to app %q", host, app), Err: ErrDomainTaken}
+		return &Error{Msg: fmt.Sprintf("%s is already mapped to app %q", host, app), Err: ErrDomainTaken}
 	default:
-		return &DomainError{Msg: fmt.Sprintf("%s is already mapped to app %q; remove it there first", host, owner), Err: ErrDomainTaken}
+		return &Error{Msg: fmt.Sprintf("%s is already mapped to app %q; remove it there first", host, owner), Err: ErrDomainTaken}
 	}
 }
 
-func (d *Daemon) cmdDomainsAdd(ctx context.Context, c *call) error {
-	if err := wantArgs(c, 2); err != nil {
-		return err
-	}
-	app := c.args[0]
-	host, err := normalizeDomain(c.args[1])
+// AddDomainRequest maps a custom host name to an app.
+type AddDomainRequest struct {
+	App  string
+	Host string // as typed: normalised (lower case, punycode) before use
+	// Admin allows the base domain itself, which is the parent of every
+	// app's host.
+	Admin bool
+}
+
+// AddedDomain is what AddDomain mapped.
+type AddedDomain struct {
+	Host    string // canonical form
+	Unicode string // the internationalised form, when it differs from Host
+	URL     string
+	// Released is false when the app has no release yet: the domain is
+	// served once it is deployed.
+	Released bool
+	TLSMode  string // tls.mode: how the host gets its certificate
+}
+
+// AddDomain maps a host to an app and routes it. Rejected hosts are an
+// *Error matching ErrInvalidDomain or ErrDomainTaken.
+func (d *Daemon) AddDomain(ctx context.Context, req AddDomainRequest) (AddedDomain, error) {
+	app := req.App
+	host, err := normalizeDomain(req.Host)
 	if err != nil {
-		return err
+		return AddedDomain{}, err
 	}
-	if err := d.checkDomainOwner(ctx, app, host, c.id.Admin); err != nil {
+	if err := d.addDomain(ctx, app, host, req.Admin); err != nil {
+		return AddedDomain{}, err
+	}
+	added := AddedDomain{Host: host, URL: d.HostURL(host), Released: true, TLSMode: d.opts.TLSMode}
+	if u, err := idnaProfile.ToUnicode(host); err == nil && u != host {
+		added.Unicode = u
+	}
+	if a, err := d.store.GetApp(ctx, app); err == nil && a.CurrentRelease == 0 {
+		added.Released = false
+	}
+	return added, nil
+}
+
+func (d *Daemon) addDomain(ctx context.Context, app, host string, admin bool) error {
+	if err := d.checkDomainOwner(ctx, app, host, admin); err != nil {
 		return err
 	}
 	if err := d.domainTaken(ctx, app, host); err != nil {
@@ -232,33 +264,22 @@ func (d *Daemon) cmdDomainsAdd(ctx context.Context, c *call) error {
 		}
 		return fmt.Errorf("%s could not be served, nothing changed: %v", host, err)
 	}
-	url := d.hostURL(host)
-	fmt.Fprintf(c.out, "Added %s to %s: %s\n", host, app, url)
-	if u, err := idnaProfile.ToUnicode(host); err == nil && u != host {
-		fmt.Fprintf(c.out, "(%s is the ASCII form of %s)\n", host, u)
-	}
-	if a, err := d.store.GetApp(ctx, app); err == nil && a.CurrentRelease == 0 {
-		fmt.Fprintf(c.out, "%s has no release yet; the domain is served once it is deployed.\n", app)
-	}
-	switch d.opts.TLSMode {
-	case "acme":
-		fmt.Fprintf(c.out, "Point DNS for %s (A/AAAA or CNAME) at this host and keep ports 80 and 443 reachable from the internet: the certificate is obtained from the ACME CA automatically.\n", host)
-	case "internal":
-		fmt.Fprintf(c.out, "Its certificate is signed by xcloud's local CA; clients trust it with: ssh xcloud@HOST tls:ca > xcloud-ca.pem\n")
-	}
 	return nil
 }
 
-func (d *Daemon) cmdDomainsRemove(ctx context.Context, c *call) error {
-	if err := wantArgs(c, 2); err != nil {
-		return err
-	}
-	app := c.args[0]
-	host, err := normalizeDomain(c.args[1])
+// RemoveDomain unmaps a host from an app and returns the host's canonical
+// form. A host the app does not have is an *Error matching
+// ErrDomainNotMapped.
+func (d *Daemon) RemoveDomain(ctx context.Context, app, raw string) (string, error) {
+	host, err := normalizeDomain(raw)
 	if err != nil {
 		// Let a host that was stored before validation existed be removed.
-		host = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(c.args[1])), ".")
+		host = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(raw)), ".")
 	}
+	return host, d.removeDomain(ctx, app, host)
+}
+
+func (d *Daemon) removeDomain(ctx context.Context, app, host string) error {
 	hosts, err := d.store.Domains(ctx, app)
 	if err != nil {
 		return err
@@ -273,9 +294,9 @@ func (d *Daemon) cmdDomainsRemove(ctx context.Context, c *call) error {
 			return err
 		}
 		if owner != "" {
-			return &DomainError{Msg: fmt.Sprintf("%s is mapped to app %q, not %q", host, owner, app), Err: ErrDomainNotMapped}
+			return &Error{Msg: fmt.Sprintf("%s is mapped to app %q, not %q", host, owner, app), Err: ErrDomainNotMapped}
 		}
-		return &DomainError{Msg: fmt.Sprintf("%s is not a domain of app %q", host, app), Err: ErrDomainNotMapped}
+		return &Error{Msg: fmt.Sprintf("%s is not a domain of app %q", host, app), Err: ErrDomainNotMapped}
 	}
 	if err := d.store.RemoveDomain(ctx, app, host); err != nil {
 		return err
@@ -288,60 +309,40 @@ func (d *Daemon) cmdDomainsRemove(ctx context.Context, c *call) error {
 		}
 		return fmt.Errorf("%s could not be unrouted, nothing changed: %v", host, err)
 	}
-	fmt.Fprintf(c.out, "Removed %s from %s\n", host, app)
 	return nil
 }
 
-// domainsInfo is the --json output of domains.
-type domainsInfo struct {
+// DomainsInfo is where an app is served: its default host and its custom
+// domains.
+type DomainsInfo struct {
 	App         string   `json:"app"`
 	DefaultHost string   `json:"default_host"`
 	URL         string   `json:"url"`
 	Domains     []string `json:"domains"`
 }
 
-func (d *Daemon) cmdDomains(ctx context.Context, c *call) error {
-	if err := wantArgs(c, 1); err != nil {
-		return err
-	}
-	app := c.args[0]
+// Domains returns the app's default host and custom domains.
+func (d *Daemon) Domains(ctx context.Context, app string) (DomainsInfo, error) {
 	hosts, err := d.store.Domains(ctx, app)
 	if err != nil {
-		return err
+		return DomainsInfo{}, err
 	}
-	info := domainsInfo{App: app, DefaultHost: d.appHost(app), URL: d.AppURL(app), Domains: append([]string{}, hosts...)}
-	if c.json {
-		return writeJSON(c.out, info)
-	}
-	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tURL")
-	fmt.Fprintf(tw, "%s (default)\t%s\n", info.DefaultHost, info.URL)
-	for _, h := range hosts {
-		fmt.Fprintf(tw, "%s\t%s\n", h, d.hostURL(h))
-	}
-	return tw.Flush()
+	return DomainsInfo{App: app, DefaultHost: d.appHost(app), URL: d.AppURL(app), Domains: append([]string{}, hosts...)}, nil
 }
 
-// cmdTLSCA prints the root certificate of the local CA that signs the
-// certificates of tls.mode = "internal".
-func (d *Daemon) cmdTLSCA(_ context.Context, c *call) error {
-	if err := wantArgs(c, 0); err != nil {
-		return err
-	}
+// LocalCA returns the PEM root certificate of the local CA that signs the
+// certificates of tls.mode = "internal". Other modes are an *Error
+// matching ErrNoLocalCA.
+func (d *Daemon) LocalCA() ([]byte, error) {
 	switch d.opts.TLSMode {
 	case "internal":
 	case "off", "":
-		return &DomainError{Msg: "TLS is off (tls.mode = \"off\"): there is no CA to trust", Err: ErrNoLocalCA}
+		return nil, &Error{Msg: "TLS is off (tls.mode = \"off\"): there is no CA to trust", Err: ErrNoLocalCA}
 	default:
-		return &DomainError{Msg: fmt.Sprintf("tls.mode is %q: certificates come from a public ACME CA that clients already trust; tls:ca is for tls.mode = \"internal\"", d.opts.TLSMode), Err: ErrNoLocalCA}
+		return nil, &Error{Msg: fmt.Sprintf("tls.mode is %q: certificates come from a public ACME CA that clients already trust; tls:ca is for tls.mode = \"internal\"", d.opts.TLSMode), Err: ErrNoLocalCA}
 	}
 	if d.opts.CACertificate == nil {
-		return errors.New("the proxy does not expose its CA")
+		return nil, errors.New("the proxy does not expose its CA")
 	}
-	pem, err := d.opts.CACertificate()
-	if err != nil {
-		return err
-	}
-	_, err = c.out.Write(pem)
-	return err
+	return d.opts.CACertificate()
 }

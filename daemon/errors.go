@@ -21,31 +21,49 @@ var (
 	// to run a command or a cron job in.
 	ErrStaticSite = errors.New("app is a static site")
 
+	// ErrNoProcessType: a scale names a process type the current release
+	// does not have. It comes as an *Error listing the ones it has.
+	ErrNoProcessType = errors.New("no such process type")
+
+	// ErrAlreadyServing: a rollback to the release that is serving.
+	ErrAlreadyServing = errors.New("release already serving")
+
+	// ErrInvalidVarName: a config var name that is malformed or one xcloud
+	// sets itself. It comes as an *Error saying which.
+	ErrInvalidVarName = errors.New("invalid config var name")
+
 	// ErrInvalidDomain: a host name that cannot be mapped (malformed, an IP
 	// address, a wildcard, a port, or reserved for an app's default host).
-	// It comes as a *DomainError saying why.
+	// It comes as an *Error saying why.
 	ErrInvalidDomain = fmt.Errorf("invalid domain: %w", store.ErrInvalidName)
 
 	// ErrDomainTaken: the host is mapped to an app already, or is an app's
-	// default host. It comes as a *DomainError naming the app.
+	// default host. It comes as an *Error naming the app.
 	ErrDomainTaken = fmt.Errorf("domain taken: %w", store.ErrExists)
 
 	// ErrDomainNotMapped: domains:remove of a host the app does not have.
-	// It comes as a *DomainError naming the app that has it, if any.
+	// It comes as an *Error naming the app that has it, if any.
 	ErrDomainNotMapped = fmt.Errorf("domain not mapped: %w", store.ErrNotFound)
 
 	// ErrNoLocalCA: the proxy has no local CA to print (tls.mode is not
-	// "internal"). It comes as a *DomainError saying what the mode is.
+	// "internal"). It comes as an *Error saying what the mode is.
 	ErrNoLocalCA = fmt.Errorf("no local CA: %w", store.ErrNotFound)
 )
 
-// DomainError is a rejected domain operation: Msg is one line for people
-// and Err is the sentinel it matches (ErrInvalidDomain, ErrDomainTaken,
+// Error is a refused operation: Msg is one line for people, naming what was
+// wrong, and Err is the sentinel it matches (ErrNoProcessType,
+// ErrAlreadyServing, ErrInvalidVarName, ErrInvalidDomain, ErrDomainTaken,
 // ErrDomainNotMapped, ErrNoLocalCA).
-type DomainError struct {
+type Error struct {
 	Msg string
 	Err error
 }
 
-func (e *DomainError) Error() string { return e.Msg }
-func (e *DomainError) Unwrap() error { return e.Err }
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Err }
+
+// InputError is a mistake in what the app or the caller gave (app.json,
+// a cron job's name…): its message is for people, shown as is.
+type InputError struct{ Msg string }
+
+func (e InputError) Error() string { return e.Msg }

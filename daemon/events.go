@@ -2,66 +2,42 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/xcloud-dev/xcloud/store"
 )
 
-// eventsPoll is how often `events -f` looks for new events. The store is
-// local SQLite, so a poll is a cheap indexed read.
+// eventsPoll is how often a followed event stream looks for new events.
+// The store is local SQLite, so a poll is a cheap indexed read.
 const eventsPoll = 500 * time.Millisecond
 
-// eventsAccess: every app's events are for admins; one app's for its keys.
-func eventsAccess(args []string) access {
-	if len(args) == 0 {
-		return accessAdmin
-	}
-	return accessAny // cmdEvents checks the key against the app itself
+// EventsRequest selects stored events.
+type EventsRequest struct {
+	App    string // "": every app's
+	Lines  int    // how many of the newest to start with
+	Follow bool   // then new ones as they are stored, until ctx ends
 }
 
-// cmdEvents lists stored events, oldest first, and with -f follows new ones
-// until the client disconnects.
-func (d *Daemon) cmdEvents(ctx context.Context, c *call) error {
-	if len(c.args) > 1 {
-		return usageError{"want at most one APP"}
-	}
-	app := ""
-	if len(c.args) == 1 {
-		app = c.args[0]
-		if err := store.ValidateAppName(app); err != nil {
-			return err
-		}
-		if !c.id.CanPush(app) {
-			// Refused like any per-app command: same message, stored event.
-			return exitStatus(d.denied(ctx, c.err, c.id, "events", app, false))
-		}
-	}
-	n := 50
-	if v := lastOpt(c, "-n"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 1 || n > 10000 {
-			return usageError{fmt.Sprintf("-n %s: want a number from 1 to 10000", v)}
-		}
-	}
-	start, err := d.store.TailStart(ctx, app, n)
+// Events calls fn with the newest stored events, oldest first, and with
+// Follow then with new ones as they are stored. It stops, returning nil,
+// when fn fails (the reader went away) or ctx ends.
+func (d *Daemon) Events(ctx context.Context, req EventsRequest, fn func(store.Event) error) error {
+	start, err := d.store.TailStart(ctx, req.App, req.Lines)
 	if err != nil {
 		return err
 	}
-	evs, err := d.store.ListEvents(ctx, app, start, n)
+	evs, err := d.store.ListEvents(ctx, req.App, start, req.Lines)
 	if err != nil {
 		return err
 	}
 	var last int64
 	for _, e := range evs {
-		if err := d.printEvent(c, e); err != nil {
-			return nil // the client went away
+		if err := fn(e); err != nil {
+			return nil
 		}
 		last = e.ID
 	}
-	if !c.flags["-f"] {
+	if !req.Follow {
 		return nil
 	}
 	tick := time.NewTicker(eventsPoll)
@@ -72,27 +48,15 @@ func (d *Daemon) cmdEvents(ctx context.Context, c *call) error {
 			return nil
 		case <-tick.C:
 		}
-		evs, err := d.store.ListEvents(ctx, app, last, 1000)
+		evs, err := d.store.ListEvents(ctx, req.App, last, 1000)
 		if err != nil {
 			return err
 		}
 		for _, e := range evs {
-			if err := d.printEvent(c, e); err != nil {
+			if err := fn(e); err != nil {
 				return nil
 			}
 			last = e.ID
 		}
 	}
-}
-
-func (d *Daemon) printEvent(c *call, e store.Event) error {
-	if c.json {
-		return json.NewEncoder(c.out).Encode(e) // one object a line, so -f can stream
-	}
-	app := e.App
-	if app == "" {
-		app = "-"
-	}
-	_, err := fmt.Fprintf(c.out, "%s  %-18s %-12s %s\n", e.CreatedAt.UTC().Format(time.RFC3339), e.Type, app, e.Message)
-	return err
 }

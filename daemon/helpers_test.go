@@ -2,9 +2,32 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"io"
+	"log/slog"
+	"path/filepath"
 	"testing"
+
+	"github.com/xcloud-dev/xcloud/store"
 )
+
+// newAppsStore opens a store in a temp dir with the given apps created.
+func newAppsStore(t *testing.T, apps ...string) *store.Store {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.Open(ctx, filepath.Join(dir, "x.db"), store.Options{BackupsDir: filepath.Join(dir, "b"), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for _, app := range apps {
+		if _, err := st.CreateApp(ctx, app); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
 
 func TestIndenterAndCapped(t *testing.T) {
 	var buf bytes.Buffer
@@ -21,29 +44,7 @@ func TestIndenterAndCapped(t *testing.T) {
 	}
 }
 
-func TestParseAuthorizedKeys(t *testing.T) {
-	keys, err := parseAuthorizedKeys([]byte("# admins\n\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(keys) != 1 || keys[0].name != "alice@laptop" {
-		t.Errorf("keys = %+v", keys)
-	}
-	if _, err := parseAuthorizedKeys([]byte("ssh-ed25519 AAAA\n")); err == nil || err.Error()[:6] != "line 1" {
-		t.Errorf("bad key error = %v", err)
-	}
-}
-
-func TestParseLimits(t *testing.T) {
-	l, err := parseLimits(Limits{Pids: 64}, []string{"memory=256m", "cpus=0.5"})
-	if err != nil || l != (Limits{MemoryBytes: 256 << 20, CPUs: 0.5, Pids: 64}) {
-		t.Errorf("parseLimits = %+v, %v", l, err)
-	}
-	for _, bad := range []string{"memory=1k", "cpus=0", "pids=3", "disk=1g", "memory"} {
-		if _, err := parseLimits(Limits{}, []string{bad}); err == nil {
-			t.Errorf("parseLimits(%q) accepted", bad)
-		}
-	}
+func TestLimitsOver(t *testing.T) {
 	if got := (Limits{CPUs: 2}).over(Limits{MemoryBytes: 1, CPUs: 1, Pids: 3}); got != (Limits{MemoryBytes: 1, CPUs: 2, Pids: 3}) {
 		t.Errorf("over = %+v", got)
 	}

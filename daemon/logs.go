@@ -231,25 +231,24 @@ func (d *Daemon) collect(c podman.Container) {
 	}()
 }
 
-// cmdLogs prints an app's recent output and, with -f, follows it across
-// restarts and redeploys until the client disconnects.
-func (d *Daemon) cmdLogs(ctx context.Context, c *call) error {
-	if err := wantArgs(c, 1); err != nil {
-		return err
-	}
-	app := c.args[0]
-	n := 100
-	if v := lastOpt(c, "-n"); v != "" {
-		if _, err := fmt.Sscanf(v, "%d", &n); err != nil || n < 0 || n > 100000 {
-			return usageError{fmt.Sprintf("-n %s: want a number of lines from 0 to 100000", v)}
-		}
-	}
-	typ := lastOpt(c, "--type")
+// LogsRequest selects an app's output.
+type LogsRequest struct {
+	App    string
+	Lines  int    // how many of the newest lines to start with
+	Type   string // only this process type's; "" for all
+	Follow bool   // then new lines across restarts and redeploys, until ctx ends
+}
+
+// Logs writes an app's recent output, a line each with process and time,
+// to w, and with Follow keeps writing new lines. It returns nil when w
+// fails (the reader went away) or ctx ends.
+func (d *Daemon) Logs(ctx context.Context, req LogsRequest, w io.Writer) error {
+	app, n, typ := req.App, req.Lines, req.Type
 	var (
 		ch     <-chan logLine
 		cancel func()
 	)
-	if c.flags["-f"] {
+	if req.Follow {
 		// Subscribe before reading the history so no line falls in between.
 		ch, cancel = d.logs.subscribe(app)
 		defer cancel()
@@ -259,7 +258,7 @@ func (d *Daemon) cmdLogs(ctx context.Context, c *call) error {
 		return err
 	}
 	for _, l := range lines {
-		if _, err := io.WriteString(c.out, l.String()+"\n"); err != nil {
+		if _, err := io.WriteString(w, l.String()+"\n"); err != nil {
 			return nil // the client went away
 		}
 	}
@@ -278,17 +277,9 @@ func (d *Daemon) cmdLogs(ctx context.Context, c *call) error {
 			if (typ != "" && l.Process != typ) || !l.Time.After(last) {
 				continue
 			}
-			if _, err := io.WriteString(c.out, l.String()+"\n"); err != nil {
+			if _, err := io.WriteString(w, l.String()+"\n"); err != nil {
 				return nil
 			}
 		}
 	}
-}
-
-// lastOpt returns the last value given for a value flag, or "".
-func lastOpt(c *call, name string) string {
-	if v := c.opts[name]; len(v) > 0 {
-		return v[len(v)-1]
-	}
-	return ""
 }

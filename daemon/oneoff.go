@@ -65,69 +65,48 @@ func (d *Daemon) runnableRelease(ctx context.Context, app string) (store.Release
 	return rel, spec, nil
 }
 
-// exitStatus makes a command end with the given exit status and no message:
-// `run` and `cron:run` pass the container's own status on.
-type exitStatus int
+// OneOffRequest runs a command in a one-off container of the app's current
+// release with its config.
+type OneOffRequest struct {
+	App string
+	// Argv is the command; one word or a quoted line runs through the
+	// shell, so pipes and $VARS work, as Heroku's run does.
+	Argv []string
+	By   string // who runs it, for the app's log
+	// Stdio is wired to the container; a TTY one gets TERM=Term (default
+	// xterm). Its StopTimeout is the daemon's stop grace.
+	Stdio podman.Stdio
+	Term  string
+}
 
-func (e exitStatus) Error() string { return "exit status " + strconv.Itoa(int(e)) }
-
-// cmdRun runs a command in a one-off container of the current release,
-// wired to the SSH session (a terminal when the client asked for one), and
-// ends with the command's exit status. The container is removed afterwards.
-func (d *Daemon) cmdRun(ctx context.Context, c *call) error {
-	if len(c.args) < 2 {
-		return usageError{"want a command to run"}
-	}
-	app, argv := c.args[0], c.args[1:]
+// RunOneOff runs the command and returns its exit status. The container is
+// removed afterwards. A static site matches ErrStaticSite.
+func (d *Daemon) RunOneOff(ctx context.Context, req OneOffRequest) (int, error) {
+	app, argv := req.App, req.Argv
 	rel, _, err := d.runnableRelease(ctx, app)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	command := argv
 	if len(argv) == 1 {
-		// One word or a quoted line: let the shell handle pipes and $VARS,
-		// as Heroku's run does.
 		command = shellCommand(argv[0])
 	}
 	cs, err := d.oneOffSpec(ctx, rel, "run", command, nil)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	stdio := podman.Stdio{In: c.in, Out: c.out, Err: c.err, TTY: c.stdio.PTY, StopTimeout: d.opts.StopGrace}
-	resized := make(chan struct{})
-	if c.stdio.PTY {
-		cs.Env["TERM"] = cmp.Or(c.stdio.Term, "xterm")
-		stdio.Size = podman.TermSize{Cols: c.stdio.Size.Cols, Rows: c.stdio.Size.Rows}
-		sizes := make(chan podman.TermSize)
-		stdio.Resize = sizes
-		rctx, cancel := context.WithCancel(ctx)
-		go func() {
-			defer close(resized)
-			for {
-				select {
-				case <-rctx.Done():
-					return
-				case w := <-c.stdio.Resize:
-					select {
-					case sizes <- podman.TermSize{Cols: w.Cols, Rows: w.Rows}:
-					case <-rctx.Done():
-						return
-					}
-				}
-			}
-		}()
-		defer func() { cancel(); <-resized }()
+	stdio := req.Stdio
+	stdio.StopTimeout = d.opts.StopGrace
+	if stdio.TTY {
+		cs.Env["TERM"] = cmp.Or(req.Term, "xterm")
 	}
-	d.log.Info("run", "app", app, "release", rel.Version, "key", c.id.Name, "command", strings.Join(argv, " "), "tty", c.stdio.PTY)
+	d.log.Info("run", "app", app, "release", rel.Version, "key", req.By, "command", strings.Join(argv, " "), "tty", stdio.TTY)
 	// The app's own log says who ran what, as Heroku's does.
-	d.logs.write(app, logLine{Time: time.Now(), Process: "run", Name: c.id.Name,
-		Text: fmt.Sprintf("key %s ran: %s (v%d)", c.id.Name, strings.Join(argv, " "), rel.Version)})
+	d.logs.write(app, logLine{Time: time.Now(), Process: "run", Name: req.By,
+		Text: fmt.Sprintf("key %s ran: %s (v%d)", req.By, strings.Join(argv, " "), rel.Version)})
 	code, err := d.rt.RunAttached(ctx, cs, stdio)
 	if err != nil {
-		return fmt.Errorf("run in %s v%d: %w", app, rel.Version, err)
+		return 0, fmt.Errorf("run in %s v%d: %w", app, rel.Version, err)
 	}
-	if code != 0 {
-		return exitStatus(code)
-	}
-	return nil
+	return code, nil
 }

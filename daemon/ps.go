@@ -8,18 +8,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/xcloud-dev/xcloud/daemon/podman"
 	"github.com/xcloud-dev/xcloud/store"
 )
 
-// maxScale bounds ps:scale per process type on a single box.
-const maxScale = 32
-
-// procInfo is one row of `ps`.
-type procInfo struct {
+// Process is one of an app's containers, as `ps` shows it.
+type Process struct {
 	Name     string `json:"name"`
 	Type     string `json:"type"`
 	Release  string `json:"release"`
@@ -64,16 +60,14 @@ func (d *Daemon) inHealthCheck(id string) bool {
 	return d.checking[id]
 }
 
-func (d *Daemon) cmdPs(ctx context.Context, c *call) error {
-	if err := wantArgs(c, 1); err != nil {
-		return err
-	}
-	app := c.args[0]
+// Processes lists the app's containers (one-offs aside) with their state
+// and restarts.
+func (d *Daemon) Processes(ctx context.Context, app string) ([]Process, error) {
 	cs, err := d.appContainers(ctx, app)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	rows := []procInfo{}
+	rows := []Process{}
 	for _, ct := range cs {
 		restarts, nextAt, code := d.sup.crashInfo(ct.ID)
 		state := ct.State
@@ -83,49 +77,13 @@ func (d *Daemon) cmdPs(ctx context.Context, c *call) error {
 		if ct.Running && d.inHealthCheck(ct.ID) {
 			state = "starting" // not serving until its health check passes
 		}
-		row := procInfo{Name: ct.Name, Type: ct.Labels[labelProcess], Release: "v" + ct.Labels[labelRelease], State: state, Restarts: restarts}
+		row := Process{Name: ct.Name, Type: ct.Labels[labelProcess], Release: "v" + ct.Labels[labelRelease], State: state, Restarts: restarts}
 		if ct.HostPort != 0 {
 			row.Upstream = upstream(ct.HostPort)
 		}
 		rows = append(rows, row)
 	}
-	if c.json {
-		return writeJSON(c.out, rows)
-	}
-	a, err := d.store.GetApp(ctx, app)
-	if err != nil {
-		return err
-	}
-	if a.Stopped {
-		fmt.Fprintf(c.out, "%s is stopped (ps:start to run it)\n", app)
-	}
-	if len(rows) == 0 {
-		fmt.Fprintf(c.out, "%s has no running processes\n", app)
-		return nil
-	}
-	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TYPE\tRELEASE\tSTATE\tRESTARTS\tCONTAINER")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", r.Type, r.Release, r.State, r.Restarts, r.Name)
-	}
-	return tw.Flush()
-}
-
-// parseScale reads TYPE=N arguments.
-func parseScale(args []string) (map[string]int, error) {
-	if len(args) == 0 {
-		return nil, usageError{"want at least one TYPE=N"}
-	}
-	out := map[string]int{}
-	for _, a := range args {
-		typ, n, ok := strings.Cut(a, "=")
-		q, err := strconv.Atoi(n)
-		if !ok || typ == "" || err != nil || q < 0 || q > maxScale {
-			return nil, usageError{fmt.Sprintf("%q: want TYPE=N with N from 0 to %d", a, maxScale)}
-		}
-		out[typ] = q
-	}
-	return out, nil
+	return rows, nil
 }
 
 // withRelease runs fn under the app's deploy lock with its current release.
@@ -150,22 +108,24 @@ func (d *Daemon) withRelease(ctx context.Context, app string, out io.Writer, fn 
 	return fn(rel, spec, w)
 }
 
-func (d *Daemon) cmdPsScale(ctx context.Context, c *call) error {
-	if len(c.args) < 2 {
-		return usageError{"want APP and at least one TYPE=N"}
-	}
-	app := c.args[0]
-	scale, err := parseScale(c.args[1:])
-	if err != nil {
-		return err
-	}
-	return d.withRelease(ctx, app, c.out, func(rel store.Release, spec releaseSpec, w *progress) error {
-		for typ := range scale {
+// ScaleRequest sets how many containers of each process type run.
+type ScaleRequest struct {
+	App   string
+	Scale map[string]int // process type → count
+}
+
+// Scale stores the app's new formation and brings the running containers
+// to it without dropping requests, writing progress to out. A process type
+// the current release lacks is a *Error matching ErrNoProcessType.
+func (d *Daemon) Scale(ctx context.Context, req ScaleRequest, out io.Writer) error {
+	app := req.App
+	return d.withRelease(ctx, app, out, func(rel store.Release, spec releaseSpec, w *progress) error {
+		for typ := range req.Scale {
 			if _, ok := spec.Processes[typ]; !ok || typ == "release" {
-				return usageError{fmt.Sprintf("v%d has no process type %q (it has %s)", rel.Version, typ, strings.Join(spec.types(), ", "))}
+				return &Error{Msg: fmt.Sprintf("v%d has no process type %q (it has %s)", rel.Version, typ, strings.Join(spec.types(), ", ")), Err: ErrNoProcessType}
 			}
 		}
-		if err := d.store.SetFormation(ctx, app, scale); err != nil {
+		if err := d.store.SetFormation(ctx, app, req.Scale); err != nil {
 			return err
 		}
 		return d.rescale(ctx, app, w)
@@ -240,14 +200,11 @@ func (d *Daemon) rescale(ctx context.Context, app string, w *progress) error {
 	return nil
 }
 
-// cmdPsRestart replaces every container with a fresh one of the same
-// release, health-checked before the route moves: a rolling restart.
-func (d *Daemon) cmdPsRestart(ctx context.Context, c *call) error {
-	if err := wantArgs(c, 1); err != nil {
-		return err
-	}
-	app := c.args[0]
-	return d.withRelease(ctx, app, c.out, func(rel store.Release, spec releaseSpec, w *progress) error {
+// Restart replaces every container with a fresh one of the same release,
+// health-checked before the route moves: a rolling restart. Config changed
+// without a restart is deployed with it. Progress goes to out.
+func (d *Daemon) Restart(ctx context.Context, app string, out io.Writer) error {
+	return d.withRelease(ctx, app, out, func(rel store.Release, spec releaseSpec, w *progress) error {
 		if err := d.store.SetStopped(ctx, app, false); err != nil {
 			return err
 		}
@@ -274,12 +231,9 @@ func (d *Daemon) cmdPsRestart(ctx context.Context, c *call) error {
 	})
 }
 
-func (d *Daemon) cmdPsStop(ctx context.Context, c *call) error {
-	if err := wantArgs(c, 1); err != nil {
-		return err
-	}
-	app := c.args[0]
-	return d.withRelease(ctx, app, c.out, func(rel store.Release, spec releaseSpec, w *progress) error {
+// Stop stops the app's containers until Start; its route answers 503.
+func (d *Daemon) Stop(ctx context.Context, app string, out io.Writer) error {
+	return d.withRelease(ctx, app, out, func(rel store.Release, spec releaseSpec, w *progress) error {
 		if err := d.store.SetStopped(ctx, app, true); err != nil {
 			return err
 		}
@@ -300,12 +254,9 @@ func (d *Daemon) cmdPsStop(ctx context.Context, c *call) error {
 	})
 }
 
-func (d *Daemon) cmdPsStart(ctx context.Context, c *call) error {
-	if err := wantArgs(c, 1); err != nil {
-		return err
-	}
-	app := c.args[0]
-	return d.withRelease(ctx, app, c.out, func(rel store.Release, spec releaseSpec, w *progress) error {
+// Start starts a stopped app at its scale.
+func (d *Daemon) Start(ctx context.Context, app string, out io.Writer) error {
+	return d.withRelease(ctx, app, out, func(rel store.Release, spec releaseSpec, w *progress) error {
 		if err := d.store.SetStopped(ctx, app, false); err != nil {
 			return err
 		}
@@ -314,15 +265,19 @@ func (d *Daemon) cmdPsStart(ctx context.Context, c *call) error {
 	})
 }
 
-// cmdRollback makes a new release from an old one's image and spec and
-// deploys it like any other: no build, same health checks, same swap.
-func (d *Daemon) cmdRollback(ctx context.Context, c *call) error {
-	if len(c.args) < 1 || len(c.args) > 2 {
-		return usageError{"want APP and an optional version like v3"}
-	}
-	app := c.args[0]
-	return d.withRelease(ctx, app, c.out, func(cur store.Release, _ releaseSpec, w *progress) error {
-		target, err := d.rollbackTarget(ctx, app, cur, c.args[1:])
+// RollbackRequest names the release to go back to.
+type RollbackRequest struct {
+	App     string
+	Version int // 0: the newest earlier release with another image
+}
+
+// Rollback makes a new release from an old one's image and spec and deploys
+// it like any other: no build, same health checks, same swap. Asking for
+// the serving release is a *Error matching ErrAlreadyServing.
+func (d *Daemon) Rollback(ctx context.Context, req RollbackRequest, out io.Writer) error {
+	app := req.App
+	return d.withRelease(ctx, app, out, func(cur store.Release, _ releaseSpec, w *progress) error {
+		target, err := d.rollbackTarget(ctx, app, cur, req.Version)
 		if err != nil {
 			return err
 		}
@@ -352,14 +307,10 @@ func (d *Daemon) cmdRollback(ctx context.Context, c *call) error {
 	})
 }
 
-func (d *Daemon) rollbackTarget(ctx context.Context, app string, cur store.Release, args []string) (store.Release, error) {
-	if len(args) == 1 {
-		v, err := strconv.Atoi(strings.TrimPrefix(args[0], "v"))
-		if err != nil || v <= 0 {
-			return store.Release{}, usageError{fmt.Sprintf("version must look like v3, got %q", args[0])}
-		}
+func (d *Daemon) rollbackTarget(ctx context.Context, app string, cur store.Release, v int) (store.Release, error) {
+	if v > 0 {
 		if v == cur.Version {
-			return store.Release{}, usageError{fmt.Sprintf("v%d is already serving", v)}
+			return store.Release{}, &Error{Msg: fmt.Sprintf("v%d is already serving", v), Err: ErrAlreadyServing}
 		}
 		r, err := d.store.GetRelease(ctx, app, v)
 		if err != nil {
@@ -382,18 +333,15 @@ func (d *Daemon) rollbackTarget(ctx context.Context, app string, cur store.Relea
 	return store.Release{}, errors.New("no earlier release to roll back to")
 }
 
-// cmdBuildsCancel stops the app's running build; its push fails.
-func (d *Daemon) cmdBuildsCancel(_ context.Context, c *call) error {
-	if err := wantArgs(c, 1); err != nil {
-		return err
-	}
+// CancelBuild stops the app's running build; its push fails. No build
+// running matches store.ErrNotFound.
+func (d *Daemon) CancelBuild(_ context.Context, app string) error {
 	d.mu.Lock()
-	cancel, ok := d.running[c.args[0]]
+	cancel, ok := d.running[app]
 	d.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("no build of %s is running: %w", c.args[0], store.ErrNotFound)
+		return fmt.Errorf("no build of %s is running: %w", app, store.ErrNotFound)
 	}
 	cancel()
-	fmt.Fprintf(c.out, "Canceled the running build of %s\n", c.args[0])
 	return nil
 }

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -51,10 +50,9 @@ func TestPsStartingDuringHealthCheck(t *testing.T) {
 
 	state := func() string {
 		t.Helper()
-		code, out, errs := runKeysCmd(d, keysAdmin, "", "ps", "web", "--json")
-		var rows []procInfo
-		if code != 0 || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 1 {
-			t.Fatalf("ps web --json: %d %q %q", code, out, errs)
+		rows, err := d.Processes(context.Background(), "web")
+		if err != nil || len(rows) != 1 {
+			t.Fatalf("Processes(web): %+v, %v", rows, err)
 		}
 		return rows[0].State
 	}

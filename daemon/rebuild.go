@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -11,21 +12,18 @@ import (
 	"github.com/xcloud-dev/xcloud/gitreceive"
 )
 
-// cmdPsRebuild builds the deploy branch's commit again and deploys it, as
-// a push of it would (Dokku's ps:rebuild): for a stack image that changed,
-// or a build that depends on something outside the repository.
-func (d *Daemon) cmdPsRebuild(ctx context.Context, c *call) error {
-	if err := wantArgs(c, 1); err != nil {
-		return err
-	}
-	app := c.args[0]
+// Rebuild builds the deploy branch's commit again and deploys it, as a
+// push of it would (Dokku's ps:rebuild): for a stack image that changed,
+// or a build that depends on something outside the repository. Progress
+// goes to out; an app never pushed to matches ErrNoRelease.
+func (d *Daemon) Rebuild(ctx context.Context, app string, by gitreceive.Identity, out io.Writer) error {
 	dir := gitreceive.RepoDir(d.opts.ReposDir, app)
 	ref, sha, err := deployHead(dir)
 	if err != nil {
 		return err
 	}
 	// OldSHA "" : a rebuild, never the "up-to-date" shortcut of a re-push.
-	return d.Deploy(ctx, gitreceive.Push{App: app, RepoDir: dir, Ref: ref, NewSHA: sha, Pusher: c.id}, c.out)
+	return d.Deploy(ctx, gitreceive.Push{App: app, RepoDir: dir, Ref: ref, NewSHA: sha, Pusher: by}, out)
 }
 
 // deployHead returns the branch a push deploys (main, else master) and its

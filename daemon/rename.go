@@ -15,20 +15,24 @@ import (
 	"github.com/xcloud-dev/xcloud/store"
 )
 
-// cmdAppsRename gives an app a new name. Releases, domains, config, scale,
+// RenameRequest gives the app Old the name New.
+type RenameRequest struct {
+	Old, New string
+	By       string // who asked, for the log
+}
+
+// Rename gives an app a new name. Releases, domains, config, scale,
 // keys' permissions, the repository, static files and logs follow; the new
 // name is routed to the serving containers at once, then containers of the
 // new name take over as in a rolling restart, so no request is dropped.
-func (d *Daemon) cmdAppsRename(ctx context.Context, c *call) error {
-	if err := wantArgs(c, 2); err != nil {
-		return err
-	}
-	old, name := c.args[0], c.args[1]
+// Progress goes to out. A taken new name matches store.ErrExists.
+func (d *Daemon) Rename(ctx context.Context, req RenameRequest, out io.Writer) error {
+	old, name := req.Old, req.New
 	if err := store.ValidateAppName(name); err != nil {
 		return err
 	}
 	if old == name {
-		return usageError{fmt.Sprintf("%s is already called %s", old, name)}
+		return nil // nothing to do; the caller words it
 	}
 	// Both names' locks, in one order, so two renames cannot deadlock.
 	first, second := min(old, name), max(old, name)
@@ -46,7 +50,7 @@ func (d *Daemon) cmdAppsRename(ctx context.Context, c *call) error {
 		return fmt.Errorf("app %s already exists: %w", name, store.ErrExists)
 	}
 	ctx = context.WithoutCancel(ctx) // half a rename helps nobody
-	w := &progress{w: c.out}
+	w := &progress{w: out}
 	if _, err := d.removeRemains(ctx, name); err != nil {
 		return fmt.Errorf("remove what an earlier app %s left: %w", name, err)
 	}
@@ -68,7 +72,7 @@ func (d *Daemon) cmdAppsRename(ctx context.Context, c *call) error {
 		}
 		return err
 	}
-	d.log.Info("app renamed", "from", old, "to", name, "by", c.id.Name)
+	d.log.Info("app renamed", "from", old, "to", name, "by", req.By)
 	d.setUpstreams(old, nil)
 	d.moveFiles(old, name)
 	d.mu.Lock()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/xcloud-dev/xcloud/buildpacks"
 	"github.com/xcloud-dev/xcloud/daemon"
+	"github.com/xcloud-dev/xcloud/daemon/admin"
 	"github.com/xcloud-dev/xcloud/daemon/config"
 	"github.com/xcloud-dev/xcloud/daemon/podman"
 	"github.com/xcloud-dev/xcloud/daemon/secret"
@@ -122,7 +123,6 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		ReposDir:         cfg.Path("repos"),
 		StaticDir:        cfg.Path("static"),
 		Instance:         instanceID(cfg.DataDir),
-		AdminKeysFile:    cfg.SSH.AdminKeys,
 		BaseDomain:       cfg.BaseDomain,
 		Scheme:           scheme,
 		URLPort:          cfg.URLPort(),
@@ -149,18 +149,22 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		TLSMode:          cfg.TLS.Mode,
 		CACertificate:    px.CACertificate,
 	})
-	if err := d.Start(ctx); err != nil {
+	if err := d.Open(ctx); err != nil {
 		return fmt.Errorf("start daemon: %w", err)
 	}
 	defer d.Close()
+	// The SSH door: key auth and the admin commands, on the engine's API.
+	auth := admin.NewAuth(st, cfg.SSH.AdminKeys, logger.With("system", "admin"))
+	cmds := admin.New(d, auth, logger.With("system", "admin"))
 
 	srv, err := gitreceive.New(gitreceive.Config{
 		Addr:        cfg.SSH.Listen,
 		HostKeyPath: cfg.SSH.HostKey,
 		ReposDir:    cfg.Path("repos"),
-		Auth:        d,
+		Auth:        auth,
 		Backend:     d,
-		Commands:    d,
+		Commands:    cmds,
+		Auditor:     auth,
 		Logger:      logger.With("system", "gitreceive"),
 
 		MaxAuthFailures:   cmp.Or(cfg.SSH.MaxAuthFailures, -1), // 0 in xcloud.toml: no limit

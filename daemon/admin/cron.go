@@ -1,8 +1,7 @@
-package daemon
+package admin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"text/tabwriter"
@@ -59,29 +58,24 @@ func (r *cronRunInfo) summary() string {
 
 // cmdCron lists the current release's cron jobs with their next and last
 // runs.
-func (d *Daemon) cmdCron(ctx context.Context, c *call) error {
+func (a *Admin) cmdCron(ctx context.Context, c *call) error {
 	if err := wantArgs(c, 1); err != nil {
 		return err
 	}
 	app := c.args[0]
-	var jobs []cronJob
-	if _, spec, err := d.runnableRelease(ctx, app); err == nil {
-		jobs = spec.Cron
-	} else if !errors.Is(err, ErrNoRelease) && !errors.Is(err, ErrStaticSite) {
-		return err
-	}
-	last, err := d.store.LastCronRuns(ctx, app)
+	jobs, err := a.eng.CronJobs(ctx, app)
 	if err != nil {
 		return err
 	}
 	infos := []cronJobInfo{}
 	for _, j := range jobs {
 		ji := cronJobInfo{ID: j.ID, Schedule: j.Schedule, Command: j.Command}
-		if t := d.cron.next(app, j.ID); !t.IsZero() {
+		if !j.Next.IsZero() {
+			t := j.Next
 			ji.Next = &t
 		}
-		if r, ok := last[j.ID]; ok {
-			ji.Last = runInfo(r)
+		if j.Last != nil {
+			ji.Last = runInfo(*j.Last)
 		}
 		infos = append(infos, ji)
 	}
@@ -109,25 +103,11 @@ func (d *Daemon) cmdCron(ctx context.Context, c *call) error {
 
 // cmdCronRun runs a job now, streaming its output, and ends with its exit
 // status. It refuses while the same job is running.
-func (d *Daemon) cmdCronRun(ctx context.Context, c *call) error {
+func (a *Admin) cmdCronRun(ctx context.Context, c *call) error {
 	if err := wantArgs(c, 2); err != nil {
 		return err
 	}
-	app, id := c.args[0], c.args[1]
-	rel, spec, err := d.runnableRelease(ctx, app)
-	if err != nil {
-		return err
-	}
-	job, ok := findJob(spec.Cron, id)
-	if !ok {
-		return inputError{fmt.Sprintf("%s has no cron job %q (see: cron %s)", app, id, app)}
-	}
-	if since, ok := d.cron.begin(app, job.ID); !ok {
-		return inputError{fmt.Sprintf("cron job %s is already running (since %s)", job.ID, since.Format(time.RFC3339))}
-	}
-	defer d.cron.end(app, job.ID)
-	fmt.Fprintf(c.out, "-----> Running cron job %s of %s v%d: %s\n", job.ID, app, rel.Version, job.Command)
-	r, err := d.runCronJob(ctx, rel, job, "manual", c.out)
+	r, err := a.eng.RunCron(ctx, c.args[0], c.args[1], c.out)
 	if err != nil {
 		return err
 	}
@@ -139,7 +119,7 @@ func (d *Daemon) cmdCronRun(ctx context.Context, c *call) error {
 }
 
 // cmdCronRuns lists stored runs, newest first, of one job or all.
-func (d *Daemon) cmdCronRuns(ctx context.Context, c *call) error {
+func (a *Admin) cmdCronRuns(ctx context.Context, c *call) error {
 	if len(c.args) < 1 || len(c.args) > 2 {
 		return usageError{"want APP and at most one JOB"}
 	}
@@ -154,7 +134,7 @@ func (d *Daemon) cmdCronRuns(ctx context.Context, c *call) error {
 			return usageError{fmt.Sprintf("-n %s: want a number from 1 to 1000", v)}
 		}
 	}
-	runs, err := d.store.ListCronRuns(ctx, c.args[0], job, n)
+	runs, err := a.eng.CronRuns(ctx, c.args[0], job, n)
 	if err != nil {
 		return err
 	}
@@ -175,28 +155,18 @@ func (d *Daemon) cmdCronRuns(ctx context.Context, c *call) error {
 }
 
 // cmdCronLog prints a stored run's output (the latest run without RUN).
-func (d *Daemon) cmdCronLog(ctx context.Context, c *call) error {
+func (a *Admin) cmdCronLog(ctx context.Context, c *call) error {
 	if len(c.args) < 1 || len(c.args) > 2 {
 		return usageError{"want APP and at most one RUN"}
 	}
-	app := c.args[0]
 	var id int64
 	if len(c.args) == 2 {
 		var err error
 		if id, err = strconv.ParseInt(c.args[1], 10, 64); err != nil || id < 1 {
 			return usageError{fmt.Sprintf("RUN %q: want a run number from cron:runs", c.args[1])}
 		}
-	} else {
-		runs, err := d.store.ListCronRuns(ctx, app, "", 1)
-		if err != nil {
-			return err
-		}
-		if len(runs) == 0 {
-			return inputError{fmt.Sprintf("%s has no cron runs yet", app)}
-		}
-		id = runs[0].ID
 	}
-	r, err := d.store.GetCronRun(ctx, app, id)
+	r, err := a.eng.CronRun(ctx, c.args[0], id)
 	if err != nil {
 		return err
 	}

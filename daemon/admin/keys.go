@@ -1,4 +1,4 @@
-package daemon
+package admin
 
 import (
 	"bytes"
@@ -79,7 +79,7 @@ func resourcesAccess(args []string) access {
 
 // denied tells the caller what was refused, records an access:denied
 // event, and returns the exit status 1. app may be "".
-func (d *Daemon) denied(ctx context.Context, w io.Writer, id gitreceive.Identity, cmd, app string, needsAdmin bool) int {
+func (a *Admin) denied(ctx context.Context, w io.Writer, id gitreceive.Identity, cmd, app string, needsAdmin bool) int {
 	msg := fmt.Sprintf("key %s may not run %s", id.Name, cmd)
 	if app != "" {
 		msg += " on app " + app
@@ -90,31 +90,31 @@ func (d *Daemon) denied(ctx context.Context, w io.Writer, id gitreceive.Identity
 		msg += ": the key may not access that app"
 	}
 	fmt.Fprintf(w, "error: %s\n", msg)
-	d.recordDenied(ctx, id, cmd, app, msg)
+	a.auth.recordDenied(ctx, id, cmd, app, msg)
 	return 1
 }
 
 // AccessDenied implements gitreceive.Auditor for pushes and fetches.
-func (d *Daemon) AccessDenied(ctx context.Context, id gitreceive.Identity, command, app string) {
+func (au *Auth) AccessDenied(ctx context.Context, id gitreceive.Identity, command, app string) {
 	verb := map[string]string{"push": "push to", "fetch": "fetch from"}[command]
 	if verb == "" {
 		verb = "run " + command + " on"
 	}
-	d.recordDenied(ctx, id, command, app, fmt.Sprintf("key %s may not %s app %s", id.Name, verb, app))
+	au.recordDenied(ctx, id, command, app, fmt.Sprintf("key %s may not %s app %s", id.Name, verb, app))
 }
 
-func (d *Daemon) recordDenied(ctx context.Context, id gitreceive.Identity, cmd, app, msg string) {
-	d.log.Warn("access denied", "key", id.Name, "fingerprint", id.Fingerprint, "command", cmd, "app", app)
+func (au *Auth) recordDenied(ctx context.Context, id gitreceive.Identity, cmd, app, msg string) {
+	au.log.Warn("access denied", "key", id.Name, "fingerprint", id.Fingerprint, "command", cmd, "app", app)
 	if app != "" && store.ValidateAppName(app) != nil {
 		app = "" // keep junk out of the app column; the message still has it
 	}
 	// Record it even if the client has already hung up.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	_, err := d.store.AddEvent(ctx, store.Event{Type: store.EventAccessDenied, App: app, Message: msg,
+	_, err := au.keys.AddEvent(ctx, store.Event{Type: store.EventAccessDenied, App: app, Message: msg,
 		Data: map[string]any{"key": id.Name, "fingerprint": id.Fingerprint, "command": cmd}})
 	if err != nil {
-		d.log.Error("record access:denied event", "err", err)
+		au.log.Error("record access:denied event", "err", err)
 	}
 }
 
@@ -177,7 +177,7 @@ func readOneKey(r io.Reader) (gossh.PublicKey, error) {
 	return key, nil
 }
 
-func (d *Daemon) cmdKeysAdd(ctx context.Context, c *call) error {
+func (a *Admin) cmdKeysAdd(ctx context.Context, c *call) error {
 	if err := wantArgs(c, 1); err != nil {
 		return err
 	}
@@ -187,9 +187,9 @@ func (d *Daemon) cmdKeysAdd(ctx context.Context, c *call) error {
 	}
 	admin := c.flags["--admin"]
 	var apps []string
-	for _, a := range c.opts["--app"] {
-		if !slices.Contains(apps, a) {
-			apps = append(apps, a)
+	for _, app := range c.opts["--app"] {
+		if !slices.Contains(apps, app) {
+			apps = append(apps, app)
 		}
 	}
 	switch {
@@ -198,12 +198,12 @@ func (d *Daemon) cmdKeysAdd(ctx context.Context, c *call) error {
 	case !admin && len(apps) == 0:
 		return usageError{"give --admin or at least one --app APP"}
 	}
-	for _, a := range apps {
-		if err := store.ValidateAppName(a); err != nil {
+	for _, app := range apps {
+		if err := store.ValidateAppName(app); err != nil {
 			return err
 		}
-		if _, err := d.store.GetApp(ctx, a); errors.Is(err, store.ErrNotFound) {
-			return badf("app %q does not exist", a)
+		if _, err := a.eng.App(ctx, app); errors.Is(err, store.ErrNotFound) {
+			return badf("app %q does not exist", app)
 		} else if err != nil {
 			return err
 		}
@@ -213,9 +213,9 @@ func (d *Daemon) cmdKeysAdd(ctx context.Context, c *call) error {
 		return err
 	}
 	fp := gossh.FingerprintSHA256(key)
-	files, ferr := d.keys.load()
+	files, ferr := a.auth.fileKeys()
 	if ferr != nil {
-		d.log.Error("read admin keys", "path", d.keys.path, "err", ferr)
+		a.log.Error("read admin keys", "path", a.auth.file.path, "err", ferr)
 	}
 	for _, f := range files {
 		if keysEqual(f.key, key) {
@@ -225,13 +225,13 @@ func (d *Daemon) cmdKeysAdd(ctx context.Context, c *call) error {
 			return badf("key name %q is taken by a key in the admin_keys file; choose another", name)
 		}
 	}
-	if k, err := d.store.KeyByFingerprint(ctx, fp); err == nil {
+	if k, err := a.auth.keys.KeyByFingerprint(ctx, fp); err == nil {
 		return badf("key %s is already registered as %q", fp, k.Name)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	line := strings.TrimSpace(string(gossh.MarshalAuthorizedKey(key))) + " " + name
-	err = d.store.AddKeyBy(ctx, store.Key{Name: name, Fingerprint: fp, PublicKey: line, Admin: admin, Apps: apps}, c.id.Name)
+	err = a.auth.keys.AddKeyBy(ctx, store.Key{Name: name, Fingerprint: fp, PublicKey: line, Admin: admin, Apps: apps}, c.id.Name)
 	if errors.Is(err, store.ErrExists) {
 		if strings.Contains(err.Error(), "fingerprint") {
 			return badf("key %s is already registered", fp)
@@ -241,7 +241,7 @@ func (d *Daemon) cmdKeysAdd(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	d.log.Info("key added", "key", name, "fingerprint", fp, "admin", admin, "apps", apps, "by", c.id.Name)
+	a.log.Info("key added", "key", name, "fingerprint", fp, "admin", admin, "apps", apps, "by", c.id.Name)
 	fmt.Fprintf(c.out, "Added key %s (%s) with access to: %s\n", name, fp, accessText(admin, apps))
 	return nil
 }
@@ -263,20 +263,20 @@ type keyInfo struct {
 	CreatedAt   *time.Time `json:"created_at,omitempty"`
 }
 
-func (d *Daemon) cmdKeysList(ctx context.Context, c *call) error {
+func (a *Admin) cmdKeysList(ctx context.Context, c *call) error {
 	if err := wantArgs(c, 0); err != nil {
 		return err
 	}
 	list := []keyInfo{}
-	files, err := d.keys.load()
+	files, err := a.auth.fileKeys()
 	if err != nil {
-		d.log.Error("read admin keys", "path", d.keys.path, "err", err)
+		a.log.Error("read admin keys", "path", a.auth.file.path, "err", err)
 		fmt.Fprintf(c.out, "warning: the admin_keys file cannot be read; see the daemon log\n")
 	}
 	for _, f := range files {
 		list = append(list, keyInfo{Name: f.name, Fingerprint: gossh.FingerprintSHA256(f.key), Admin: true, Apps: []string{}, Source: "file"})
 	}
-	keys, err := d.store.ListKeys(ctx)
+	keys, err := a.auth.keys.ListKeys(ctx)
 	if err != nil {
 		return err
 	}
@@ -307,17 +307,17 @@ func (d *Daemon) cmdKeysList(ctx context.Context, c *call) error {
 	return tw.Flush()
 }
 
-func (d *Daemon) cmdKeysRemove(ctx context.Context, c *call) error {
+func (a *Admin) cmdKeysRemove(ctx context.Context, c *call) error {
 	if err := wantArgs(c, 1); err != nil {
 		return err
 	}
 	name := c.args[0]
-	err := d.store.RemoveKeyBy(ctx, name, c.id.Name)
+	err := a.auth.keys.RemoveKeyBy(ctx, name, c.id.Name)
 	if errors.Is(err, store.ErrNotFound) {
-		files, _ := d.keys.load()
+		files, _ := a.auth.fileKeys()
 		for _, f := range files {
 			if f.name == name {
-				return badf("key %q is in the admin_keys file (%s); edit the admin_keys file to remove it", name, d.keys.path)
+				return badf("key %q is in the admin_keys file (%s); edit the admin_keys file to remove it", name, a.auth.file.path)
 			}
 		}
 		return badf("key %q does not exist", name)
@@ -325,7 +325,7 @@ func (d *Daemon) cmdKeysRemove(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	d.log.Info("key removed", "key", name, "by", c.id.Name)
+	a.log.Info("key removed", "key", name, "by", c.id.Name)
 	fmt.Fprintf(c.out, "Removed key %s\n", name)
 	return nil
 }

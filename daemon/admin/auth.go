@@ -1,4 +1,4 @@
-package daemon
+package admin
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -16,23 +17,58 @@ import (
 	"github.com/xcloud-dev/xcloud/store"
 )
 
-var _ gitreceive.Authenticator = (*Daemon)(nil)
+var (
+	_ gitreceive.Authenticator = (*Auth)(nil)
+	_ gitreceive.Auditor       = (*Auth)(nil)
+	_ KeyStore                 = (*store.Store)(nil)
+)
+
+// KeyStore keeps the keys added with keys:add and the access:denied
+// events. *store.Store implements it.
+type KeyStore interface {
+	// KeyByFingerprint returns store.ErrNotFound for a key never added.
+	KeyByFingerprint(ctx context.Context, fp string) (store.Key, error)
+	ListKeys(ctx context.Context) ([]store.Key, error)
+	// AddKeyBy returns store.ErrExists when the name or the key is taken.
+	AddKeyBy(ctx context.Context, k store.Key, by string) error
+	// RemoveKeyBy returns store.ErrNotFound for an unknown name.
+	RemoveKeyBy(ctx context.Context, name, by string) error
+	AddEvent(ctx context.Context, e store.Event) (store.Event, error)
+}
+
+// Auth decides who an SSH key is: the keys of the admin_keys file are
+// admins, keys added with keys:add carry their own permissions. It also
+// records refusals as access:denied events.
+type Auth struct {
+	keys KeyStore
+	file *adminKeys
+	log  *slog.Logger
+}
+
+// NewAuth returns an Auth reading admin keys from adminKeysFile (""
+// for none, re-read when it changes) and added keys from keys.
+func NewAuth(keys KeyStore, adminKeysFile string, log *slog.Logger) *Auth {
+	if log == nil {
+		log = slog.Default().With("system", "admin")
+	}
+	return &Auth{keys: keys, file: &adminKeys{path: adminKeysFile}, log: log}
+}
 
 // Authenticate implements gitreceive.Authenticator: keys in the admin_keys
 // file are admins; keys in the store carry their own permissions.
-func (d *Daemon) Authenticate(ctx context.Context, key gossh.PublicKey) (gitreceive.Identity, error) {
+func (au *Auth) Authenticate(ctx context.Context, key gossh.PublicKey) (gitreceive.Identity, error) {
 	fp := gossh.FingerprintSHA256(key)
-	admins, err := d.keys.load()
+	admins, err := au.fileKeys()
 	if err != nil {
 		// A broken admin_keys file must not lock out store keys; say why loudly.
-		d.log.Error("read admin keys", "path", d.keys.path, "err", err)
+		au.log.Error("read admin keys", "path", au.file.path, "err", err)
 	}
 	for _, a := range admins {
 		if keysEqual(a.key, key) {
 			return gitreceive.Identity{Name: a.name, Fingerprint: fp, Admin: true}, nil
 		}
 	}
-	k, err := d.store.KeyByFingerprint(ctx, fp)
+	k, err := au.keys.KeyByFingerprint(ctx, fp)
 	if errors.Is(err, store.ErrNotFound) {
 		return gitreceive.Identity{}, gitreceive.ErrUnknownKey
 	}
@@ -41,6 +77,9 @@ func (d *Daemon) Authenticate(ctx context.Context, key gossh.PublicKey) (gitrece
 	}
 	return gitreceive.Identity{Name: k.Name, Fingerprint: fp, Admin: k.Admin, Apps: k.Apps}, nil
 }
+
+// fileKeys returns the admin_keys file's keys.
+func (au *Auth) fileKeys() ([]adminKey, error) { return au.file.load() }
 
 // adminKeys caches the parsed admin_keys file and re-reads it when it changes,
 // so adding a key needs no restart.

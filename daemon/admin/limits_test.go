@@ -1,6 +1,8 @@
-package daemon
+package admin
 
 import (
+	"github.com/xcloud-dev/xcloud/daemon"
+
 	"strings"
 	"testing"
 )
@@ -27,20 +29,20 @@ func TestParseLimitsBounds(t *testing.T) {
 		{"pids=0", "pids=default"},
 		{"swap=1g", `unknown limit "swap"`},
 	} {
-		l, err := parseLimits(Limits{MemoryBytes: 1 << 30, CPUs: 1, Pids: 64}, []string{"memory=256m", tc.arg})
+		l, err := parseLimits(daemon.Limits{MemoryBytes: 1 << 30, CPUs: 1, Pids: 64}, []string{"memory=256m", tc.arg})
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("parseLimits(%q) = %+v, %v; want one line containing %q", tc.arg, l, err, tc.want)
 		}
 	}
-	l, err := parseLimits(Limits{}, []string{"memory=6m", "cpus=0.01", "pids=4194304"})
-	if err != nil || l != (Limits{MemoryBytes: 6 << 20, CPUs: 0.01, Pids: 4194304}) {
+	l, err := parseLimits(daemon.Limits{}, []string{"memory=6m", "cpus=0.01", "pids=4194304"})
+	if err != nil || l != (daemon.Limits{MemoryBytes: 6 << 20, CPUs: 0.01, Pids: 4194304}) {
 		t.Errorf("limits at the bounds: %+v, %v", l, err)
 	}
-	l, err = parseLimits(Limits{MemoryBytes: 1 << 30, CPUs: 2, Pids: 64}, []string{"memory=default", "cpus=default", "pids=default"})
-	if err != nil || l != (Limits{}) {
+	l, err = parseLimits(daemon.Limits{MemoryBytes: 1 << 30, CPUs: 2, Pids: 64}, []string{"memory=default", "cpus=default", "pids=default"})
+	if err != nil || l != (daemon.Limits{}) {
 		t.Errorf("K=default: %+v, %v; want every field back to the default (zero)", l, err)
 	}
-	if l, err := parseLimits(Limits{}, []string{"cpus=.5"}); err != nil || l.CPUs != 0.5 {
+	if l, err := parseLimits(daemon.Limits{}, []string{"cpus=.5"}); err != nil || l.CPUs != 0.5 {
 		t.Errorf("cpus=.5: %+v, %v", l, err)
 	}
 }

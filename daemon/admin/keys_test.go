@@ -1,4 +1,4 @@
-package daemon
+package admin
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/xcloud-dev/xcloud/daemon"
 	"github.com/xcloud-dev/xcloud/gitreceive"
 	"github.com/xcloud-dev/xcloud/store"
 )
@@ -35,8 +36,14 @@ func newPubKey(t *testing.T, comment string) (line string, fp string) {
 	return line + "\n", gossh.FingerprintSHA256(pk)
 }
 
+// door is the SSH door as cmd/xcloud wires it: commands and key auth.
+type door struct {
+	*Admin
+	*Auth
+}
+
 // newKeysDaemon has apps web and api, and an admin_keys file with root@host.
-func newKeysDaemon(t *testing.T) (*Daemon, *store.Store, string) {
+func newKeysDaemon(t *testing.T) (*door, *store.Store, string) {
 	t.Helper()
 	st := newAppsStore(t, "web", "api")
 	dir := t.TempDir()
@@ -45,8 +52,17 @@ func newKeysDaemon(t *testing.T) (*Daemon, *store.Store, string) {
 	if err := os.WriteFile(adminKeys, []byte("# admins\n"+rootKey), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := New(Options{Store: st, AdminKeysFile: adminKeys, BaseDomain: "xcloud.test", Logger: slog.New(slog.DiscardHandler)})
-	return d, st, rootKey
+	return newDoor(daemon.Options{Store: st, BaseDomain: "xcloud.test"}, adminKeys), st, rootKey
+}
+
+// newDoor wires an engine with opts (and a silent logger) to the commands
+// and auth, with the admin keys of the file adminKeys ("" for none).
+func newDoor(opts daemon.Options, adminKeys string) *door {
+	log := slog.New(slog.DiscardHandler)
+	opts.Logger = log
+	eng := daemon.New(opts)
+	auth := NewAuth(opts.Store, adminKeys, log)
+	return &door{Admin: New(eng, auth, log), Auth: auth}
 }
 
 var keysAdmin = gitreceive.Identity{Name: "root@host", Fingerprint: "SHA256:root", Admin: true}
@@ -69,7 +85,7 @@ func newAppsStore(t *testing.T, apps ...string) *store.Store {
 	return st
 }
 
-func runKeysCmd(d *Daemon, id gitreceive.Identity, stdin string, args ...string) (int, string, string) {
+func runKeysCmd(d *door, id gitreceive.Identity, stdin string, args ...string) (int, string, string) {
 	var out, errb strings.Builder
 	code := d.RunCommand(context.Background(), id, args, gitreceive.Stdio{In: strings.NewReader(stdin), Out: &out, Err: &errb})
 	return code, out.String(), errb.String()

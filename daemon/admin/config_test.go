@@ -1,6 +1,8 @@
-package daemon
+package admin
 
 import (
+	"github.com/xcloud-dev/xcloud/daemon"
+
 	"strings"
 	"testing"
 )
@@ -38,7 +40,7 @@ func FuzzParseAssignments(f *testing.F) {
 			return
 		}
 		k, v, _ := strings.Cut(arg, "=")
-		if len(got) != 1 || got[k] != v || !configNameRE.MatchString(k) || reservedVar(k) {
+		if len(got) != 1 || got[k] != v || daemon.CheckVarName(k) != nil {
 			t.Fatalf("%q parsed to %v", arg, got)
 		}
 	})

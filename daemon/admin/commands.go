@@ -1,0 +1,436 @@
+// Package admin is the SSH door's admin commands (`ssh xcloud@HOST
+// COMMAND`): it parses arguments, checks what a key may do, calls the
+// engine's named operations on *daemon.Daemon and words their results and
+// errors for people. It also authenticates SSH keys (Auth).
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/xcloud-dev/xcloud/daemon"
+	"github.com/xcloud-dev/xcloud/gitreceive"
+	"github.com/xcloud-dev/xcloud/store"
+)
+
+var _ gitreceive.Commander = (*Admin)(nil)
+
+// Admin runs the admin commands on the engine.
+type Admin struct {
+	eng  *daemon.Daemon
+	auth *Auth
+	log  *slog.Logger
+}
+
+// New returns the command runner for the engine eng, with auth for the
+// keys:* commands and the access:denied events.
+func New(eng *daemon.Daemon, auth *Auth, log *slog.Logger) *Admin {
+	if log == nil {
+		log = slog.Default().With("system", "admin")
+	}
+	return &Admin{eng: eng, auth: auth, log: log}
+}
+
+// command is one admin command reachable as `ssh xcloud@host NAME ARGS`.
+type command struct {
+	name  string
+	usage string
+	help  string
+	admin bool     // needs an admin key (what access: accessAdmin says)
+	app   bool     // first positional argument is an app the key must have access to
+	raw   bool     // arguments after the app are passed on verbatim (a command line to run)
+	flags []string // boolean flags it accepts besides --json, e.g. "--no-restart"
+	opts  []string // flags taking a value, repeatable: "--app web" or "--app=web"
+	// access says who may run it (see keys.go); accessFn, when set, decides
+	// from the positional arguments instead.
+	access   access
+	accessFn func(args []string) access
+	run      func(a *Admin, ctx context.Context, c *call) error
+}
+
+// call is one invocation: parsed flags and positional arguments.
+type call struct {
+	id    gitreceive.Identity
+	args  []string
+	json  bool
+	flags map[string]bool
+	opts  map[string][]string
+	in    io.Reader
+	out   io.Writer
+	err   io.Writer
+	stdio gitreceive.Stdio
+}
+
+// usageError marks bad arguments: the message is printed with the usage line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func commands() []command {
+	return []command{
+		{name: "help", usage: "help", help: "list commands"},
+		{name: "version", usage: "version", help: "show the daemon's version", access: accessAny, run: (*Admin).cmdVersion},
+		{name: "apps:create", usage: "apps:create NAME", help: "create an app (a push by an admin also does)", admin: true, access: accessAdmin, run: (*Admin).cmdAppsCreate},
+		{name: "apps:list", usage: "apps:list [--json]", help: "list apps you can access", access: accessAny, run: (*Admin).cmdAppsList},
+		{name: "apps:info", usage: "apps:info APP [--json]", help: "show an app's URL, release and commit", app: true, access: accessRead, run: (*Admin).cmdAppsInfo},
+		{name: "releases", usage: "releases APP [--json]", help: "list an app's releases, newest first", app: true, access: accessRead, run: (*Admin).cmdReleases},
+		{name: "builds", usage: "builds APP [--json]", help: "list an app's builds, newest first", app: true, access: accessRead, run: (*Admin).cmdBuilds},
+		{name: "builds:log", usage: "builds:log APP [ID]", help: "show a build's output (default: the latest)", app: true, access: accessRead, run: (*Admin).cmdBuildsLog},
+		{name: "builds:cancel", usage: "builds:cancel APP", help: "cancel the app's running build", app: true, access: accessWrite, run: (*Admin).cmdBuildsCancel},
+		{name: "ps", usage: "ps APP [--json]", help: "list the app's containers with state and restarts", app: true, access: accessRead, run: (*Admin).cmdPs},
+		{name: "ps:scale", usage: "ps:scale APP TYPE=N...", help: "run N containers of each process type (web ones load-balanced)", app: true, access: accessWrite, run: (*Admin).cmdPsScale},
+		{name: "ps:restart", usage: "ps:restart APP", help: "replace every container, health-checked, without downtime", app: true, access: accessWrite, run: (*Admin).cmdPsRestart},
+		{name: "ps:rebuild", usage: "ps:rebuild APP", help: "build the deploy branch's commit again and deploy it, as a push would", app: true, access: accessWrite, run: (*Admin).cmdPsRebuild},
+		{name: "ps:stop", usage: "ps:stop APP", help: "stop the app's containers until ps:start", app: true, access: accessWrite, run: (*Admin).cmdPsStop},
+		{name: "ps:start", usage: "ps:start APP", help: "start a stopped app at its scale", app: true, access: accessWrite, run: (*Admin).cmdPsStart},
+		{name: "resources", usage: "resources APP [memory=SIZE] [cpus=N] [pids=N] [--json]", help: "show or set the app's container limits (defaults from xcloud.toml)", app: true, accessFn: resourcesAccess, run: (*Admin).cmdResources},
+		{name: "apps:rename", usage: "apps:rename OLD NEW", help: "rename an app: releases, domains, config, repository and logs follow, without downtime", app: true, admin: true, run: (*Admin).cmdAppsRename},
+		{name: "apps:destroy", usage: "apps:destroy APP --force", help: "delete the app: containers, images, repository, routes, config vars, data", app: true, admin: true, flags: []string{"--force"}, run: (*Admin).cmdAppsDestroy},
+		{name: "events", usage: "events [APP] [-f] [-n N] [--json]", help: "stored events, oldest first (all apps: admin); -f follows", flags: []string{"-f"}, opts: []string{"-n"}, accessFn: eventsAccess, run: (*Admin).cmdEvents},
+		{name: "logs", usage: "logs APP [-f] [-n N] [--type TYPE]", help: "the app's output with process and time; -f follows across restarts and deploys", app: true, flags: []string{"-f"}, opts: []string{"-n", "--type"}, access: accessRead, run: (*Admin).cmdLogs},
+		{name: "config", usage: "config APP [--json]", help: "show the app's config vars", app: true, access: accessRead, run: (*Admin).cmdConfig},
+		{name: "config:get", usage: "config:get APP KEY", help: "print one config var's value", app: true, access: accessRead, run: (*Admin).cmdConfigGet},
+		{name: "config:set", usage: "config:set APP KEY=VALUE... [--no-restart] [--encoded]", help: "set config vars (encrypted at rest); restarts without downtime; --encoded: values are base64, as Dokku takes them", app: true, access: accessWrite, flags: []string{"--no-restart", "--encoded"}, run: (*Admin).cmdConfigSet},
+		{name: "config:unset", usage: "config:unset APP KEY... [--no-restart]", help: "remove config vars; restarts without downtime", app: true, access: accessWrite, flags: []string{"--no-restart"}, run: (*Admin).cmdConfigUnset},
+		{name: "domains", usage: "domains APP [--json]", help: "list the app's custom domains", app: true, access: accessRead, run: (*Admin).cmdDomains},
+		{name: "domains:add", usage: "domains:add APP HOST", help: "serve the app at HOST too (HTTPS when TLS is on)", app: true, access: accessWrite, run: (*Admin).cmdDomainsAdd},
+		{name: "domains:remove", usage: "domains:remove APP HOST", help: "stop serving the app at HOST", app: true, access: accessWrite, run: (*Admin).cmdDomainsRemove},
+		{name: "tls:ca", usage: "tls:ca", help: "print the local CA's root certificate (tls.mode = \"internal\") for clients to trust", admin: true, access: accessAdmin, run: (*Admin).cmdTLSCA},
+		{name: "keys:add", usage: "keys:add NAME (--admin | --app APP...) < key.pub", help: "let an SSH public key (one line on stdin) in: as an admin, or for the given apps", admin: true, flags: []string{"--admin"}, opts: []string{"--app"}, access: accessAdmin, run: (*Admin).cmdKeysAdd},
+		{name: "keys:list", usage: "keys:list [--json]", help: "list SSH keys: added ones and the admin_keys file's", admin: true, access: accessAdmin, run: (*Admin).cmdKeysList},
+		{name: "keys:remove", usage: "keys:remove NAME", help: "remove an added SSH key (admin_keys file keys: edit the file)", admin: true, access: accessAdmin, run: (*Admin).cmdKeysRemove},
+		{name: "cron", usage: "cron APP [--json]", help: "list the app's cron jobs (app.json) with their next and last runs", app: true, access: accessRead, run: (*Admin).cmdCron},
+		{name: "cron:run", usage: "cron:run APP ID", help: "run a cron job now, showing its output", app: true, access: accessWrite, run: (*Admin).cmdCronRun},
+		{name: "cron:runs", usage: "cron:runs APP [ID] [-n N] [--json]", help: "list stored cron runs with exit codes and durations, newest first", app: true, opts: []string{"-n"}, access: accessRead, run: (*Admin).cmdCronRuns},
+		{name: "cron:log", usage: "cron:log APP [RUN]", help: "print a cron run's output (default: the latest run)", app: true, access: accessRead, run: (*Admin).cmdCronLog},
+		{name: "run", usage: "run APP CMD [ARGS...]", help: "run a command in a one-off container of the current release with the app's config (ssh -t: a terminal)", app: true, raw: true, access: accessWrite, run: (*Admin).cmdRun},
+		{name: "rollback", usage: "rollback APP [vN]", help: "deploy an earlier release's image and spec again, without a build", app: true, access: accessWrite, run: (*Admin).cmdRollback},
+	}
+}
+
+// RunCommand implements gitreceive.Commander. Arguments are validated before
+// anything changes; every failure is one line on stderr and a non-zero exit.
+func (a *Admin) RunCommand(ctx context.Context, id gitreceive.Identity, args []string, stdio gitreceive.Stdio) int {
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stdio.Err, "error: "+format+"\n", a...)
+		return 1
+	}
+	if len(args) == 0 {
+		return fail("no command given; run help")
+	}
+	var cmd *command
+	cmds := commands()
+	for i := range cmds {
+		if cmds[i].name == args[0] {
+			cmd = &cmds[i]
+		}
+	}
+	if cmd == nil {
+		return fail("unknown command %q; run help for the list", args[0])
+	}
+	if cmd.name == "help" {
+		printHelp(stdio.Out, id)
+		return 0
+	}
+	c := &call{id: id, in: stdio.In, out: stdio.Out, err: stdio.Err, stdio: stdio, flags: map[string]bool{}, opts: map[string][]string{}}
+	for rest := args[1:]; len(rest) > 0; {
+		if cmd.raw && len(c.args) == 1 {
+			c.args = append(c.args, rest...)
+			break
+		}
+		arg := rest[0]
+		rest = rest[1:]
+		opt, val, hasVal := strings.Cut(arg, "=")
+		switch {
+		case arg == "--json":
+			c.json = true
+		case slices.Contains(cmd.flags, arg):
+			c.flags[arg] = true
+		case slices.Contains(cmd.opts, opt):
+			if !hasVal {
+				if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
+					return fail("%s: %s needs a value (usage: %s)", cmd.name, opt, cmd.usage)
+				}
+				val, rest = rest[0], rest[1:]
+			}
+			c.opts[opt] = append(c.opts[opt], val)
+		case strings.HasPrefix(arg, "-"):
+			return fail("%s: unknown flag %q (usage: %s)", cmd.name, arg, cmd.usage)
+		default:
+			c.args = append(c.args, arg)
+		}
+	}
+	if !id.Admin && cmd.accessFor(c.args) == accessAdmin {
+		app := ""
+		if cmd.app && len(c.args) > 0 {
+			app = c.args[0]
+		}
+		return a.denied(ctx, stdio.Err, id, cmd.name, app, true)
+	}
+	if cmd.app {
+		if len(c.args) == 0 {
+			return fail("%s: missing APP (usage: %s)", cmd.name, cmd.usage)
+		}
+		app := c.args[0]
+		if err := store.ValidateAppName(app); err != nil {
+			return fail("%v", err)
+		}
+		if !id.CanPush(app) {
+			return a.denied(ctx, stdio.Err, id, cmd.name, app, false)
+		}
+		if _, err := a.eng.App(ctx, app); errors.Is(err, store.ErrNotFound) {
+			return fail("app %q does not exist", app)
+		} else if err != nil {
+			a.log.Error("command", "command", cmd.name, "err", err)
+			return fail("%s failed; see the daemon log", cmd.name)
+		}
+	}
+	if err := cmd.run(a, ctx, c); err != nil {
+		var es exitStatus
+		if errors.As(err, &es) {
+			return int(es)
+		}
+		var ie inputError
+		if errors.As(err, &ie) {
+			return fail("%s: %s", cmd.name, ie.msg)
+		}
+		var die daemon.InputError
+		if errors.As(err, &die) {
+			return fail("%s: %s", cmd.name, die.Msg)
+		}
+		var ue usageError
+		if errors.As(err, &ue) {
+			return fail("%s: %s (usage: %s)", cmd.name, ue.msg, cmd.usage)
+		}
+		var de *daemon.Error
+		if errors.As(err, &de) && usageKind(de.Err) {
+			// Wrong arguments for what the app is: shown with the usage.
+			return fail("%s: %s (usage: %s)", cmd.name, de.Msg, cmd.usage)
+		}
+		if errors.Is(err, daemon.ErrStaticSite) && cmd.app {
+			return fail("%s: %s is a static site: it has no container to run commands in", cmd.name, c.args[0])
+		}
+		if de != nil {
+			return fail("%v", err)
+		}
+		if errors.Is(err, store.ErrExists) || errors.Is(err, store.ErrInvalidName) || errors.Is(err, store.ErrNotFound) || errors.Is(err, daemon.ErrNoRelease) {
+			return fail("%v", err)
+		}
+		a.log.Error("command failed", "command", cmd.name, "key", id.Name, "err", err)
+		return fail("%s failed: %v", cmd.name, err)
+	}
+	return 0
+}
+
+// usageKind reports the engine errors that are the caller's wrong
+// arguments, which the command's usage line helps with.
+func usageKind(err error) bool {
+	return errors.Is(err, daemon.ErrNoProcessType) || errors.Is(err, daemon.ErrAlreadyServing) || errors.Is(err, daemon.ErrInvalidVarName)
+}
+
+func printHelp(w io.Writer, id gitreceive.Identity) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "Usage: ssh xcloud@HOST COMMAND [ARGS]")
+	for _, c := range commands() {
+		if !id.Admin && c.accessFor(nil) == accessAdmin {
+			continue
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", c.usage, c.help)
+	}
+	fmt.Fprintln(tw, "Deploy: git push ssh://xcloud@HOST:PORT/APP.git main")
+	tw.Flush()
+}
+
+func wantArgs(c *call, n int) error {
+	if len(c.args) != n {
+		return usageError{fmt.Sprintf("want %d argument(s), got %d", n, len(c.args))}
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (a *Admin) cmdVersion(_ context.Context, c *call) error {
+	if err := wantArgs(c, 0); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "xcloud %s\n", a.eng.Version())
+	return nil
+}
+
+func (a *Admin) cmdAppsCreate(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	app, err := a.eng.AddApp(ctx, c.args[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "Created %s. Push to it: git push ssh://xcloud@HOST:PORT/%s.git main\n", app.Name, app.Name)
+	return nil
+}
+
+func (a *Admin) cmdAppsList(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 0); err != nil {
+		return err
+	}
+	apps, err := a.eng.Apps(ctx)
+	if err != nil {
+		return err
+	}
+	list := []daemon.AppInfo{}
+	for _, info := range apps {
+		if c.id.CanPush(info.Name) {
+			list = append(list, info)
+		}
+	}
+	if c.json {
+		return writeJSON(c.out, list)
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tRELEASE\tURL")
+	for _, app := range list {
+		rel := "-"
+		if app.CurrentRelease > 0 {
+			rel = "v" + strconv.Itoa(app.CurrentRelease)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", app.Name, rel, app.URL)
+	}
+	return tw.Flush()
+}
+
+func (a *Admin) cmdAppsInfo(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	info, err := a.eng.AppInfo(ctx, c.args[0])
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return writeJSON(c.out, info)
+	}
+	rel := "none yet (push to deploy)"
+	if info.CurrentRelease > 0 {
+		rel = fmt.Sprintf("v%d (%s)", info.CurrentRelease, short(info.Commit))
+	}
+	disk := info.Disk
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Name:\t%s\nURL:\t%s\nRelease:\t%s\nDomains:\t%s\nCreated:\t%s\n",
+		info.Name, info.URL, rel, strings.Join(info.Domains, ", "), info.CreatedAt.Format(time.RFC3339))
+	fmt.Fprintf(tw, "Disk:\timages %s (%d kept), build cache %s, repository %s, static files %s, logs %s\n",
+		bytesIEC(disk.ImageBytes), disk.Images, bytesIEC(disk.CacheBytes), bytesIEC(disk.RepoBytes), bytesIEC(disk.StaticBytes), bytesIEC(disk.LogBytes))
+	return tw.Flush()
+}
+
+func (a *Admin) cmdReleases(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	rels, err := a.eng.Releases(ctx, c.args[0], 50)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		if rels == nil {
+			rels = []store.Release{}
+		}
+		return writeJSON(c.out, rels)
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tSTATUS\tCOMMIT\tCREATED\tDESCRIPTION")
+	for _, r := range rels {
+		desc := r.Description
+		if r.Error != "" {
+			desc += ": " + r.Error
+		}
+		fmt.Fprintf(tw, "v%d\t%s\t%s\t%s\t%s\n", r.Version, r.Status, short(r.CommitSHA), r.CreatedAt.Format(time.RFC3339), desc)
+	}
+	return tw.Flush()
+}
+
+func (a *Admin) cmdBuilds(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	builds, err := a.eng.Builds(ctx, c.args[0], 50)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		if builds == nil {
+			builds = []store.Build{}
+		}
+		return writeJSON(c.out, builds)
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tCOMMIT\tSTARTED\tDURATION\tERROR")
+	for _, b := range builds {
+		dur := "-"
+		if !b.FinishedAt.IsZero() {
+			dur = b.FinishedAt.Sub(b.StartedAt).Round(100 * time.Millisecond).String()
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Status, short(b.CommitSHA), b.StartedAt.Format(time.RFC3339), dur, firstLine(b.Error))
+	}
+	return tw.Flush()
+}
+
+func (a *Admin) cmdBuildsLog(ctx context.Context, c *call) error {
+	if len(c.args) < 1 || len(c.args) > 2 {
+		return usageError{"want APP and an optional build ID"}
+	}
+	var id int64
+	if len(c.args) == 2 {
+		n, err := strconv.ParseInt(c.args[1], 10, 64)
+		if err != nil || n <= 0 {
+			return usageError{fmt.Sprintf("build ID must be a positive number, got %q", c.args[1])}
+		}
+		id = n
+	}
+	log, err := a.eng.BuildLog(ctx, c.args[0], id)
+	if err != nil {
+		return err
+	}
+	_, err = c.out.Write(log)
+	return err
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// short is a commit's abbreviation, as git prints it.
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+// bytesIEC formats a byte count for people: 12.3 MiB.
+func bytesIEC(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
