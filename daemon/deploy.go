@@ -325,7 +325,7 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *gitsrc.Sourc
 	if err != nil {
 		return builtImage{}, fmt.Errorf("build failed: %w", err)
 	}
-	w.step("Build succeeded in %s", time.Since(start).Round(100*time.Millisecond))
+	w.step("Build succeeded in %s", seconds(time.Since(start)))
 	// Releases name the image by ID: tags can be reused, IDs cannot.
 	return builtImage{ref: id, buildID: b.ID}, nil
 }

@@ -13,7 +13,7 @@ import (
 func (d *Daemon) deployedLine(app string, version int, spec []byte, took time.Duration) string {
 	head := fmt.Sprintf("%s v%d deployed", app, version)
 	if took > 0 {
-		head += " in " + took.Round(100*time.Millisecond).String()
+		head += " in " + seconds(took)
 	}
 	if warn := d.noWebWarning(app, spec); warn != "" {
 		return head + " " + warn
@@ -33,4 +33,13 @@ func (d *Daemon) noWebWarning(app string, spec []byte) string {
 		runs = strings.Join(types, ", ")
 	}
 	return fmt.Sprintf("without a web process (it runs %s): %s answers 503; add a \"web: COMMAND\" line to the Procfile to serve HTTP", runs, d.AppURL(app))
+}
+
+// seconds is a push's duration as people read it: "0.6s", "12.3s", "1m5s"
+// (Go's "600ms" reads oddly beside "3.4s").
+func seconds(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return d.Round(time.Second).String()
 }

@@ -36,3 +36,15 @@ func TestNoWebWarning(t *testing.T) {
 		t.Errorf("worker only: %q, want %q", got, want)
 	}
 }
+
+func TestSeconds(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		600 * time.Millisecond:  "0.6s",
+		3400 * time.Millisecond: "3.4s",
+		65 * time.Second:        "1m5s",
+	} {
+		if got := seconds(d); got != want {
+			t.Errorf("seconds(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
