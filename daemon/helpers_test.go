@@ -2,31 +2,16 @@ package daemon
 
 import (
 	"bytes"
-	"context"
 	"io"
-	"log/slog"
-	"path/filepath"
 	"testing"
 
 	"github.com/xcloud-dev/xcloud/store"
+	"github.com/xcloud-dev/xcloud/store/storetest"
 )
 
 // newAppsStore opens a store in a temp dir with the given apps created.
 func newAppsStore(t *testing.T, apps ...string) *store.Store {
-	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "x.db"), store.Options{BackupsDir: filepath.Join(dir, "b"), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	for _, app := range apps {
-		if _, err := st.CreateApp(ctx, app); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return st
+	return storetest.WithApps(t, apps...)
 }
 
 func TestIndenterAndCapped(t *testing.T) {

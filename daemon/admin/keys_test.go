@@ -17,6 +17,7 @@ import (
 	"github.com/xcloud-dev/xcloud/daemon"
 	"github.com/xcloud-dev/xcloud/gitreceive"
 	"github.com/xcloud-dev/xcloud/store"
+	"github.com/xcloud-dev/xcloud/store/storetest"
 )
 
 func newPubKey(t *testing.T, comment string) (line string, fp string) {
@@ -69,20 +70,7 @@ var keysAdmin = gitreceive.Identity{Name: "root@host", Fingerprint: "SHA256:root
 
 // newAppsStore opens a store in a temp dir with the given apps created.
 func newAppsStore(t *testing.T, apps ...string) *store.Store {
-	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "x.db"), store.Options{BackupsDir: filepath.Join(dir, "b"), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	for _, app := range apps {
-		if _, err := st.CreateApp(ctx, app); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return st
+	return storetest.WithApps(t, apps...)
 }
 
 func runKeysCmd(d *door, id gitreceive.Identity, stdin string, args ...string) (int, string, string) {
