@@ -40,6 +40,7 @@ func (d *Daemon) CreateApp(ctx context.Context, app string, by gitreceive.Identi
 	if !by.Admin {
 		return fmt.Errorf("only admin keys may create apps")
 	}
+	ctx = store.WithActor(ctx, by.Name)
 	_, err := d.createApp(ctx, app)
 	if errors.Is(err, store.ErrExists) {
 		return nil
@@ -56,6 +57,7 @@ func (d *Daemon) CreateApp(ctx context.Context, app string, by gitreceive.Identi
 // Progress streams to out. A failure at any step leaves the serving release
 // serving.
 func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) error {
+	ctx = store.WithActor(ctx, p.Pusher.Name)
 	defer d.deployStarted()()
 	w := &progress{w: out, start: time.Now()}
 	unlock, err := d.lockApp(ctx, p.App, w)

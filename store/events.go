@@ -44,18 +44,42 @@ func EventTypes() []string {
 // text (no foreign key) so history survives the app's deletion. Data is
 // stored as JSON, so numbers read back from the database are float64.
 type Event struct {
-	ID        int64
-	Type      string
-	App       string
-	Message   string
-	Data      map[string]any
-	CreatedAt time.Time
+	ID      int64          `json:"id"`
+	Type    string         `json:"type"`
+	App     string         `json:"app"`
+	Message string         `json:"message"`
+	Data    map[string]any `json:"data"`
+	// Actor is who caused the event: a key's or token's name, "xcloud"
+	// for the daemon's own doing, "" for history older than the field.
+	Actor     string    `json:"actor"`
+	CreatedAt time.Time `json:"created_at"`
 }
+
+type actorKey struct{}
+
+// WithActor returns ctx carrying actor, the name recorded with every event
+// written under it. Both doors (SSH keys, API tokens) set it once per
+// request, so no operation needs a "by" argument to be audited.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// ActorFrom returns the actor WithActor put in ctx, or "xcloud" (the
+// daemon acting on its own: crash restarts, cron, reconcile).
+func ActorFrom(ctx context.Context) string {
+	if a, ok := ctx.Value(actorKey{}).(string); ok && a != "" {
+		return a
+	}
+	return ActorDaemon
+}
+
+// ActorDaemon is the actor of events no person caused.
+const ActorDaemon = "xcloud"
 
 // event inserts an event row in the transaction and queues it for the
 // OnEvent hook, which runs after commit.
 func (tx *wtx) event(ctx context.Context, typ, app, msg string, data map[string]any) (Event, error) {
-	e := Event{Type: typ, App: app, Message: msg, Data: data, CreatedAt: now()}
+	e := Event{Type: typ, App: app, Message: msg, Data: data, Actor: ActorFrom(ctx), CreatedAt: now()}
 	js := []byte("{}")
 	if len(data) > 0 {
 		var err error
@@ -64,8 +88,8 @@ func (tx *wtx) event(ctx context.Context, typ, app, msg string, data map[string]
 		}
 	}
 	err := tx.QueryRowContext(ctx,
-		"INSERT INTO events (type, app, message, data, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-		typ, app, msg, string(js), toDB(e.CreatedAt)).Scan(&e.ID)
+		"INSERT INTO events (type, app, message, data, actor, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+		typ, app, msg, string(js), e.Actor, toDB(e.CreatedAt)).Scan(&e.ID)
 	if err != nil {
 		return Event{}, fmt.Errorf("insert event: %w", err)
 	}
@@ -102,7 +126,7 @@ func (s *Store) ListEvents(ctx context.Context, app string, afterID int64, limit
 		rows *sql.Rows
 		err  error
 	)
-	const cols = "SELECT id, type, app, message, data, created_at FROM events"
+	const cols = "SELECT id, type, app, message, data, actor, created_at FROM events"
 	if app == "" {
 		rows, err = s.r.QueryContext(ctx, cols+" WHERE id > ? ORDER BY id LIMIT ?", afterID, clampLimit(limit))
 	} else {
@@ -121,7 +145,7 @@ func (s *Store) ListEvents(ctx context.Context, app string, afterID int64, limit
 			js string
 			at int64
 		)
-		if err := rows.Scan(&e.ID, &e.Type, &e.App, &e.Message, &js, &at); err != nil {
+		if err := rows.Scan(&e.ID, &e.Type, &e.App, &e.Message, &js, &e.Actor, &at); err != nil {
 			return nil, fmt.Errorf("list events: %w", err)
 		}
 		if js != "" && js != "{}" {

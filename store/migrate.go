@@ -14,7 +14,7 @@ import (
 // the database from user_version i to i+1. Append new steps; never edit or
 // reorder shipped ones.
 func schemaMigrations() []string {
-	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7}
+	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8}
 }
 
 // schemaV1 is the initial schema. Child tables reference apps(name) so that
@@ -237,4 +237,10 @@ CREATE TABLE app_tombstones (
 // new name (renamed_to) rather than being deleted.
 const schemaV7 = `
 ALTER TABLE app_tombstones ADD COLUMN renamed_to TEXT NOT NULL DEFAULT '';
+`
+
+// schemaV8 records who acted (an SSH key's name, an API token's name, or
+// "xcloud" for the daemon itself) with every event.
+const schemaV8 = `
+ALTER TABLE events ADD COLUMN actor TEXT NOT NULL DEFAULT '';
 `

@@ -127,6 +127,8 @@ func (a *Admin) RunCommand(ctx context.Context, id gitreceive.Identity, args []s
 	if len(args) == 0 {
 		return fail("no command given; run help")
 	}
+	// Every event the command causes names the key that ran it.
+	ctx = store.WithActor(ctx, id.Name)
 	var cmd *command
 	cmds := commands()
 	for i := range cmds {

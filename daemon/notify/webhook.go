@@ -33,6 +33,7 @@ type WebhookPayload struct {
 	App       string         `json:"app"`
 	Message   string         `json:"message"`
 	Data      map[string]any `json:"data"`
+	Actor     string         `json:"actor"` // who caused it: a key's or token's name, "xcloud" for the daemon
 	CreatedAt time.Time      `json:"created_at"`
 	Release   string         `json:"release,omitempty"` // "v3" for deploy:* events
 	URL       string         `json:"url,omitempty"`     // the app's URL
@@ -45,7 +46,7 @@ func (w *Webhook) Send(ctx context.Context, e store.Event) error {
 		data = map[string]any{}
 	}
 	body, err := json.Marshal(WebhookPayload{
-		ID: e.ID, Type: e.Type, App: e.App, Message: e.Message, Data: data, CreatedAt: e.CreatedAt,
+		ID: e.ID, Type: e.Type, App: e.App, Message: e.Message, Data: data, Actor: e.Actor, CreatedAt: e.CreatedAt,
 		Release: releaseOf(e), URL: appURL(w.AppURL, e),
 	})
 	if err != nil {
