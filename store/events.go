@@ -37,6 +37,7 @@ func EventTypes() []string {
 		EventAppCreated, EventAppDestroyed, EventAppRenamed, EventBuildStarted, EventBuildSucceeded, EventBuildFailed,
 		EventDeployCreated, EventDeploySucceeded, EventDeployFailed, EventDomainMapped, EventDomainUnmapped,
 		EventProcessCrashed, EventProcessUnhealthy, EventCronFailed, EventKeyAdded, EventKeyRemoved, EventAccessDenied,
+		EventTokenCreated, EventTokenRevoked,
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 // the database from user_version i to i+1. Append new steps; never edit or
 // reorder shipped ones.
 func schemaMigrations() []string {
-	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8}
+	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9}
 }
 
 // schemaV1 is the initial schema. Child tables reference apps(name) so that
@@ -243,4 +243,22 @@ ALTER TABLE app_tombstones ADD COLUMN renamed_to TEXT NOT NULL DEFAULT '';
 // "xcloud" for the daemon itself) with every event.
 const schemaV8 = `
 ALTER TABLE events ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+`
+
+// schemaV9 keeps the HTTP API's tokens: only a SHA-256 hash of each secret,
+// never the secret. A revoked token's row stays for the record, so only a
+// live token's name must be unique.
+const schemaV9 = `
+CREATE TABLE api_tokens (
+	id           INTEGER PRIMARY KEY,
+	name         TEXT    NOT NULL,
+	hash         BLOB    NOT NULL UNIQUE,
+	scope        TEXT    NOT NULL,
+	apps         TEXT    NOT NULL DEFAULT '[]', -- JSON array of app names
+	created_at   INTEGER NOT NULL,
+	expires_at   INTEGER NOT NULL DEFAULT 0,  -- 0: never
+	last_used_at INTEGER NOT NULL DEFAULT 0,
+	revoked_at   INTEGER NOT NULL DEFAULT 0   -- 0: live
+);
+CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (name) WHERE revoked_at = 0;
 `
