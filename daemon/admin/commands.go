@@ -171,7 +171,9 @@ func (a *Admin) RunCommand(ctx context.Context, id gitreceive.Identity, args []s
 			c.args = append(c.args, arg)
 		}
 	}
-	if !id.Admin && cmd.accessFor(c.args) == accessAdmin {
+	// Both doors' one permission check: Principal.Allows (daemon/access).
+	p, need := principal(id), cmd.accessFor(c.args)
+	if need == accessAdmin && !p.Allows(need, "") {
 		app := ""
 		if cmd.app && len(c.args) > 0 {
 			app = c.args[0]
@@ -186,7 +188,7 @@ func (a *Admin) RunCommand(ctx context.Context, id gitreceive.Identity, args []s
 		if err := store.ValidateAppName(app); err != nil {
 			return fail("%v", err)
 		}
-		if !id.CanPush(app) {
+		if !p.Allows(need, app) {
 			return a.denied(ctx, stdio.Err, id, cmd.name, app, false)
 		}
 		if _, err := a.eng.App(ctx, app); errors.Is(err, store.ErrNotFound) {
@@ -243,7 +245,7 @@ func printHelp(w io.Writer, id gitreceive.Identity) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "Usage: ssh xcloud@HOST COMMAND [ARGS]")
 	for _, c := range commands() {
-		if !id.Admin && c.accessFor(nil) == accessAdmin {
+		if c.accessFor(nil) == accessAdmin && !principal(id).Allows(accessAdmin, "") {
 			continue
 		}
 		fmt.Fprintf(tw, "  %s\t%s\n", c.usage, c.help)
@@ -295,7 +297,7 @@ func (a *Admin) cmdAppsList(ctx context.Context, c *call) error {
 	}
 	list := []daemon.AppInfo{}
 	for _, info := range apps {
-		if c.id.CanPush(info.Name) {
+		if principal(c.id).Allows(accessRead, info.Name) {
 			list = append(list, info)
 		}
 	}

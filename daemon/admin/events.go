@@ -31,7 +31,7 @@ func (a *Admin) cmdEvents(ctx context.Context, c *call) error {
 		if err := store.ValidateAppName(app); err != nil {
 			return err
 		}
-		if !c.id.CanPush(app) {
+		if !principal(c.id).Allows(accessRead, app) {
 			// Refused like any per-app command: same message, stored event.
 			return exitStatus(a.denied(ctx, c.err, c.id, "events", app, false))
 		}

@@ -18,65 +18,6 @@ import (
 	"github.com/xcloud-dev/xcloud/store"
 )
 
-// access says who may run a command. Admin keys may run everything; app
-// keys (keys:add NAME --app APP) only what the command's access allows, on
-// their apps.
-type access int
-
-const (
-	// accessUnset derives the access from the command's admin/app fields:
-	// admin-only commands and, until the table says otherwise, commands
-	// on an app need an admin key; the rest (help, version, apps:list)
-	// any key.
-	accessUnset access = iota
-	// accessAny: every key (apps:list shows only the key's apps).
-	accessAny
-	// accessRead: admin keys, and app keys of the named app; reads only.
-	accessRead
-	// accessWrite: admin keys, and app keys of the named app; changes the
-	// app the way a Heroku collaborator may (deploy, scale, restart…).
-	accessWrite
-	// accessAdmin: admin keys only.
-	accessAdmin
-)
-
-func (a access) String() string {
-	switch a {
-	case accessAny:
-		return "any key"
-	case accessRead:
-		return "read"
-	case accessWrite:
-		return "write"
-	case accessAdmin:
-		return "admin"
-	}
-	return "unset"
-}
-
-// accessFor is the access needed to run c with positional args.
-func (c *command) accessFor(args []string) access {
-	if c.accessFn != nil {
-		return c.accessFn(args)
-	}
-	switch {
-	case c.access != accessUnset:
-		return c.access
-	case c.admin, c.app:
-		return accessAdmin
-	}
-	return accessAny
-}
-
-// resourcesAccess: anyone with access to the app may look at its limits;
-// changing them is for admins (limits protect the other apps on the host).
-func resourcesAccess(args []string) access {
-	if len(args) > 1 {
-		return accessAdmin
-	}
-	return accessRead
-}
-
 // denied tells the caller what was refused, records an access:denied
 // event, and returns the exit status 1. app may be "".
 func (a *Admin) denied(ctx context.Context, w io.Writer, id gitreceive.Identity, cmd, app string, needsAdmin bool) int {
