@@ -142,6 +142,7 @@ type Daemon struct {
 	builds chan struct{} // build slots: a semaphore of build.concurrency
 	sup    *supervisor
 	logs   *logHub
+	feeds  *deployFeeds // running deploys' output, for FollowDeploy
 	obs    Observer
 	cron   *scheduler
 	bgctx  context.Context    // lives until Close: background work hangs off it
@@ -193,6 +194,7 @@ func New(opts Options) *Daemon {
 		builds:    make(chan struct{}, opts.BuildConcurrency),
 		sup:       newSupervisor(),
 		logs:      newLogHub(opts.LogsDir, opts.LogsMaxBytes),
+		feeds:     newDeployFeeds(),
 		obs:       opts.Observer,
 		appLocks:  map[string]*sync.Mutex{},
 		upstreams: map[string][]string{},

@@ -56,7 +56,7 @@ func (d *Daemon) CreateApp(ctx context.Context, app string, by gitreceive.Identi
 // until they are healthy, switch the route, retire the previous release.
 // Progress streams to out. A failure at any step leaves the serving release
 // serving.
-func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) error {
+func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) (err error) {
 	ctx = store.WithActor(ctx, p.Pusher.Name)
 	defer d.deployStarted()()
 	w := &progress{w: out, start: time.Now()}
@@ -65,6 +65,10 @@ func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) e
 		return err
 	}
 	defer unlock()
+	// Other doors may follow the output from here (FollowDeploy).
+	var f *feed
+	w.w, f = d.feeds.begin(p.App, out)
+	defer func() { d.feeds.end(p.App, f, err) }()
 
 	if p.OldSHA == p.NewSHA {
 		if cur, err := d.store.CurrentRelease(ctx, p.App); err == nil && cur.CommitSHA == p.NewSHA {
