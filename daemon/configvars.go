@@ -151,6 +151,8 @@ func (d *Daemon) SetConfig(ctx context.Context, req SetConfigRequest, out io.Wri
 	names := slices.Sorted(maps.Keys(set))
 	names = append(names, unset...)
 	changed := strings.Join(names, ", ")
+	// Names only: a value never reaches the event log or a notifier.
+	data := map[string]any{"set": append([]string{}, slices.Sorted(maps.Keys(set))...), "unset": append([]string{}, unset...)}
 
 	cur, err := d.store.CurrentRelease(ctx, app)
 	if err != nil || req.NoRestart {
@@ -160,15 +162,19 @@ func (d *Daemon) SetConfig(ctx context.Context, req SetConfigRequest, out io.Wri
 			return err
 		}
 		w.step("Config vars changed: %s", changed)
+		d.record(ctx, store.EventConfigChanged, app, fmt.Sprintf("config vars of %s changed: %s", app, changed), data)
 		if req.NoRestart {
 			w.step("Not restarting: the next deploy or ps:restart applies the change")
 		}
 		return nil
 	}
 	w.step("Deploying config change: %s", changed)
-	if err := d.redeployConfig(ctx, cur, after, "config change: "+changed, w); err != nil {
+	rel, err := d.redeployConfig(ctx, cur, after, "config change: "+changed, w)
+	if err != nil {
 		return fmt.Errorf("%w (config unchanged)", err)
 	}
+	data["version"] = rel.Version
+	d.record(ctx, store.EventConfigChanged, app, fmt.Sprintf("config vars of %s changed: %s (v%d)", app, changed, rel.Version), data)
 	w.done("%s restarted with the new config", app)
 	return nil
 }
@@ -182,24 +188,25 @@ func (d *Daemon) sealVars(app string, vars map[string]string) map[string][]byte 
 	return sealed
 }
 
-// redeployConfig deploys cur's image and spec with vars as a new release.
-func (d *Daemon) redeployConfig(ctx context.Context, cur store.Release, vars map[string]string, why string, w *progress) error {
+// redeployConfig deploys cur's image and spec with vars as a new release,
+// which it returns.
+func (d *Daemon) redeployConfig(ctx context.Context, cur store.Release, vars map[string]string, why string, w *progress) (store.Release, error) {
 	snap, err := d.sealSnapshot(cur.App, vars)
 	if err != nil {
-		return err
+		return store.Release{}, err
 	}
 	rel, err := d.store.CreateRelease(ctx, store.Release{
 		App: cur.App, Image: cur.Image, BuildID: cur.BuildID, CommitSHA: cur.CommitSHA,
 		Description: why, Spec: cur.Spec, Config: snap,
 	})
 	if err != nil {
-		return err
+		return store.Release{}, err
 	}
 	if err := d.deployRelease(ctx, rel, w); err != nil {
 		d.failRelease(ctx, rel, err)
-		return err
+		return store.Release{}, err
 	}
-	return nil
+	return rel, nil
 }
 
 // activate makes rel the app's current release and its config snapshot the

@@ -60,3 +60,13 @@ func (d *Daemon) Events(ctx context.Context, req EventsRequest, fn func(store.Ev
 		}
 	}
 }
+
+// record stores an event of an operation that succeeded, with the actor
+// ctx carries. The change is made already, so a failure to record it is
+// logged, not returned; it is stored even if the caller has gone away.
+func (d *Daemon) record(ctx context.Context, typ, app, msg string, data map[string]any) {
+	e := store.Event{Type: typ, App: app, Message: msg, Data: data}
+	if _, err := d.store.AddEvent(context.WithoutCancel(ctx), e); err != nil {
+		d.log.Error("record event", "type", typ, "app", app, "err", err)
+	}
+}

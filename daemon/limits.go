@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
+	"github.com/xcloud-dev/xcloud/store"
 )
 
 // Limits caps an app's containers. Zero fields fall back to the defaults
@@ -63,5 +65,10 @@ func (d *Daemon) SetLimits(ctx context.Context, app string, l Limits) error {
 	if err != nil {
 		return err
 	}
-	return d.store.SetLimits(ctx, app, b)
+	if err := d.store.SetLimits(ctx, app, b); err != nil {
+		return err
+	}
+	d.record(ctx, store.EventLimitsChanged, app, "container limits of "+app+" changed",
+		map[string]any{"memory": l.MemoryBytes, "cpus": l.CPUs, "pids": l.Pids})
+	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,10 +20,12 @@ import (
 type Process struct {
 	Name     string `json:"name"`
 	Type     string `json:"type"`
-	Release  string `json:"release"`
+	Version  int    `json:"version"` // the release it runs
 	State    string `json:"state"`
 	Restarts int    `json:"restarts"`
-	Upstream string `json:"upstream,omitempty"`
+	// StartedAt is when the container last started; nil when unknown.
+	StartedAt *time.Time `json:"started_at"`
+	Upstream  string     `json:"upstream,omitempty"`
 }
 
 func (d *Daemon) appContainers(ctx context.Context, app string) ([]podman.Container, error) {
@@ -77,7 +81,12 @@ func (d *Daemon) Processes(ctx context.Context, app string) ([]Process, error) {
 		if ct.Running && d.inHealthCheck(ct.ID) {
 			state = "starting" // not serving until its health check passes
 		}
-		row := Process{Name: ct.Name, Type: ct.Labels[labelProcess], Release: "v" + ct.Labels[labelRelease], State: state, Restarts: restarts}
+		v, _ := strconv.Atoi(ct.Labels[labelRelease])
+		row := Process{Name: ct.Name, Type: ct.Labels[labelProcess], Version: v, State: state, Restarts: restarts}
+		if ct.Running && !ct.StartedAt.IsZero() {
+			at := ct.StartedAt
+			row.StartedAt = &at
+		}
 		if ct.HostPort != 0 {
 			row.Upstream = upstream(ct.HostPort)
 		}
@@ -116,10 +125,14 @@ type ScaleRequest struct {
 
 // Scale stores the app's new formation and brings the running containers
 // to it without dropping requests, writing progress to out. A process type
-// the current release lacks is a *Error matching ErrNoProcessType.
+// the current release lacks is a *Error matching ErrNoProcessType; a
+// static site, which runs no process, matches ErrStaticSite.
 func (d *Daemon) Scale(ctx context.Context, req ScaleRequest, out io.Writer) error {
 	app := req.App
 	return d.withRelease(ctx, app, out, func(rel store.Release, spec releaseSpec, w *progress) error {
+		if spec.Static != "" {
+			return fmt.Errorf("%s: %w", app, ErrStaticSite)
+		}
 		for typ := range req.Scale {
 			if _, ok := spec.Processes[typ]; !ok || typ == "release" {
 				return &Error{Msg: fmt.Sprintf("v%d has no process type %q (it has %s)", rel.Version, typ, strings.Join(spec.types(), ", ")), Err: ErrNoProcessType}
@@ -128,6 +141,16 @@ func (d *Daemon) Scale(ctx context.Context, req ScaleRequest, out io.Writer) err
 		if err := d.store.SetFormation(ctx, app, req.Scale); err != nil {
 			return err
 		}
+		scale := map[string]any{}
+		var parts []string
+		for _, typ := range slices.Sorted(maps.Keys(req.Scale)) {
+			scale[typ] = req.Scale[typ]
+			parts = append(parts, fmt.Sprintf("%s=%d", typ, req.Scale[typ]))
+		}
+		// The formation is stored: record it even if the containers fail
+		// to follow (the next start or deploy applies it).
+		d.record(ctx, store.EventProcessScaled, app, fmt.Sprintf("%s scaled to %s", app, strings.Join(parts, " ")),
+			map[string]any{"scale": scale})
 		return d.rescale(ctx, app, w)
 	})
 }
@@ -213,9 +236,10 @@ func (d *Daemon) Restart(ctx context.Context, app string, out io.Writer) error {
 		if vars, changed, err := d.pendingConfig(ctx, rel); err != nil {
 			return err
 		} else if changed {
-			if err := d.redeployConfig(ctx, rel, vars, "config change", w); err != nil {
+			if _, err := d.redeployConfig(ctx, rel, vars, "config change", w); err != nil {
 				return err
 			}
+			d.record(ctx, store.EventProcessRestarted, app, app+" restarted with the config changed since its last deploy", nil)
 			w.done("%s restarted with the new config", app)
 			return nil
 		}
@@ -226,6 +250,7 @@ func (d *Daemon) Restart(ctx context.Context, app string, out io.Writer) error {
 		if err := d.replaceContainers(ctx, rel, spec, w); err != nil {
 			return err
 		}
+		d.record(ctx, store.EventProcessRestarted, app, fmt.Sprintf("%s restarted (v%d)", app, rel.Version), map[string]any{"version": rel.Version})
 		w.done("%s restarted", app)
 		return nil
 	})
@@ -234,6 +259,18 @@ func (d *Daemon) Restart(ctx context.Context, app string, out io.Writer) error {
 // Stop stops the app's containers until Start; its route answers 503.
 func (d *Daemon) Stop(ctx context.Context, app string, out io.Writer) error {
 	return d.withRelease(ctx, app, out, func(rel store.Release, spec releaseSpec, w *progress) error {
+		a, err := d.store.GetApp(ctx, app)
+		if err != nil {
+			return err
+		}
+		cs, err := d.appContainers(ctx, app)
+		if err != nil {
+			return err
+		}
+		if a.Stopped && len(cs) == 0 {
+			w.done("%s is already stopped (ps:start starts it)", app)
+			return nil
+		}
 		if err := d.store.SetStopped(ctx, app, true); err != nil {
 			return err
 		}
@@ -242,25 +279,32 @@ func (d *Daemon) Stop(ctx context.Context, app string, out io.Writer) error {
 		if err := d.applyRoutes(ctx); err != nil {
 			return err
 		}
-		cs, err := d.appContainers(ctx, app)
-		if err != nil {
-			return err
-		}
 		for _, ct := range cs {
 			d.stopContainer(context.WithoutCancel(ctx), ct)
 		}
+		d.record(ctx, store.EventProcessStopped, app, fmt.Sprintf("%s stopped (%d container(s))", app, len(cs)), map[string]any{"containers": len(cs)})
 		w.done("%s stopped (%d container(s)); it answers 503 until ps:start", app, len(cs))
 		return nil
 	})
 }
 
-// Start starts a stopped app at its scale.
+// Start starts a stopped app at its scale. An app that is not stopped is
+// left as it is.
 func (d *Daemon) Start(ctx context.Context, app string, out io.Writer) error {
 	return d.withRelease(ctx, app, out, func(rel store.Release, spec releaseSpec, w *progress) error {
+		a, err := d.store.GetApp(ctx, app)
+		if err != nil {
+			return err
+		}
+		if !a.Stopped {
+			w.done("%s is already running (ps:restart replaces its containers)", app)
+			return nil
+		}
 		if err := d.store.SetStopped(ctx, app, false); err != nil {
 			return err
 		}
 		d.cron.syncApp(ctx, app)
+		d.record(ctx, store.EventProcessStarted, app, app+" started", nil)
 		return d.rescale(ctx, app, w)
 	})
 }
@@ -268,12 +312,14 @@ func (d *Daemon) Start(ctx context.Context, app string, out io.Writer) error {
 // RollbackRequest names the release to go back to.
 type RollbackRequest struct {
 	App     string
-	Version int // 0: the newest earlier release with another image
+	Version int // 0: the newest earlier release that served
 }
 
-// Rollback makes a new release from an old one's image and spec and deploys
-// it like any other: no build, same health checks, same swap. Asking for
-// the serving release is a *Error matching ErrAlreadyServing.
+// Rollback makes a new release from an old one's image, spec and config
+// vars and deploys it like any other: no build, same health checks, same
+// swap. It says which config vars the rollback removes, restores or
+// changes (names only). Asking for the serving release is a *Error
+// matching ErrAlreadyServing.
 func (d *Daemon) Rollback(ctx context.Context, req RollbackRequest, out io.Writer) error {
 	app := req.App
 	return d.withRelease(ctx, app, out, func(cur store.Release, _ releaseSpec, w *progress) error {
@@ -286,6 +332,15 @@ func (d *Daemon) Rollback(ctx context.Context, req RollbackRequest, out io.Write
 		} else if gone {
 			return d.prunedError(target)
 		}
+		now, err := d.configVars(ctx, app)
+		if err != nil {
+			return err
+		}
+		then, err := d.releaseVars(target)
+		if err != nil {
+			return err
+		}
+		diff := diffVars(now, then)
 		rel, err := d.store.CreateRelease(ctx, store.Release{
 			App: app, Image: target.Image, BuildID: target.BuildID, CommitSHA: target.CommitSHA,
 			Description: fmt.Sprintf("rollback to v%d", target.Version), Spec: target.Spec, Config: target.Config,
@@ -294,10 +349,16 @@ func (d *Daemon) Rollback(ctx context.Context, req RollbackRequest, out io.Write
 			return err
 		}
 		w.step("Rolling back %s to v%d (%s) as v%d", app, target.Version, short(target.CommitSHA), rel.Version)
+		if s := diff.String(); s != "" {
+			w.step("Config vars as in v%d: %s", target.Version, s)
+		}
 		if err := d.deployRelease(ctx, rel, w); err != nil {
 			d.failRelease(ctx, rel, err)
 			return err
 		}
+		data := map[string]any{"version": rel.Version, "target_version": target.Version}
+		diff.addTo(data)
+		d.record(ctx, store.EventDeployRollback, app, fmt.Sprintf("%s rolled back to v%d as v%d", app, target.Version, rel.Version), data)
 		if warn := d.noWebWarning(app, target.Spec); warn != "" {
 			w.done("%s rolled back: v%d runs v%d's image %s", app, rel.Version, target.Version, warn)
 			return nil
@@ -307,17 +368,66 @@ func (d *Daemon) Rollback(ctx context.Context, req RollbackRequest, out io.Write
 	})
 }
 
+// varsDiff names the config vars a change removes, adds back and changes.
+type varsDiff struct{ removed, restored, changed []string }
+
+// diffVars compares the vars now with the ones a release brings back.
+func diffVars(now, then map[string]string) varsDiff {
+	var d varsDiff
+	for _, k := range slices.Sorted(maps.Keys(now)) {
+		if v, ok := then[k]; !ok {
+			d.removed = append(d.removed, k)
+		} else if v != now[k] {
+			d.changed = append(d.changed, k)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(then)) {
+		if _, ok := now[k]; !ok {
+			d.restored = append(d.restored, k)
+		}
+	}
+	return d
+}
+
+// String is the diff for people, "" when nothing differs.
+func (d varsDiff) String() string {
+	var parts []string
+	for _, p := range []struct {
+		verb  string
+		names []string
+	}{{"removes", d.removed}, {"restores", d.restored}, {"changes", d.changed}} {
+		if len(p.names) > 0 {
+			parts = append(parts, p.verb+" "+strings.Join(p.names, ", "))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// addTo puts the diff's non-empty lists into event data.
+func (d varsDiff) addTo(data map[string]any) {
+	for k, v := range map[string][]string{"config_removed": d.removed, "config_restored": d.restored, "config_changed": d.changed} {
+		if len(v) > 0 {
+			data[k] = v
+		}
+	}
+}
+
+// rollbackTarget is release v, or without one the newest release before
+// cur that served, as Heroku's rollback picks.
 func (d *Daemon) rollbackTarget(ctx context.Context, app string, cur store.Release, v int) (store.Release, error) {
 	if v > 0 {
 		if v == cur.Version {
 			return store.Release{}, &Error{Msg: fmt.Sprintf("v%d is already serving", v), Err: ErrAlreadyServing}
 		}
 		r, err := d.store.GetRelease(ctx, app, v)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Release{}, InputError{fmt.Sprintf("%s has no release v%d (releases %s lists them)", app, v, app)}
+		}
 		if err != nil {
-			return store.Release{}, fmt.Errorf("release v%d of %s: %w", v, app, err)
+			return store.Release{}, err
 		}
 		if r.Status == store.ReleaseFailed || r.Status == store.ReleasePending {
-			return store.Release{}, fmt.Errorf("release v%d never served (%s); pick one that did", v, r.Status)
+			return store.Release{}, InputError{fmt.Sprintf("release v%d never served (%s); pick one that did", v, r.Status)}
 		}
 		return r, nil
 	}
@@ -326,11 +436,11 @@ func (d *Daemon) rollbackTarget(ctx context.Context, app string, cur store.Relea
 		return store.Release{}, err
 	}
 	for _, r := range rels {
-		if r.Version < cur.Version && r.Status == store.ReleaseSuperseded && r.Image != cur.Image {
+		if r.Version < cur.Version && r.Status == store.ReleaseSuperseded {
 			return r, nil
 		}
 	}
-	return store.Release{}, errors.New("no earlier release to roll back to")
+	return store.Release{}, InputError{fmt.Sprintf("%s has no release before v%d that served: nothing to roll back to", app, cur.Version)}
 }
 
 // CancelBuild stops the app's running build; its push fails. No build

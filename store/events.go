@@ -27,6 +27,22 @@ const (
 	// was replaced.
 	EventProcessUnhealthy = "process:unhealthy"
 	EventCronFailed       = "cron:failed"
+	// EventProcessScaled: ps:scale changed the formation; data "scale"
+	// maps each process type to its count.
+	EventProcessScaled = "process:scaled"
+	// EventProcessStopped and EventProcessStarted: ps:stop and ps:start.
+	EventProcessStopped = "process:stopped"
+	EventProcessStarted = "process:started"
+	// EventProcessRestarted: ps:restart replaced every container.
+	EventProcessRestarted = "process:restarted"
+	// EventConfigChanged: config:set or config:unset; data "set" and
+	// "unset" list the names of the vars, never their values.
+	EventConfigChanged = "config:changed"
+	// EventDeployRollback: a rollback made release "version" from
+	// "target_version"'s image, spec and config.
+	EventDeployRollback = "deploy:rollback"
+	// EventLimitsChanged: resources APP K=V changed the app's caps.
+	EventLimitsChanged = "limits:changed"
 )
 
 // EventTypes returns every event type the log can hold: the one list a
@@ -38,6 +54,8 @@ func EventTypes() []string {
 		EventDeployCreated, EventDeploySucceeded, EventDeployFailed, EventDomainMapped, EventDomainUnmapped,
 		EventProcessCrashed, EventProcessUnhealthy, EventCronFailed, EventKeyAdded, EventKeyRemoved, EventAccessDenied,
 		EventTokenCreated, EventTokenRevoked,
+		EventProcessScaled, EventProcessStopped, EventProcessStarted, EventProcessRestarted, EventConfigChanged,
+		EventDeployRollback, EventLimitsChanged,
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/xcloud-dev/xcloud/daemon"
 )
@@ -37,11 +38,30 @@ func (a *Admin) cmdPs(ctx context.Context, c *call) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TYPE\tRELEASE\tSTATE\tRESTARTS\tCONTAINER")
+	fmt.Fprintln(tw, "TYPE\tRELEASE\tSTATE\tUPTIME\tRESTARTS\tCONTAINER")
+	now := time.Now()
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", r.Type, r.Release, r.State, r.Restarts, r.Name)
+		up := "-"
+		if r.StartedAt != nil {
+			up = uptime(now.Sub(*r.StartedAt))
+		}
+		fmt.Fprintf(tw, "%s\tv%d\t%s\t%s\t%d\t%s\n", r.Type, r.Version, r.State, up, r.Restarts, r.Name)
 	}
 	return tw.Flush()
+}
+
+// uptime is a duration in its two largest units: 45s, 3m12s, 5h4m, 2d3h.
+func uptime(d time.Duration) string {
+	d = max(d, 0).Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
 // parseScale reads TYPE=N arguments.

@@ -369,6 +369,9 @@ type Container struct {
 	// Pid is the host PID of the container's first process while it runs
 	// (Inspect only); its /proc entry shows the container's sockets.
 	Pid int
+	// StartedAt is when the container last started (List only); zero if
+	// it never did.
+	StartedAt time.Time
 }
 
 // Run creates and starts a container and returns it with its published port.
@@ -485,6 +488,9 @@ func (c *Client) List(ctx context.Context, labels map[string]string) ([]Containe
 	for _, l := range list {
 		ct := Container{ID: l.ID, Image: l.Image, Labels: l.Labels, State: l.State,
 			Running: l.State == "running", ExitCode: int(l.ExitCode), Networks: l.Networks}
+		if l.StartedAt > 0 {
+			ct.StartedAt = time.Unix(l.StartedAt, 0)
+		}
 		if len(l.Names) > 0 {
 			ct.Name = l.Names[0]
 		}
