@@ -29,6 +29,8 @@ type Admin struct {
 	eng  *daemon.Daemon
 	auth *Auth
 	log  *slog.Logger
+
+	tokenSetup // the tokens:* commands' (tokens.go)
 }
 
 // New returns the command runner for the engine eng, with auth for the
@@ -76,7 +78,7 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func commands() []command {
-	return []command{
+	return append([]command{
 		{name: "help", usage: "help", help: "list commands"},
 		{name: "version", usage: "version", help: "show the daemon's version", access: accessAny, run: (*Admin).cmdVersion},
 		{name: "apps:create", usage: "apps:create NAME", help: "create an app (a push by an admin also does)", admin: true, access: accessAdmin, run: (*Admin).cmdAppsCreate},
@@ -114,7 +116,7 @@ func commands() []command {
 		{name: "cron:log", usage: "cron:log APP [RUN]", help: "print a cron run's output (default: the latest run)", app: true, access: accessRead, run: (*Admin).cmdCronLog},
 		{name: "run", usage: "run APP CMD [ARGS...]", help: "run a command in a one-off container of the current release with the app's config (ssh -t: a terminal)", app: true, raw: true, access: accessWrite, run: (*Admin).cmdRun},
 		{name: "rollback", usage: "rollback APP [vN]", help: "deploy an earlier release's image and spec again, without a build", app: true, access: accessWrite, run: (*Admin).cmdRollback},
-	}
+	}, tokenCommands()...)
 }
 
 // RunCommand implements gitreceive.Commander. Arguments are validated before
