@@ -45,6 +45,7 @@ type Config struct {
 	Logs    Logs    `toml:"logs"`
 	Cron    Cron    `toml:"cron"`
 	Metrics Metrics `toml:"metrics"`
+	API     API     `toml:"api"`
 	// Notify lists the notifiers ([[notify]] tables) events are sent to.
 	Notify []Notify `toml:"notify"`
 }
@@ -341,6 +342,7 @@ var envOverrides = []struct {
 	{"XCLOUD_ADMIN_KEYS", "ssh.admin_keys", func(c *Config, v string) { c.SSH.AdminKeys = v }},
 	{"XCLOUD_HTTP_LISTEN", "http.listen", func(c *Config, v string) { c.HTTP.Listen = v }},
 	{"XCLOUD_HTTPS_LISTEN", "http.https_listen", func(c *Config, v string) { c.HTTP.HTTPSListen = v }},
+	{"XCLOUD_API_HOST", "api.host", func(c *Config, v string) { c.API.Host = v }},
 	{"XCLOUD_TLS_MODE", "tls.mode", func(c *Config, v string) { c.TLS.Mode = v }},
 	{"XCLOUD_PODMAN_SOCKET", "podman.socket", func(c *Config, v string) { c.Podman.Socket = v }},
 	{"XCLOUD_LOG_LEVEL", "log.level", func(c *Config, v string) { c.Log.Level = v }},
@@ -494,6 +496,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateNotify(bad); err != nil {
+		return err
+	}
+	if err := c.validateAPI(bad); err != nil {
 		return err
 	}
 	return c.validateStack(bad)
