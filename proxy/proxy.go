@@ -58,6 +58,10 @@ type Config struct {
 	StorageDir  string  // Caddy storage root (certificates, local CA)
 	Logger      *slog.Logger
 	Metrics     Metrics // optional: per-app request metrics (see metrics.go)
+	// Fixed routes are served whatever Apply is given, such as the
+	// daemon's own API host; their App must not be an app's name. An
+	// app's route loses a host a fixed route has.
+	Fixed []Route
 }
 
 // Route is the desired routing of one app.
@@ -119,7 +123,7 @@ func (p *Proxy) Apply(ctx context.Context, routes []Route) error {
 		return err
 	}
 	start := time.Now()
-	apps, allHosts, upstreams, err := plan(routes)
+	apps, allHosts, upstreams, err := plan(p.withFixed(routes))
 	if err != nil {
 		p.log.Error("proxy config rejected", "err", err)
 		return fmt.Errorf("proxy: %w", err)
