@@ -2,7 +2,10 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/xcloud-dev/xcloud/store"
@@ -23,19 +26,50 @@ func (d *Daemon) AddApp(ctx context.Context, name string) (store.App, error) {
 	return d.createApp(ctx, name)
 }
 
-// AppInfo is an app as apps:list and apps:info show it.
+// App statuses, as apps:list and apps:info show them.
+const (
+	StatusRunning   = "running"    // the current release serves
+	StatusStopped   = "stopped"    // ps:stop: it answers 503 until ps:start
+	StatusFailed    = "failed"     // its last deploy failed, or none of its containers runs
+	StatusNoRelease = "no release" // nothing deployed yet
+)
+
+// AppInfo is an app as apps:list and apps:info show it. Its JSON has null
+// for a release, commit, image or deploy time the app does not have;
+// processes and disk are measured by AppInfo only, so apps:list leaves
+// them out.
 type AppInfo struct {
-	Name           string    `json:"name"`
-	URL            string    `json:"url"`
-	CurrentRelease int       `json:"current_release"`
-	Commit         string    `json:"commit,omitempty"`
-	Image          string    `json:"image,omitempty"`
-	Domains        []string  `json:"domains"`
-	CreatedAt      time.Time `json:"created_at"`
-	Disk           *DiskUse  `json:"disk,omitempty"` // AppInfo only: measuring takes a moment
+	Name       string    `json:"name"`
+	Status     string    `json:"status"` // one of the Status* constants
+	URL        string    `json:"url"`
+	GitRemote  string    `json:"git_remote"` // what to push to
+	Version    int       `json:"version"`    // the current release; 0: none
+	CommitSHA  string    `json:"commit_sha"`
+	Image      string    `json:"image"`
+	DeployedAt time.Time `json:"deployed_at"` // when the current release was made
+	// LastDeploy is the newest release's status, which differs from the
+	// current one's when a later deploy failed; "" for none.
+	LastDeploy string    `json:"last_deploy"`
+	Domains    []string  `json:"domains"`
+	CreatedAt  time.Time `json:"created_at"`
+	Processes  []Process `json:"processes,omitempty"` // AppInfo only
+	Disk       *DiskUse  `json:"disk,omitempty"`      // AppInfo only: measuring takes a moment
 }
 
-// Apps lists every app with its URL, release and domains.
+// MarshalJSON implements json.Marshaler.
+func (a AppInfo) MarshalJSON() ([]byte, error) {
+	type plain AppInfo
+	return json.Marshal(struct {
+		plain
+		Version    *int       `json:"version"`
+		CommitSHA  *string    `json:"commit_sha"`
+		Image      *string    `json:"image"`
+		DeployedAt *time.Time `json:"deployed_at"`
+		LastDeploy *string    `json:"last_deploy"`
+	}{plain(a), nullInt(a.Version), nullString(a.CommitSHA), nullString(a.Image), nullTime(a.DeployedAt), nullString(a.LastDeploy)})
+}
+
+// Apps lists every app with its status, URL, release and domains.
 func (d *Daemon) Apps(ctx context.Context) ([]AppInfo, error) {
 	apps, err := d.store.ListApps(ctx)
 	if err != nil {
@@ -52,7 +86,8 @@ func (d *Daemon) Apps(ctx context.Context) ([]AppInfo, error) {
 	return list, nil
 }
 
-// AppInfo returns one app with its URL, release, domains and disk use.
+// AppInfo returns one app with its status, URL, release, domains,
+// processes and disk use.
 func (d *Daemon) AppInfo(ctx context.Context, app string) (AppInfo, error) {
 	a, err := d.store.GetApp(ctx, app)
 	if err != nil {
@@ -61,6 +96,11 @@ func (d *Daemon) AppInfo(ctx context.Context, app string) (AppInfo, error) {
 	info, err := d.appInfo(ctx, a)
 	if err != nil {
 		return info, err
+	}
+	if d.rt != nil { // nil in tests of the command layer alone
+		if info.Processes, err = d.Processes(ctx, app); err != nil {
+			return info, err
+		}
 	}
 	disk, err := d.appDiskUse(ctx, a.Name)
 	if err != nil {
@@ -71,13 +111,28 @@ func (d *Daemon) AppInfo(ctx context.Context, app string) (AppInfo, error) {
 }
 
 func (d *Daemon) appInfo(ctx context.Context, a store.App) (AppInfo, error) {
-	info := AppInfo{Name: a.Name, URL: d.AppURL(a.Name), CurrentRelease: a.CurrentRelease, CreatedAt: a.CreatedAt, Domains: []string{}}
+	info := AppInfo{Name: a.Name, URL: d.AppURL(a.Name), GitRemote: d.GitRemote(a.Name), Version: a.CurrentRelease,
+		CreatedAt: a.CreatedAt, Domains: []string{}}
+	newest, err := d.store.ListReleases(ctx, a.Name, 1)
+	if err != nil {
+		return info, err
+	}
+	if len(newest) > 0 {
+		info.LastDeploy = string(newest[0].Status)
+	}
+	var spec releaseSpec
 	if a.CurrentRelease > 0 {
 		r, err := d.store.CurrentRelease(ctx, a.Name)
 		if err != nil {
 			return info, err
 		}
-		info.Commit, info.Image = r.CommitSHA, r.Image
+		info.CommitSHA, info.Image, info.DeployedAt = r.CommitSHA, r.Image, r.CreatedAt
+		if spec, err = parseSpec(r.Spec); err != nil {
+			return info, err
+		}
+	}
+	if info.Status, err = d.appStatus(ctx, a, info.LastDeploy, spec); err != nil {
+		return info, err
 	}
 	doms, err := d.store.Domains(ctx, a.Name)
 	if err != nil {
@@ -85,6 +140,43 @@ func (d *Daemon) appInfo(ctx context.Context, a store.App) (AppInfo, error) {
 	}
 	info.Domains = append(info.Domains, doms...)
 	return info, nil
+}
+
+// appStatus words what the app is doing: no release, stopped, failed (its
+// newest release failed, or it should run containers and none runs), or
+// running.
+func (d *Daemon) appStatus(ctx context.Context, a store.App, lastDeploy string, spec releaseSpec) (string, error) {
+	switch {
+	case lastDeploy == string(store.ReleaseFailed):
+		return StatusFailed, nil
+	case a.CurrentRelease == 0:
+		return StatusNoRelease, nil
+	case a.Stopped:
+		return StatusStopped, nil
+	case spec.Static != "" || d.rt == nil:
+		return StatusRunning, nil
+	}
+	formation, err := d.store.Formation(ctx, a.Name)
+	if err != nil {
+		return "", err
+	}
+	want := 0
+	for _, n := range spec.scale(formation) {
+		want += n
+	}
+	if want == 0 {
+		return StatusRunning, nil // scaled to zero on purpose
+	}
+	cs, err := d.appContainers(ctx, a.Name)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range cs {
+		if c.Running {
+			return StatusRunning, nil
+		}
+	}
+	return StatusFailed, nil
 }
 
 // Releases lists the app's newest n releases, newest first.
@@ -102,8 +194,11 @@ func (d *Daemon) Builds(ctx context.Context, app string, n int) ([]store.Build, 
 func (d *Daemon) BuildLog(ctx context.Context, app string, id int64) ([]byte, error) {
 	if id > 0 {
 		b, err := d.store.GetBuild(ctx, app, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, &Error{Msg: fmt.Sprintf("build %d of %s does not exist (builds %s lists them)", id, app, app), Err: store.ErrNotFound}
+		}
 		if err != nil {
-			return nil, fmt.Errorf("build %d of %s: %w", id, app, err)
+			return nil, err
 		}
 		id = b.ID
 	} else {
@@ -112,9 +207,35 @@ func (d *Daemon) BuildLog(ctx context.Context, app string, id int64) ([]byte, er
 			return nil, err
 		}
 		if len(bs) == 0 {
-			return nil, fmt.Errorf("app %q has no builds yet: %w", app, store.ErrNotFound)
+			return nil, &Error{Msg: fmt.Sprintf("%s has no builds yet: push to build", app), Err: store.ErrNotFound}
 		}
 		id = bs[0].ID
 	}
 	return d.store.BuildLog(ctx, id)
+}
+
+// sshHostPort is where users reach the SSH door: Options.SSHAddr split, or
+// placeholders when it is not known.
+func (d *Daemon) sshHostPort() (string, string) {
+	host, port, err := net.SplitHostPort(d.opts.SSHAddr)
+	if err != nil || host == "" || port == "" {
+		return "HOST", "PORT"
+	}
+	return host, port
+}
+
+// GitRemote is the URL to push app to: ssh://xcloud@HOST:PORT/APP.git.
+func (d *Daemon) GitRemote(app string) string {
+	host, port := d.sshHostPort()
+	return "ssh://xcloud@" + net.JoinHostPort(host, port) + "/" + app + ".git"
+}
+
+// SSHCommand is how users run an admin command, "ssh -p PORT xcloud@HOST"
+// (no -p on port 22).
+func (d *Daemon) SSHCommand() string {
+	host, port := d.sshHostPort()
+	if port == "22" {
+		return "ssh xcloud@" + host
+	}
+	return "ssh -p " + port + " xcloud@" + host
 }

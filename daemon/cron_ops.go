@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,11 +14,20 @@ import (
 // CronJob is one of the current release's cron jobs (app.json) with its
 // next and last runs.
 type CronJob struct {
-	ID       string
-	Schedule string
-	Command  string
-	Next     time.Time      // zero when not scheduled
-	Last     *store.CronRun // nil when it never ran
+	ID       string         `json:"id"`
+	Schedule string         `json:"schedule"`
+	Command  string         `json:"command"`
+	Next     time.Time      `json:"next"` // zero (JSON null) when not scheduled
+	Last     *store.CronRun `json:"last"` // nil when it never ran
+}
+
+// MarshalJSON implements json.Marshaler.
+func (j CronJob) MarshalJSON() ([]byte, error) {
+	type plain CronJob
+	return json.Marshal(struct {
+		plain
+		Next *time.Time `json:"next"`
+	}{plain(j), nullTime(j.Next)})
 }
 
 // CronJobs lists the current release's cron jobs; none for an app without

@@ -129,6 +129,10 @@ type Options struct {
 	// CACertificate returns the PEM root of the proxy's local CA (tls.mode
 	// "internal"); tls:ca prints it.
 	CACertificate func() ([]byte, error)
+
+	// SSHAddr is the host:port users reach the SSH door at, for the git
+	// remotes and ssh examples the doors print; "" prints HOST:PORT.
+	SSHAddr string
 }
 
 // Daemon is the lifecycle engine.

@@ -14,7 +14,9 @@ import (
 
 // Destroyed is what Destroy removed.
 type Destroyed struct {
-	Containers, Images, Domains int
+	Containers int `json:"containers"`
+	Images     int `json:"images"`
+	Domains    int `json:"domains"`
 }
 
 // Destroy removes an app and everything it owns: containers, images,

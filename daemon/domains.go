@@ -205,13 +205,13 @@ type AddDomainRequest struct {
 
 // AddedDomain is what AddDomain mapped.
 type AddedDomain struct {
-	Host    string // canonical form
-	Unicode string // the internationalised form, when it differs from Host
-	URL     string
+	Host    string `json:"host"`              // canonical form
+	Unicode string `json:"unicode,omitempty"` // the internationalised form, when it differs from Host
+	URL     string `json:"url"`
 	// Released is false when the app has no release yet: the domain is
 	// served once it is deployed.
-	Released bool
-	TLSMode  string // tls.mode: how the host gets its certificate
+	Released bool   `json:"released"`
+	TLSMode  string `json:"tls_mode"` // tls.mode: how the host gets its certificate
 }
 
 // AddDomain maps a host to an app and routes it. Rejected hosts are an

@@ -45,6 +45,11 @@ var (
 	// It comes as an *Error naming the app that has it, if any.
 	ErrDomainNotMapped = fmt.Errorf("domain not mapped: %w", store.ErrNotFound)
 
+	// ErrProgramNotFound: `run` named a program the release's image does
+	// not have. It comes as an *Error naming it and saying how to pass a
+	// shell line instead.
+	ErrProgramNotFound = errors.New("program not found")
+
 	// ErrNoLocalCA: the proxy has no local CA to print (tls.mode is not
 	// "internal"). It comes as an *Error saying what the mode is.
 	ErrNoLocalCA = fmt.Errorf("no local CA: %w", store.ErrNotFound)
@@ -53,7 +58,8 @@ var (
 // Error is a refused operation: Msg is one line for people, naming what was
 // wrong, and Err is the sentinel it matches (ErrNoProcessType,
 // ErrAlreadyServing, ErrInvalidVarName, ErrInvalidDomain, ErrDomainTaken,
-// ErrDomainNotMapped, ErrNoLocalCA).
+// ErrDomainNotMapped, ErrNoLocalCA, ErrProgramNotFound, or
+// store.ErrNotFound for a build or run that does not exist).
 type Error struct {
 	Msg string
 	Err error

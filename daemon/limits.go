@@ -38,9 +38,38 @@ func (d *Daemon) appLimits(ctx context.Context, app string) (Limits, error) {
 
 // AppLimits are an app's container caps: its own (zero fields: the
 // default) and the ones in force, defaults filled in.
+// In JSON each cap is null when there is none (in own: when the default
+// applies); memory is in bytes.
 type AppLimits struct {
-	Own       Limits
-	Effective Limits
+	Own       Limits `json:"own"`
+	Effective Limits `json:"effective"`
+}
+
+// MarshalJSON implements json.Marshaler. Limits' own JSON is how the store
+// keeps them, so the wire format is written out here.
+func (l AppLimits) MarshalJSON() ([]byte, error) {
+	type caps struct {
+		MemoryBytes *int64   `json:"memory_bytes"`
+		CPUs        *float64 `json:"cpus"`
+		Pids        *int64   `json:"pids"`
+	}
+	wire := func(l Limits) caps {
+		var c caps
+		if l.MemoryBytes != 0 {
+			c.MemoryBytes = &l.MemoryBytes
+		}
+		if l.CPUs != 0 {
+			c.CPUs = &l.CPUs
+		}
+		if l.Pids != 0 {
+			c.Pids = &l.Pids
+		}
+		return c
+	}
+	return json.Marshal(struct {
+		Own       caps `json:"own"`
+		Effective caps `json:"effective"`
+	}{wire(l.Own), wire(l.Effective)})
 }
 
 // Limits returns the app's caps.

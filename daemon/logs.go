@@ -9,11 +9,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/xcloud-dev/xcloud/daemon/podman"
+	"github.com/xcloud-dev/xcloud/store"
 )
 
 // logLine is one line an app printed.
@@ -244,6 +246,9 @@ type LogsRequest struct {
 // fails (the reader went away) or ctx ends.
 func (d *Daemon) Logs(ctx context.Context, req LogsRequest, w io.Writer) error {
 	app, n, typ := req.App, req.Lines, req.Type
+	if err := d.checkLogType(ctx, app, typ); err != nil {
+		return err
+	}
 	var (
 		ch     <-chan logLine
 		cancel func()
@@ -282,4 +287,33 @@ func (d *Daemon) Logs(ctx context.Context, req LogsRequest, w io.Writer) error {
 			}
 		}
 	}
+}
+
+// checkLogType refuses a --type the app's log cannot hold, listing the
+// ones it can: the current release's process types, and run and cron for
+// one-off commands and cron jobs.
+func (d *Daemon) checkLogType(ctx context.Context, app, typ string) error {
+	if typ == "" {
+		return nil
+	}
+	rel, err := d.store.CurrentRelease(ctx, app)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // nothing deployed: no types to check against
+	}
+	if err != nil {
+		return err
+	}
+	spec, err := parseSpec(rel.Spec)
+	if err != nil {
+		return err
+	}
+	types := spec.types()
+	if _, ok := spec.Processes["release"]; ok {
+		types = append(types, "release")
+	}
+	types = append(types, "run", "cron")
+	if slices.Contains(types, typ) {
+		return nil
+	}
+	return InputError{fmt.Sprintf("--type %s: %s has no process type %q; its log has %s", typ, app, typ, strings.Join(types, ", "))}
 }

@@ -105,6 +105,11 @@ func (d *Daemon) RunOneOff(ctx context.Context, req OneOffRequest) (int, error) 
 	d.logs.write(app, logLine{Time: time.Now(), Process: "run", Name: req.By,
 		Text: fmt.Sprintf("key %s ran: %s (v%d)", req.By, strings.Join(argv, " "), rel.Version)})
 	code, err := d.rt.RunAttached(ctx, cs, stdio)
+	if errors.Is(err, podman.ErrProgramNotFound) {
+		return 0, &Error{Err: ErrProgramNotFound, Msg: fmt.Sprintf(
+			"%s v%d has no program %q (not found on its $PATH); a shell command line goes as one quoted argument: %s \"run %s 'cd app && ls'\"",
+			app, rel.Version, argv[0], d.SSHCommand(), app)}
+	}
 	if err != nil {
 		return 0, fmt.Errorf("run in %s v%d: %w", app, rel.Version, err)
 	}

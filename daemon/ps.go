@@ -450,7 +450,7 @@ func (d *Daemon) CancelBuild(_ context.Context, app string) error {
 	cancel, ok := d.running[app]
 	d.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("no build of %s is running: %w", app, store.ErrNotFound)
+		return &Error{Msg: fmt.Sprintf("no build of %s is running", app), Err: store.ErrNotFound}
 	}
 	cancel()
 	return nil

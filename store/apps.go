@@ -15,13 +15,15 @@ const appNamePattern = `^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`
 var appNameRE = regexp.MustCompile(appNamePattern)
 
 // App is a deployable application.
+// Its JSON (see json.go) has the current release as "version", null for
+// none, and leaves the daemon's limits blob out.
 type App struct {
-	ID             int64
-	Name           string
-	CreatedAt      time.Time
-	CurrentRelease int    // version of the active release; 0 = none
-	Stopped        bool   // an admin stopped it (ps:stop); reconcile leaves it down
-	Limits         []byte // resource limits as the daemon's JSON; "{}" when unset
+	ID             int64     `json:"id"`
+	Name           string    `json:"name"`
+	CreatedAt      time.Time `json:"created_at"`
+	CurrentRelease int       `json:"version"` // version of the active release; 0 = none
+	Stopped        bool      `json:"stopped"` // an admin stopped it (ps:stop); reconcile leaves it down
+	Limits         []byte    `json:"-"`       // resource limits as the daemon's JSON; "{}" when unset
 }
 
 const appCols = "id, name, created_at, current_release, stopped, limits"

@@ -21,16 +21,18 @@ const (
 )
 
 // Build is one image build triggered by a push.
+// Its JSON (see json.go) is the wire format of both doors: null for an
+// image, error or finish time it does not have, plus duration_s.
 type Build struct {
-	ID         int64
-	App        string
-	Ref        string
-	CommitSHA  string
-	Status     BuildStatus
-	Image      string
-	Error      string
-	StartedAt  time.Time
-	FinishedAt time.Time // zero while running
+	ID         int64       `json:"id"`
+	App        string      `json:"app"`
+	Ref        string      `json:"ref"`
+	CommitSHA  string      `json:"commit_sha"`
+	Status     BuildStatus `json:"status"`
+	Image      string      `json:"image"`
+	Error      string      `json:"error"`
+	StartedAt  time.Time   `json:"started_at"`
+	FinishedAt time.Time   `json:"finished_at"` // zero while running
 }
 
 const buildCols = "id, app, ref, commit_sha, status, image, error, started_at, finished_at"

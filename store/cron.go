@@ -8,20 +8,22 @@ import (
 )
 
 // CronRun is one run of an app's cron job.
+// Its JSON (see json.go) leaves the output out (cron:log prints it) and
+// has null for an exit code, error or finish time it does not have.
 type CronRun struct {
-	ID         int64
-	App        string
-	Job        string // the job's ID (see daemon's cron)
-	Command    string
-	Schedule   string
-	Release    int
-	Trigger    string // "schedule" or "manual"
-	Status     string // running, succeeded, failed, interrupted
-	ExitCode   int    // -1 until it exits
-	Output     []byte // the tail of what it printed
-	Error      string // why it could not run or finish, if so
-	StartedAt  time.Time
-	FinishedAt time.Time
+	ID         int64     `json:"id"`
+	App        string    `json:"app"`
+	Job        string    `json:"job"` // the job's ID (see daemon's cron)
+	Command    string    `json:"command"`
+	Schedule   string    `json:"schedule"`
+	Release    int       `json:"version"`   // the release it ran in
+	Trigger    string    `json:"trigger"`   // "schedule" or "manual"
+	Status     string    `json:"status"`    // running, succeeded, failed, interrupted
+	ExitCode   int       `json:"exit_code"` // -1 until it exits
+	Output     []byte    `json:"-"`         // the tail of what it printed
+	Error      string    `json:"error"`     // why it could not run or finish, if so
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
 }
 
 // Duration is how long the run took, or has taken so far.

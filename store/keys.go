@@ -13,12 +13,12 @@ import (
 // Key is an SSH public key allowed to talk to xcloud. An admin key may do
 // everything; other keys may push to and manage only the listed apps.
 type Key struct {
-	Name        string
-	Fingerprint string // e.g. "SHA256:..."
-	PublicKey   string // authorized_keys line
-	Admin       bool
-	Apps        []string
-	CreatedAt   time.Time
+	Name        string    `json:"name"`
+	Fingerprint string    `json:"fingerprint"` // e.g. "SHA256:..."
+	PublicKey   string    `json:"public_key"`  // authorized_keys line
+	Admin       bool      `json:"admin"`
+	Apps        []string  `json:"apps"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 // Event types of key management and permission checks.

@@ -22,23 +22,27 @@ const (
 
 // Release is a numbered, deployable version of an app: an image plus
 // metadata. Versions count up from 1 per app.
+//
+// Its JSON (see json.go) is the wire format of both doors: the spec and
+// the sealed config stay out, a build ID or error it does not have is
+// null.
 type Release struct {
-	ID          int64
-	App         string
-	Version     int
-	BuildID     int64 // 0 for rollbacks and config-only releases
-	Image       string
-	CommitSHA   string
-	Status      ReleaseStatus
-	Description string
-	Error       string
+	ID          int64         `json:"id"`
+	App         string        `json:"app"`
+	Version     int           `json:"version"`
+	BuildID     int64         `json:"build_id"` // 0 for rollbacks and config-only releases
+	Image       string        `json:"image"`
+	CommitSHA   string        `json:"commit_sha"`
+	Status      ReleaseStatus `json:"status"`
+	Description string        `json:"description"`
+	Error       string        `json:"error"`
 	// Spec is the daemon's description of how to run the release (process
 	// types, health checks…), stored as given: JSON, opaque to the store.
-	Spec []byte
+	Spec []byte `json:"-"`
 	// Config is the app's config vars when the release was made, sealed by
 	// the daemon (opaque here); nil when the app had none.
-	Config    []byte
-	CreatedAt time.Time
+	Config    []byte    `json:"-"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 const releaseCols = "id, app, version, COALESCE(build_id, 0), image, commit_sha, status, description, error, spec, config, created_at"

@@ -171,7 +171,7 @@ func TestBadInput(t *testing.T) {
 	}
 	var apps []struct {
 		Name           string
-		CurrentRelease int `json:"current_release"`
+		CurrentRelease int `json:"version"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &apps); err != nil {
 		t.Fatalf("apps:list --json: %v\n%s", err, stdout)

@@ -126,6 +126,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		BaseDomain:       cfg.BaseDomain,
 		Scheme:           scheme,
 		URLPort:          cfg.URLPort(),
+		SSHAddr:          cfg.SSHAddr(),
 		BuildConcurrency: cfg.Build.Concurrency,
 		BuildTimeout:     cfg.Build.Timeout.Duration,
 		ReadyTimeout:     cfg.Deploy.ReadyTimeout.Duration,

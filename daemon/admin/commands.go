@@ -45,13 +45,19 @@ func New(eng *daemon.Daemon, auth *Auth, log *slog.Logger) *Admin {
 // command is one admin command reachable as `ssh xcloud@host NAME ARGS`.
 type command struct {
 	name  string
-	usage string
+	usage string // "[--json]" in it: the command prints one JSON document with --json
 	help  string
-	admin bool     // needs an admin key (what access: accessAdmin says)
-	app   bool     // first positional argument is an app the key must have access to
-	raw   bool     // arguments after the app are passed on verbatim (a command line to run)
-	flags []string // boolean flags it accepts besides --json, e.g. "--no-restart"
-	opts  []string // flags taking a value, repeatable: "--app web" or "--app=web"
+	// group is the heading help lists it under; "" groups it by its name's
+	// prefix ("tokens:create" under "Tokens").
+	group string
+	// example is one way to call it, after "ssh ... xcloud@HOST", shown
+	// by help COMMAND; "" shows the usage line alone.
+	example string
+	admin   bool     // needs an admin key (what access: accessAdmin says)
+	app     bool     // first positional argument is an app the key must have access to
+	raw     bool     // arguments after the app are passed on verbatim (a command line to run)
+	flags   []string // boolean flags it accepts besides --json, e.g. "--no-restart"
+	opts    []string // flags taking a value, repeatable: "--app web" or "--app=web"
 	// access says who may run it (see keys.go); accessFn, when set, decides
 	// from the positional arguments instead.
 	access   access
@@ -78,46 +84,61 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func commands() []command {
+	const (
+		apps      = "Apps"
+		deploys   = "Deploys"
+		processes = "Processes"
+		config    = "Config"
+		domains   = "Domains and TLS"
+		keys      = "Keys"
+		cron      = "Cron"
+		logs      = "Logs and events"
+		other     = "Help"
+	)
 	return append([]command{
-		{name: "help", usage: "help", help: "list commands"},
-		{name: "version", usage: "version", help: "show the daemon's version", access: accessAny, run: (*Admin).cmdVersion},
-		{name: "apps:create", usage: "apps:create NAME", help: "create an app (a push by an admin also does)", admin: true, access: accessAdmin, run: (*Admin).cmdAppsCreate},
-		{name: "apps:list", usage: "apps:list [--json]", help: "list apps you can access", access: accessAny, run: (*Admin).cmdAppsList},
-		{name: "apps:info", usage: "apps:info APP [--json]", help: "show an app's URL, release and commit", app: true, access: accessRead, run: (*Admin).cmdAppsInfo},
-		{name: "releases", usage: "releases APP [--json]", help: "list an app's releases, newest first", app: true, access: accessRead, run: (*Admin).cmdReleases},
-		{name: "builds", usage: "builds APP [--json]", help: "list an app's builds, newest first", app: true, access: accessRead, run: (*Admin).cmdBuilds},
-		{name: "builds:log", usage: "builds:log APP [ID]", help: "show a build's output (default: the latest)", app: true, access: accessRead, run: (*Admin).cmdBuildsLog},
-		{name: "builds:cancel", usage: "builds:cancel APP", help: "cancel the app's running build", app: true, access: accessWrite, run: (*Admin).cmdBuildsCancel},
-		{name: "ps", usage: "ps APP [--json]", help: "list the app's containers with state and restarts", app: true, access: accessRead, run: (*Admin).cmdPs},
-		{name: "ps:scale", usage: "ps:scale APP TYPE=N...", help: "run N containers of each process type (web ones load-balanced)", app: true, access: accessWrite, run: (*Admin).cmdPsScale},
-		{name: "ps:restart", usage: "ps:restart APP", help: "replace every container, health-checked, without downtime", app: true, access: accessWrite, run: (*Admin).cmdPsRestart},
-		{name: "ps:rebuild", usage: "ps:rebuild APP", help: "build the deploy branch's commit again and deploy it, as a push would", app: true, access: accessWrite, run: (*Admin).cmdPsRebuild},
-		{name: "ps:stop", usage: "ps:stop APP", help: "stop the app's containers until ps:start", app: true, access: accessWrite, run: (*Admin).cmdPsStop},
-		{name: "ps:start", usage: "ps:start APP", help: "start a stopped app at its scale", app: true, access: accessWrite, run: (*Admin).cmdPsStart},
-		{name: "resources", usage: "resources APP [memory=SIZE] [cpus=N] [pids=N] [--json]", help: "show or set the app's container limits (defaults from xcloud.toml)", app: true, accessFn: resourcesAccess, run: (*Admin).cmdResources},
-		{name: "apps:rename", usage: "apps:rename OLD NEW", help: "rename an app: releases, domains, config, repository and logs follow, without downtime", app: true, admin: true, run: (*Admin).cmdAppsRename},
-		{name: "apps:destroy", usage: "apps:destroy APP --force", help: "delete the app: containers, images, repository, routes, config vars, data", app: true, admin: true, flags: []string{"--force"}, run: (*Admin).cmdAppsDestroy},
-		{name: "events", usage: "events [APP] [-f] [-n N] [--json]", help: "stored events, oldest first (all apps: admin); -f follows", flags: []string{"-f"}, opts: []string{"-n"}, accessFn: eventsAccess, run: (*Admin).cmdEvents},
-		{name: "logs", usage: "logs APP [-f] [-n N] [--type TYPE]", help: "the app's output with process and time; -f follows across restarts and deploys", app: true, flags: []string{"-f"}, opts: []string{"-n", "--type"}, access: accessRead, run: (*Admin).cmdLogs},
-		{name: "config", usage: "config APP [--json]", help: "show the app's config vars", app: true, access: accessRead, run: (*Admin).cmdConfig},
-		{name: "config:get", usage: "config:get APP KEY", help: "print one config var's value", app: true, access: accessRead, run: (*Admin).cmdConfigGet},
-		{name: "config:set", usage: "config:set APP KEY=VALUE... [--no-restart] [--encoded]", help: "set config vars (encrypted at rest); restarts without downtime; --encoded: values are base64, as Dokku takes them", app: true, access: accessWrite, flags: []string{"--no-restart", "--encoded"}, run: (*Admin).cmdConfigSet},
-		{name: "config:unset", usage: "config:unset APP KEY... [--no-restart]", help: "remove config vars; restarts without downtime", app: true, access: accessWrite, flags: []string{"--no-restart"}, run: (*Admin).cmdConfigUnset},
-		{name: "domains", usage: "domains APP [--json]", help: "list the app's custom domains", app: true, access: accessRead, run: (*Admin).cmdDomains},
-		{name: "domains:add", usage: "domains:add APP HOST", help: "serve the app at HOST too (HTTPS when TLS is on)", app: true, access: accessWrite, run: (*Admin).cmdDomainsAdd},
-		{name: "domains:remove", usage: "domains:remove APP HOST", help: "stop serving the app at HOST", app: true, access: accessWrite, run: (*Admin).cmdDomainsRemove},
-		{name: "tls:ca", usage: "tls:ca", help: "print the local CA's root certificate (tls.mode = \"internal\") for clients to trust", admin: true, access: accessAdmin, run: (*Admin).cmdTLSCA},
-		{name: "keys:add", usage: "keys:add NAME (--admin | --app APP...) < key.pub", help: "let an SSH public key (one line on stdin) in: as an admin, or for the given apps", admin: true, flags: []string{"--admin"}, opts: []string{"--app"}, access: accessAdmin, run: (*Admin).cmdKeysAdd},
-		{name: "keys:list", usage: "keys:list [--json]", help: "list SSH keys: added ones and the admin_keys file's", admin: true, access: accessAdmin, run: (*Admin).cmdKeysList},
-		{name: "keys:remove", usage: "keys:remove NAME", help: "remove an added SSH key (admin_keys file keys: edit the file)", admin: true, access: accessAdmin, run: (*Admin).cmdKeysRemove},
-		{name: "cron", usage: "cron APP [--json]", help: "list the app's cron jobs (app.json) with their next and last runs", app: true, access: accessRead, run: (*Admin).cmdCron},
-		{name: "cron:run", usage: "cron:run APP ID", help: "run a cron job now, showing its output", app: true, access: accessWrite, run: (*Admin).cmdCronRun},
-		{name: "cron:runs", usage: "cron:runs APP [ID] [-n N] [--json]", help: "list stored cron runs with exit codes and durations, newest first", app: true, opts: []string{"-n"}, access: accessRead, run: (*Admin).cmdCronRuns},
-		{name: "cron:log", usage: "cron:log APP [RUN]", help: "print a cron run's output (default: the latest run)", app: true, access: accessRead, run: (*Admin).cmdCronLog},
-		{name: "run", usage: "run APP CMD [ARGS...]", help: "run a command in a one-off container of the current release with the app's config (ssh -t: a terminal)", app: true, raw: true, access: accessWrite, run: (*Admin).cmdRun},
-		{name: "rollback", usage: "rollback APP [vN]", help: "deploy an earlier release's image and spec again, without a build", app: true, access: accessWrite, run: (*Admin).cmdRollback},
+		{name: "help", group: other, usage: "help [COMMAND]", help: "list commands, or show one with an example (also: COMMAND --help)", example: "help ps:scale"},
+		{name: "version", group: other, usage: "version [--json]", help: "show the daemon's version", access: accessAny, run: (*Admin).cmdVersion},
+		{name: "apps:create", group: apps, usage: "apps:create NAME", help: "create an app (a push by an admin also does)", example: "apps:create hello", admin: true, access: accessAdmin, run: (*Admin).cmdAppsCreate},
+		{name: "apps:list", group: apps, usage: "apps:list [--json]", help: "list apps you can access, with status, release and URL", access: accessAny, run: (*Admin).cmdAppsList},
+		{name: "apps:info", group: apps, usage: "apps:info APP [--json]", help: "show an app's status, URL, git remote, release, last deploy, processes and disk use", example: "apps:info hello", app: true, access: accessRead, run: (*Admin).cmdAppsInfo},
+		{name: "apps:rename", group: apps, usage: "apps:rename OLD NEW", help: "rename an app: releases, domains, config, repository and logs follow, without downtime", example: "apps:rename hello hi", app: true, admin: true, run: (*Admin).cmdAppsRename},
+		{name: "apps:destroy", group: apps, usage: "apps:destroy APP --force", help: "delete the app: containers, images, repository, routes, config vars, data", example: "apps:destroy hello --force", app: true, admin: true, flags: []string{"--force"}, run: (*Admin).cmdAppsDestroy},
+		{name: "releases", group: deploys, usage: "releases APP [--json]", help: "list an app's releases, newest first", example: "releases hello", app: true, access: accessRead, run: (*Admin).cmdReleases},
+		{name: "rollback", group: deploys, usage: "rollback APP [vN]", help: "deploy an earlier release's image, spec and config vars again, without a build (default: the release before the current one)", example: "rollback hello v3", app: true, access: accessWrite, run: (*Admin).cmdRollback},
+		{name: "builds", group: deploys, usage: "builds APP [--json]", help: "list an app's builds, newest first", example: "builds hello", app: true, access: accessRead, run: (*Admin).cmdBuilds},
+		{name: "builds:log", group: deploys, usage: "builds:log APP [ID]", help: "show a build's output (default: the latest)", example: "builds:log hello 12", app: true, access: accessRead, run: (*Admin).cmdBuildsLog},
+		{name: "builds:cancel", group: deploys, usage: "builds:cancel APP", help: "cancel the app's running build", example: "builds:cancel hello", app: true, access: accessWrite, run: (*Admin).cmdBuildsCancel},
+		{name: "ps:rebuild", group: deploys, usage: "ps:rebuild APP", help: "build the deploy branch's commit again and deploy it, as a push would", example: "ps:rebuild hello", app: true, access: accessWrite, run: (*Admin).cmdPsRebuild},
+		{name: "ps", group: processes, usage: "ps APP [--json]", help: "list the app's containers with release, state, uptime and restarts", example: "ps hello", app: true, access: accessRead, run: (*Admin).cmdPs},
+		{name: "ps:scale", group: processes, usage: "ps:scale APP TYPE=N...", help: "run N containers of each process type (web ones load-balanced)", example: "ps:scale hello web=2 worker=1", app: true, access: accessWrite, run: (*Admin).cmdPsScale},
+		{name: "ps:restart", group: processes, usage: "ps:restart APP", help: "replace every container, health-checked, without downtime", example: "ps:restart hello", app: true, access: accessWrite, run: (*Admin).cmdPsRestart},
+		{name: "ps:stop", group: processes, usage: "ps:stop APP", help: "stop the app's containers until ps:start (it answers 503)", example: "ps:stop hello", app: true, access: accessWrite, run: (*Admin).cmdPsStop},
+		{name: "ps:start", group: processes, usage: "ps:start APP", help: "start a stopped app at its scale", example: "ps:start hello", app: true, access: accessWrite, run: (*Admin).cmdPsStart},
+		{name: "run", group: processes, usage: "run APP CMD [ARGS...]", help: "run a command in a one-off container of the current release with the app's config; one quoted argument runs as a shell line (ssh -t: a terminal)", example: "\"run hello 'echo one && echo two'\"", app: true, raw: true, access: accessWrite, run: (*Admin).cmdRun},
+		{name: "resources", group: processes, usage: "resources APP [memory=SIZE] [cpus=N] [pids=N] [--json]", help: "show or (admin) set the app's container limits (defaults from xcloud.toml)", example: "resources hello memory=512m cpus=1", app: true, accessFn: resourcesAccess, run: (*Admin).cmdResources},
+		{name: "config", group: config, usage: "config APP [--json]", help: "show the app's config vars", example: "config hello", app: true, access: accessRead, run: (*Admin).cmdConfig},
+		{name: "config:get", group: config, usage: "config:get APP KEY", help: "print one config var's value", example: "config:get hello GREETING", app: true, access: accessRead, run: (*Admin).cmdConfigGet},
+		{name: "config:set", group: config, usage: "config:set APP KEY=VALUE... [--no-restart] [--encoded]", help: "set config vars (encrypted at rest); restarts without downtime; --encoded: values are base64, as Dokku takes them", example: "config:set hello GREETING=hi \"'MSG=a b c'\"", app: true, access: accessWrite, flags: []string{"--no-restart", "--encoded"}, run: (*Admin).cmdConfigSet},
+		{name: "config:unset", group: config, usage: "config:unset APP KEY... [--no-restart]", help: "remove config vars; restarts without downtime", example: "config:unset hello GREETING", app: true, access: accessWrite, flags: []string{"--no-restart"}, run: (*Admin).cmdConfigUnset},
+		{name: "domains", group: domains, usage: "domains APP [--json]", help: "list the app's default host and custom domains", example: "domains hello", app: true, access: accessRead, run: (*Admin).cmdDomains},
+		{name: "domains:add", group: domains, usage: "domains:add APP HOST", help: "serve the app at HOST too (HTTPS when TLS is on)", example: "domains:add hello www.example.com", app: true, access: accessWrite, run: (*Admin).cmdDomainsAdd},
+		{name: "domains:remove", group: domains, usage: "domains:remove APP HOST", help: "stop serving the app at HOST", example: "domains:remove hello www.example.com", app: true, access: accessWrite, run: (*Admin).cmdDomainsRemove},
+		{name: "tls:ca", group: domains, usage: "tls:ca", help: "print the local CA's root certificate (tls.mode = \"internal\") for clients to trust", example: "tls:ca > xcloud-ca.pem", admin: true, access: accessAdmin, run: (*Admin).cmdTLSCA},
+		{name: "keys:add", group: keys, usage: "keys:add NAME (--admin | --app APP...) < key.pub", help: "let an SSH public key (one line on stdin) in: as an admin, or for the given apps", example: "keys:add alice --app hello < alice.pub", admin: true, flags: []string{"--admin"}, opts: []string{"--app"}, access: accessAdmin, run: (*Admin).cmdKeysAdd},
+		{name: "keys:list", group: keys, usage: "keys:list [--json]", help: "list SSH keys: added ones and the admin_keys file's", admin: true, access: accessAdmin, run: (*Admin).cmdKeysList},
+		{name: "keys:remove", group: keys, usage: "keys:remove NAME", help: "remove an added SSH key (admin_keys file keys: edit the file)", example: "keys:remove alice", admin: true, access: accessAdmin, run: (*Admin).cmdKeysRemove},
+		{name: "cron", group: cron, usage: "cron APP [--json]", help: "list the app's cron jobs (app.json) with their next and last runs", example: "cron hello", app: true, access: accessRead, run: (*Admin).cmdCron},
+		{name: "cron:run", group: cron, usage: "cron:run APP ID", help: "run a cron job now, showing its output", example: "cron:run hello 1a2b3c4d", app: true, access: accessWrite, run: (*Admin).cmdCronRun},
+		{name: "cron:runs", group: cron, usage: "cron:runs APP [ID] [-n N] [--json]", help: "list stored cron runs with exit codes and durations, newest first", example: "cron:runs hello -n 5", app: true, opts: []string{"-n"}, access: accessRead, run: (*Admin).cmdCronRuns},
+		{name: "cron:log", group: cron, usage: "cron:log APP [RUN]", help: "print a cron run's output (default: the latest run)", example: "cron:log hello", app: true, access: accessRead, run: (*Admin).cmdCronLog},
+		{name: "logs", group: logs, usage: "logs APP [-f] [-n N] [--type TYPE]", help: "the app's output with process and time; -f follows across restarts and deploys", example: "logs hello -n 50 --type web", app: true, flags: []string{"-f"}, opts: []string{"-n", "--type"}, access: accessRead, run: (*Admin).cmdLogs},
+		{name: "events", group: logs, usage: "events [APP] [-f] [-n N] [--json]", help: "stored events, oldest first (all apps: admin); -f follows; -f --json prints one JSON object a line", example: "events hello -n 20", flags: []string{"-f"}, opts: []string{"-n"}, accessFn: eventsAccess, run: (*Admin).cmdEvents},
 	}, tokenCommands()...)
 }
+
+// takesJSON reports whether the command prints JSON with --json: its usage
+// says so, the one place help and the parser read it from.
+func (c *command) takesJSON() bool { return strings.Contains(c.usage, "[--json]") }
 
 // RunCommand implements gitreceive.Commander. Arguments are validated before
 // anything changes; every failure is one line on stderr and a non-zero exit.
@@ -139,11 +160,13 @@ func (a *Admin) RunCommand(ctx context.Context, id gitreceive.Identity, args []s
 		}
 	}
 	if cmd == nil {
+		if near := suggest(args[0], cmds); near != "" {
+			return fail("unknown command %q; did you mean %s? (help lists them all)", args[0], near)
+		}
 		return fail("unknown command %q; run help for the list", args[0])
 	}
 	if cmd.name == "help" {
-		printHelp(stdio.Out, id)
-		return 0
+		return a.help(stdio, id, args[1:])
 	}
 	c := &call{id: id, in: stdio.In, out: stdio.Out, err: stdio.Err, stdio: stdio, flags: map[string]bool{}, opts: map[string][]string{}}
 	for rest := args[1:]; len(rest) > 0; {
@@ -155,8 +178,13 @@ func (a *Admin) RunCommand(ctx context.Context, id gitreceive.Identity, args []s
 		rest = rest[1:]
 		opt, val, hasVal := strings.Cut(arg, "=")
 		switch {
-		case arg == "--json":
+		case arg == "--help" || arg == "-h":
+			a.printCommandHelp(stdio.Out, cmd)
+			return 0
+		case arg == "--json" && cmd.takesJSON():
 			c.json = true
+		case arg == "--json":
+			return fail("%s has no --json output (usage: %s)", cmd.name, cmd.usage)
 		case slices.Contains(cmd.flags, arg):
 			c.flags[arg] = true
 		case slices.Contains(cmd.opts, opt):
@@ -223,6 +251,9 @@ func (a *Admin) RunCommand(ctx context.Context, id gitreceive.Identity, args []s
 			return fail("%s: %s (usage: %s)", cmd.name, de.Msg, cmd.usage)
 		}
 		if errors.Is(err, daemon.ErrStaticSite) && cmd.app {
+			if cmd.name == "ps:scale" {
+				return fail("%s: %s is a static site: it runs no processes, so there is nothing to scale", cmd.name, c.args[0])
+			}
 			return fail("%s: %s is a static site: it has no container to run commands in", cmd.name, c.args[0])
 		}
 		if de != nil {
@@ -243,19 +274,6 @@ func usageKind(err error) bool {
 	return errors.Is(err, daemon.ErrNoProcessType) || errors.Is(err, daemon.ErrAlreadyServing) || errors.Is(err, daemon.ErrInvalidVarName)
 }
 
-func printHelp(w io.Writer, id gitreceive.Identity) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "Usage: ssh xcloud@HOST COMMAND [ARGS]")
-	for _, c := range commands() {
-		if c.accessFor(nil) == accessAdmin && !principal(id).Allows(accessAdmin, "") {
-			continue
-		}
-		fmt.Fprintf(tw, "  %s\t%s\n", c.usage, c.help)
-	}
-	fmt.Fprintln(tw, "Deploy: git push ssh://xcloud@HOST:PORT/APP.git main")
-	tw.Flush()
-}
-
 func wantArgs(c *call, n int) error {
 	if len(c.args) != n {
 		return usageError{fmt.Sprintf("want %d argument(s), got %d", n, len(c.args))}
@@ -273,6 +291,9 @@ func (a *Admin) cmdVersion(_ context.Context, c *call) error {
 	if err := wantArgs(c, 0); err != nil {
 		return err
 	}
+	if c.json {
+		return writeJSON(c.out, map[string]string{"version": a.eng.Version()})
+	}
 	fmt.Fprintf(c.out, "xcloud %s\n", a.eng.Version())
 	return nil
 }
@@ -285,7 +306,7 @@ func (a *Admin) cmdAppsCreate(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.out, "Created %s. Push to it: git push ssh://xcloud@HOST:PORT/%s.git main\n", app.Name, app.Name)
+	fmt.Fprintf(c.out, "Created %s. Push to it: git push %s main\n", app.Name, a.eng.GitRemote(app.Name))
 	return nil
 }
 
@@ -306,14 +327,18 @@ func (a *Admin) cmdAppsList(ctx context.Context, c *call) error {
 	if c.json {
 		return writeJSON(c.out, list)
 	}
+	if len(list) == 0 {
+		fmt.Fprintf(c.out, "No apps yet. Create one by pushing: git push %s main\n", a.eng.GitRemote("APP"))
+		return nil
+	}
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tRELEASE\tURL")
+	fmt.Fprintln(tw, "NAME\tSTATUS\tRELEASE\tURL")
 	for _, app := range list {
 		rel := "-"
-		if app.CurrentRelease > 0 {
-			rel = "v" + strconv.Itoa(app.CurrentRelease)
+		if app.Version > 0 {
+			rel = "v" + strconv.Itoa(app.Version)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", app.Name, rel, app.URL)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", app.Name, app.Status, rel, app.URL)
 	}
 	return tw.Flush()
 }
@@ -330,15 +355,25 @@ func (a *Admin) cmdAppsInfo(ctx context.Context, c *call) error {
 		return writeJSON(c.out, info)
 	}
 	rel := "none yet (push to deploy)"
-	if info.CurrentRelease > 0 {
-		rel = fmt.Sprintf("v%d (%s)", info.CurrentRelease, short(info.Commit))
+	deployed := "-"
+	if info.Version > 0 {
+		rel = fmt.Sprintf("v%d (%s)", info.Version, short(info.CommitSHA))
+		deployed = info.DeployedAt.Format(time.RFC3339)
 	}
-	disk := info.Disk
+	if info.LastDeploy == string(store.ReleaseFailed) {
+		deployed += fmt.Sprintf(" (the newest release failed; releases %s says why)", info.Name)
+	}
+	domains := strings.Join(info.Domains, ", ")
+	if domains == "" {
+		domains = "-"
+	}
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "Name:\t%s\nURL:\t%s\nRelease:\t%s\nDomains:\t%s\nCreated:\t%s\n",
-		info.Name, info.URL, rel, strings.Join(info.Domains, ", "), info.CreatedAt.Format(time.RFC3339))
-	fmt.Fprintf(tw, "Disk:\timages %s (%d kept), build cache %s, repository %s, static files %s, logs %s\n",
-		bytesIEC(disk.ImageBytes), disk.Images, bytesIEC(disk.CacheBytes), bytesIEC(disk.RepoBytes), bytesIEC(disk.StaticBytes), bytesIEC(disk.LogBytes))
+	fmt.Fprintf(tw, "Name:\t%s\nStatus:\t%s\nURL:\t%s\nGit remote:\t%s\nRelease:\t%s\nLast deploy:\t%s\nProcesses:\t%s\nDomains:\t%s\nCreated:\t%s\n",
+		info.Name, info.Status, info.URL, info.GitRemote, rel, deployed, processSummary(info.Processes), domains, info.CreatedAt.Format(time.RFC3339))
+	if disk := info.Disk; disk != nil {
+		fmt.Fprintf(tw, "Disk:\timages %s (%d kept), build cache %s, repository %s, static files %s, logs %s\n",
+			bytesIEC(disk.ImageBytes), disk.Images, bytesIEC(disk.CacheBytes), bytesIEC(disk.RepoBytes), bytesIEC(disk.StaticBytes), bytesIEC(disk.LogBytes))
+	}
 	return tw.Flush()
 }
 
@@ -412,6 +447,29 @@ func (a *Admin) cmdBuildsLog(ctx context.Context, c *call) error {
 	}
 	_, err = c.out.Write(log)
 	return err
+}
+
+// processSummary counts an app's containers by type and state: "web 2
+// running, worker 1 running".
+func processSummary(ps []daemon.Process) string {
+	if len(ps) == 0 {
+		return "none running"
+	}
+	type key struct{ typ, state string }
+	var order []key
+	count := map[key]int{}
+	for _, p := range ps {
+		k := key{p.Type, p.State}
+		if count[k] == 0 {
+			order = append(order, k)
+		}
+		count[k]++
+	}
+	var parts []string
+	for _, k := range order {
+		parts = append(parts, fmt.Sprintf("%s %d %s", k.typ, count[k], k.state))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func firstLine(s string) string {

@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/xcloud-dev/xcloud/daemon"
-	"github.com/xcloud-dev/xcloud/store"
 )
 
 // parseAssignments reads K=V arguments; values may hold '=', spaces and
@@ -79,7 +78,7 @@ func (a *Admin) cmdConfigGet(ctx context.Context, c *call) error {
 	}
 	v, ok := vars[c.args[1]]
 	if !ok {
-		return fmt.Errorf("%s has no config var %s: %w", c.args[0], c.args[1], store.ErrNotFound)
+		return badf("%s has no config var %s (config %s lists them)", c.args[0], c.args[1], c.args[0])
 	}
 	fmt.Fprintln(c.out, v)
 	return nil

@@ -10,40 +10,10 @@ import (
 	"github.com/xcloud-dev/xcloud/store"
 )
 
-type cronJobInfo struct {
-	ID       string       `json:"id"`
-	Schedule string       `json:"schedule"`
-	Command  string       `json:"command"`
-	Next     *time.Time   `json:"next,omitempty"`
-	Last     *cronRunInfo `json:"last,omitempty"`
-}
-
-type cronRunInfo struct {
-	ID         int64      `json:"id"`
-	Job        string     `json:"job"`
-	Command    string     `json:"command"`
-	Release    int        `json:"release"`
-	Trigger    string     `json:"trigger"`
-	Status     string     `json:"status"`
-	ExitCode   int        `json:"exit_code"`
-	Error      string     `json:"error,omitempty"`
-	StartedAt  time.Time  `json:"started_at"`
-	FinishedAt *time.Time `json:"finished_at,omitempty"`
-	DurationS  float64    `json:"duration_s"`
-}
-
-func runInfo(r store.CronRun) *cronRunInfo {
-	ri := &cronRunInfo{ID: r.ID, Job: r.Job, Command: r.Command, Release: r.Release, Trigger: r.Trigger, Status: r.Status,
-		ExitCode: r.ExitCode, Error: r.Error, StartedAt: r.StartedAt, DurationS: r.Duration().Seconds()}
-	if !r.FinishedAt.IsZero() {
-		ri.FinishedAt = &r.FinishedAt
-	}
-	return ri
-}
-
-// summary is a run in a few words: "succeeded in 1.2s", "failed (exit 3) in 4s".
-func (r *cronRunInfo) summary() string {
-	d := time.Duration(r.DurationS * float64(time.Second)).Round(100 * time.Millisecond)
+// runSummary is a run in a few words: "succeeded in 1.2s", "failed (exit
+// 3) in 4s".
+func runSummary(r store.CronRun) string {
+	d := r.Duration().Round(100 * time.Millisecond)
 	switch r.Status {
 	case "running":
 		return fmt.Sprintf("running for %s", d)
@@ -67,34 +37,22 @@ func (a *Admin) cmdCron(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	infos := []cronJobInfo{}
-	for _, j := range jobs {
-		ji := cronJobInfo{ID: j.ID, Schedule: j.Schedule, Command: j.Command}
-		if !j.Next.IsZero() {
-			t := j.Next
-			ji.Next = &t
-		}
-		if j.Last != nil {
-			ji.Last = runInfo(*j.Last)
-		}
-		infos = append(infos, ji)
-	}
 	if c.json {
-		return writeJSON(c.out, infos)
+		return writeJSON(c.out, jobs)
 	}
-	if len(infos) == 0 {
+	if len(jobs) == 0 {
 		fmt.Fprintf(c.out, "%s has no cron jobs (add them to app.json: \"cron\": [{\"command\": \"...\", \"schedule\": \"@daily\"}])\n", app)
 		return nil
 	}
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSCHEDULE\tCOMMAND\tNEXT\tLAST")
-	for _, j := range infos {
+	for _, j := range jobs {
 		next, lastRun := "-", "-"
-		if j.Next != nil {
+		if !j.Next.IsZero() {
 			next = j.Next.Local().Format(time.RFC3339)
 		}
 		if j.Last != nil {
-			lastRun = j.Last.StartedAt.Local().Format(time.RFC3339) + " " + j.Last.summary()
+			lastRun = j.Last.StartedAt.Local().Format(time.RFC3339) + " " + runSummary(*j.Last)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.ID, j.Schedule, j.Command, next, lastRun)
 	}
@@ -111,7 +69,7 @@ func (a *Admin) cmdCronRun(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.out, "-----> Run %d %s\n", r.ID, runInfo(r).summary())
+	fmt.Fprintf(c.out, "-----> Run %d %s\n", r.ID, runSummary(r))
 	if r.ExitCode != 0 {
 		return exitStatus(r.ExitCode)
 	}
@@ -138,18 +96,17 @@ func (a *Admin) cmdCronRuns(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	infos := []*cronRunInfo{}
-	for _, r := range runs {
-		infos = append(infos, runInfo(r))
+	if runs == nil {
+		runs = []store.CronRun{}
 	}
 	if c.json {
-		return writeJSON(c.out, infos)
+		return writeJSON(c.out, runs)
 	}
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN\tJOB\tRELEASE\tTRIGGER\tSTARTED\tRESULT\tCOMMAND")
-	for _, r := range infos {
+	for _, r := range runs {
 		fmt.Fprintf(tw, "%d\t%s\tv%d\t%s\t%s\t%s\t%s\n", r.ID, r.Job, r.Release, r.Trigger,
-			r.StartedAt.Local().Format(time.RFC3339), r.summary(), r.Command)
+			r.StartedAt.Local().Format(time.RFC3339), runSummary(r), r.Command)
 	}
 	return tw.Flush()
 }

@@ -44,12 +44,20 @@ func (a *Admin) cmdEvents(ctx context.Context, c *call) error {
 		}
 	}
 	req := daemon.EventsRequest{App: app, Lines: n, Follow: c.flags["-f"]}
+	if c.json && !req.Follow {
+		// One document, like every --json; only -f streams objects.
+		evs := []store.Event{}
+		if err := a.eng.Events(ctx, req, func(e store.Event) error { evs = append(evs, e); return nil }); err != nil {
+			return err
+		}
+		return writeJSON(c.out, evs)
+	}
 	return a.eng.Events(ctx, req, func(e store.Event) error { return printEvent(c, e) })
 }
 
 func printEvent(c *call, e store.Event) error {
 	if c.json {
-		return json.NewEncoder(c.out).Encode(e) // one object a line, so -f can stream
+		return json.NewEncoder(c.out).Encode(e) // -f: one object a line, so it can stream
 	}
 	app := e.App
 	if app == "" {

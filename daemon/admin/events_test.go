@@ -26,9 +26,9 @@ func TestEventsCommand(t *testing.T) {
 		t.Fatalf("events -n 3: %d %q %q", code, out, errs)
 	}
 	code, out, _ = runKeysCmd(d, keysAdmin, "", "events", "api", "--json")
-	var e store.Event
-	if code != 0 || strings.Count(out, "\n") != 1 || json.Unmarshal([]byte(out), &e) != nil || e.Type != store.EventAppCreated || e.App != "api" {
-		t.Errorf("events api --json: %d %q", code, out)
+	var evs []store.Event
+	if code != 0 || json.Unmarshal([]byte(out), &evs) != nil || len(evs) != 1 || evs[0].Type != store.EventAppCreated || evs[0].App != "api" {
+		t.Errorf("events api --json: want one JSON array of one event; got %d %q", code, out)
 	}
 	alice := gitreceive.Identity{Name: "alice", Apps: []string{"web"}}
 	if code, out, _ := runKeysCmd(d, alice, "", "events", "web"); code != 0 || !strings.Contains(out, "crash") {

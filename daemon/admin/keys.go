@@ -200,8 +200,8 @@ type keyInfo struct {
 	Fingerprint string     `json:"fingerprint"`
 	Admin       bool       `json:"admin"`
 	Apps        []string   `json:"apps"`
-	Source      string     `json:"source"` // "store" (keys:add) or "file" (admin_keys)
-	CreatedAt   *time.Time `json:"created_at,omitempty"`
+	Source      string     `json:"source"`     // "store" (keys:add) or "file" (admin_keys)
+	CreatedAt   *time.Time `json:"created_at"` // null for the file's keys
 }
 
 func (a *Admin) cmdKeysList(ctx context.Context, c *call) error {

@@ -95,10 +95,10 @@ func (a *Admin) cmdResources(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	l := cur.Effective
 	if c.json {
-		return writeJSON(c.out, l)
+		return writeJSON(c.out, cur)
 	}
+	l := cur.Effective
 	show := func(v string, zero bool) string {
 		if zero {
 			return "no cap"

@@ -37,7 +37,7 @@ func TestEngineErrorsWordedAsBefore(t *testing.T) {
 		{[]string{"cron:run", "site", "abc"}, "error: cron:run: site is a static site: it has no container to run commands in\n"},
 		{[]string{"cron:log", "web"}, "error: cron:log: web has no cron runs yet\n"},
 		{[]string{"domains:remove", "web", "x.example.com"}, "error: x.example.com is not a domain of app \"web\"\n"},
-		{[]string{"builds:cancel", "web"}, "error: no build of web is running: not found\n"},
+		{[]string{"builds:cancel", "web"}, "error: no build of web is running\n"},
 	} {
 		code, out, errs := runKeysCmd(d, keysAdmin, "", tc.args...)
 		if code == 0 || out != "" || errs != tc.want {

@@ -24,3 +24,15 @@ func (c *Config) URLPort() string {
 	}
 	return port
 }
+
+// SSHAddr is where users reach the SSH door, for the git remotes and ssh
+// examples the daemon prints: base_domain (an app's host resolves to the
+// box through the wildcard record, the base domain itself when mapped)
+// and the port of ssh.listen.
+func (c *Config) SSHAddr() string {
+	_, port, err := net.SplitHostPort(c.SSH.Listen)
+	if err != nil || port == "" {
+		return ""
+	}
+	return net.JoinHostPort(c.BaseDomain, port)
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
+	"github.com/containers/podman/v5/pkg/errorhandling"
 )
 
 // TermSize is a terminal's size in characters.
@@ -21,6 +22,19 @@ type Stdio struct {
 	Size        TermSize        // the terminal's size at start, with TTY
 	Resize      <-chan TermSize // later sizes, with TTY; may be nil
 	StopTimeout time.Duration   // grace when ctx ends before the command
+}
+
+// ErrProgramNotFound is returned by RunAttached when the command's program
+// is not in the image (not on its $PATH).
+var ErrProgramNotFound = errors.New("program not found in the image")
+
+// ociNotFound is the cause the Podman service gives, as text only, when
+// the OCI runtime could not find the program to run.
+const ociNotFound = "OCI runtime attempted to invoke a command that was not found"
+
+func programNotFound(err error) bool {
+	var em *errorhandling.ErrorModel
+	return errors.As(err, &em) && em.Because == ociNotFound
 }
 
 // attachDrain bounds how long output may still arrive after the exit.
@@ -63,6 +77,9 @@ func (c *Client) RunAttached(ctx context.Context, cs ContainerSpec, stdio Stdio)
 	if err := containers.Start(cctx, id, nil); err != nil {
 		cancel()
 		<-attached
+		if programNotFound(err) {
+			return -1, fmt.Errorf("start container %s: %w", cs.Name, ErrProgramNotFound)
+		}
 		return -1, fmt.Errorf("start container %s: %w", cs.Name, err)
 	}
 	resized := make(chan struct{})
