@@ -185,6 +185,12 @@ func TestRun(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "a terminal: ") {
 		t.Errorf("run with -tt: exit %d, stdout %q, stderr %q; want a terminal", code, out, errs)
 	}
+	// A mistyped program: one line naming it and how to pass a shell
+	// line, not the OCI runtime's message.
+	if out, errs, code := h.sshIn("", nil, "run", "ru", "nosuchprog", "arg"); code == 0 || out != "" ||
+		!strings.HasPrefix(errs, `error: ru v1 has no program "nosuchprog" (not found on its $PATH)`) || strings.Count(errs, "\n") != 1 {
+		t.Errorf("run of a missing program: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
 	if _, errs, code := h.sshIn("", nil, "run", "ru"); code == 0 || !strings.Contains(errs, "want a command to run") {
 		t.Errorf("run without a command: exit %d, %q", code, errs)
 	}

@@ -78,6 +78,10 @@ func TestFirstHourAnswers(t *testing.T) {
 		t.Errorf("logs web --type worker: %d %q %q", code, out, errs)
 	}
 
+	if code, out, errs := runKeysCmd(d, keysAdmin, "", "ps", "web"); code != 0 || !strings.Contains(out, "UPTIME") ||
+		!strings.Contains(out, "web   v1       running  1m30s   0") {
+		t.Errorf("ps web: %d %q %q; want the container's uptime", code, out, errs)
+	}
 	code, out, errs := runKeysCmd(d, keysAdmin, "", "apps:list")
 	if code != 0 {
 		t.Fatalf("apps:list: %d %s", code, errs)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
@@ -32,9 +33,15 @@ var ErrProgramNotFound = errors.New("program not found in the image")
 // the OCI runtime could not find the program to run.
 const ociNotFound = "OCI runtime attempted to invoke a command that was not found"
 
+// programNotFound reports the runtime's "not found" refusal: the service's
+// error model names it as its cause, and the attach stream, which has no
+// model, only in its text.
 func programNotFound(err error) bool {
 	var em *errorhandling.ErrorModel
-	return errors.As(err, &em) && em.Because == ociNotFound
+	if errors.As(err, &em) {
+		return em.Because == ociNotFound
+	}
+	return err != nil && strings.HasSuffix(err.Error(), ociNotFound)
 }
 
 // attachDrain bounds how long output may still arrive after the exit.
@@ -68,6 +75,11 @@ func (c *Client) RunAttached(ctx context.Context, cs ContainerSpec, stdio Stdio)
 	select {
 	case <-ready:
 	case err := <-attached:
+		if programNotFound(err) {
+			// Podman starts the container to attach, so the runtime's
+			// refusal can come here too.
+			return -1, fmt.Errorf("attach to container %s: %w", cs.Name, ErrProgramNotFound)
+		}
 		return -1, fmt.Errorf("attach to container %s: %w", cs.Name, err)
 	case <-ctx.Done():
 		cancel()
