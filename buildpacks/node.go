@@ -3,8 +3,10 @@ package buildpacks
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +24,20 @@ var (
 	leadingMajor = regexp.MustCompile(`\d+`)
 	// pnpmVersion matches a pnpm version in packageManager.
 	pnpmVersion = regexp.MustCompile(`^\d+(\.\d+){0,2}$`)
+	// webpackDevStart matches start scripts that run webpack's dev server.
+	webpackDevStart = regexp.MustCompile(`^(webpack(-cli)?\s+serve|webpack-dev-server)(\s|$)`)
+	// webpackOutputPath finds output.path in a webpack config, as a plain
+	// string or joined to __dirname.
+	webpackOutputPath = regexp.MustCompile("path\\s*:\\s*(?:path\\.(?:resolve|join)\\(\\s*__dirname\\s*,\\s*)?[\"'`]([^\"'`]+)[\"'`]")
+	// svelteAdapter finds the SvelteKit adapter a config imports.
+	svelteAdapter = regexp.MustCompile(`@sveltejs/adapter-([a-z-]+)`)
+	// adapterOption finds a string option of the adapter's call, such as
+	// adapter({ out: 'server' }); %s is the option's name.
+	adapterOption = "adapter\\(\\s*\\{[^}]*\\b%s\\s*:\\s*[\"'`]([^\"'`]+)[\"'`]"
+	// fastifyStart matches a command running fastify-cli's start.
+	fastifyStart = regexp.MustCompile(`(^|[\s;&|/])fastify\s+start(\s|$)`)
+	// fastifyAddress matches fastify start's address flag.
+	fastifyAddress = regexp.MustCompile(`(^|\s)(-a|--address)(\s|=)`)
 )
 
 // packageJSON is the part of package.json the Node.js build needs.
@@ -71,6 +87,27 @@ type nodeApp struct {
 	next   bool   // Next.js
 }
 
+// frameworkApp plans the frameworks that decide how the app builds and
+// runs; ok is false when none of them does.
+func (d *detector) frameworkApp(pkg *packageJSON) (app nodeApp, ok bool, err error) {
+	switch {
+	case has(pkg, "next"):
+		return d.nextApp(pkg), true, nil
+	case has(pkg, "@sveltejs/kit"):
+		app, err = d.svelteKitApp(pkg)
+		return app, true, err
+	case has(pkg, "astro"):
+		app = d.spaApp(pkg, "astro", "Astro", "dist", "astro.config")
+	case has(pkg, "react-scripts"):
+		app = d.spaApp(pkg, "react-scripts", "Create React App", "build", "")
+	case has(pkg, "vite"):
+		app = d.spaApp(pkg, "vite", "Vite", "dist", "vite.config")
+	case has(pkg, "webpack") && webpackDevStart.MatchString(strings.TrimSpace(pkg.Scripts["start"])):
+		app = d.webpackApp(pkg)
+	}
+	return app, app.name != "", nil
+}
+
 // nodePlan builds a Node.js app: a server run on RunNode, or a static export
 // whose output the daemon serves.
 func (d *detector) nodePlan() (*Plan, error) {
@@ -88,18 +125,11 @@ func (d *detector) nodePlan() (*Plan, error) {
 	}
 	pm := d.nodePackageManager(&pkg)
 
-	var app nodeApp
-	switch {
-	case has(&pkg, "next"):
-		app = d.nextApp(&pkg)
-	case has(&pkg, "astro"):
-		app = d.spaApp(&pkg, "astro", "Astro", "dist", "astro.config")
-	case has(&pkg, "react-scripts"):
-		app = d.spaApp(&pkg, "react-scripts", "Create React App", "build", "")
-	case has(&pkg, "vite"):
-		app = d.spaApp(&pkg, "vite", "Vite", "dist", "vite.config")
+	app, ok, err := d.frameworkApp(&pkg)
+	if err != nil {
+		return nil, err
 	}
-	if app.name == "" {
+	if !ok {
 		if app, err = d.plainNodeApp(&pkg); err != nil {
 			return nil, err
 		}
@@ -182,6 +212,9 @@ func (d *detector) nodePlan() (*Plan, error) {
 	} else {
 		w.line("ENV NODE_ENV=production PORT=5000 PATH=/app/node_modules/.bin:$PATH")
 	}
+	if d.fastifyLocalhost(cmd) {
+		w.line("ENV FASTIFY_ADDRESS=0.0.0.0")
+	}
 	w.line("COPY --from=build --chown=app:app /src /app")
 	w.line("USER app")
 	if cmd != "" {
@@ -189,6 +222,114 @@ func (d *detector) nodePlan() (*Plan, error) {
 	}
 	plan.Generated = w.bytes()
 	return plan, nil
+}
+
+// fastifyLocalhost reports whether the web command runs fastify-cli's
+// start without an address: it then listens on localhost, which the proxy
+// cannot reach, so the run image sets FASTIFY_ADDRESS, which fastify-cli
+// reads (a config var of the same name still wins).
+func (d *detector) fastifyLocalhost(cmd string) bool {
+	if !fastifyStart.MatchString(cmd) || fastifyAddress.MatchString(cmd) {
+		return false
+	}
+	d.note("fastify start listens on localhost unless told otherwise; FASTIFY_ADDRESS=0.0.0.0 makes it reachable")
+	return true
+}
+
+// webpackApp plans a site whose start script runs webpack's dev server:
+// the build bundles it into webpack's output.path (dist by default), which
+// is served as a static site.
+func (d *detector) webpackApp(pkg *packageJSON) nodeApp {
+	out := "dist"
+	if names, err := fs.Glob(d.fsys, "webpack*.js"); err == nil {
+		// A production config's output comes first, then a shared one's.
+		rank := func(n string) int {
+			switch {
+			case strings.Contains(n, "prod"):
+				return 0
+			case strings.Contains(n, "common"), n == "webpack.config.js":
+				return 1
+			}
+			return 2
+		}
+		slices.SortStableFunc(names, func(a, b string) int { return rank(a) - rank(b) })
+		for _, n := range names {
+			b, err := d.read(n)
+			if err != nil {
+				continue
+			}
+			if m := webpackOutputPath.FindSubmatch(b); m != nil {
+				if dir := path.Clean(string(m[1])); !path.IsAbs(dir) && dir != "." && !strings.HasPrefix(dir, "..") {
+					out = dir
+					break
+				}
+			}
+		}
+	}
+	return nodeApp{
+		name:   "Node.js (webpack static export)",
+		build:  buildCommand(pkg, "node_modules/.bin/webpack --mode production"),
+		static: out,
+	}
+}
+
+// svelteKitApp plans a SvelteKit app by the adapter its config imports (or,
+// without a config naming one, it depends on): adapter-node makes a server
+// run by node, adapter-static a static site. adapter-auto targets hosted
+// platforms and builds nothing that runs here.
+func (d *detector) svelteKitApp(pkg *packageJSON) (nodeApp, error) {
+	v, _ := pkg.dep("@sveltejs/kit")
+	name := "SvelteKit"
+	if m := leadingMajor.FindString(v); m != "" {
+		name += " " + m
+	}
+	adapter, config, src := "", "", []byte(nil)
+	for _, f := range []string{"svelte.config.js", "svelte.config.mjs", "svelte.config.ts",
+		"vite.config.ts", "vite.config.js", "vite.config.mts", "vite.config.mjs"} {
+		b, err := d.read(f)
+		if err != nil {
+			continue
+		}
+		if m := svelteAdapter.FindSubmatch(b); m != nil {
+			adapter, config, src = string(m[1]), f, b
+			break
+		}
+	}
+	if adapter == "" {
+		for _, a := range []string{"node", "static", "auto"} {
+			if has(pkg, "@sveltejs/adapter-"+a) {
+				adapter, config = a, "package.json"
+				break
+			}
+		}
+	}
+	option := func(opt, def string) string {
+		m := regexp.MustCompile(fmt.Sprintf(adapterOption, opt)).FindSubmatch(src)
+		if m == nil {
+			return def
+		}
+		dir := path.Clean(string(m[1]))
+		if path.IsAbs(dir) || dir == "." || strings.HasPrefix(dir, "..") {
+			d.note("%s sets the adapter's %s to %q, outside the project; using %s", config, opt, m[1], def)
+			return def
+		}
+		return dir
+	}
+	build := buildCommand(pkg, "node_modules/.bin/vite build")
+	switch adapter {
+	case "node":
+		app := nodeApp{name: "Node.js (" + name + ", adapter-node)", build: build, web: "node " + option("out", "build")}
+		if start, ok := pkg.Scripts["start"]; ok && strings.TrimSpace(start) != "" && !devServerStart.MatchString(strings.TrimSpace(start)) {
+			app.web = startCommand(start)
+		}
+		return app, nil
+	case "static":
+		return nodeApp{name: "Node.js (" + name + " static export)", build: build, static: option("pages", "build")}, nil
+	case "":
+		return nodeApp{}, fmt.Errorf("SvelteKit without an adapter builds nothing to run: add @sveltejs/adapter-node (a server) or @sveltejs/adapter-static (a static site) to its config")
+	}
+	return nodeApp{}, fmt.Errorf("SvelteKit's adapter-%s (in %s) builds for hosting platforms it recognises, not for a server of its own: "+
+		"use @sveltejs/adapter-node in its place (npm i -D @sveltejs/adapter-node), or @sveltejs/adapter-static for a static site", adapter, config)
 }
 
 // installNeedsTree says why installing the dependencies needs the whole
@@ -318,6 +459,7 @@ func (d *detector) nextApp(pkg *packageJSON) nodeApp {
 			}
 		}
 	}
+	d.nextGoogleFonts()
 	if export {
 		app.name, app.static = "Node.js ("+name+" static export)", "out"
 		return app
@@ -328,6 +470,24 @@ func (d *detector) nextApp(pkg *packageJSON) nodeApp {
 		app.web = startCommand(start)
 	}
 	return app
+}
+
+// nextGoogleFonts notes a layout or page loading next/font/google, which
+// fetches the fonts from Google Fonts during next build: create-next-app's
+// starters do, and their build fails where only package registries are
+// reachable.
+func (d *detector) nextGoogleFonts() {
+	for _, dir := range []string{"app", "src/app", "pages", "src/pages"} {
+		for _, base := range []string{"layout", "_app", "_document", "index", "page"} {
+			for _, ext := range []string{"js", "jsx", "ts", "tsx"} {
+				f := dir + "/" + base + "." + ext
+				if b, err := d.read(f); err == nil && strings.Contains(string(b), "next/font/google") {
+					d.note("%s loads fonts with next/font/google, which downloads them from Google Fonts while building: a build host that reaches only package registries fails there; next/font/local avoids it", f)
+					return
+				}
+			}
+		}
+	}
 }
 
 // spaApp plans a site built by a static site generator (tool), unless its
