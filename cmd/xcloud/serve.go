@@ -8,13 +8,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"time"
 
 	"github.com/xcloud-dev/xcloud/buildpacks"
 	"github.com/xcloud-dev/xcloud/daemon"
+	"github.com/xcloud-dev/xcloud/daemon/access"
 	"github.com/xcloud-dev/xcloud/daemon/admin"
+	"github.com/xcloud-dev/xcloud/daemon/api"
 	"github.com/xcloud-dev/xcloud/daemon/config"
 	"github.com/xcloud-dev/xcloud/daemon/podman"
 	"github.com/xcloud-dev/xcloud/daemon/secret"
@@ -98,6 +102,21 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 
+	// The daemon's own host (the HTTP API, the dashboard) is served on
+	// loopback and reached through the proxy, which gives it TLS and is
+	// the only peer whose X-Forwarded-For is believed.
+	var (
+		frontLn  net.Listener
+		apiRoute []proxy.Route
+	)
+	if cfg.API.Host != config.APIOff {
+		if frontLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return fmt.Errorf("listen for the API: %w", err)
+		}
+		defer frontLn.Close()
+		apiRoute = []proxy.Route{{App: "xcloud:api", Hosts: []string{cfg.API.Host}, Upstreams: []string{frontLn.Addr().String()}}}
+	}
+
 	px := proxy.New(proxy.Config{
 		HTTPListen:  cfg.HTTP.Listen,
 		HTTPSListen: cfg.HTTP.HTTPSListen,
@@ -107,6 +126,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		StorageDir:  cfg.Path("caddy"),
 		Logger:      logger.With("system", "proxy"),
 		Metrics:     obs.proxyMetrics(),
+		Fixed:       apiRoute,
 	})
 	// The proxy binds its ports with the first routes the daemon's Start
 	// installs, so it never answers a known app with 404.
@@ -157,6 +177,13 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	// The SSH door: key auth and the admin commands, on the engine's API.
 	auth := admin.NewAuth(st, cfg.SSH.AdminKeys, logger.With("system", "admin"))
 	cmds := admin.New(d, auth, logger.With("system", "admin"))
+	tokens := access.NewTokens(st)
+	if frontLn != nil {
+		cmds.WithTokens(tokens, d.HostURL(cfg.API.Host))
+		front := frontDoor(cfg, d, tokens, st, logger)
+		stopFront := serveFront(ctx, frontLn, front, logger)
+		defer stopFront()
+	}
 
 	srv, err := gitreceive.New(gitreceive.Config{
 		Addr:        cfg.SSH.Listen,
@@ -182,7 +209,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve() }()
 	logger.Info("xcloud is running", "ssh", srv.Addr().String(), "http", cfg.HTTP.Listen,
-		"tls", cfg.TLS.Mode, "data_dir", cfg.DataDir, "version", versionString())
+		"tls", cfg.TLS.Mode, "api", cfg.API.Host, "data_dir", cfg.DataDir, "version", versionString())
 
 	select {
 	case <-ctx.Done():
@@ -197,4 +224,55 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 	<-serveErr
 	return nil
+}
+
+// frontDoor is the handler of the daemon's own host: the HTTP API under
+// /api/ and, at /, the dashboard.
+func frontDoor(cfg config.Config, d *daemon.Daemon, tokens *access.Tokens, st *store.Store, logger *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/api/", api.New(api.Options{
+		Engine: d, Tokens: tokens, Audit: st, Logger: logger.With("system", "api"),
+		// Failed sign-ins count as failed SSH logins do (0: no limit).
+		MaxAuthFailures:   cmp.Or(cfg.SSH.MaxAuthFailures, -1),
+		AuthFailureWindow: cfg.SSH.AuthFailureWindow.Duration,
+		AuthFailureBan:    cfg.SSH.AuthFailureBan.Duration,
+	}))
+	// The dashboard (daemon/web) plugs in here; until then / says where
+	// the API is.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, "{\"error\":{\"code\":\"not_found\",\"message\":\"nothing is served at %s yet; the API is at %s/\"}}\n", r.URL.Path, api.Prefix)
+	})
+	return mux
+}
+
+// serveFront serves h on ln until the returned stop is called, which
+// ends open event streams and waits, within shutdownGrace, for requests.
+func serveFront(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) (stop func()) {
+	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(logger.With("system", "api").Handler(), slog.LevelWarn),
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("api server", "err", err)
+		}
+	}()
+	return func() {
+		cancel() // streams end: they would never become idle
+		sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer scancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			logger.Error("api shutdown", "err", err)
+		}
+		<-done
+	}
 }
