@@ -241,13 +241,41 @@ type LogsRequest struct {
 	Follow bool   // then new lines across restarts and redeploys, until ctx ends
 }
 
+// LogLine is one line of an app's output as `logs --json` and the API
+// show it.
+type LogLine struct {
+	Time      time.Time `json:"time"`
+	Process   string    `json:"process"`   // process type: web, worker, run, cron…
+	Container string    `json:"container"` // container name without the "xcloud-APP-" prefix
+	Text      string    `json:"text"`
+}
+
+// String is the line as `logs` prints it.
+func (l LogLine) String() string {
+	return logLine{Time: l.Time, Process: l.Process, Name: l.Container, Text: l.Text}.String()
+}
+
 // Logs writes an app's recent output, a line each with process and time,
 // to w, and with Follow keeps writing new lines. It returns nil when w
 // fails (the reader went away) or ctx ends.
 func (d *Daemon) Logs(ctx context.Context, req LogsRequest, w io.Writer) error {
+	return d.LogLines(ctx, req, func(l LogLine) error {
+		_, err := io.WriteString(w, l.String()+"\n")
+		return err
+	})
+}
+
+// LogLines calls fn with an app's recent output, oldest first, and with
+// Follow then with new lines across restarts and redeploys. It returns
+// nil when fn fails (the reader went away) or ctx ends; a --type the app
+// does not have is an InputError listing the ones it has.
+func (d *Daemon) LogLines(ctx context.Context, req LogsRequest, fn func(LogLine) error) error {
 	app, n, typ := req.App, req.Lines, req.Type
 	if err := d.checkLogType(ctx, app, typ); err != nil {
 		return err
+	}
+	emit := func(l logLine) error {
+		return fn(LogLine{Time: l.Time, Process: l.Process, Container: l.Name, Text: l.Text})
 	}
 	var (
 		ch     <-chan logLine
@@ -263,7 +291,7 @@ func (d *Daemon) Logs(ctx context.Context, req LogsRequest, w io.Writer) error {
 		return err
 	}
 	for _, l := range lines {
-		if _, err := io.WriteString(w, l.String()+"\n"); err != nil {
+		if err := emit(l); err != nil {
 			return nil // the client went away
 		}
 	}
@@ -282,7 +310,7 @@ func (d *Daemon) Logs(ctx context.Context, req LogsRequest, w io.Writer) error {
 			if (typ != "" && l.Process != typ) || !l.Time.After(last) {
 				continue
 			}
-			if _, err := io.WriteString(w, l.String()+"\n"); err != nil {
+			if err := emit(l); err != nil {
 				return nil
 			}
 		}

@@ -131,7 +131,7 @@ func commands() []command {
 		{name: "cron:run", group: cron, usage: "cron:run APP ID", help: "run a cron job now, showing its output", example: "cron:run hello 1a2b3c4d", app: true, access: accessWrite, run: (*Admin).cmdCronRun},
 		{name: "cron:runs", group: cron, usage: "cron:runs APP [ID] [-n N] [--json]", help: "list stored cron runs with exit codes and durations, newest first", example: "cron:runs hello -n 5", app: true, opts: []string{"-n"}, access: accessRead, run: (*Admin).cmdCronRuns},
 		{name: "cron:log", group: cron, usage: "cron:log APP [RUN]", help: "print a cron run's output (default: the latest run)", example: "cron:log hello", app: true, access: accessRead, run: (*Admin).cmdCronLog},
-		{name: "logs", group: logs, usage: "logs APP [-f] [-n N] [--type TYPE]", help: "the app's output with process and time; -f follows across restarts and deploys", example: "logs hello -n 50 --type web", app: true, flags: []string{"-f"}, opts: []string{"-n", "--type"}, access: accessRead, run: (*Admin).cmdLogs},
+		{name: "logs", group: logs, usage: "logs APP [-f] [-n N] [--type TYPE] [--json]", help: "the app's output with process and time; -f follows across restarts and deploys; -f --json prints one JSON object a line", example: "logs hello -n 50 --type web", app: true, flags: []string{"-f"}, opts: []string{"-n", "--type"}, access: accessRead, run: (*Admin).cmdLogs},
 		{name: "events", group: logs, usage: "events [APP] [-f] [-n N] [--json]", help: "stored events, oldest first (all apps: admin); -f follows; -f --json prints one JSON object a line", example: "events hello -n 20", flags: []string{"-f"}, opts: []string{"-n"}, accessFn: eventsAccess, run: (*Admin).cmdEvents},
 	}, tokenCommands()...)
 }

@@ -91,7 +91,7 @@ func (a *Admin) printHelp(w io.Writer, id gitreceive.Identity, cmds []command) {
 			writeEntry(w, c.usage, c.help)
 		}
 	}
-	fmt.Fprintf(w, "\n--json prints one JSON document (events -f --json: one JSON object a line).\n")
+	fmt.Fprintf(w, "\n--json prints one JSON document (logs and events -f --json: one JSON object a line).\n")
 	fmt.Fprintf(w, "Quote for the daemon too: %s \"config:set APP 'MSG=a b c'\"\n", ssh)
 	fmt.Fprintf(w, "Deploy: git push %s main\n", a.eng.GitRemote("APP"))
 }

@@ -97,6 +97,7 @@ var jsonArgs = map[string][]string{
 	"cron":      {"web"},
 	"cron:runs": {"web"},
 	"events":    {"web"},
+	"logs":      {"web"},
 	"tokens":    nil,
 }
 

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/xcloud-dev/xcloud/daemon"
@@ -20,6 +21,17 @@ func (a *Admin) cmdLogs(ctx context.Context, c *call) error {
 		}
 	}
 	req := daemon.LogsRequest{App: c.args[0], Lines: n, Type: lastOpt(c, "--type"), Follow: c.flags["-f"]}
+	switch {
+	case c.json && !req.Follow:
+		lines := []daemon.LogLine{}
+		if err := a.eng.LogLines(ctx, req, func(l daemon.LogLine) error { lines = append(lines, l); return nil }); err != nil {
+			return err
+		}
+		return writeJSON(c.out, lines)
+	case c.json:
+		enc := json.NewEncoder(c.out) // -f: one object a line, so it can stream
+		return a.eng.LogLines(ctx, req, func(l daemon.LogLine) error { return enc.Encode(l) })
+	}
 	return a.eng.Logs(ctx, req, c.out)
 }
 
