@@ -27,8 +27,7 @@ var (
 // registry's tarballs do not match.
 const lockfileAdvice = "the lockfile was made against another registry or the package was republished; regenerate %s (delete it, run %s), commit it and push again"
 
-// ExplainBuildFailure reads the output of a failed build of a generated
-// Containerfile and returns one line saying what went wrong and what to do,
+// ExplainBuildFailure reads the output of a failed build and returns one line saying what went wrong and what to do,
 // for the failures that the build's own output buries; "" for others. It
 // knows a package manager's integrity check failing against the lockfile
 // (npm's EINTEGRITY), and reads the lockfile in fsys to name the package.

@@ -164,6 +164,12 @@ func TestExplainBuildFailure(t *testing.T) {
 		files: map[string]string{"package-lock.json": lock},
 		want:  "npm: the tarball of left-pad@1.3.0 does not match the integrity package-lock.json records for it (wanted sha512-WANTED, got sha512-GOT): the lockfile was made against another registry or the package was republished; regenerate package-lock.json (delete it, run npm install), commit it and push again",
 	}, {
+		name: "npm 9 wording (Debian's npm)",
+		log: "npm ERR! code EINTEGRITY\n" +
+			"npm ERR! Integrity checksum failed when using sha512: wanted sha512-WANTED== but got sha512-GOT==.\n",
+		files: map[string]string{"package-lock.json": strings.ReplaceAll(lock, "sha512-WANTED", "sha512-WANTED==")},
+		want:  "npm: the tarball of left-pad@1.3.0 does not match the integrity package-lock.json records for it (wanted sha512-WANTED==, got sha512-GOT==): the lockfile was made against another registry or the package was republished; regenerate package-lock.json (delete it, run npm install), commit it and push again",
+	}, {
 		name: "npm 6 wording, package not in the lockfile",
 		log: "npm ERR! code EINTEGRITY\n" +
 			"npm ERR! sha512-OTHER integrity checksum failed when using sha512: wanted sha512-OTHER but got sha512-GOT. (99 bytes)\n",

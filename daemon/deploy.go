@@ -321,6 +321,12 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *gitsrc.Sourc
 		case bctx.Err() != nil:
 			status, msg = "canceled", "canceled"
 			err = errors.New("build canceled")
+		default:
+			// The buildpacks know package managers' failures that the
+			// build's output buries (a lockfile's integrity mismatch).
+			if why := buildpacks.ExplainBuildFailure(logBuf.Bytes(), src.FS()); why != "" {
+				msg, err = why, errors.New(why)
+			}
 		}
 	}
 	// Record the outcome even when the pusher went away.

@@ -150,3 +150,32 @@ func main() {
 		}
 	})
 }
+
+// TestNPMIntegrity pushes a Node.js app whose package-lock.json records an
+// integrity hash that the registry's tarball does not have: the push fails
+// with one line naming the package and what to do, not npm's stack of
+// "npm ERR!" lines.
+func TestNPMIntegrity(t *testing.T) {
+	requireStack(t)
+	h := newHarness(t)
+	r := newRepo(t, h, h.key)
+	// engines 20.x: the stack's Node.js, so nothing else is downloaded.
+	r.write("package.json", `{"name": "eint", "version": "1.0.0", "engines": {"node": "20.x"}, "dependencies": {"left-pad": "1.3.0"}, "scripts": {"start": "node server.js"}}`)
+	r.write("package-lock.json", `{"name": "eint", "version": "1.0.0", "lockfileVersion": 3, "requires": true, "packages": {
+  "": {"name": "eint", "version": "1.0.0", "dependencies": {"left-pad": "1.3.0"}},
+  "node_modules/left-pad": {"version": "1.3.0", "integrity": "sha512-XI5MPzVNApjAyhQzphX8BkmKsKUxD4LdyK24iZeQTQ7Ht4m+b8S3HmFoFFc2U/mb3Y1D+Rmvg/2YwWadMbeUfn=="}}}
+`)
+	r.write("server.js", "require('http').createServer((q, s) => s.end('ok')).listen(process.env.PORT)\n")
+	r.commit("stale lockfile")
+	out, err := r.push(h.remote("eint"), "main")
+	want := " ! deploy failed: build failed: npm: the tarball of left-pad@1.3.0 does not match the integrity package-lock.json records for it " +
+		"(wanted sha512-XI5MPzVNApjAyhQzphX8BkmKsKUxD4LdyK24iZeQTQ7Ht4m+b8S3HmFoFFc2U/mb3Y1D+Rmvg/2YwWadMbeUfn==, got sha512-"
+	if err == nil || !strings.Contains(out, want) {
+		t.Fatalf("push: %v; want a line starting %q in:\n%s", err, want, out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, want) && !strings.HasSuffix(l, "regenerate package-lock.json (delete it, run npm install), commit it and push again") {
+			t.Errorf("the failure line does not say what to do: %s", l)
+		}
+	}
+}
