@@ -63,6 +63,10 @@ func printEvent(c *call, e store.Event) error {
 	if app == "" {
 		app = "-"
 	}
-	_, err := fmt.Fprintf(c.out, "%s  %-18s %-12s %s\n", e.CreatedAt.UTC().Format(time.RFC3339), e.Type, app, e.Message)
+	actor := e.Actor
+	if actor == "" {
+		actor = "-" // history older than actors
+	}
+	_, err := fmt.Fprintf(c.out, "%s  %-18s %-12s %-12s %s\n", e.CreatedAt.UTC().Format(time.RFC3339), e.Type, app, actor, e.Message)
 	return err
 }

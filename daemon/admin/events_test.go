@@ -30,6 +30,10 @@ func TestEventsCommand(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &evs) != nil || len(evs) != 1 || evs[0].Type != store.EventAppCreated || evs[0].App != "api" {
 		t.Errorf("events api --json: want one JSON array of one event; got %d %q", code, out)
 	}
+	// Each line names who acted: the daemon for these.
+	if !strings.Contains(lines[0], " xcloud ") {
+		t.Errorf("events line without its actor: %q", lines[0])
+	}
 	alice := gitreceive.Identity{Name: "alice", Apps: []string{"web"}}
 	if code, out, _ := runKeysCmd(d, alice, "", "events", "web"); code != 0 || !strings.Contains(out, "crash") {
 		t.Errorf("alice reading web's events: %d %q", code, out)
