@@ -29,7 +29,7 @@ func (a *Admin) cmdDomainsAdd(ctx context.Context, c *call) error {
 	case "acme":
 		fmt.Fprintf(c.out, "Point DNS for %s (A/AAAA or CNAME) at this host and keep ports 80 and 443 reachable from the internet: the certificate is obtained from the ACME CA automatically.\n", host)
 	case "internal":
-		fmt.Fprintf(c.out, "Its certificate is signed by xcloud's local CA; clients trust it with: ssh xcloud@HOST tls:ca > xcloud-ca.pem\n")
+		fmt.Fprintf(c.out, "Its certificate is signed by xcloud's local CA; clients trust it with: %s tls:ca > xcloud-ca.pem\n", a.eng.SSHCommand())
 	}
 	return nil
 }

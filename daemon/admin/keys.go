@@ -71,10 +71,11 @@ var keyNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._@-]{0,62}$`)
 // maxKeyInput bounds what keys:add reads from stdin.
 const maxKeyInput = 64 << 10
 
-// readOneKey parses exactly one authorized_keys line from r.
-func readOneKey(r io.Reader) (gossh.PublicKey, error) {
+// readOneKey parses exactly one authorized_keys line from r; ssh is how
+// the user reaches the daemon, for the hint.
+func readOneKey(r io.Reader, ssh string) (gossh.PublicKey, error) {
 	if r == nil {
-		return nil, badf("no public key on stdin; run: ssh xcloud@HOST keys:add NAME ... < key.pub")
+		return nil, badf("no public key on stdin; run: %s keys:add NAME ... < key.pub", ssh)
 	}
 	b, err := io.ReadAll(io.LimitReader(r, maxKeyInput+1))
 	if err != nil {
@@ -113,7 +114,7 @@ func readOneKey(r io.Reader) (gossh.PublicKey, error) {
 		key = pk
 	}
 	if key == nil {
-		return nil, badf("no public key on stdin; run: ssh xcloud@HOST keys:add NAME ... < key.pub")
+		return nil, badf("no public key on stdin; run: %s keys:add NAME ... < key.pub", ssh)
 	}
 	return key, nil
 }
@@ -149,7 +150,7 @@ func (a *Admin) cmdKeysAdd(ctx context.Context, c *call) error {
 			return err
 		}
 	}
-	key, err := readOneKey(c.in)
+	key, err := readOneKey(c.in, a.eng.SSHCommand())
 	if err != nil {
 		return err
 	}
