@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -188,5 +189,39 @@ func TestAPI(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no deploy event with actor ci in %s", body)
+	}
+}
+
+// TestAPIHTTPS: with TLS on, the API answers over HTTPS at its host with
+// the proxy's certificate, plain HTTP is redirected, and tokens:create
+// prints the HTTPS URL.
+func TestAPIHTTPS(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		missing(t, "curl is not installed")
+	}
+	h := newHarnessTLS(t, "internal")
+	out, errOut, err := h.ssh(h.key, "tokens:create", "dash", "--scope", "read")
+	secret := tokenRe.FindString(out)
+	url := fmt.Sprintf("https://%s:%d/api/v1/apps", apiHost, h.httpsPort)
+	if err != nil || secret == "" || !strings.Contains(out, url) {
+		t.Fatalf("tokens:create: %v, want the URL %s:\n%s%s", err, url, out, errOut)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	pem, _, err := h.ssh(h.key, "tls:ca")
+	if err != nil {
+		t.Fatalf("tls:ca: %v", err)
+	}
+	writeFile(t, ca, pem)
+	resolve := fmt.Sprintf("%s:%d:127.0.0.1", apiHost, h.httpsPort)
+	var last string
+	waitFor(t, 30*time.Second, "the API over HTTPS", func() bool {
+		body, e, err := runCurl("--cacert", ca, "--resolve", resolve, "-H", "Authorization: Bearer "+secret, url)
+		last = fmt.Sprintf("%v %s %s", err, body, e)
+		return err == nil && strings.TrimSpace(body) == "[]"
+	})
+	t.Logf("GET %s: %s", url, last)
+	res, _, err := runCurl("-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: "+apiHost, fmt.Sprintf("http://127.0.0.1:%d/api/v1/apps", h.httpPort))
+	if err != nil || res != "308" {
+		t.Errorf("plain HTTP to the API: %q %v, want a 308 to HTTPS", res, err)
 	}
 }
