@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -42,26 +43,43 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusBadRequest, "signin", page{Title: "Sign in", Data: "the form could not be read: " + err.Error()})
 		return
 	}
+	ip := h.clientIP(r)
+	if wait := h.failures.banned(ip); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		h.render(w, http.StatusTooManyRequests, "signin", page{Title: "Sign in",
+			Data: fmt.Sprintf("too many failed sign-ins from %s; try again in %d seconds", ip, int(wait.Seconds())+1)})
+		return
+	}
 	secret := strings.TrimSpace(r.PostForm.Get("token"))
 	if len(secret) > maxToken {
 		secret = secret[:maxToken] // reported as malformed, not echoed
 	}
 	p, err := h.tokens.Authenticate(r.Context(), secret)
+	if err != nil && !badToken(err) {
+		h.log.Error("dashboard sign-in: check token", "err", err)
+		h.render(w, http.StatusInternalServerError, "signin", page{Title: "Sign in", Data: "sign-in failed: the daemon could not check the token; its log says why"})
+		return
+	}
 	if err != nil {
-		msg := "sign-in failed: " + err.Error()
-		if !errors.Is(err, access.ErrNoToken) && !errors.Is(err, access.ErrMalformedToken) && !errors.Is(err, access.ErrUnknownToken) &&
-			!errors.Is(err, access.ErrExpiredToken) && !errors.Is(err, access.ErrRevokedToken) {
-			h.log.Error("sign-in", "err", err)
-			msg = "sign-in failed: the daemon could not check the token; its log says why"
-		}
-		h.log.Info("dashboard sign-in refused", "remote", r.RemoteAddr, "err", err)
-		h.render(w, http.StatusUnauthorized, "signin", page{Title: "Sign in", Data: msg})
+		h.failures.fail(ip)
+		h.log.Info("dashboard sign-in refused", "client", ip, "err", err)
+		h.render(w, http.StatusUnauthorized, "signin", page{Title: "Sign in", Data: "sign-in failed: " + err.Error()})
 		return
 	}
 	id, _ := h.sessions.create(p, secret)
 	http.SetCookie(w, sessionCookie(h.secure, id, 0))
 	h.log.Info("dashboard sign-in", "principal", p.Name, "scope", string(p.Scope))
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// badToken reports the caller's mistakes among Authenticate's errors.
+func badToken(err error) bool {
+	for _, e := range []error{access.ErrNoToken, access.ErrMalformedToken, access.ErrUnknownToken, access.ErrExpiredToken, access.ErrRevokedToken} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *Handler) signout(w http.ResponseWriter, r *http.Request, req request) {

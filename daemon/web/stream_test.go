@@ -146,7 +146,7 @@ func TestLineWriter(t *testing.T) {
 
 func TestStreamLimitPerSession(t *testing.T) {
 	f := newFixture(t, false)
-	eng := &scriptedDeploys{Daemon: f.eng, lines: []string{"waiting"}, block: true}
+	eng := &scriptedDeploys{Daemon: f.eng, lines: []string{"waiting"}, block: true, done: make(chan error, sseMaxStreams+1)}
 	srv, cookie := serveWith(t, f, eng, "reader")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -79,6 +79,10 @@ type Options struct {
 	Idle, MaxAge time.Duration
 	// Now is the clock (tests); time.Now by default.
 	Now func() time.Time
+	// ClientIP names the client of a request, for counting failed
+	// sign-ins (behind the proxy, the address it forwards); the peer's
+	// address by default.
+	ClientIP func(*http.Request) string
 }
 
 // Handler serves the dashboard at "/".
@@ -90,6 +94,8 @@ type Handler struct {
 	log      *slog.Logger
 	sessions *sessions
 	rates    *rates
+	failures *failures
+	clientIP func(*http.Request) string
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
 	// guard refuses cross-origin state changes by Sec-Fetch-Site and
@@ -105,6 +111,9 @@ func New(opts Options) *Handler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.ClientIP == nil {
+		opts.ClientIP = peerIP
+	}
 	if opts.Idle <= 0 {
 		opts.Idle = defaultIdle
 	}
@@ -119,6 +128,8 @@ func New(opts Options) *Handler {
 		log:      opts.Logger,
 		sessions: newSessions(opts.Idle, opts.MaxAge, opts.Now),
 		rates:    newRates(opts.Now),
+		failures: newFailures(opts.Now),
+		clientIP: opts.ClientIP,
 		pages:    parsePages(),
 		guard:    http.NewCrossOriginProtection(),
 	}

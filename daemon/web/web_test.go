@@ -482,3 +482,21 @@ func TestPagesAndHeaders(t *testing.T) {
 		t.Errorf("GET /static/ lists the directory: %d", rec.Code)
 	}
 }
+
+func TestSignInFailuresWait(t *testing.T) {
+	f := newFixture(t, false)
+	b := f.browser(t)
+	bad := url.Values{"token": {"xct_" + strings.Repeat("B", 43)}}
+	for range signInFailures {
+		if rec := b.post("/signin", bad, nil); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("bad token: %d", rec.Code)
+		}
+	}
+	// Banned now, a good token too; nothing is opened.
+	rec := b.post("/signin", url.Values{"token": {f.secret["root"]}}, nil)
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), "too many failed sign-ins") || f.h.sessions.len() != 0 {
+		t.Fatalf("after %d failures: %d %q, %d sessions", signInFailures, rec.Code, rec.Header().Get("Retry-After"), f.h.sessions.len())
+	}
+	f.clock.add(signInBan + time.Second)
+	b.signIn(f, "root")
+}
