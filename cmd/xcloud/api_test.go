@@ -190,6 +190,38 @@ func TestAPI(t *testing.T) {
 	if !found {
 		t.Errorf("no deploy event with actor ci in %s", body)
 	}
+
+	// A token's requests are rate-limited through the proxy: a burst
+	// past the bucket gets 429 with Retry-After.
+	client := &http.Client{Timeout: 10 * time.Second}
+	var ok, limited int
+	var took time.Duration
+	retryAfter := ""
+	for range 80 {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/api/v1/apps", h.httpPort), nil)
+		req.Host = apiHost
+		req.Header.Set("Authorization", "Bearer "+reader)
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case 200:
+			ok++
+			took += time.Since(start)
+		case 429:
+			limited++
+			retryAfter = resp.Header.Get("Retry-After")
+		}
+	}
+	if ok == 0 || limited == 0 || retryAfter == "" {
+		t.Errorf("80 requests at once: %d answered, %d limited (Retry-After %q); want both", ok, limited, retryAfter)
+	} else {
+		t.Logf("80 requests at once: %d answered (mean %s through the proxy), %d limited with Retry-After %s", ok, took/time.Duration(ok), limited, retryAfter)
+	}
 }
 
 // TestAPIHTTPS: with TLS on, the API answers over HTTPS at its host with

@@ -653,6 +653,7 @@ func TestStreamClientNeverReads(t *testing.T) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	t.Logf("a client that never reads was dropped after %d events of %d KiB", sent, len(big)>>10)
 	// The follower is gone: nobody takes further events.
 	select {
 	case fx.eng.events <- store.Event{ID: 1 << 40}:
