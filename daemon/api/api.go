@@ -178,6 +178,7 @@ func New(opts Options) *API {
 
 // ServeHTTP implements http.Handler.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	ip := ClientIP(r)
 	if d := a.fails.banned(ip); d > 0 {
 		tooMany(w, d, "too many failed sign-ins from %s; try again in %ds", ip, ceilSeconds(d))
@@ -208,7 +209,7 @@ func (m *muxJSON) WriteHeader(code int) {
 			e = ErrorDetail{Code: CodeMethod, Message: fmt.Sprintf("method %s not allowed on %s; allowed: %s", m.r.Method, m.r.URL.Path, m.Header().Get("Allow"))}
 		}
 		m.Header().Set("Content-Type", "application/json")
-		m.Header().Del("X-Content-Type-Options")
+		m.Header().Set("X-Content-Type-Options", "nosniff")
 		m.ResponseWriter.WriteHeader(code)
 		b, _ := json.Marshal(ErrorBody{e})
 		m.ResponseWriter.Write(append(b, '\n'))
