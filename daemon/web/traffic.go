@@ -69,7 +69,7 @@ type trafficView struct {
 	Enabled  bool   `json:"enabled"`
 	Total    uint64 `json:"total"`    // requests since the daemon started
 	Errors   uint64 `json:"errors"`   // of which 5xx
-	Window   string `json:"window"`   // what the rate is over, "" before a second reading
+	Window   string `json:"window"`   // a sentence: what the figures are over
 	Rate     string `json:"rate"`     // requests per second over Window
 	Mean     string `json:"mean"`     // mean latency over Window
 	P95      string `json:"p95"`      // 95th percentile latency over Window, a bucket's bound
@@ -81,7 +81,8 @@ func (h *Handler) trafficView(app string) trafficView {
 		return trafficView{}
 	}
 	base, cur, ok := h.rates.add(app, h.traffic.Traffic(app))
-	v := trafficView{Enabled: true, Total: cur.t.Requests, Errors: cur.t.ByClass[4]}
+	v := trafficView{Enabled: true, Total: cur.t.Requests, Errors: cur.t.ByClass[4],
+		Window: "Rates need a second reading: they appear within seconds (or on reload)."}
 	if !ok {
 		return v
 	}
@@ -90,7 +91,7 @@ func (h *Handler) trafficView(app string) trafficView {
 		return v
 	}
 	n := cur.t.Requests - base.t.Requests
-	v.Window = fmt.Sprintf("last %.0fs", secs)
+	v.Window = fmt.Sprintf("Over the last %.0fs; refreshed every few seconds.", secs)
 	v.Rate = fmt.Sprintf("%.2f/s", float64(n)/secs)
 	if n == 0 {
 		v.Mean, v.P95, v.ErrShare = "–", "–", "–"

@@ -29,7 +29,7 @@ func TestTrafficView(t *testing.T) {
 	// 200 more requests in 10s: 180 fast, 20 slow, 10 of them 5xx.
 	c.t = metrics.Traffic{Requests: 300, ByClass: [5]uint64{0, 290, 0, 0, 10}, LatencySum: 0.2 + 180*0.002 + 20*0.3, Buckets: buckets(280, 20)}
 	v := h.trafficView("web")
-	if v.Rate != "20.00/s" || v.Window != "last 10s" || v.ErrShare != "5.0%" || v.Total != 300 || v.Errors != 10 {
+	if v.Rate != "20.00/s" || v.Window != "Over the last 10s; refreshed every few seconds." || v.ErrShare != "5.0%" || v.Total != 300 || v.Errors != 10 {
 		t.Errorf("second reading: %+v", v)
 	}
 	if v.Mean != "31.8 ms" || v.P95 != "≤ 500.0 ms" {
