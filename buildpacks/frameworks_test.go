@@ -38,6 +38,21 @@ func TestDetectFrameworkStarters(t *testing.T) {
 		},
 		kind: KindNode, title: "Node.js (Fastify)", web: "fastify start -a 0.0.0.0 -p $PORT app.js",
 	}, {
+		// nest new's starter: start runs the Nest CLI (a devDependency).
+		name: "NestJS start and start:prod",
+		files: map[string]string{
+			"package.json": `{"scripts": {"build": "nest build", "start": "nest start", "start:dev": "nest start --watch", "start:prod": "node dist/main"}, "dependencies": {"@nestjs/core": "^11.0.1"}, "devDependencies": {"@nestjs/cli": "^11.0.0"}}`,
+		},
+		kind: KindNode, title: "Node.js (NestJS)", web: "node dist/main",
+		want:  []string{"RUN npm run build"},
+		notes: []string{`package.json's start runs "nest start", which needs the Nest CLI, a devDependency; start:prod runs the built app instead`},
+	}, {
+		name: "NestJS without start:prod",
+		files: map[string]string{
+			"package.json": `{"scripts": {"build": "nest build", "start": "nest start"}, "dependencies": {"@nestjs/core": "^11.0.1"}, "devDependencies": {"@nestjs/cli": "^11.0.0"}}`,
+		},
+		kind: KindNode, title: "Node.js (NestJS)", web: "nest start",
+	}, {
 		// HTML5 Boilerplate: start runs webpack's dev server, build
 		// bundles the site into dist/.
 		name: "webpack dev server start",

@@ -36,6 +36,8 @@ var (
 	adapterOption = "adapter\\(\\s*\\{[^}]*\\b%s\\s*:\\s*[\"'`]([^\"'`]+)[\"'`]"
 	// fastifyStart matches a command running fastify-cli's start.
 	fastifyStart = regexp.MustCompile(`(^|[\s;&|/])fastify\s+start(\s|$)`)
+	// nestStart matches a start script running the Nest CLI's start.
+	nestStart = regexp.MustCompile(`^\s*nest\s+start(\s|$)`)
 	// fastifyAddress matches fastify start's address flag.
 	fastifyAddress = regexp.MustCompile(`(^|\s)(-a|--address)(\s|=)`)
 )
@@ -542,6 +544,12 @@ func (d *detector) plainNodeApp(pkg *packageJSON) (nodeApp, error) {
 	}
 	if start, ok := pkg.Scripts["start"]; ok && strings.TrimSpace(start) != "" {
 		app.web = startCommand(start)
+		// Nest's starter starts with the Nest CLI, a devDependency that is
+		// pruned before the run image; its start:prod runs the build.
+		if prod := strings.TrimSpace(pkg.Scripts["start:prod"]); prod != "" && nestStart.MatchString(start) {
+			d.note("package.json's start runs %q, which needs the Nest CLI, a devDependency; start:prod runs the built app instead", strings.TrimSpace(start))
+			app.web = startCommand(prod)
+		}
 		return app, nil
 	}
 	var tried []string
