@@ -12,6 +12,7 @@ import (
 	"github.com/xcloud-dev/xcloud/daemon/config"
 	"github.com/xcloud-dev/xcloud/daemon/metrics"
 	"github.com/xcloud-dev/xcloud/daemon/notify"
+	"github.com/xcloud-dev/xcloud/daemon/web"
 	"github.com/xcloud-dev/xcloud/proxy"
 	"github.com/xcloud-dev/xcloud/store"
 )
@@ -87,6 +88,15 @@ func (o *observability) close() {
 
 // The typed-nil-free views of the metrics for the proxy and the daemon.
 func (o *observability) proxyMetrics() proxy.Metrics {
+	if o.met == nil {
+		return nil
+	}
+	return o.met
+}
+
+// traffic reads the proxy's per-app figures for the dashboard; nil when
+// metrics are off.
+func (o *observability) traffic() web.TrafficReader {
 	if o.met == nil {
 		return nil
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/xcloud-dev/xcloud/daemon/config"
 	"github.com/xcloud-dev/xcloud/daemon/podman"
 	"github.com/xcloud-dev/xcloud/daemon/secret"
+	"github.com/xcloud-dev/xcloud/daemon/web"
 	"github.com/xcloud-dev/xcloud/gitreceive"
 	"github.com/xcloud-dev/xcloud/proxy"
 	"github.com/xcloud-dev/xcloud/store"
@@ -180,7 +181,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	tokens := access.NewTokens(st)
 	if frontLn != nil {
 		cmds.WithTokens(tokens, d.HostURL(cfg.API.Host))
-		front := frontDoor(cfg, d, tokens, st, logger)
+		front := frontDoor(cfg, d, tokens, st, obs.traffic(), logger)
 		stopFront := serveFront(ctx, frontLn, front, logger)
 		defer stopFront()
 	}
@@ -228,7 +229,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 
 // frontDoor is the handler of the daemon's own host: the HTTP API under
 // /api/ and, at /, the dashboard.
-func frontDoor(cfg config.Config, d *daemon.Daemon, tokens *access.Tokens, st *store.Store, logger *slog.Logger) http.Handler {
+func frontDoor(cfg config.Config, d *daemon.Daemon, tokens *access.Tokens, st *store.Store, traffic web.TrafficReader, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api.New(api.Options{
 		Engine: d, Tokens: tokens, Audit: st, Logger: logger.With("system", "api"),
@@ -237,13 +238,12 @@ func frontDoor(cfg config.Config, d *daemon.Daemon, tokens *access.Tokens, st *s
 		AuthFailureWindow: cfg.SSH.AuthFailureWindow.Duration,
 		AuthFailureBan:    cfg.SSH.AuthFailureBan.Duration,
 	}))
-	// The dashboard (daemon/web) plugs in here; until then / says where
-	// the API is.
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprintf(w, "{\"error\":{\"code\":\"not_found\",\"message\":\"nothing is served at %s yet; the API is at %s/\"}}\n", r.URL.Path, api.Prefix)
-	})
+	// The dashboard: sessions opened with the same tokens, failed
+	// sign-ins counted by the address the proxy forwards.
+	mux.Handle("/", web.New(web.Options{
+		Engine: d, Tokens: tokens, Traffic: traffic, Secure: cfg.TLS.Mode != "off",
+		ClientIP: api.ClientIP, Logger: logger.With("system", "web"),
+	}))
 	return mux
 }
 
