@@ -88,8 +88,11 @@ type Options struct {
 	StaticDir string // static sites' files, served by the proxy
 	// Instance tells this daemon's containers from another's on a shared
 	// Podman (tests, a second install): reconcile only touches its own.
-	Instance         string
-	BaseDomain       string
+	Instance   string
+	BaseDomain string
+	// ReservedHosts are served by the daemon itself (the API and dashboard
+	// host): no app may take one as its default host or a domain.
+	ReservedHosts    []string
 	Scheme           string // "http" or "https": how app URLs are printed
 	URLPort          string // port app URLs name: Scheme's listener is not on 80/443; "" for none
 	BuildConcurrency int
@@ -589,6 +592,20 @@ func (d *Daemon) applyRoutes(ctx context.Context) error {
 }
 
 func (d *Daemon) appHost(app string) string { return app + "." + d.opts.BaseDomain }
+
+// hostReserved refuses a host the daemon serves itself, which an app
+// would otherwise shadow (or be shadowed by) at the proxy.
+// app is "" for a domain, or the app whose default host it would be.
+func (d *Daemon) hostReserved(host, app string) error {
+	if !slices.Contains(d.opts.ReservedHosts, host) {
+		return nil
+	}
+	msg := fmt.Sprintf("%s is the daemon's own host (the API and dashboard, [api] host)", host)
+	if app != "" {
+		msg = fmt.Sprintf("an app named %s would be served at %s, the daemon's own host (the API and dashboard, [api] host); choose another name", app, host)
+	}
+	return &Error{Msg: msg, Err: ErrDomainTaken}
+}
 
 // AppURL is where an app is served.
 func (d *Daemon) AppURL(app string) string { return d.HostURL(d.appHost(app)) }

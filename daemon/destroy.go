@@ -115,6 +115,9 @@ func (d *Daemon) createApp(ctx context.Context, app string) (store.App, error) {
 	if err := store.ValidateAppName(app); err != nil {
 		return store.App{}, err
 	}
+	if err := d.hostReserved(d.appHost(app), app); err != nil {
+		return store.App{}, err
+	}
 	lock := d.appLock(app)
 	if err := lockCtx(ctx, lock); err != nil {
 		return store.App{}, err

@@ -180,6 +180,9 @@ func (d *Daemon) domainOwner(ctx context.Context, host string) (string, error) {
 }
 
 func (d *Daemon) domainTaken(ctx context.Context, app, host string) error {
+	if err := d.hostReserved(host, ""); err != nil {
+		return err
+	}
 	owner, err := d.domainOwner(ctx, host)
 	if err != nil {
 		return err

@@ -31,6 +31,9 @@ func (d *Daemon) Rename(ctx context.Context, req RenameRequest, out io.Writer) e
 	if err := store.ValidateAppName(name); err != nil {
 		return err
 	}
+	if err := d.hostReserved(d.appHost(name), name); err != nil {
+		return err
+	}
 	if old == name {
 		return nil // nothing to do; the caller words it
 	}

@@ -109,8 +109,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	var (
 		frontLn  net.Listener
 		apiRoute []proxy.Route
+		reserved []string
 	)
 	if cfg.API.Host != config.APIOff {
+		reserved = []string{cfg.API.Host}
 		if frontLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			return fmt.Errorf("listen for the API: %w", err)
 		}
@@ -145,6 +147,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		StaticDir:        cfg.Path("static"),
 		Instance:         instanceID(cfg.DataDir),
 		BaseDomain:       cfg.BaseDomain,
+		ReservedHosts:    reserved,
 		Scheme:           scheme,
 		URLPort:          cfg.URLPort(),
 		SSHAddr:          cfg.SSHAddr(),
