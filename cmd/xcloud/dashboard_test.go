@@ -184,6 +184,13 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("no rollback button for v1: %v", err)
 	}
 	screenshot(t, ctx, shots, "5-releases")
+	// Every control has a name a screen reader can say.
+	unnamed, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("input:not([type=hidden]), button, select, textarea, a"))
+		.filter(e => !((e.labels && e.labels.length) || e.getAttribute("aria-label") || e.textContent.trim()))
+		.map(e => e.outerHTML.slice(0, 80))`))
+	if err != nil || len(unnamed) > 0 {
+		t.Errorf("controls without an accessible name (%v): %q", err, unnamed)
+	}
 	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`button[aria-label="Roll back to v1"]`))); err != nil {
 		t.Fatalf("roll back: %v\n%s", err, h.log())
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -169,5 +170,42 @@ func TestStreamLimitPerSession(t *testing.T) {
 	resp := open()
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("one stream too many: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
+
+// scriptedLogs is the engine with Logs writing a fixed output.
+type scriptedLogs struct {
+	*daemon.Daemon
+	out string
+}
+
+func (s *scriptedLogs) Logs(ctx context.Context, req daemon.LogsRequest, w io.Writer) error {
+	if !req.Follow || req.Lines != pageLogLines {
+		return fmt.Errorf("logs stream asked for %+v", req)
+	}
+	_, err := io.WriteString(w, s.out)
+	return err
+}
+
+func TestLogsStream(t *testing.T) {
+	f := newFixture(t, false)
+	srv, cookie := serveWith(t, f, &scriptedLogs{Daemon: f.eng, out: "2026-01-01T00:00:00Z web[web-1]: hello\n2026-01-01T00:00:01Z web[web-1]: bye\n"}, "reader")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/apps/web/logs/stream", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.AddCookie(cookie)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "event: line\ndata: 2026-01-01T00:00:00Z web[web-1]: hello\n\nevent: line\ndata: 2026-01-01T00:00:01Z web[web-1]: bye\n\n"
+	if string(b) != want {
+		t.Errorf("logs stream:\n%q\nwant\n%q", b, want)
 	}
 }
