@@ -66,6 +66,11 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusUnauthorized, "signin", page{Title: "Sign in", Data: "sign-in failed: " + err.Error()})
 		return
 	}
+	// A new session id at every sign-in; an earlier session of this
+	// browser ends.
+	if c, err := r.Cookie(cookieName(h.secure)); err == nil {
+		h.sessions.delete(c.Value)
+	}
 	id, _ := h.sessions.create(p, secret)
 	http.SetCookie(w, sessionCookie(h.secure, id, 0))
 	h.log.Info("dashboard sign-in", "principal", p.Name, "scope", string(p.Scope))

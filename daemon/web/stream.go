@@ -86,11 +86,21 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, req request, pr
 
 	beat := time.NewTicker(sseHeartbeat)
 	defer beat.Stop()
+	// A stream outlives page loads: it ends when its token stops
+	// authenticating, as the session does.
+	check := time.NewTicker(h.recheck)
+	defer check.Stop()
 	for {
 		var msg []byte
 		select {
 		case <-ctx.Done():
 			return
+		case <-check.C:
+			if _, err := h.tokens.Authenticate(ctx, req.sess.secret); err != nil && ctx.Err() == nil {
+				h.log.Info("event stream ended: its token no longer authenticates", "principal", req.p.Name, "err", err)
+				return
+			}
+			continue
 		case <-beat.C:
 			msg = []byte(": keep-alive\n\n")
 		case e, ok := <-q:

@@ -52,6 +52,7 @@ func (s *scriptedDeploys) FollowDeploy(ctx context.Context, app string, fn func(
 func serveWith(t *testing.T, f *fixture, eng Engine, token string) (*httptest.Server, *http.Cookie) {
 	t.Helper()
 	f.h = New(Options{Engine: eng, Tokens: f.tokens, Logger: f.h.log, Now: f.clock.now})
+	f.h.recheck = 50 * time.Millisecond
 	b := f.browser(t)
 	b.signIn(f, token)
 	srv := httptest.NewServer(f.h)
@@ -207,5 +208,32 @@ func TestLogsStream(t *testing.T) {
 	want := "event: line\ndata: 2026-01-01T00:00:00Z web[web-1]: hello\n\nevent: line\ndata: 2026-01-01T00:00:01Z web[web-1]: bye\n\n"
 	if string(b) != want {
 		t.Errorf("logs stream:\n%q\nwant\n%q", b, want)
+	}
+}
+
+// A stream ends once its token is revoked.
+func TestStreamEndsWithItsToken(t *testing.T) {
+	f := newFixture(t, false)
+	eng := &scriptedDeploys{Daemon: f.eng, lines: []string{"building"}, block: true, done: make(chan error, 1)}
+	srv, cookie := serveWith(t, f, eng, "reader")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/apps/web/deploy/stream", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.AddCookie(cookie)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := f.tokens.Revoke(context.Background(), "reader"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body) // ends when the server ends the stream
+	if err != nil || ctx.Err() != nil {
+		t.Fatalf("stream after the token's revocation: %v, %v", err, ctx.Err())
+	}
+	if string(b) != "event: line\ndata: building\n\n" {
+		t.Errorf("stream: %q", b)
 	}
 }

@@ -96,6 +96,7 @@ type Handler struct {
 	rates    *rates
 	failures *failures
 	clientIP func(*http.Request) string
+	recheck  time.Duration // how often a session's token is checked again
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
 	// guard refuses cross-origin state changes by Sec-Fetch-Site and
@@ -129,6 +130,7 @@ func New(opts Options) *Handler {
 		sessions: newSessions(opts.Idle, opts.MaxAge, opts.Now),
 		rates:    newRates(opts.Now),
 		failures: newFailures(opts.Now),
+		recheck:  defaultRecheck,
 		clientIP: opts.ClientIP,
 		pages:    parsePages(),
 		guard:    http.NewCrossOriginProtection(),
@@ -199,7 +201,7 @@ func (h *Handler) authed(next func(http.ResponseWriter, *http.Request, request))
 			// A revoked or expired token ends its sessions: checked before
 			// every change, and at least once a minute otherwise.
 			changing := r.Method != http.MethodGet && r.Method != http.MethodHead
-			if changing || h.sessions.due(sess, defaultRecheck) {
+			if changing || h.sessions.due(sess, h.recheck) {
 				if _, err := h.tokens.Authenticate(r.Context(), sess.secret); err != nil {
 					c, _ := r.Cookie(cookieName(h.secure))
 					h.sessions.delete(c.Value)

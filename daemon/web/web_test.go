@@ -210,6 +210,11 @@ func TestSignInAndOut(t *testing.T) {
 		if strings.Contains(c.Value, f.secret["root"]) {
 			t.Errorf("the cookie carries the token")
 		}
+		// Signing in again replaces the session.
+		first := b.jar[wantName].Value
+		if rec := b.post("/signin", url.Values{"token": {f.secret["root"]}}, nil); rec.Code != http.StatusSeeOther || b.jar[wantName].Value == first || f.h.sessions.len() != 1 {
+			t.Errorf("second sign-in: %d, %d sessions, same id %v", rec.Code, f.h.sessions.len(), b.jar[wantName].Value == first)
+		}
 		home := b.get("/")
 		for _, want := range []string{`<a href="/apps/web">web</a>`, `<a href="/apps/api">api</a>`, "Signed in as <strong>root</strong> (admin)", `<main id="main"`} {
 			if !strings.Contains(home.Body.String(), want) {
