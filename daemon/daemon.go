@@ -67,6 +67,12 @@ type Runtime interface {
 	// ImageConfigOf and Commit keep what app.json's predeploy writes.
 	ImageConfigOf(ctx context.Context, ref string) (podman.ImageConfig, error)
 	Commit(ctx context.Context, id string, base podman.ImageConfig, hide, clear []string) (string, error)
+	// EnsureVolume, ListVolumes, RemoveVolume and VolumeSizes keep apps'
+	// persistent storage (volumes.go).
+	EnsureVolume(ctx context.Context, name string, labels map[string]string) error
+	ListVolumes(ctx context.Context, labels map[string]string) ([]podman.VolumeInfo, error)
+	RemoveVolume(ctx context.Context, name string) error
+	VolumeSizes(ctx context.Context) (map[string]int64, error)
 }
 
 // Router installs the routing table. *proxy.Proxy implements it.
@@ -132,6 +138,9 @@ type Options struct {
 	// CACertificate returns the PEM root of the proxy's local CA (tls.mode
 	// "internal"); tls:ca prints it.
 	CACertificate func() ([]byte, error)
+
+	// Storage confines host directories storage:mount may bind.
+	Storage StorageOptions
 
 	// SSHAddr is the host:port users reach the SSH door at, for the git
 	// remotes and ssh examples the doors print; "" prints HOST:PORT.

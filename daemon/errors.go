@@ -53,6 +53,18 @@ var (
 	// ErrNoLocalCA: the proxy has no local CA to print (tls.mode is not
 	// "internal"). It comes as an *Error saying what the mode is.
 	ErrNoLocalCA = fmt.Errorf("no local CA: %w", store.ErrNotFound)
+
+	// ErrInvalidMount: a storage mount that cannot be (a bad path, volume
+	// name or host directory, or a clash with another mount). It comes as
+	// an *Error saying why.
+	ErrInvalidMount = fmt.Errorf("invalid mount: %w", store.ErrInvalidName)
+
+	// ErrMountForbidden: the mount needs an admin (a host directory, or a
+	// volume another app uses). It comes as an *Error saying which.
+	ErrMountForbidden = errors.New("mount needs an admin")
+
+	// ErrInvalidStrategy: deploy:set named no known deploy strategy.
+	ErrInvalidStrategy = errors.New("invalid deploy strategy")
 )
 
 // Error is a refused operation: Msg is one line for people, naming what was

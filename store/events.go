@@ -56,6 +56,7 @@ func EventTypes() []string {
 		EventTokenCreated, EventTokenRevoked,
 		EventProcessScaled, EventProcessStopped, EventProcessStarted, EventProcessRestarted, EventConfigChanged,
 		EventDeployRollback, EventLimitsChanged,
+		EventStorageMounted, EventStorageUnmounted, EventStorageDestroyed,
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 // the database from user_version i to i+1. Append new steps; never edit or
 // reorder shipped ones.
 func schemaMigrations() []string {
-	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9}
+	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10}
 }
 
 // schemaV1 is the initial schema. Child tables reference apps(name) so that
@@ -261,4 +261,31 @@ CREATE TABLE api_tokens (
 	revoked_at   INTEGER NOT NULL DEFAULT 0   -- 0: live
 );
 CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (name) WHERE revoked_at = 0;
+`
+
+// schemaV10 adds persistent storage: named volumes (kept when the apps
+// using them go), each app's mounts of a volume or an admin's host
+// directory, and the app's deploy strategy. A mount follows its app's
+// rename (ON UPDATE CASCADE) and goes with its app; a volume still
+// mounted cannot be deleted (the foreign key has no action).
+const schemaV10 = `
+CREATE TABLE volumes (
+	name       TEXT    PRIMARY KEY,
+	created_at INTEGER NOT NULL
+);
+
+CREATE TABLE mounts (
+	app        TEXT    NOT NULL REFERENCES apps(name) ON DELETE CASCADE ON UPDATE CASCADE,
+	volume     TEXT    REFERENCES volumes(name), -- NULL for a host directory
+	host_dir   TEXT    NOT NULL DEFAULT '',
+	path       TEXT    NOT NULL,
+	read_only  INTEGER NOT NULL DEFAULT 0,
+	created_at INTEGER NOT NULL,
+	PRIMARY KEY (app, path),
+	CHECK ((volume IS NULL) <> (host_dir = ''))
+);
+CREATE INDEX mounts_volume ON mounts (volume);
+
+ALTER TABLE apps ADD COLUMN deploy_strategy TEXT NOT NULL DEFAULT 'rolling'
+	CHECK (deploy_strategy IN ('rolling', 'recreate'));
 `

@@ -351,6 +351,8 @@ type ContainerSpec struct {
 	MemoryBytes int64
 	CPUs        float64
 	Pids        int64
+	// Mounts are the app's volumes and host directories.
+	Mounts []Mount
 }
 
 // Container is what the daemon needs to know about a container.
@@ -411,6 +413,7 @@ func (c *Client) specGen(cs ContainerSpec) *specgen.SpecGenerator {
 		s.NetNS = specgen.Namespace{NSMode: specgen.Bridge}
 		s.Networks = map[string]nettypes.PerNetworkOptions{cs.Network: {}}
 	}
+	mountsSpec(s, cs.Mounts)
 	if cs.Port != 0 {
 		s.PortMappings = []nettypes.PortMapping{{HostIP: "127.0.0.1", ContainerPort: uint16(cs.Port), Protocol: "tcp"}}
 	}
