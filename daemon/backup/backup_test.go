@@ -1,0 +1,186 @@
+package backup
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sample writes an archive with a database, a repository file, a static
+// file, a volume and the key.
+func sample(t testing.TB) []byte {
+	t.Helper()
+	src := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(src, "hello.git", "refs", "heads"), 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "hello.git", "HEAD"), []byte("ref: refs/heads/main\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(src, "hello.git", "refs", "heads", "main"), []byte(strings.Repeat("a", 40)+"\n"), 0o644))
+	must(t, os.Symlink("HEAD", filepath.Join(src, "hello.git", "link"))) // left out
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, Header{Version: "test", Schema: 9, CreatedAt: time.Unix(1700000000, 0).UTC()})
+	must(t, err)
+	must(t, w.Add(DatabaseName, 0o600, 5, strings.NewReader("db!!!")))
+	must(t, w.AddTree(ReposDir+"/hello.git", filepath.Join(src, "hello.git")))
+	must(t, w.Add(StaticDir+"/site/abc/index.html", 0o644, 2, strings.NewReader("hi")))
+	must(t, w.Add(VolumeFile("data"), 0o600, 3, strings.NewReader("tar")))
+	must(t, w.Add(KeyName, 0o600, 32, bytes.NewReader(make([]byte, 32))))
+	m, err := w.Close(Manifest{Apps: []string{"hello", "site"}, Volumes: []Volume{{Name: "data", Podman: "xcloud-x-data"}}})
+	must(t, err)
+	if !m.WithKey || len(m.Files) != 6 {
+		t.Fatalf("manifest: %+v", m)
+	}
+	return buf.Bytes()
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	arc := sample(t)
+	dst := t.TempDir()
+	m, err := Extract(bytes.NewReader(arc), dst, 9)
+	must(t, err)
+	if m.Version != "test" || m.Schema != 9 || !m.WithKey || len(m.Volumes) != 1 || m.Volumes[0].Name != "data" {
+		t.Fatalf("manifest: %+v", m)
+	}
+	for p, want := range map[string]string{
+		DatabaseName: "db!!!", "repos/hello.git/HEAD": "ref: refs/heads/main\n",
+		"static/site/abc/index.html": "hi", "volumes/data.tar": "tar",
+	} {
+		b, err := os.ReadFile(filepath.Join(dst, p))
+		if err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", p, b, err, want)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "repos/hello.git/link")); err == nil {
+		t.Error("symlink archived")
+	}
+	if st, err := os.Stat(filepath.Join(dst, "static/site/abc/index.html")); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("mode: %v %v", st.Mode(), err)
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	_, err := Extract(bytes.NewReader(sample(t)), t.TempDir(), 8)
+	if !errors.Is(err, ErrNewer) {
+		t.Fatalf("err = %v, want ErrNewer", err)
+	}
+}
+
+func TestNotABackupRefused(t *testing.T) {
+	for name, data := range map[string][]byte{
+		"empty": nil,
+		"text":  []byte("hello, world\n"),
+		"gzip":  {0x1f, 0x8b, 8, 0, 0, 0, 0, 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dst := t.TempDir()
+			_, err := Extract(bytes.NewReader(data), dst, 9)
+			if !errors.Is(err, ErrNotBackup) {
+				t.Fatalf("err = %v, want ErrNotBackup", err)
+			}
+			if entries, _ := os.ReadDir(dst); len(entries) != 0 {
+				t.Fatalf("wrote %v", entries)
+			}
+		})
+	}
+}
+
+// Every cut of the archive is refused, wherever it falls.
+func TestTruncatedRefused(t *testing.T) {
+	arc := sample(t)
+	for _, n := range []int{4, 20, len(arc) / 3, len(arc) / 2, len(arc) - 40, len(arc) - 1} {
+		_, err := Extract(bytes.NewReader(arc[:n]), t.TempDir(), 9)
+		if err == nil {
+			t.Errorf("cut at %d of %d: accepted", n, len(arc))
+		}
+	}
+}
+
+// An entry changed after the manifest was written is refused.
+func TestTamperedRefused(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, Header{Version: "test", Schema: 9})
+	must(t, err)
+	must(t, w.Add(DatabaseName, 0o600, 5, strings.NewReader("db!!!")))
+	// A manifest claiming other content for the same file.
+	w.files[0].SHA256 = strings.Repeat("0", 64)
+	_, err = w.Close(Manifest{})
+	must(t, err)
+	_, err = Extract(&buf, t.TempDir(), 9)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), DatabaseName) {
+		t.Fatalf("err = %v, want ErrCorrupt naming the file", err)
+	}
+}
+
+// A flipped byte anywhere in the compressed stream is refused, unless it
+// is one of the few bits zstd ignores, and what comes out is unchanged.
+func TestFlippedByteRefused(t *testing.T) {
+	arc := sample(t)
+	clean, err := Extract(bytes.NewReader(arc), t.TempDir(), 9)
+	must(t, err)
+	refused := 0
+	for i := len(zstdMagic); i < len(arc); i += 7 {
+		bad := bytes.Clone(arc)
+		bad[i] ^= 0x40
+		m, err := Extract(bytes.NewReader(bad), t.TempDir(), 9)
+		if err != nil {
+			refused++
+			continue
+		}
+		if !reflect.DeepEqual(m, clean) {
+			t.Fatalf("flipped byte %d of %d: accepted with a different manifest", i, len(arc))
+		}
+	}
+	if refused == 0 {
+		t.Fatal("no flipped byte was refused")
+	}
+}
+
+func TestAddChangedFile(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, Header{})
+	must(t, err)
+	if err := w.Add(DatabaseName, 0o600, 10, strings.NewReader("short")); err == nil {
+		t.Fatal("a file shorter than its size was archived")
+	}
+}
+
+func TestCheckPath(t *testing.T) {
+	for _, p := range []string{"db/xcloud.db", "repos/a.git/HEAD", "static/a/x/y.html", "volumes/data.tar", "secret.key"} {
+		if err := CheckPath(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	for _, p := range []string{"", "/etc/passwd", "../x", "repos/../../x", "repos/A.git/x", "other/x", "volumes/x", "volumes/../x.tar", "static//a", "./db/xcloud.db", "repos/a.git/../../../x"} {
+		if err := CheckPath(p); err == nil {
+			t.Errorf("%q accepted", p)
+		}
+	}
+}
+
+func FuzzParseManifest(f *testing.F) {
+	f.Add([]byte(`{"format":1,"files":[{"path":"db/xcloud.db","size":1,"sha256":"` + strings.Repeat("a", 64) + `","mode":384}]}`))
+	f.Add([]byte(`{"format":1,"with_key":true,"apps":["a"],"volumes":[{"name":"v"}],"files":[]}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := ParseManifest(b)
+		if err != nil {
+			return
+		}
+		// What is accepted names only entries an archive may hold.
+		for _, file := range m.Files {
+			if CheckPath(file.Path) != nil || strings.Contains(file.Path, "..") {
+				t.Fatalf("accepted %q", file.Path)
+			}
+		}
+	})
+}
