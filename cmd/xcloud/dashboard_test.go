@@ -122,7 +122,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`a[href="/apps/dash"]`)),
 		chromedp.WaitVisible(chromedp.ID("deploy-h")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("deploy-state").textContent.startsWith("Waiting")`),
+		// Connected and waiting: a deploy from now on is followed from its start.
+		chromedp.Poll[chromedp.Void](`document.getElementById("deploy").dataset.state === "waiting"`),
 	); err != nil {
 		t.Fatalf("app page: %v", err)
 	}

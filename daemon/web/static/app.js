@@ -27,6 +27,9 @@
     state.textContent = "Waiting for the next deploy…";
     var es = new EventSource(card.getAttribute("data-src"));
     var started = false;
+    es.onopen = function () {
+      if (!started) card.setAttribute("data-state", "waiting");
+    };
     es.addEventListener("line", function (e) {
       if (!started) {
         started = true;
