@@ -44,6 +44,8 @@ type Config struct {
 	Secrets Secrets `toml:"secrets"`
 	Logs    Logs    `toml:"logs"`
 	Cron    Cron    `toml:"cron"`
+	Backup  Backup  `toml:"backup"`
+	Storage Storage `toml:"storage"`
 	Metrics Metrics `toml:"metrics"`
 	API     API     `toml:"api"`
 	// Notify lists the notifiers ([[notify]] tables) events are sent to.
@@ -240,6 +242,7 @@ func Default() Config {
 		Limits:     Limits{Memory: Size{512 << 20}, CPUs: 1, Pids: 512, RepoSize: Size{1 << 30}},
 		Logs:       Logs{MaxSize: Size{10 << 20}},
 		Cron:       Cron{MinInterval: Duration{time.Minute}},
+		Backup:     Backup{Keep: 7},
 		Deploy:     Deploy{ReadyTimeout: Duration{60 * time.Second}, StopGrace: Duration{10 * time.Second}, KeepReleases: 5},
 		Log:        Log{Level: "info", Format: "auto"},
 		Metrics:    Metrics{Listen: "127.0.0.1:9100"},
@@ -491,6 +494,12 @@ func (c *Config) Validate() error {
 	case "auto", "text", "json":
 	default:
 		return bad("log.format", "must be one of auto, text, json; got %q", c.Log.Format)
+	}
+	if err := c.validateBackup(bad); err != nil {
+		return err
+	}
+	if err := c.validateStorage(bad); err != nil {
+		return err
 	}
 	if err := c.validateMetrics(bad); err != nil {
 		return err
