@@ -43,6 +43,11 @@ const (
 	EventDeployRollback = "deploy:rollback"
 	// EventLimitsChanged: resources APP K=V changed the app's caps.
 	EventLimitsChanged = "limits:changed"
+	// EventBackupSucceeded and EventBackupFailed: a backup of the whole
+	// node (scheduled, or `backup` over SSH); data "file" names a
+	// scheduled run's archive, "bytes" its size.
+	EventBackupSucceeded = "backup:succeeded"
+	EventBackupFailed    = "backup:failed"
 )
 
 // EventTypes returns every event type the log can hold: the one list a
@@ -53,7 +58,7 @@ func EventTypes() []string {
 		EventAppCreated, EventAppDestroyed, EventAppRenamed, EventBuildStarted, EventBuildSucceeded, EventBuildFailed,
 		EventDeployCreated, EventDeploySucceeded, EventDeployFailed, EventDomainMapped, EventDomainUnmapped,
 		EventProcessCrashed, EventProcessUnhealthy, EventCronFailed, EventKeyAdded, EventKeyRemoved, EventAccessDenied,
-		EventTokenCreated, EventTokenRevoked,
+		EventTokenCreated, EventTokenRevoked, EventBackupSucceeded, EventBackupFailed,
 		EventProcessScaled, EventProcessStopped, EventProcessStarted, EventProcessRestarted, EventConfigChanged,
 		EventDeployRollback, EventLimitsChanged,
 		EventStorageMounted, EventStorageUnmounted, EventStorageDestroyed,
