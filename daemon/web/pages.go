@@ -279,15 +279,20 @@ func (h *Handler) buildPage(w http.ResponseWriter, r *http.Request, req request)
 		h.fail(w, r, err)
 		return
 	}
-	i := slices.IndexFunc(builds, func(b store.Build) bool { return b.ID == id })
-	if i < 0 {
+	// The engine checks that the build is the app's; the list gives the
+	// details of the newest 100.
+	log, err := h.eng.BuildLog(r.Context(), req.app, id)
+	if errors.Is(err, store.ErrNotFound) {
 		h.refuse(w, r, http.StatusNotFound, "app "+req.app+" has no build "+strconv.FormatInt(id, 10))
 		return
 	}
-	log, err := h.eng.BuildLog(r.Context(), req.app, id)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.render(w, http.StatusOK, "build", h.page(req, req.app+" build "+strconv.FormatInt(id, 10), buildView{App: req.app, Build: builds[i], Log: string(log)}))
+	b := store.Build{ID: id, App: req.app}
+	if i := slices.IndexFunc(builds, func(b store.Build) bool { return b.ID == id }); i >= 0 {
+		b = builds[i]
+	}
+	h.render(w, http.StatusOK, "build", h.page(req, req.app+" build "+strconv.FormatInt(id, 10), buildView{App: req.app, Build: b, Log: string(log)}))
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -504,4 +505,35 @@ func TestSignInFailuresWait(t *testing.T) {
 	}
 	f.clock.add(signInBan + time.Second)
 	b.signIn(f, "root")
+}
+
+func TestBuildPage(t *testing.T) {
+	f := newFixture(t, false)
+	ctx := context.Background()
+	b1, err := f.st.CreateBuild(ctx, "web", "refs/heads/main", "0123456789abcdef")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.FinishBuild(ctx, b1.ID, store.BuildFailed, "", "exit status 1", []byte("STEP 1/2: FROM scratch\n<script>alert(1)</script>\n")); err != nil {
+		t.Fatal(err)
+	}
+	other, err := f.st.CreateBuild(ctx, "api", "refs/heads/main", "fedcba9876543210")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := f.browser(t)
+	b.signIn(f, "reader")
+	page := b.get("/apps/web/builds/" + strconv.FormatInt(b1.ID, 10)).Body.String()
+	for _, want := range []string{"STEP 1/2: FROM scratch", "&lt;script&gt;alert(1)&lt;/script&gt;", "exit status 1", "<code>0123456</code>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("build page lacks %q:\n%s", want, page)
+		}
+	}
+	if !strings.Contains(b.get("/apps/web").Body.String(), `href="/apps/web/builds/`+strconv.FormatInt(b1.ID, 10)+`"`) {
+		t.Errorf("the app page does not link the build")
+	}
+	// Another app's build is not reachable through this app.
+	if rec := b.get("/apps/web/builds/" + strconv.FormatInt(other.ID, 10)); rec.Code != http.StatusNotFound {
+		t.Errorf("api's build through web: %d", rec.Code)
+	}
 }
