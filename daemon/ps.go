@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xcloud-dev/xcloud/buildpacks"
 	"github.com/xcloud-dev/xcloud/daemon/podman"
 	"github.com/xcloud-dev/xcloud/store"
 )
@@ -129,6 +130,12 @@ type ScaleRequest struct {
 // static site, which runs no process, matches ErrStaticSite.
 func (d *Daemon) Scale(ctx context.Context, req ScaleRequest, out io.Writer) error {
 	app := req.App
+	// Checked here, not only by the doors, so every door has one bound.
+	for _, typ := range slices.Sorted(maps.Keys(req.Scale)) {
+		if n := req.Scale[typ]; n < 0 || n > MaxScale {
+			return InputError{Msg: fmt.Sprintf("%s=%d: want a count from 0 to %d", typ, n, MaxScale)}
+		}
+	}
 	return d.withRelease(ctx, app, out, func(rel store.Release, spec releaseSpec, w *progress) error {
 		if spec.Static != "" {
 			return fmt.Errorf("%s: %w", app, ErrStaticSite)
@@ -154,6 +161,10 @@ func (d *Daemon) Scale(ctx context.Context, req ScaleRequest, out io.Writer) err
 		return d.rescale(ctx, app, w)
 	})
 }
+
+// MaxScale bounds the containers of one process type on a single box, for
+// ps:scale, the API, the dashboard and app.json's formation alike.
+const MaxScale = buildpacks.MaxQuantity
 
 // rescale brings the running containers to the formation without dropping
 // requests: new web containers join the route once healthy; surplus ones

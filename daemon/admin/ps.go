@@ -12,7 +12,7 @@ import (
 )
 
 // maxScale bounds ps:scale per process type on a single box.
-const maxScale = 32
+const maxScale = daemon.MaxScale
 
 func (a *Admin) cmdPs(ctx context.Context, c *call) error {
 	if err := wantArgs(c, 1); err != nil {

@@ -242,8 +242,8 @@ func (a *API) scale(w http.ResponseWriter, r *http.Request, req *request) error 
 		return badRequest("scale: give at least one process type and count, like {\"scale\": {\"web\": 2}}")
 	}
 	for typ, n := range body.Scale {
-		if n < 0 || n > 100 {
-			return badRequest("scale: %s=%d: want a count from 0 to 100", typ, n)
+		if n < 0 || n > daemon.MaxScale {
+			return badRequest("scale: %s=%d: want a count from 0 to %d", typ, n, daemon.MaxScale)
 		}
 	}
 	return a.operate(w, r, req, func(ctx context.Context, out io.Writer) error {

@@ -13,8 +13,8 @@ import (
 	"github.com/xcloud-dev/xcloud/store"
 )
 
-// maxScale bounds a scale per process type, as ps:scale does.
-const maxScale = 32
+// maxScale bounds a scale per process type, as the engine does.
+const maxScale = daemon.MaxScale
 
 // maxOutput caps the progress an action keeps for its result.
 const maxOutput = 64 << 10
