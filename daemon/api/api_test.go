@@ -442,7 +442,7 @@ func TestBadInput(t *testing.T) {
 		{"empty body", "POST", "/api/v1/apps/web/scale", root, "", nil, 400, CodeBadRequest, "request body is empty"},
 		{"too large", "PATCH", "/api/v1/apps/web/config", root, big, nil, 413, CodeTooLarge, "larger than 64 KiB"},
 		{"empty patch", "PATCH", "/api/v1/apps/web/config", root, `{}`, nil, 400, CodeBadRequest, `give "set" or "unset"`},
-		{"negative scale", "POST", "/api/v1/apps/web/scale", root, `{"scale": {"web": -1}}`, nil, 400, CodeBadRequest, "want a count from 0 to 100"},
+		{"negative scale", "POST", "/api/v1/apps/web/scale", root, `{"scale": {"web": -1}}`, nil, 400, CodeBadRequest, "want a count from 0 to 32"},
 		{"body on restart", "POST", "/api/v1/apps/web/restart", root, `{"force": true}`, nil, 400, CodeBadRequest, `unknown field "force"`},
 		{"bad n", "GET", "/api/v1/apps/web/releases?n=0", root, "", nil, 400, CodeBadRequest, "query parameter n=0"},
 		{"bad build id", "GET", "/api/v1/apps/web/builds/x/log", root, "", nil, 400, CodeBadRequest, `build id "x"`},
