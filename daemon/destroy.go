@@ -17,13 +17,27 @@ type Destroyed struct {
 	Containers int `json:"containers"`
 	Images     int `json:"images"`
 	Domains    int `json:"domains"`
+	// KeptVolumes are the app's volumes left with their data (see
+	// DestroyWithVolumes); DeletedVolumes the ones deleted.
+	KeptVolumes    []string `json:"kept_volumes"`
+	DeletedVolumes []string `json:"deleted_volumes"`
 }
 
 // Destroy removes an app and everything it owns: containers, images,
 // routes, repository, static files, log history, and (through the
 // database) releases, builds, domains and config vars. out gets the
-// test hook's pause line only.
+// test hook's pause line only. The app's volumes stay with their data.
 func (d *Daemon) Destroy(ctx context.Context, app string, out io.Writer) (Destroyed, error) {
+	return d.destroy(ctx, app, false, out)
+}
+
+// DestroyWithVolumes is Destroy that also deletes the app's volumes and
+// their data, except those another app mounts too.
+func (d *Daemon) DestroyWithVolumes(ctx context.Context, app string, out io.Writer) (Destroyed, error) {
+	return d.destroy(ctx, app, true, out)
+}
+
+func (d *Daemon) destroy(ctx context.Context, app string, volumes bool, out io.Writer) (Destroyed, error) {
 	lock := d.appLock(app)
 	if err := lockCtx(ctx, lock); err != nil {
 		return Destroyed{}, err
@@ -39,6 +53,10 @@ func (d *Daemon) Destroy(ctx context.Context, app string, out io.Writer) (Destro
 	// a crash at any later step leaves remains that the next start (or a new
 	// app of the same name) removes before anything else sees them.
 	doms, _ := d.store.Domains(ctx, app)
+	mounts, err := d.store.Mounts(ctx, app)
+	if err != nil {
+		return Destroyed{}, err
+	}
 	if err := d.store.DeleteApp(ctx, app); err != nil {
 		return Destroyed{}, err
 	}
@@ -56,7 +74,8 @@ func (d *Daemon) Destroy(ctx context.Context, app string, out io.Writer) (Destro
 	if err != nil {
 		return Destroyed{}, fmt.Errorf("%s is destroyed; removing its files, containers and images failed and will be retried when xcloud restarts: %w", app, err)
 	}
-	return Destroyed{Containers: gone.containers, Images: gone.images, Domains: len(doms)}, nil
+	kept, deleted := d.dropVolumes(ctx, app, mounts, volumes)
+	return Destroyed{Containers: gone.containers, Images: gone.images, Domains: len(doms), KeptVolumes: kept, DeletedVolumes: deleted}, nil
 }
 
 type remains struct{ containers, images int }

@@ -29,6 +29,10 @@ func (d *Daemon) oneOffSpec(ctx context.Context, rel store.Release, typ string, 
 	if err != nil {
 		return podman.ContainerSpec{}, err
 	}
+	mounts, err := d.containerMounts(ctx, rel.App)
+	if err != nil {
+		return podman.ContainerSpec{}, err
+	}
 	l := map[string]string{labelApp: rel.App, labelRelease: strconv.Itoa(rel.Version), labelProcess: typ, labelOneOff: "true"}
 	for k, v := range labels {
 		l[k] = v
@@ -42,6 +46,7 @@ func (d *Daemon) oneOffSpec(ctx context.Context, rel store.Release, typ string, 
 		Labels:    d.labels(l),
 		StopGrace: d.opts.StopGrace,
 		Network:   network,
+		Mounts:    mounts,
 	}, nil
 }
 

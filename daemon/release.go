@@ -130,6 +130,10 @@ func (d *Daemon) startProcess(ctx context.Context, rel store.Release, spec relea
 	if err != nil {
 		return podman.Container{}, err
 	}
+	mounts, err := d.containerMounts(ctx, rel.App)
+	if err != nil {
+		return podman.Container{}, err
+	}
 	cs := podman.ContainerSpec{
 		MemoryBytes: lim.MemoryBytes, CPUs: lim.CPUs, Pids: lim.Pids,
 		Name:    fmt.Sprintf("xcloud-%s-%s-v%d-%s", rel.App, typ, rel.Version, randomSuffix()),
@@ -141,6 +145,7 @@ func (d *Daemon) startProcess(ctx context.Context, rel store.Release, spec relea
 		}),
 		StopGrace: d.opts.StopGrace,
 		Network:   network,
+		Mounts:    mounts,
 	}
 	if typ == "web" {
 		cs.Port = d.webPortOf(ctx, rel, spec)
@@ -283,6 +288,11 @@ func (d *Daemon) replaceContainers(ctx context.Context, rel store.Release, spec 
 	formation, err := d.store.Formation(ctx, rel.App)
 	if err != nil {
 		return err
+	}
+	if strategy, err := d.store.DeployStrategy(ctx, rel.App); err != nil {
+		return err
+	} else if strategy == store.StrategyRecreate {
+		return d.recreateContainers(ctx, rel, spec, spec.scale(formation), w)
 	}
 	started, err := d.startRelease(ctx, rel, spec, spec.scale(formation), w)
 	if err != nil {

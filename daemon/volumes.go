@@ -25,7 +25,8 @@ type StorageOptions struct {
 	// may mount into apps; none: host directories cannot be mounted.
 	HostDirs []string
 	// Never are paths no host mount may be, contain or lie under: the data
-	// directory and the Podman socket (/ and /etc are always refused).
+	// directory and the Podman socket, as a path or unix:// URL (/ and /etc
+	// are always refused).
 	Never []string
 }
 
@@ -355,6 +356,7 @@ func (d *Daemon) allowedHostDir(dir string) (string, error) {
 		if n == "" {
 			continue
 		}
+		n = strings.TrimPrefix(n, "unix://") // a socket's URL
 		rn := n
 		if r, err := filepath.EvalSymlinks(n); err == nil {
 			rn = r
@@ -414,4 +416,44 @@ func (d *Daemon) SetDeployStrategy(ctx context.Context, app, strategy string) er
 		return &Error{Msg: fmt.Sprintf("strategy %q: want rolling or recreate", strategy), Err: ErrInvalidStrategy}
 	}
 	return d.store.SetDeployStrategy(ctx, app, strategy)
+}
+
+// dropVolumes deletes, when asked, the volumes of a destroyed app's
+// mounts that no other app mounts, and returns the names it kept and
+// deleted. Its containers are gone already. A volume that cannot be
+// removed is kept (and logged): data is never lost by accident.
+func (d *Daemon) dropVolumes(ctx context.Context, app string, mounts []store.Mount, del bool) (kept, deleted []string) {
+	kept, deleted = []string{}, []string{}
+	var names []string
+	for _, m := range mounts {
+		if m.Volume != "" && !slices.Contains(names, m.Volume) {
+			names = append(names, m.Volume)
+		}
+	}
+	if !del {
+		return names, deleted
+	}
+	others, err := d.store.Mounts(ctx, "")
+	if err != nil {
+		d.log.Error("list mounts", "err", err)
+		return names, deleted
+	}
+	for _, n := range names {
+		if slices.ContainsFunc(others, func(m store.Mount) bool { return m.Volume == n }) {
+			kept = append(kept, n) // another app's data too
+			continue
+		}
+		if err := d.rt.RemoveVolume(ctx, d.PodmanVolume(n)); err != nil {
+			d.log.Error("remove volume of destroyed app", "app", app, "volume", n, "err", err)
+			kept = append(kept, n)
+			continue
+		}
+		if err := d.store.DeleteVolume(ctx, n, app); err != nil {
+			d.log.Error("forget deleted volume", "app", app, "volume", n, "err", err)
+			kept = append(kept, n)
+			continue
+		}
+		deleted = append(deleted, n)
+	}
+	return kept, deleted
 }

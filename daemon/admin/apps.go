@@ -30,11 +30,16 @@ func (a *Admin) cmdAppsDestroy(ctx context.Context, c *call) error {
 	if !c.flags["--force"] {
 		return usageError{fmt.Sprintf("this deletes %s with its releases, config vars and data; repeat with --force", app)}
 	}
-	gone, err := a.eng.Destroy(ctx, app, c.out)
+	destroy := a.eng.Destroy
+	if c.flags["--volumes"] {
+		destroy = a.eng.DestroyWithVolumes
+	}
+	gone, err := destroy(ctx, app, c.out)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(c.out, "Destroyed %s: %d container(s), %d image(s), %d domain(s), its repository, config vars, releases, builds and logs\n",
 		app, gone.Containers, gone.Images, gone.Domains)
+	printVolumesFate(c.out, gone)
 	return nil
 }

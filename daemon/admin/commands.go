@@ -102,7 +102,7 @@ func commands() []command {
 		{name: "apps:list", group: apps, usage: "apps:list [--json]", help: "list apps you can access, with status, release and URL", access: accessAny, run: (*Admin).cmdAppsList},
 		{name: "apps:info", group: apps, usage: "apps:info APP [--json]", help: "show an app's status, URL, git remote, release, last deploy, processes and disk use", example: "apps:info hello", app: true, access: accessRead, run: (*Admin).cmdAppsInfo},
 		{name: "apps:rename", group: apps, usage: "apps:rename OLD NEW", help: "rename an app: releases, domains, config, repository and logs follow, without downtime", example: "apps:rename hello hi", app: true, admin: true, run: (*Admin).cmdAppsRename},
-		{name: "apps:destroy", group: apps, usage: "apps:destroy APP --force", help: "delete the app: containers, images, repository, routes, config vars, data", example: "apps:destroy hello --force", app: true, admin: true, flags: []string{"--force"}, run: (*Admin).cmdAppsDestroy},
+		{name: "apps:destroy", group: apps, usage: "apps:destroy APP --force [--volumes]", help: "delete the app: containers, images, repository, routes, config vars; its volumes stay unless --volumes", example: "apps:destroy hello --force", app: true, admin: true, flags: []string{"--force", "--volumes"}, run: (*Admin).cmdAppsDestroy},
 		{name: "releases", group: deploys, usage: "releases APP [--json]", help: "list an app's releases, newest first", example: "releases hello", app: true, access: accessRead, run: (*Admin).cmdReleases},
 		{name: "rollback", group: deploys, usage: "rollback APP [vN]", help: "deploy an earlier release's image, spec and config vars again, without a build (default: the release before the current one)", example: "rollback hello v3", app: true, access: accessWrite, run: (*Admin).cmdRollback},
 		{name: "builds", group: deploys, usage: "builds APP [--json]", help: "list an app's builds, newest first", example: "builds hello", app: true, access: accessRead, run: (*Admin).cmdBuilds},
@@ -133,7 +133,7 @@ func commands() []command {
 		{name: "cron:log", group: cron, usage: "cron:log APP [RUN]", help: "print a cron run's output (default: the latest run)", example: "cron:log hello", app: true, access: accessRead, run: (*Admin).cmdCronLog},
 		{name: "logs", group: logs, usage: "logs APP [-f] [-n N] [--type TYPE] [--json]", help: "the app's output with process and time; -f follows across restarts and deploys; -f --json prints one JSON object a line", example: "logs hello -n 50 --type web", app: true, flags: []string{"-f"}, opts: []string{"-n", "--type"}, access: accessRead, run: (*Admin).cmdLogs},
 		{name: "events", group: logs, usage: "events [APP] [-f] [-n N] [--json]", help: "stored events, oldest first (all apps: admin); -f follows; -f --json prints one JSON object a line", example: "events hello -n 20", flags: []string{"-f"}, opts: []string{"-n"}, accessFn: eventsAccess, run: (*Admin).cmdEvents},
-	}, tokenCommands()...)
+	}, append(tokenCommands(), storageCommands()...)...)
 }
 
 // takesJSON reports whether the command prints JSON with --json: its usage

@@ -20,7 +20,7 @@ const helpColumn = 38
 
 // groupOrder is the order of help's headings; a group not listed here
 // (a new one) comes after these, in the table's order.
-var groupOrder = []string{"Apps", "Deploys", "Processes", "Config", "Domains and TLS", "Keys", "Tokens", "Cron", "Logs and events", "Help"}
+var groupOrder = []string{"Apps", "Deploys", "Processes", "Config", "Domains and TLS", "Storage", "Keys", "Tokens", "Cron", "Logs and events", "Help"}
 
 // groupOf is the heading c is listed under.
 func (c *command) groupOf() string {

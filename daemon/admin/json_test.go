@@ -33,6 +33,12 @@ func (listRuntime) List(_ context.Context, labels map[string]string) ([]podman.C
 	return []podman.Container{c}, nil
 }
 
+func (listRuntime) ListVolumes(context.Context, map[string]string) ([]podman.VolumeInfo, error) {
+	return nil, nil
+}
+
+func (listRuntime) VolumeSizes(context.Context) (map[string]int64, error) { return nil, nil }
+
 func (listRuntime) ListImages(context.Context, map[string]string, bool) ([]podman.ImageInfo, error) {
 	return nil, nil
 }
@@ -84,21 +90,24 @@ func newJSONDoor(t *testing.T) *door {
 // jsonArgs are the arguments each --json command is run with; a command
 // that takes --json and is missing here fails the test.
 var jsonArgs = map[string][]string{
-	"version":   nil,
-	"apps:list": nil,
-	"apps:info": {"web"},
-	"releases":  {"web"},
-	"builds":    {"web"},
-	"ps":        {"web"},
-	"resources": {"web"},
-	"config":    {"api"},
-	"domains":   {"web"},
-	"keys:list": nil,
-	"cron":      {"web"},
-	"cron:runs": {"web"},
-	"events":    {"web"},
-	"logs":      {"web"},
-	"tokens":    nil,
+	"version":       nil,
+	"apps:list":     nil,
+	"apps:info":     {"web"},
+	"releases":      {"web"},
+	"builds":        {"web"},
+	"ps":            {"web"},
+	"resources":     {"web"},
+	"config":        {"api"},
+	"domains":       {"web"},
+	"keys:list":     nil,
+	"cron":          {"web"},
+	"cron:runs":     {"web"},
+	"events":        {"web"},
+	"logs":          {"web"},
+	"tokens":        nil,
+	"storage":       {"web"},
+	"storage:list":  nil,
+	"deploy:report": {"web"},
 }
 
 // TestJSONEveryCommand runs every command whose usage offers --json and
