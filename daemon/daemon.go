@@ -145,6 +145,8 @@ type Options struct {
 	// SSHAddr is the host:port users reach the SSH door at, for the git
 	// remotes and ssh examples the doors print; "" prints HOST:PORT.
 	SSHAddr string
+
+	Backup BackupOptions // backups of the whole node (backup.go)
 }
 
 // Daemon is the lifecycle engine.
@@ -282,6 +284,7 @@ func (d *Daemon) Open(ctx context.Context) error {
 	go func() {
 		defer d.bg.Done()
 		d.finishDestroys(d.bgctx)
+		plan = d.rebuildMissing(d.bgctx, plan) // a restored node has no images
 		if err := d.reconcileApps(d.bgctx, plan); err != nil && d.bgctx.Err() == nil {
 			d.log.Error("reconcile", "err", err)
 		}
@@ -291,6 +294,7 @@ func (d *Daemon) Open(ctx context.Context) error {
 		defer d.bg.Done()
 		d.trimMemory(d.bgctx)
 	}()
+	d.startBackups()
 	return nil
 }
 

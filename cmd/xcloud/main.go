@@ -41,6 +41,8 @@ Commands:
   daemon [-config FILE]   run the daemon (config: -config, else $XCLOUD_CONFIG, else `+config.DefaultPath+`)
   stack build [--force] [--no-host-ca] [-config FILE]
                           build the base and builder images into local Podman storage
+  restore FILE [--force] [-config FILE]
+                          with the daemon stopped: bring back what `+"`backup`"+` archived
   version                 print version, commit and Go version
 
 Admin commands run over SSH: ssh -p 2222 xcloud@HOST help
@@ -57,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runDaemon(args[1:], stderr)
 	case "stack":
 		return runStack(args[1:], stdout, stderr)
+	case "restore":
+		return runRestore(context.Background(), args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return nil

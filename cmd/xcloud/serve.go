@@ -173,6 +173,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		Logger:           logger.With("system", "daemon"),
 		TLSMode:          cfg.TLS.Mode,
 		CACertificate:    px.CACertificate,
+		Backup:           backupOptions(cfg),
 		Storage:          daemon.StorageOptions{HostDirs: cfg.Storage.HostDirs, Never: []string{cfg.DataDir, cmp.Or(cfg.Podman.Socket, podman.DefaultSocket())}},
 	})
 	if err := d.Open(ctx); err != nil {

@@ -124,6 +124,7 @@ func commands() []command {
 		{name: "domains:add", group: domains, usage: "domains:add APP HOST", help: "serve the app at HOST too (HTTPS when TLS is on)", example: "domains:add hello www.example.com", app: true, access: accessWrite, run: (*Admin).cmdDomainsAdd},
 		{name: "domains:remove", group: domains, usage: "domains:remove APP HOST", help: "stop serving the app at HOST", example: "domains:remove hello www.example.com", app: true, access: accessWrite, run: (*Admin).cmdDomainsRemove},
 		{name: "tls:ca", group: domains, usage: "tls:ca", help: "print the local CA's root certificate (tls.mode = \"internal\") for clients to trust", example: "tls:ca > xcloud-ca.pem", admin: true, access: accessAdmin, run: (*Admin).cmdTLSCA},
+		backupCommand,
 		{name: "keys:add", group: keys, usage: "keys:add NAME (--admin | --app APP...) < key.pub", help: "let an SSH public key (one line on stdin) in: as an admin, or for the given apps", example: "keys:add alice --app hello < alice.pub", admin: true, flags: []string{"--admin"}, opts: []string{"--app"}, access: accessAdmin, run: (*Admin).cmdKeysAdd},
 		{name: "keys:list", group: keys, usage: "keys:list [--json]", help: "list SSH keys: added ones and the admin_keys file's", admin: true, access: accessAdmin, run: (*Admin).cmdKeysList},
 		{name: "keys:remove", group: keys, usage: "keys:remove NAME", help: "remove an added SSH key (admin_keys file keys: edit the file)", example: "keys:remove alice", admin: true, access: accessAdmin, run: (*Admin).cmdKeysRemove},

@@ -27,6 +27,7 @@ const (
 	ManifestName = "manifest.json"      // last entry: Manifest
 	DatabaseName = "db/xcloud.db"       // the SQLite snapshot
 	KeyName      = "secret.key"         // the config-var key, with --with-key
+	HostKeyName  = "ssh_host_key"       // the SSH host key, with --with-key
 	ReposDir     = "repos"              // repos/<app>.git/...
 	StaticDir    = "static"             // static/<app>/<release dir>/...
 	VolumesDir   = "volumes"            // volumes/<name>.tar: the volume's files as a tar
@@ -138,7 +139,7 @@ func CheckPath(p string) error {
 		return fmt.Errorf("%w: entry name %q", ErrCorrupt, p)
 	}
 	switch p {
-	case HeaderName, ManifestName, DatabaseName, KeyName:
+	case HeaderName, ManifestName, DatabaseName, KeyName, HostKeyName:
 		return nil
 	}
 	top, rest, _ := strings.Cut(p, "/")
