@@ -14,7 +14,7 @@ func TestBackup(t *testing.T) {
 		t.Fatalf("backup = %+v", c.Backup)
 	}
 	for src, want := range map[string]string{
-		"[backup]\nschedule = \"every day\"\n": "xcloud.toml:2: backup.schedule: not a cron schedule",
+		"[backup]\nschedule = \"every day\"\n":  "xcloud.toml:2: backup.schedule: not a cron schedule",
 		"[backup]\nschedule = \"61 * * * *\"\n": "xcloud.toml:2: backup.schedule: not a cron schedule",
 		"[backup]\ndir = \"rel/dir\"\n":         "xcloud.toml:2: backup.dir: must be an absolute path",
 		"[backup]\nkeep = 0\n":                  "xcloud.toml:2: backup.keep: must be between 1 and 1000, got 0",
