@@ -321,7 +321,12 @@ func linkWalk(src, dst string, pick func(p string, dir bool) (want, descend bool
 			if !descend && p != src {
 				return filepath.SkipDir
 			}
-			return nil
+			// Empty directories matter too: git wants refs/ and objects/.
+			rel, err := filepath.Rel(src, p)
+			if err != nil {
+				return err
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
 		}
 		if !want || !e.Type().IsRegular() {
 			return nil
