@@ -18,6 +18,7 @@ import (
 
 	"github.com/lmittmann/tint"
 
+	"github.com/xcloud-dev/xcloud/cmd/xcloud/internal/client"
 	"github.com/xcloud-dev/xcloud/daemon/config"
 )
 
@@ -29,6 +30,11 @@ var (
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		// The remote command (or ssh, or git) has said why already.
+		var ee client.ExitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.Code)
+		}
 		fmt.Fprintln(os.Stderr, "xcloud:", err)
 		os.Exit(1)
 	}
@@ -44,8 +50,21 @@ Commands:
   restore FILE [--force] [-config FILE]
                           with the daemon stopped: bring back what `+"`backup`"+` archived
   version                 print version, commit and Go version
+  init [--template NAME] [--remote URL] DIR
+                          scaffold a ready-to-push app (init --list shows the templates)
 
-Admin commands run over SSH: ssh -p 2222 xcloud@HOST help
+Client mode, in an app's git repository (the daemon and app come from its
+git remote "xcloud"; --app APP, --remote NAME or --host HOST[:PORT] before
+the command choose others; outside a repository: --host or $XCLOUD_HOST):
+  deploy                  push HEAD to the daemon's main and show the build
+  open                    print the app's URL (and open it on a terminal)
+  completion bash|zsh|fish
+                          print a shell completion script
+  COMMAND [ARGS]          any admin command, the app filled in:
+                          xcloud logs -n 5, xcloud config:set K=V, xcloud run sh
+  help COMMAND            the daemon's help for an admin command
+
+Admin commands over SSH: ssh -p 2222 xcloud@HOST help
 `)
 }
 
@@ -64,12 +83,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return nil
+	case "init":
+		return runInit(context.Background(), args[1:], stdout, stderr)
 	case "help", "-h", "--help":
+		if len(args) > 1 {
+			return runClient(context.Background(), append([]string{"help"}, args[1:]...), stdout, stderr)
+		}
 		usage(stdout)
 		return nil
 	default:
-		usage(stderr)
-		return fmt.Errorf("unknown command %q", args[0])
+		return runClient(context.Background(), args, stdout, stderr)
 	}
 }
 
