@@ -19,7 +19,8 @@ import (
 const stackUsage = `Usage: xcloud stack build [--force] [--no-host-ca] [-config FILE]
 
 Builds the stack images apps are built on (a debootstrap Debian base and
-build/run images for Go, Node.js and Python) into local Podman storage.
+build/run images for Go, Node.js and Python, and the PostgreSQL and Redis
+(Valkey) service images) into local Podman storage.
 Images that are up to date are skipped. The first build needs root for
 debootstrap: sudo xcloud stack build.
 `
@@ -81,6 +82,8 @@ func runStackBuild(args []string, stdout, stderr io.Writer) error {
 			RunNode:     cfg.Stack.RunNode,
 			BuildPython: cfg.Stack.BuildPython,
 			RunPython:   cfg.Stack.RunPython,
+			Postgres:    cfg.Stack.Postgres,
+			Redis:       cfg.Stack.Redis,
 		},
 		DataDir:     cfg.DataDir,
 		Mirror:      cfg.Stack.Mirror,

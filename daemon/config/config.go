@@ -207,6 +207,9 @@ type Stack struct {
 	RunNode     string `toml:"run_node"`
 	BuildPython string `toml:"build_python"`
 	RunPython   string `toml:"run_python"`
+	// Postgres and Redis are the service images (services:create).
+	Postgres string `toml:"postgres"`
+	Redis    string `toml:"redis"`
 	// Mirror is the Debian archive debootstrap uses; empty: the host's apt sources.
 	Mirror string `toml:"mirror"`
 	// TrustHostCA copies the host's CA bundle into the base image.
@@ -253,6 +256,8 @@ func Default() Config {
 			RunNode:     "localhost/xcloud/run-node:trixie",
 			BuildPython: "localhost/xcloud/build-python:trixie",
 			RunPython:   "localhost/xcloud/run-python:trixie",
+			Postgres:    "localhost/xcloud/postgres:trixie",
+			Redis:       "localhost/xcloud/redis:trixie",
 			TrustHostCA: true,
 		},
 	}
@@ -518,6 +523,7 @@ func (c *Config) validateStack(bad func(key, format string, args ...any) error) 
 	for _, n := range []struct{ key, val string }{
 		{"stack.base", c.Stack.Base}, {"stack.build_go", c.Stack.BuildGo}, {"stack.build_node", c.Stack.BuildNode},
 		{"stack.run_node", c.Stack.RunNode}, {"stack.build_python", c.Stack.BuildPython}, {"stack.run_python", c.Stack.RunPython},
+		{"stack.postgres", c.Stack.Postgres}, {"stack.redis", c.Stack.Redis},
 	} {
 		if !imageRe.MatchString(n.val) {
 			return bad(n.key, "must be a full image name like \"localhost/xcloud/base:trixie\", got %q", n.val)

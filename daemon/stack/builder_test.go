@@ -120,11 +120,11 @@ func TestBuildColdWarmForce(t *testing.T) {
 	names := DefaultNames()
 
 	missing, err := fx.builder().Missing(ctx)
-	if err != nil || len(missing) != 6 {
+	if err != nil || len(missing) != 8 {
 		t.Fatalf("Missing before = %v, %v", missing, err)
 	}
 
-	// Cold: debootstrap, import, seven builds in order (base-native too).
+	// Cold: debootstrap, import, nine builds in order (base-native too).
 	if err := fx.builder().Build(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestBuildColdWarmForce(t *testing.T) {
 	if err := fx.builder().Build(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if len(fx.fake.builds) != 0 || strings.Count(fx.out.String(), ": up to date\n") != 7 {
+	if len(fx.fake.builds) != 0 || strings.Count(fx.out.String(), ": up to date\n") != 9 {
 		t.Errorf("warm build did work: %v\n%s", fx.fake.builds, fx.out.String())
 	}
 
@@ -181,7 +181,7 @@ func TestBuildColdWarmForce(t *testing.T) {
 	if err := fx.builder().Build(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if len(fx.fake.builds) != 7 || fx.bootstraps != 1 || len(fx.fake.imports) != 1 {
+	if len(fx.fake.builds) != 9 || fx.bootstraps != 1 || len(fx.fake.imports) != 1 {
 		t.Errorf("after CA change: builds %v, bootstraps %d, imports %v", fx.fake.builds, fx.bootstraps, fx.fake.imports)
 	}
 	if !strings.Contains(fx.out.String(), "-----> base: building localhost/xcloud/base:trixie (out of date)") {
@@ -194,7 +194,7 @@ func TestBuildColdWarmForce(t *testing.T) {
 	if err := fx.builder().Build(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if len(fx.fake.builds) != 7 || fx.bootstraps != 2 || len(fx.fake.imports) != 2 {
+	if len(fx.fake.builds) != 9 || fx.bootstraps != 2 || len(fx.fake.imports) != 2 {
 		t.Errorf("force: builds %v, bootstraps %d, imports %v", fx.fake.builds, fx.bootstraps, fx.fake.imports)
 	}
 }
@@ -222,7 +222,7 @@ func TestBuildNotRoot(t *testing.T) {
 	if err := fx.builder().Build(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if fx.bootstraps != 0 || len(fx.fake.imports) != 1 || len(fx.fake.builds) != 7 {
+	if fx.bootstraps != 0 || len(fx.fake.imports) != 1 || len(fx.fake.builds) != 9 {
 		t.Errorf("bootstraps %d, imports %v, builds %v", fx.bootstraps, fx.fake.imports, fx.fake.builds)
 	}
 	if !strings.Contains(fx.out.String(), "-----> base: using cached root filesystem "+tarPath) {

@@ -41,7 +41,7 @@ func TestContainerfiles(t *testing.T) {
 }
 
 func TestImagesUseNames(t *testing.T) {
-	n := Names{Base: "b", BuildGo: "g", BuildNode: "bn", RunNode: "rn", BuildPython: "bp", RunPython: "rp"}
+	n := Names{Base: "b", BuildGo: "g", BuildNode: "bn", RunNode: "rn", BuildPython: "bp", RunPython: "rp", Postgres: "pg", Redis: "rd"}
 	var got []string
 	from := map[string]string{}
 	for _, img := range Images(n) {
@@ -51,12 +51,12 @@ func TestImagesUseNames(t *testing.T) {
 			t.Errorf("%s: not built FROM %s", img.Role, img.From)
 		}
 	}
-	if strings.Join(got, " ") != "g b-native bn rn bp rp" {
+	if strings.Join(got, " ") != "g b-native bn rn bp rp pg rd" {
 		t.Errorf("names = %v", got)
 	}
 	// The C toolchain is installed once, under both build images that
 	// compile native extensions; run images stay on the slim base.
-	want := map[string]string{"g": "b", "b-native": "b", "bn": "b-native", "bp": "b-native", "rn": "b", "rp": "b"}
+	want := map[string]string{"g": "b", "b-native": "b", "bn": "b-native", "bp": "b-native", "rn": "b", "rp": "b", "pg": "b", "rd": "b"}
 	for name, parent := range want {
 		if from[name] != parent {
 			t.Errorf("%s: FROM %s, want %s", name, from[name], parent)

@@ -1,7 +1,8 @@
 // Package stack builds the images apps are built on and run in (the "stack"):
 // a Debian base made with debootstrap and imported into Podman's local
 // storage, and build and run images for Go, Node.js and Python derived from
-// it. No container registry is involved at any point.
+// it, and the service images (PostgreSQL, Valkey) apps link to. No
+// container registry is involved at any point.
 //
 // Building is idempotent: every image carries a label with a hash of what it
 // was built from, and an image whose label matches is left alone, so a run
@@ -53,6 +54,9 @@ type Names struct {
 	RunNode     string
 	BuildPython string
 	RunPython   string
+	// The service images (services:create).
+	Postgres string
+	Redis    string
 }
 
 // DefaultNames returns the default image names for the trixie stack.
@@ -64,12 +68,14 @@ func DefaultNames() Names {
 		RunNode:     "localhost/xcloud/run-node:trixie",
 		BuildPython: "localhost/xcloud/build-python:trixie",
 		RunPython:   "localhost/xcloud/run-python:trixie",
+		Postgres:    "localhost/xcloud/postgres:trixie",
+		Redis:       "localhost/xcloud/redis:trixie",
 	}
 }
 
 // All returns every name, base first.
 func (n Names) All() []string {
-	return []string{n.Base, n.BuildGo, n.BuildNode, n.RunNode, n.BuildPython, n.RunPython}
+	return []string{n.Base, n.BuildGo, n.BuildNode, n.RunNode, n.BuildPython, n.RunPython, n.Postgres, n.Redis}
 }
 
 // RootfsName is the name the imported debootstrap root filesystem gets: the
@@ -123,6 +129,7 @@ func New(opts Options) *Builder {
 	}{
 		{&opts.Names.Base, d.Base}, {&opts.Names.BuildGo, d.BuildGo}, {&opts.Names.BuildNode, d.BuildNode},
 		{&opts.Names.RunNode, d.RunNode}, {&opts.Names.BuildPython, d.BuildPython}, {&opts.Names.RunPython, d.RunPython},
+		{&opts.Names.Postgres, d.Postgres}, {&opts.Names.Redis, d.Redis},
 		{&opts.HostCAFile, DefaultHostCA}, {&opts.AptDir, DefaultAptDir}, {&opts.Suite, DefaultSuite},
 	} {
 		if *p.dst == "" {
@@ -184,8 +191,9 @@ func (b *Builder) Build(ctx context.Context) error {
 	ids := map[string]string{names.Base: baseID}
 	for _, img := range Images(names) {
 		cf := DerivedContainerfile(img)
-		v := VersionHash(cf, nil, "base="+ids[img.From])
-		id, ok, err := b.ensure(ctx, img.Role, img.Name, cf, nil, v, nil)
+		files := img.contextFiles()
+		v := VersionHash(cf, files, "base="+ids[img.From])
+		id, ok, err := b.ensure(ctx, img.Role, img.Name, cf, files, v, nil)
 		if err != nil {
 			return err
 		}
