@@ -62,6 +62,7 @@ func EventTypes() []string {
 		EventProcessScaled, EventProcessStopped, EventProcessStarted, EventProcessRestarted, EventConfigChanged,
 		EventDeployRollback, EventLimitsChanged,
 		EventStorageMounted, EventStorageUnmounted, EventStorageDestroyed,
+		EventServiceCreated, EventServiceDestroyed, EventServiceLinked, EventServiceUnlinked, EventServiceCrashed, EventServiceBackedUp, EventServiceRestored,
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 // the database from user_version i to i+1. Append new steps; never edit or
 // reorder shipped ones.
 func schemaMigrations() []string {
-	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10}
+	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10, schemaV11}
 }
 
 // schemaV1 is the initial schema. Child tables reference apps(name) so that
@@ -288,4 +288,30 @@ CREATE INDEX mounts_volume ON mounts (volume);
 
 ALTER TABLE apps ADD COLUMN deploy_strategy TEXT NOT NULL DEFAULT 'rolling'
 	CHECK (deploy_strategy IN ('rolling', 'recreate'));
+`
+
+// schemaV11 adds database services (services:create): each with its type,
+// its password sealed like config vars, its memory cap and when it was
+// last backed up, and the apps linked to it with the config var the link
+// set. A link goes with its app or its service and follows an app's
+// rename.
+const schemaV11 = `
+CREATE TABLE services (
+	name           TEXT    PRIMARY KEY,
+	type           TEXT    NOT NULL CHECK (type IN ('postgres', 'redis')),
+	password       BLOB    NOT NULL,
+	memory         INTEGER NOT NULL DEFAULT 0,
+	created_at     INTEGER NOT NULL,
+	last_backup_at INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE service_links (
+	service    TEXT    NOT NULL REFERENCES services(name) ON DELETE CASCADE,
+	app        TEXT    NOT NULL REFERENCES apps(name) ON DELETE CASCADE ON UPDATE CASCADE,
+	var        TEXT    NOT NULL,
+	created_at INTEGER NOT NULL,
+	PRIMARY KEY (service, app),
+	UNIQUE (app, var)
+);
+CREATE INDEX service_links_app ON service_links (app);
 `

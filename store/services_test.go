@@ -1,0 +1,58 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+func TestServicesLinks(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t, Options{})
+	if _, err := s.CreateApp(ctx, "web"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateService(ctx, Service{Name: "Bad_Name", Type: ServicePostgres, Password: []byte("x")}); !errors.Is(err, ErrInvalidName) {
+		t.Fatalf("bad name: %v", err)
+	}
+	if _, err := s.CreateService(ctx, Service{Name: "db", Type: ServicePostgres, Password: []byte("sealed")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateService(ctx, Service{Name: "db", Type: ServiceRedis, Password: []byte("x")}); !errors.Is(err, ErrExists) {
+		t.Fatalf("second db: %v", err)
+	}
+	if _, err := s.LinkService(ctx, ServiceLink{Service: "db", App: "nope", Var: "DATABASE_URL"}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("link to a missing app: %v", err)
+	}
+	if _, err := s.LinkService(ctx, ServiceLink{Service: "db", App: "web", Var: "DATABASE_URL"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LinkService(ctx, ServiceLink{Service: "db", App: "web", Var: "DATABASE_URL"}); !errors.Is(err, ErrExists) {
+		t.Fatalf("linked twice: %v", err)
+	}
+	if err := s.DeleteService(ctx, "db"); !errors.Is(err, ErrConflict) {
+		t.Fatalf("delete while linked: %v", err)
+	}
+	links, err := s.ServiceLinks(ctx, "db")
+	if err != nil || len(links) != 1 || links[0].App != "web" || links[0].Var != "DATABASE_URL" {
+		t.Fatalf("links = %v, %v", links, err)
+	}
+	if err := s.ServiceBackedUp(ctx, "db", false); err != nil {
+		t.Fatal(err)
+	}
+	if svc, err := s.GetService(ctx, "db"); err != nil || svc.LastBackupAt.IsZero() || string(svc.Password) != "sealed" {
+		t.Fatalf("service = %+v, %v", svc, err)
+	}
+	if err := s.UnlinkService(ctx, "db", "web"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UnlinkService(ctx, "db", "web"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unlinked twice: %v", err)
+	}
+	if err := s.DeleteService(ctx, "db"); err != nil {
+		t.Fatal(err)
+	}
+	if svcs, err := s.ListServices(ctx); err != nil || len(svcs) != 0 {
+		t.Fatalf("services = %v, %v", svcs, err)
+	}
+}
