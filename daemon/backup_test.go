@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +13,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/xcloud-dev/xcloud/daemon/backup"
+	"github.com/xcloud-dev/xcloud/daemon/podman"
+	"github.com/xcloud-dev/xcloud/store"
 )
 
 func gitIn(t *testing.T, dir string, args ...string) string {
@@ -116,5 +122,87 @@ func TestPruneBackups(t *testing.T) {
 	want := []string{"notes.txt", "xcloud-1700000000-v9.db", "xcloud-backup-20260103T030000Z.tar.zst", "xcloud-backup-20260104T030000Z.tar.zst"}
 	if !slices.Equal(left, want) {
 		t.Fatalf("left %v, want %v", left, want)
+	}
+}
+
+// archiveRuntime is the fake runtime with one volume of this install,
+// whose export (tar in a helper container) writes a known tar.
+type archiveRuntime struct {
+	*fakeRuntime
+	specs []podman.ContainerSpec
+}
+
+func (a *archiveRuntime) ListVolumes(context.Context, map[string]string) ([]podman.VolumeInfo, error) {
+	return []podman.VolumeInfo{{Name: "xcloud-test-data", Labels: map[string]string{"xcloud.managed": "true", "xcloud.instance": "test", "xcloud.volume": "data"}}}, nil
+}
+
+func (a *archiveRuntime) RunAttached(_ context.Context, cs podman.ContainerSpec, _ podman.Stdio) (int, error) {
+	a.specs = append(a.specs, cs)
+	for _, m := range cs.Mounts {
+		if m.Path == "/x" {
+			return 0, os.WriteFile(filepath.Join(m.HostDir, "data.tar"), []byte("volume tar"), 0o600)
+		}
+	}
+	return 2, nil
+}
+
+// Backup archives the database, the app's repository, its volume (read
+// only, by tar with numeric owners) and, asked, the key; the archive
+// reads back whole, and the run is an event.
+func TestBackupEngine(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	ctx := context.Background()
+	st := newAppsStore(t, "web")
+	rt := &archiveRuntime{fakeRuntime: newFakeRuntime(t)}
+	e := newEngine(t, st, rt.fakeRuntime)
+	e.d.rt = rt
+	dir := t.TempDir()
+	key := filepath.Join(dir, "secret.key")
+	if err := os.WriteFile(key, bytes.Repeat([]byte{7}, 32), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.d.opts.Backup = BackupOptions{KeyFile: key, StagingDir: filepath.Join(dir, "staging")}
+	e.d.opts.Version = "test"
+	gitIn(t, dir, "init", "-q", "--bare", filepath.Join(e.d.opts.ReposDir, "web.git"))
+
+	var buf bytes.Buffer
+	res, err := e.d.Backup(ctx, &buf, BackupRequest{WithKey: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Bytes != int64(buf.Len()) {
+		t.Errorf("Bytes = %d, wrote %d", res.Bytes, buf.Len())
+	}
+	out := t.TempDir()
+	m, err := backup.Extract(&buf, out, store.SchemaVersion())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(m.Apps, []string{"web"}) || len(m.Volumes) != 1 || m.Volumes[0].Name != "data" || !m.WithKey || m.Version != "test" {
+		t.Fatalf("manifest: %+v", m)
+	}
+	for _, p := range []string{backup.DatabaseName, "repos/web.git/HEAD", backup.VolumeFile("data"), backup.KeyName} {
+		if _, err := os.Stat(filepath.Join(out, p)); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	if len(rt.specs) != 1 {
+		t.Fatalf("helper containers: %+v", rt.specs)
+	}
+	cs := rt.specs[0]
+	if !slices.Contains(cs.Command, "--numeric-owner") || cs.Mounts[0].Volume != "xcloud-test-data" || !cs.Mounts[0].ReadOnly || cs.Labels["xcloud.oneoff"] == "" {
+		t.Errorf("export container: %+v", cs)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "staging")); len(entries) != 0 {
+		t.Errorf("staging left %v", entries)
+	}
+	evs, err := st.ListEvents(ctx, "", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(evs, func(ev store.Event) bool { return ev.Type == store.EventBackupSucceeded }); i < 0 {
+		t.Errorf("no backup:succeeded in %+v", evs)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 )
@@ -69,5 +70,5 @@ func OpenSnapshot(ctx context.Context, path string) (*Store, int, error) {
 	}
 	// Both handles are the one read-only pool: writes fail with SQLite's
 	// read-only error.
-	return &Store{w: db, r: db, log: nil, onEvent: nil}, version, nil
+	return &Store{w: db, r: db, log: slog.New(slog.DiscardHandler)}, version, nil
 }

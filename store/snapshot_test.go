@@ -60,7 +60,7 @@ func TestSnapshotDuringWrites(t *testing.T) {
 		if _, err := snap.CreateApp(ctx, "nope"); err == nil {
 			t.Fatal("a snapshot took a write")
 		}
-		if err := snap.r.Close(); err != nil {
+		if err := snap.Close(); err != nil {
 			t.Fatal(err)
 		}
 	}
