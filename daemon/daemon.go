@@ -147,6 +147,8 @@ type Options struct {
 	SSHAddr string
 
 	Backup BackupOptions // backups of the whole node (backup.go)
+
+	Services ServiceOptions // database services (services.go)
 }
 
 // Daemon is the lifecycle engine.
@@ -295,6 +297,7 @@ func (d *Daemon) Open(ctx context.Context) error {
 		d.trimMemory(d.bgctx)
 	}()
 	d.startBackups()
+	d.startServices()
 	return nil
 }
 

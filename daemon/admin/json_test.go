@@ -75,6 +75,9 @@ func newJSONDoor(t *testing.T) *door {
 	if err := st.AddDomain(ctx, "web", "shop.example.com"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := st.CreateService(ctx, store.Service{Name: "db", Type: store.ServicePostgres, Password: []byte("sealed")}); err != nil {
+		t.Fatal(err)
+	}
 	d := newDoor(daemon.Options{Store: st, Runtime: listRuntime{}, Router: &fakeRouter{}, BaseDomain: "xcloud.test",
 		Instance: "test", SSHAddr: "xcloud.test:2222", Version: "1.2.3", Secrets: testBox(t)}, "")
 	d.Admin.WithTokens(perm.NewTokens(st), "https://xcloud.test/")
@@ -108,6 +111,9 @@ var jsonArgs = map[string][]string{
 	"storage":       {"web"},
 	"storage:list":  nil,
 	"deploy:report": {"web"},
+	"services":      nil,
+	"services:list": nil,
+	"services:info": {"db"},
 }
 
 // TestJSONEveryCommand runs every command whose usage offers --json and

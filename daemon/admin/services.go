@@ -1,0 +1,212 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/xcloud-dev/xcloud/daemon"
+	"github.com/xcloud-dev/xcloud/daemon/config"
+	"github.com/xcloud-dev/xcloud/daemon/podman"
+)
+
+// serviceCommands are the services:* commands. All need an admin key: a
+// service holds data of every app linked to it.
+func serviceCommands() []command {
+	const services = "Services (PostgreSQL, Redis)"
+	return []command{
+		{name: "services:create", group: services, usage: "services:create postgres|redis NAME [--memory SIZE]", help: "start a database service with its data on a volume (memory default 256m)", example: "services:create postgres db", opts: []string{"--memory"}, admin: true, access: accessAdmin, run: (*Admin).cmdServicesCreate},
+		{name: "services:list", group: services, usage: "services:list [--json]", help: "list services with their status and linked apps", admin: true, access: accessAdmin, run: (*Admin).cmdServices},
+		{name: "services", group: services, usage: "services [--json]", help: "the same as services:list", admin: true, access: accessAdmin, run: (*Admin).cmdServices},
+		{name: "services:info", group: services, usage: "services:info NAME [--json]", help: "show a service's version, status, host, linked apps, volume size and last backup", example: "services:info db", admin: true, access: accessAdmin, run: (*Admin).cmdServicesInfo},
+		{name: "services:link", group: services, usage: "services:link NAME APP", help: "give APP the service's URL (DATABASE_URL, REDIS_URL) and reach to it; restarts APP without downtime", example: "services:link db hello", admin: true, access: accessAdmin, run: (*Admin).cmdServicesLink},
+		{name: "services:unlink", group: services, usage: "services:unlink NAME APP", help: "unset the app's URL var and take the service off the app's network", example: "services:unlink db hello", admin: true, access: accessAdmin, run: (*Admin).cmdServicesUnlink},
+		{name: "services:logs", group: services, usage: "services:logs NAME [-f] [-n N]", help: "the service's output; -f follows it", example: "services:logs db -n 50", flags: []string{"-f"}, opts: []string{"-n"}, admin: true, access: accessAdmin, run: (*Admin).cmdServicesLogs},
+		{name: "services:connect", group: services, usage: "services:connect NAME", help: "open psql or valkey-cli on the service (ssh -t: a terminal)", example: "services:connect db", admin: true, access: accessAdmin, run: (*Admin).cmdServicesConnect},
+		{name: "services:restart", group: services, usage: "services:restart NAME", help: "restart the service and wait until it answers", example: "services:restart db", admin: true, access: accessAdmin, run: (*Admin).cmdServicesRestart},
+		{name: "services:backup", group: services, usage: "services:backup NAME > FILE", help: "stream a dump to stdout (pg_dump -Fc; Redis: an RDB file)", example: "services:backup db > db.dump", admin: true, access: accessAdmin, run: (*Admin).cmdServicesBackup},
+		{name: "services:restore", group: services, usage: "services:restore NAME [-] < FILE", help: "replace the data with a dump from stdin; one of another kind or truncated is refused, data unchanged", example: "services:restore db < db.dump", flags: []string{"-"}, admin: true, access: accessAdmin, run: (*Admin).cmdServicesRestore},
+		{name: "services:destroy", group: services, usage: "services:destroy NAME --force", help: "delete the service and its data (refused while linked)", example: "services:destroy db --force", flags: []string{"--force"}, admin: true, access: accessAdmin, run: (*Admin).cmdServicesDestroy},
+	}
+}
+
+func (a *Admin) cmdServicesCreate(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 2); err != nil {
+		return err
+	}
+	req := daemon.CreateServiceRequest{Type: c.args[0], Name: c.args[1]}
+	if v := lastOpt(c, "--memory"); v != "" {
+		n, err := config.ParseSize(v)
+		if err != nil || n == 0 {
+			return usageError{fmt.Sprintf("--memory %s: want a size like 256m or 1g", v)}
+		}
+		req.MemoryBytes = n
+	}
+	_, err := a.eng.CreateService(ctx, req, c.out)
+	return err
+}
+
+func (a *Admin) cmdServices(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 0); err != nil {
+		return err
+	}
+	svcs, err := a.eng.Services(ctx)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return writeJSON(c.out, svcs)
+	}
+	if len(svcs) == 0 {
+		fmt.Fprintln(c.out, "No services (services:create postgres NAME makes one)")
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tTYPE\tSTATUS\tMEMORY\tLINKED APPS")
+	for _, s := range svcs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Type, s.Status, sizeOf(s.MemoryBytes), linkedApps(s))
+	}
+	return tw.Flush()
+}
+
+func linkedApps(s daemon.ServiceInfo) string {
+	if len(s.Links) == 0 {
+		return "-"
+	}
+	apps := make([]string, 0, len(s.Links))
+	for _, l := range s.Links {
+		apps = append(apps, l.App+" ("+l.Var+")")
+	}
+	return strings.Join(apps, ", ")
+}
+
+func (a *Admin) cmdServicesInfo(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	s, err := a.eng.ServiceInfo(ctx, c.args[0])
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return writeJSON(c.out, s)
+	}
+	backup := "never"
+	if !s.LastBackupAt.IsZero() {
+		backup = s.LastBackupAt.Local().Format(time.DateTime)
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	for _, row := range [][2]string{
+		{"Name", s.Name}, {"Type", s.Type}, {"Version", s.Version}, {"Status", s.Status},
+		{"Host", fmt.Sprintf("%s:%d (from linked apps only)", s.Host, s.Port)},
+		{"Linked apps", linkedApps(s)}, {"Memory", sizeOf(s.MemoryBytes)},
+		{"Volume", fmt.Sprintf("%s (%s)", s.Volume, sizeOf(s.VolumeBytes))},
+		{"Last backup", backup}, {"Created", s.CreatedAt.Local().Format(time.DateTime)},
+	} {
+		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
+	}
+	return tw.Flush()
+}
+
+func (a *Admin) cmdServicesLink(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 2); err != nil {
+		return err
+	}
+	l, err := a.eng.LinkService(ctx, c.args[0], c.args[1], c.out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "Linked %s to %s: %s is set, and %s reaches it at host %s\n", l.Service, l.App, l.Var, l.App, l.Service)
+	return nil
+}
+
+func (a *Admin) cmdServicesUnlink(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 2); err != nil {
+		return err
+	}
+	return a.eng.UnlinkService(ctx, c.args[0], c.args[1], c.out)
+}
+
+func (a *Admin) cmdServicesLogs(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	n := 100
+	if v := lastOpt(c, "-n"); v != "" {
+		if _, err := fmt.Sscanf(v, "%d", &n); err != nil || n < 0 || n > 100000 {
+			return usageError{fmt.Sprintf("-n %s: want a number of lines from 0 to 100000", v)}
+		}
+	}
+	return a.eng.ServiceLogs(ctx, c.args[0], n, c.flags["-f"], c.out)
+}
+
+func (a *Admin) cmdServicesConnect(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	stdio := podman.Stdio{In: c.in, Out: c.out, Err: c.err, TTY: c.stdio.PTY}
+	if c.stdio.PTY {
+		stdio.Size = podman.TermSize{Cols: c.stdio.Size.Cols, Rows: c.stdio.Size.Rows}
+		sizes := make(chan podman.TermSize)
+		stdio.Resize = sizes
+		rctx, cancel := context.WithCancel(ctx)
+		resized := make(chan struct{})
+		go func() {
+			defer close(resized)
+			for {
+				select {
+				case <-rctx.Done():
+					return
+				case w := <-c.stdio.Resize:
+					select {
+					case sizes <- podman.TermSize{Cols: w.Cols, Rows: w.Rows}:
+					case <-rctx.Done():
+						return
+					}
+				}
+			}
+		}()
+		defer func() { cancel(); <-resized }()
+	}
+	code, err := a.eng.ConnectService(ctx, c.args[0], c.stdio.Term, stdio)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exitStatus(code)
+	}
+	return nil
+}
+
+func (a *Admin) cmdServicesRestart(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	return a.eng.RestartService(ctx, c.args[0], c.out)
+}
+
+func (a *Admin) cmdServicesBackup(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	return a.eng.BackupService(ctx, c.args[0], c.out)
+}
+
+func (a *Admin) cmdServicesRestore(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil { // "-", stdin, is the only source
+		return err
+	}
+	return a.eng.RestoreService(ctx, c.args[0], c.in, c.out)
+}
+
+func (a *Admin) cmdServicesDestroy(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	if !c.flags["--force"] {
+		return usageError{fmt.Sprintf("this deletes service %s and its data; repeat with --force", c.args[0])}
+	}
+	return a.eng.DestroyService(ctx, c.args[0], c.out)
+}

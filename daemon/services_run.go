@@ -1,0 +1,172 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/xcloud-dev/xcloud/daemon/podman"
+	"github.com/xcloud-dev/xcloud/store"
+)
+
+// startServices brings every service up in the background (making the
+// containers a lost or restored node lacks, and rejoining the networks of
+// linked apps), then restarts those that crash, with the apps' backoff,
+// until Close.
+func (d *Daemon) startServices() {
+	rt, err := d.svcRT()
+	if err != nil {
+		return // a runtime without services (tests): nothing runs
+	}
+	d.bg.Add(1)
+	go func() {
+		defer d.bg.Done()
+		if err := d.reconcileServices(d.bgctx, rt); err != nil && d.bgctx.Err() == nil {
+			d.log.Error("reconcile services", "err", err)
+		}
+		d.superviseServices(d.bgctx)
+	}()
+}
+
+// reconcileServices makes service containers match the store: each
+// service runs, answers and is on its linked apps' networks; containers of
+// services the store does not know are removed (their volumes stay: the
+// store may be an older copy).
+func (d *Daemon) reconcileServices(ctx context.Context, rt serviceRuntime) error {
+	svcs, err := d.store.ListServices(ctx)
+	if err != nil {
+		return err
+	}
+	all, err := d.rt.List(ctx, map[string]string{labelInstance: d.opts.Instance, labelRole: roleService})
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, s := range svcs {
+		known[s.Name] = true
+	}
+	for _, c := range all {
+		if !known[c.Labels[labelService]] {
+			d.log.Info("removing the container of an unknown service", "container", c.Name)
+			d.sup.forget(c.ID)
+			if err := d.rt.Remove(ctx, c.ID); err != nil {
+				d.log.Warn("remove service container", "container", c.Name, "err", err)
+			}
+		}
+	}
+	// Leftover connect containers (a daemon killed mid-session).
+	if olds, err := d.rt.List(ctx, map[string]string{labelInstance: d.opts.Instance, labelRole: roleServiceOneOff}); err == nil {
+		for _, c := range olds {
+			_ = d.rt.Remove(ctx, c.ID)
+		}
+	}
+	for _, svc := range svcs {
+		id, err := d.ensureService(ctx, rt, svc)
+		if err == nil {
+			err = d.waitService(ctx, rt, svc, id)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			d.log.Error("service not running after reconcile", "service", svc.Name, "err", err)
+		}
+	}
+	return nil
+}
+
+// ensureService starts the service's container, making it (with network
+// and volume) when missing, and joins it to its linked apps' networks. It
+// returns the container's ID.
+func (d *Daemon) ensureService(ctx context.Context, rt serviceRuntime, svc store.Service) (string, error) {
+	c, ok, err := d.serviceContainer(ctx, svc.Name)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case !ok:
+		password, err := d.servicePassword(svc)
+		if err != nil {
+			return "", err
+		}
+		d.log.Info("starting service", "service", svc.Name)
+		if c, err = d.startServiceContainer(ctx, rt, svc, password); err != nil {
+			return "", err
+		}
+	case !c.Running:
+		if c, err = d.rt.Start(ctx, c.ID); err != nil {
+			return "", fmt.Errorf("start service %s: %w", svc.Name, err)
+		}
+	}
+	links, err := d.store.ServiceLinks(ctx, svc.Name)
+	if err != nil {
+		return c.ID, err
+	}
+	for _, l := range links {
+		network, err := d.ensureAppNetwork(ctx, l.App)
+		if err == nil {
+			err = rt.ConnectNetwork(ctx, network, c.ID, []string{svc.Name})
+		}
+		if err != nil {
+			return c.ID, fmt.Errorf("rejoin %s's network: %w", l.App, err)
+		}
+	}
+	return c.ID, nil
+}
+
+// superviseServices restarts crashed service containers until ctx ends.
+func (d *Daemon) superviseServices(ctx context.Context) {
+	backoff := time.Second
+	labels := map[string]string{labelInstance: d.opts.Instance, labelRole: roleService}
+	for ctx.Err() == nil {
+		err := d.rt.WatchDeaths(ctx, labels, func(death podman.Death) { d.onServiceDeath(ctx, death) })
+		if ctx.Err() != nil {
+			return
+		}
+		d.log.Warn("service events interrupted; reconnecting", "err", err, "in", backoff)
+		if sleepCtx(ctx, backoff) != nil {
+			return
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
+
+func (d *Daemon) onServiceDeath(ctx context.Context, death podman.Death) {
+	name := death.Labels[labelService]
+	if name == "" || death.Labels[labelRole] != roleService {
+		return
+	}
+	if _, err := d.store.GetService(ctx, name); err != nil {
+		return // destroyed
+	}
+	delay, n, ok := d.sup.crashed(death.ID, death.ExitCode, time.Now())
+	if !ok {
+		return
+	}
+	d.log.Warn("service crashed", "service", name, "exit", death.ExitCode, "restart_in", delay)
+	if _, err := d.store.AddEvent(ctx, store.Event{Type: store.EventServiceCrashed,
+		Message: fmt.Sprintf("service %s exited with status %d; restart #%d in %s", name, death.ExitCode, n, delay),
+		Data:    map[string]any{"service": name, "exit_code": death.ExitCode, "restarts": n}}); err != nil {
+		d.log.Error("record service crash", "err", err)
+	}
+	d.bg.Add(1)
+	go func() {
+		defer d.bg.Done()
+		if sleepCtx(ctx, delay) != nil || d.sup.isExpected(death.ID) {
+			return
+		}
+		if _, err := d.rt.Start(ctx, death.ID); err != nil {
+			d.log.Error("restart crashed service", "service", name, "err", err)
+			return
+		}
+		d.sup.restarted(death.ID, time.Now())
+	}()
+}
+
+// unexpect ends a deliberate stop of a container that runs on (a
+// restarted service): crashes count again.
+func (s *supervisor) unexpect(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.expected, id)
+}
