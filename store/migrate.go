@@ -14,7 +14,7 @@ import (
 // the database from user_version i to i+1. Append new steps; never edit or
 // reorder shipped ones.
 func schemaMigrations() []string {
-	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10, schemaV11}
+	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10, schemaV11, schemaV12}
 }
 
 // schemaV1 is the initial schema. Child tables reference apps(name) so that
@@ -314,4 +314,50 @@ CREATE TABLE service_links (
 	UNIQUE (app, var)
 );
 CREATE INDEX service_links_app ON service_links (app);
+`
+
+// schemaV12 adds GitOps and previews: an app's git:sync source (URL, ref,
+// polling), its deploy key (private half sealed by the daemon) and the
+// remote's host key trusted on first use, its webhook secret (sealed), the
+// webhook deliveries seen (replay protection), which apps take preview
+// pushes with their sealed config overrides, and each preview app's parent
+// and branch.
+const schemaV12 = `
+CREATE TABLE git_syncs (
+	app            TEXT    PRIMARY KEY REFERENCES apps(name) ON DELETE CASCADE ON UPDATE CASCADE,
+	url            TEXT    NOT NULL DEFAULT '',
+	ref            TEXT    NOT NULL DEFAULT '',
+	auto           INTEGER NOT NULL DEFAULT 0,
+	interval_ns    INTEGER NOT NULL DEFAULT 0,
+	deploy_key     BLOB,
+	public_key     TEXT    NOT NULL DEFAULT '',
+	known_host     TEXT    NOT NULL DEFAULT '',
+	webhook_secret BLOB,
+	last_sha       TEXT    NOT NULL DEFAULT '',
+	last_sync_at   INTEGER NOT NULL DEFAULT 0,
+	last_error     TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX git_syncs_auto ON git_syncs (auto) WHERE auto = 1;
+
+CREATE TABLE webhook_deliveries (
+	app         TEXT    NOT NULL REFERENCES apps(name) ON DELETE CASCADE ON UPDATE CASCADE,
+	delivery    TEXT    NOT NULL,
+	received_at INTEGER NOT NULL,
+	PRIMARY KEY (app, delivery)
+);
+CREATE INDEX webhook_deliveries_at ON webhook_deliveries (received_at);
+
+CREATE TABLE preview_parents (
+	app       TEXT    PRIMARY KEY REFERENCES apps(name) ON DELETE CASCADE ON UPDATE CASCADE,
+	overrides BLOB
+);
+
+CREATE TABLE previews (
+	app        TEXT    PRIMARY KEY REFERENCES apps(name) ON DELETE CASCADE ON UPDATE CASCADE,
+	parent     TEXT    NOT NULL,
+	branch     TEXT    NOT NULL,
+	created_at INTEGER NOT NULL,
+	pushed_at  INTEGER NOT NULL,
+	UNIQUE (parent, branch)
+);
 `
