@@ -34,7 +34,7 @@ f=$(mktemp)
 trap 'rm -f "$f"' EXIT
 cat > "$f"
 if ! pg_restore --list "$f" >/dev/null 2>&1; then
-	echo "not a PostgreSQL dump made by pg_dump -Fc (services:backup): nothing changed" >&2
+	echo "not a whole PostgreSQL dump made by pg_dump -Fc (truncated, or of another kind?): nothing changed" >&2
 	exit 3
 fi
 dropdb -U postgres --if-exists xcloud_restore && createdb -U postgres xcloud_restore || exit 1
