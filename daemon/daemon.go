@@ -127,6 +127,8 @@ type Options struct {
 	CronMinInterval time.Duration
 	// Observer receives measurements (metrics); nil means none.
 	Observer Observer
+	// Previews bounds preview apps from branches (previews.go).
+	Previews PreviewOptions
 	// PauseAt names a step to block at ("build", "after-start",
 	// "after-route" of a deploy, "destroy" after the database part of
 	// apps:destroy): a test hook for killing the daemon at that point.
@@ -165,6 +167,7 @@ type Daemon struct {
 	feeds  *deployFeeds // running deploys' output, for FollowDeploy
 	obs    Observer
 	cron   *scheduler
+	gitops *gitOps            // git:sync's repository locks and poller (gitops.go)
 	bgctx  context.Context    // lives until Close: background work hangs off it
 	cancel context.CancelFunc // stops background work
 	bg     sync.WaitGroup     // background goroutines
@@ -215,6 +218,7 @@ func New(opts Options) *Daemon {
 		sup:       newSupervisor(),
 		logs:      newLogHub(opts.LogsDir, opts.LogsMaxBytes),
 		feeds:     newDeployFeeds(),
+		gitops:    newGitOps(),
 		obs:       opts.Observer,
 		appLocks:  map[string]*sync.Mutex{},
 		upstreams: map[string][]string{},
@@ -271,6 +275,7 @@ func (d *Daemon) Open(ctx context.Context) error {
 		return err
 	}
 	d.cron.cron.Start()
+	d.startGitOps()
 	// Bringing every app to its scale takes as long as the slowest app takes
 	// to answer its health check: it runs behind the routes just installed,
 	// while the daemon already accepts pushes and commands.

@@ -63,6 +63,14 @@ type Backend interface {
 	Deploy(ctx context.Context, p Push, out io.Writer) error
 }
 
+// RepoLocker is implemented by a Backend that also writes apps'
+// repositories itself (a sync from a repository elsewhere): a push holds
+// the app's repository from before receive-pack until its deploy ends, so
+// each waits for the other. waiting is called when the lock is busy.
+type RepoLocker interface {
+	LockRepo(ctx context.Context, app string, waiting func()) (unlock func(), err error)
+}
+
 // Stdio is the I/O of a command session.
 type Stdio struct {
 	// In is the session's input.

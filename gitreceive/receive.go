@@ -37,6 +37,15 @@ func (ss *session) receive() int {
 		return ss.fail("cancelled while waiting for another push")
 	}
 	defer unlock()
+	if rl, ok := ss.srv.cfg.Backend.(RepoLocker); ok {
+		unlockRepo, err := rl.LockRepo(ss.ctx, app, func() {
+			fmt.Fprintf(errw, "-----> Waiting for a sync of %s to finish...\n", app)
+		})
+		if err != nil {
+			return ss.fail("cancelled while waiting for a sync")
+		}
+		defer unlockRepo()
+	}
 
 	exists, err := ss.srv.cfg.Backend.AppExists(ss.ctx, app)
 	if err != nil {

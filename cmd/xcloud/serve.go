@@ -244,6 +244,7 @@ func frontDoor(cfg config.Config, d *daemon.Daemon, tokens *access.Tokens, st *s
 		AuthFailureWindow: cfg.SSH.AuthFailureWindow.Duration,
 		AuthFailureBan:    cfg.SSH.AuthFailureBan.Duration,
 	}))
+	mux.Handle(daemon.WebhookPath, d.WebhookHandler()) // forges' signed push events (git:webhook)
 	// The dashboard: sessions opened with the same tokens, failed
 	// sign-ins counted by the address the proxy forwards.
 	mux.Handle("/", web.New(web.Options{

@@ -135,7 +135,9 @@ func commands() []command {
 		{name: "cron:log", group: cron, usage: "cron:log APP [RUN]", help: "print a cron run's output (default: the latest run)", example: "cron:log hello", app: true, access: accessRead, run: (*Admin).cmdCronLog},
 		{name: "logs", group: logs, usage: "logs APP [-f] [-n N] [--type TYPE] [--json]", help: "the app's output with process and time; -f follows across restarts and deploys; -f --json prints one JSON object a line", example: "logs hello -n 50 --type web", app: true, flags: []string{"-f"}, opts: []string{"-n", "--type"}, access: accessRead, run: (*Admin).cmdLogs},
 		{name: "events", group: logs, usage: "events [APP] [-f] [-n N] [--json]", help: "stored events, oldest first (all apps: admin); -f follows; -f --json prints one JSON object a line", example: "events hello -n 20", flags: []string{"-f"}, opts: []string{"-n"}, accessFn: eventsAccess, run: (*Admin).cmdEvents},
-	}, append(append(tokenCommands(), storageCommands()...), serviceCommands()...)...)
+	}, slices.Concat(tokenCommands(), storageCommands(), serviceCommands(),
+		gitopsCommands(),
+	)...)
 }
 
 // takesJSON reports whether the command prints JSON with --json: its usage
