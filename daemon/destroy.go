@@ -112,6 +112,7 @@ func (d *Daemon) removeRemains(ctx context.Context, app string) (remains, error)
 	if gone.images, err = d.removeImages(ctx, app); err != nil {
 		errs = append(errs, err)
 	}
+	d.leaveAppNetwork(ctx, app) // linked services; their links went with the app's rows
 	if err := d.removeAppNetwork(ctx, app); err != nil {
 		errs = append(errs, err) // a new app of the same name must not inherit it
 	}

@@ -422,12 +422,30 @@ func (d *Daemon) ServiceInfo(ctx context.Context, name string) (ServiceInfo, err
 		return ServiceInfo{}, err
 	}
 	info := d.serviceInfo(ctx, svc, links)
-	if sizes, err := d.rt.VolumeSizes(ctx); err == nil {
-		if n, ok := sizes[info.Volume]; ok {
-			info.VolumeBytes = n
+	info.VolumeBytes = d.serviceVolumeSize(ctx, info.Volume)
+	return info, nil
+}
+
+// serviceVolumeSize measures a volume, -1 when it cannot. The runtime
+// measures one volume (VolumeSize) or all at once (VolumeSizes).
+func (d *Daemon) serviceVolumeSize(ctx context.Context, volume string) int64 {
+	switch rt := any(d.rt).(type) {
+	case interface {
+		VolumeSize(ctx context.Context, name string) (int64, error)
+	}:
+		if n, err := rt.VolumeSize(ctx, volume); err == nil {
+			return n
+		}
+	case interface {
+		VolumeSizes(ctx context.Context) (map[string]int64, error)
+	}:
+		if sizes, err := rt.VolumeSizes(ctx); err == nil {
+			if n, ok := sizes[volume]; ok {
+				return n
+			}
 		}
 	}
-	return info, nil
+	return -1
 }
 
 func (d *Daemon) serviceInfo(ctx context.Context, svc store.Service, all []store.ServiceLink) ServiceInfo {

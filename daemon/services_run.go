@@ -170,3 +170,23 @@ func (s *supervisor) unexpect(id string) {
 	defer s.mu.Unlock()
 	delete(s.expected, id)
 }
+
+// leaveAppNetwork takes every service off the network of app, which is
+// being destroyed: Podman refuses to remove a network a container is on.
+func (d *Daemon) leaveAppNetwork(ctx context.Context, app string) {
+	rt, err := d.svcRT()
+	if err != nil {
+		return
+	}
+	cs, err := d.rt.List(ctx, map[string]string{labelInstance: d.opts.Instance, labelRole: roleService})
+	if err != nil {
+		d.log.Warn("list services", "err", err)
+		return
+	}
+	network := d.appNetwork(app)
+	for _, c := range cs {
+		if err := rt.DisconnectNetwork(ctx, network, c.ID); err != nil {
+			d.log.Warn("take service off a destroyed app's network", "service", c.Labels[labelService], "app", app, "err", err)
+		}
+	}
+}

@@ -108,6 +108,8 @@ func (f *serviceRuntimeFake) VolumeSizes(context.Context) (map[string]int64, err
 	return map[string]int64{}, nil
 }
 
+func (f *serviceRuntimeFake) VolumeSize(context.Context, string) (int64, error) { return 0, nil }
+
 func newServiceEngine(t *testing.T, apps ...string) (*Daemon, *serviceRuntimeFake, *store.Store) {
 	t.Helper()
 	st := newAppsStore(t, apps...)
