@@ -19,6 +19,7 @@ var binaryCommands = []client.Command{
 	{Name: "init", Help: "scaffold a ready-to-push app from a template"},
 	{Name: "daemon", Help: "run the daemon"},
 	{Name: "stack", Help: "build the stack images"},
+	{Name: "restore", Help: "bring back what backup archived (daemon stopped)"},
 	{Name: "version", Help: "print version, commit and Go version"},
 	{Name: "help", Help: "list commands"},
 }
