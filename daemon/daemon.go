@@ -67,11 +67,12 @@ type Runtime interface {
 	// ImageConfigOf and Commit keep what app.json's predeploy writes.
 	ImageConfigOf(ctx context.Context, ref string) (podman.ImageConfig, error)
 	Commit(ctx context.Context, id string, base podman.ImageConfig, hide, clear []string) (string, error)
-	// EnsureVolume, ListVolumes, RemoveVolume and VolumeSizes keep apps'
-	// persistent storage (volumes.go).
+	// EnsureVolume, ListVolumes, RemoveVolume, VolumeSize and VolumeSizes
+	// keep apps' persistent storage (volumes.go).
 	EnsureVolume(ctx context.Context, name string, labels map[string]string) error
 	ListVolumes(ctx context.Context, labels map[string]string) ([]podman.VolumeInfo, error)
 	RemoveVolume(ctx context.Context, name string) error
+	VolumeSize(ctx context.Context, name string) (int64, error)
 	VolumeSizes(ctx context.Context) (map[string]int64, error)
 }
 

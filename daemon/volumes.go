@@ -107,18 +107,23 @@ func (d *Daemon) VolumesMeasured(ctx context.Context) ([]Volume, error) {
 	if err != nil {
 		return nil, err
 	}
-	sizes, err := d.rt.VolumeSizes(ctx)
-	if err != nil {
-		// The listing is still worth having.
-		d.log.Warn("measure volumes", "err", err)
-		return vs, nil
-	}
 	for i := range vs {
-		if n, ok := sizes[vs[i].Podman]; ok {
-			vs[i].Size = n
+		if !vs[i].Missing {
+			vs[i].Size = d.volumeSize(ctx, vs[i].Name)
 		}
 	}
 	return vs, nil
+}
+
+// volumeSize is the bytes the named volume holds, -1 when unknown: a
+// listing is still worth having without it.
+func (d *Daemon) volumeSize(ctx context.Context, name string) int64 {
+	n, err := d.rt.VolumeSize(ctx, d.PodmanVolume(name))
+	if err != nil {
+		d.log.Warn("measure volume", "volume", name, "err", err)
+		return -1
+	}
+	return n
 }
 
 // MountInfo is one of an app's mounts with what its source holds.
@@ -136,17 +141,10 @@ func (d *Daemon) Storage(ctx context.Context, app string) ([]MountInfo, error) {
 		return nil, err
 	}
 	out := make([]MountInfo, 0, len(ms))
-	var sizes map[string]int64
 	for _, m := range ms {
-		if m.Volume != "" && sizes == nil {
-			if sizes, err = d.rt.VolumeSizes(ctx); err != nil {
-				d.log.Warn("measure volumes", "err", err)
-				sizes = map[string]int64{}
-			}
-		}
 		size := int64(-1)
-		if n, ok := sizes[d.PodmanVolume(m.Volume)]; ok && m.Volume != "" {
-			size = n
+		if m.Volume != "" {
+			size = d.volumeSize(ctx, m.Volume)
 		}
 		out = append(out, MountInfo{Mount: m, Size: size})
 	}

@@ -88,14 +88,13 @@ func (v *volumeRuntime) RemoveVolume(_ context.Context, name string) error {
 	return nil
 }
 
-func (v *volumeRuntime) VolumeSizes(context.Context) (map[string]int64, error) {
+func (v *volumeRuntime) VolumeSize(_ context.Context, name string) (int64, error) {
 	v.vmu.Lock()
 	defer v.vmu.Unlock()
-	out := map[string]int64{}
-	for n := range v.volumes {
-		out[n] = 4096
+	if _, ok := v.volumes[name]; !ok {
+		return -1, errors.New("no such volume")
 	}
-	return out, nil
+	return 4096, nil
 }
 
 func (v *volumeRuntime) ranSpecs() []podman.ContainerSpec {

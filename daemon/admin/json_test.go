@@ -39,6 +39,8 @@ func (listRuntime) ListVolumes(context.Context, map[string]string) ([]podman.Vol
 
 func (listRuntime) VolumeSizes(context.Context) (map[string]int64, error) { return nil, nil }
 
+func (listRuntime) VolumeSize(context.Context, string) (int64, error) { return -1, nil }
+
 func (listRuntime) ListImages(context.Context, map[string]string, bool) ([]podman.ImageInfo, error) {
 	return nil, nil
 }
@@ -96,6 +98,7 @@ var jsonArgs = map[string][]string{
 	"version":       nil,
 	"apps:list":     nil,
 	"apps:info":     {"web"},
+	"previews":      {"web"},
 	"releases":      {"web"},
 	"builds":        {"web"},
 	"ps":            {"web"},

@@ -2,8 +2,11 @@ package podman
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -35,8 +38,18 @@ type VolumeInfo struct {
 // first container that mounts it, so an image's unprivileged user can
 // write to it, rootless or not.
 func (c *Client) EnsureVolume(ctx context.Context, name string, labels map[string]string) error {
-	_, err := volumes.Create(c.ctx(ctx), types.VolumeCreateOptions{Name: name, Labels: labels, IgnoreIfExists: true}, nil)
-	if err != nil && !isStatus(err, http.StatusConflict) {
+	cctx := c.ctx(ctx)
+	// A 4.3 service ignores ignoreIfExist and answers 500: ask first.
+	if ok, err := volumes.Exists(cctx, name, nil); err != nil {
+		return fmt.Errorf("check volume %s: %w", name, err)
+	} else if ok {
+		return nil
+	}
+	_, err := volumes.Create(cctx, types.VolumeCreateOptions{Name: name, Labels: labels}, nil)
+	if err != nil {
+		if ok, _ := volumes.Exists(cctx, name, nil); ok {
+			return nil // created meanwhile by a concurrent start
+		}
 		return fmt.Errorf("create volume %s: %w", name, err)
 	}
 	return nil
@@ -78,10 +91,54 @@ func (c *Client) RemoveVolume(ctx context.Context, name string) error {
 	return nil
 }
 
-// VolumeSizes returns the bytes each named volume holds, by name. Podman
-// measures them inside its own user namespace, where a rootless service
-// can read what the containers wrote; it measures images and containers
-// in the same call, so this is not cheap.
+// VolumeSize returns the bytes a named volume's files hold. It walks
+// the volume's directory, which a daemon beside its Podman service can
+// read (a rootless one's containers' files are readable by their owner);
+// a directory it cannot enter is left out. When the volume's directory is
+// out of reach altogether (the daemon is not the service's user) it asks
+// the service, which measures every image and container in the same call.
+func (c *Client) VolumeSize(ctx context.Context, name string) (int64, error) {
+	v, err := volumes.Inspect(c.ctx(ctx), name, nil)
+	if err != nil {
+		return -1, fmt.Errorf("inspect volume %s: %w", name, err)
+	}
+	var total int64
+	err = filepath.WalkDir(v.Mountpoint, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == v.Mountpoint {
+				return err
+			}
+			return nil // an app's private directory: not counted
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				total += info.Size()
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		return total, nil
+	}
+	if ctx.Err() != nil {
+		return -1, ctx.Err()
+	}
+	sizes, derr := c.VolumeSizes(ctx)
+	if derr != nil {
+		return -1, fmt.Errorf("measure volume %s: %w", name, errors.Join(err, derr))
+	}
+	if n, ok := sizes[name]; ok {
+		return n, nil
+	}
+	return -1, fmt.Errorf("measure volume %s: %w", name, err)
+}
+
+// VolumeSizes returns the bytes each named volume holds, by name, as the
+// service measures them (in its own user namespace); it measures images
+// and containers in the same call, so this is not cheap.
 func (c *Client) VolumeSizes(ctx context.Context) (map[string]int64, error) {
 	df, err := system.DiskUsage(c.ctx(ctx), nil)
 	if err != nil {

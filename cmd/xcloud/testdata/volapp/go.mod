@@ -1,0 +1,3 @@
+module volapp
+
+go 1.22
