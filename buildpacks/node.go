@@ -801,10 +801,11 @@ const nodePick = `const [, want, ...iv] = process.argv; let s = "";` +
 // npmVersion is the npm that builds on an installed Node.js run: the
 // stack's npm (Debian's 9.2) and npm 10 fail to resolve some starters'
 // peer dependencies (ng new's: "Cannot read properties of null (reading
-// 'edgesOut')"), which npm 11 resolves. Pinned to a release before npm
-// made dependencies' install scripts wait for approval, which would leave
-// native modules unbuilt.
-const npmVersion = "11.6.2"
+// 'edgesOut')"), and npm 11.6 some old packages' manifests (a Koa
+// starter's); 11.12.1 installs both. Later releases make dependencies'
+// install scripts wait for approval, which would leave native modules
+// unbuilt.
+const npmVersion = "11.12.1"
 
 // install writes the build-stage steps that put the asked-for Node.js in
 // /opt/node, first on PATH, before anything of the app is copied, so that
@@ -835,7 +836,7 @@ func (rt *nodeRuntime) install(w *cfWriter) {
 	w.line(" && echo \"Node.js $v: the newest release for %s, with npm %s\"", strings.ReplaceAll(rt.want, `"`, `\"`), npmVersion)
 	// npm_config_nodedir: node-gyp builds native modules against the
 	// package's headers instead of downloading them.
-	w.line("ENV PATH=/opt/node/bin:$PATH npm_config_nodedir=/opt/node")
+	w.line("ENV PATH=/opt/node/bin:$PATH npm_config_nodedir=/opt/node npm_config_update_notifier=false")
 }
 
 // intervalArgs formats the intervals for nodePick: "lo-hi", or "lo-" when

@@ -264,10 +264,12 @@ func pushLine(out, s string) string {
 }
 
 // pushFailure picks the line of a failed push that says why: the first
-// "! " line, else the last line.
+// line xcloud starts with "!", else the last line.
 func pushFailure(out string, err error) string {
-	if l := pushLine(out, "! "); l != "" {
-		return strings.TrimPrefix(l, "! ")
+	for _, l := range strings.Split(out, "\n") {
+		if l, ok := strings.CutPrefix(strings.TrimSpace(strings.TrimPrefix(l, "remote:")), "! "); ok {
+			return l
+		}
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	return fmt.Sprintf("%v: %s", err, strings.TrimSpace(strings.TrimPrefix(lines[len(lines)-1], "remote:")))
