@@ -172,7 +172,10 @@ func (s *supervisor) unexpect(id string) {
 }
 
 // leaveAppNetwork takes every service off the network of app, which is
-// being destroyed: Podman refuses to remove a network a container is on.
+// being destroyed (or renamed: the old name's remains go the same way):
+// Podman refuses to remove a network a container is on. Services then
+// join the networks of the apps linked to them, the renamed app's new one
+// among them.
 func (d *Daemon) leaveAppNetwork(ctx context.Context, app string) {
 	rt, err := d.svcRT()
 	if err != nil {
@@ -187,6 +190,26 @@ func (d *Daemon) leaveAppNetwork(ctx context.Context, app string) {
 	for _, c := range cs {
 		if err := rt.DisconnectNetwork(ctx, network, c.ID); err != nil {
 			d.log.Warn("take service off a destroyed app's network", "service", c.Labels[labelService], "app", app, "err", err)
+		}
+	}
+	// A renamed app's links now name the new app: join its network.
+	links, err := d.store.ServiceLinks(ctx, "")
+	if err != nil {
+		d.log.Warn("list service links", "err", err)
+		return
+	}
+	for _, l := range links {
+		for _, c := range cs {
+			if c.Labels[labelService] != l.Service {
+				continue
+			}
+			network, err := d.ensureAppNetwork(ctx, l.App)
+			if err == nil {
+				err = rt.ConnectNetwork(ctx, network, c.ID, []string{l.Service})
+			}
+			if err != nil {
+				d.log.Warn("join a linked app's network", "service", l.Service, "app", l.App, "err", err)
+			}
 		}
 	}
 }

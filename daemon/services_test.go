@@ -270,3 +270,28 @@ func TestServiceReconcile(t *testing.T) {
 	}
 	d.bg.Wait()
 }
+
+// TestServiceLeavesDestroyedNetwork: the network of an app going away
+// (destroyed, or the old name of a renamed one) loses its services, and a
+// link that now names the renamed app joins that app's network.
+func TestServiceLeavesDestroyedNetwork(t *testing.T) {
+	d, rt, st := newServiceEngine(t, "web")
+	ctx := context.Background()
+	if _, err := d.CreateService(ctx, CreateServiceRequest{Type: "postgres", Name: "db"}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.LinkService(ctx, "db", "web", io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	c, _, _ := d.serviceContainer(ctx, "db")
+	if err := st.RenameApp(ctx, store.Rename{Old: "web", New: "shop"}); err != nil {
+		t.Fatal(err)
+	}
+	d.leaveAppNetwork(ctx, "web")
+	if got := rt.on("xcloud-test-web", c.ID); got != nil {
+		t.Errorf("still on the old name's network: %v", got)
+	}
+	if got := rt.on("xcloud-test-shop", c.ID); !slices.Equal(got, []string{"db"}) {
+		t.Errorf("on the renamed app's network as %v", got)
+	}
+}
