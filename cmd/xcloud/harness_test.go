@@ -303,7 +303,8 @@ func (h *harness) log() string {
 	return string(b)
 }
 
-// cleanup stops the daemon and removes every container and image it made.
+// cleanup stops the daemon and removes every container, image, network and
+// volume it made.
 func (h *harness) cleanup() {
 	h.stop()
 	if h.t.Failed() {
@@ -319,6 +320,10 @@ func (h *harness) cleanup() {
 	// Apps' networks: each holds one of Podman's address ranges.
 	if names := podmanOut(h.t, "network", "ls", "--format", "{{.Name}}", "--filter", filter); names != "" {
 		podmanOut(h.t, append([]string{"network", "rm", "-f"}, strings.Fields(names)...)...)
+	}
+	// Volumes (storage:mount, services) and their data.
+	if names := podmanOut(h.t, "volume", "ls", "-q", "--filter", filter); names != "" {
+		podmanOut(h.t, append([]string{"volume", "rm", "-f"}, strings.Fields(names)...)...)
 	}
 }
 

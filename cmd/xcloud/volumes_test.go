@@ -106,12 +106,7 @@ func (w *overlapWatch) end() (most int, seen bool) {
 // restart, watched the same way, does); apps:destroy keeps the volumes
 // and says so.
 func TestVolumes(t *testing.T) {
-	h := newHarness(t)
-	t.Cleanup(func() {
-		if names := podmanOut(t, "volume", "ls", "-q", "--filter", "label=xcloud.instance="+h.instance); names != "" {
-			podmanOut(t, append([]string{"volume", "rm", "-f"}, strings.Fields(names)...)...)
-		}
-	})
+	h := newHarness(t) // its cleanup removes the volumes too
 	const app = "vol"
 	host := app + "." + baseDomain
 	began, last := time.Now(), time.Now()

@@ -55,6 +55,7 @@ type Engine interface {
 	Logs(ctx context.Context, req daemon.LogsRequest, w io.Writer) error
 	CronJobs(ctx context.Context, app string) ([]daemon.CronJob, error)
 	CronRuns(ctx context.Context, app, job string, n int) ([]store.CronRun, error)
+	Storage(ctx context.Context, app string) ([]daemon.MountInfo, error)
 	FollowDeploy(ctx context.Context, app string, fn func(line string) error) (daemon.DeployEnd, error)
 }
 

@@ -171,6 +171,9 @@ func (f *fakeEngine) Logs(ctx context.Context, req daemon.LogsRequest, w io.Writ
 func (f *fakeEngine) CronJobs(context.Context, string) ([]daemon.CronJob, error) {
 	return []daemon.CronJob{{ID: "nightly", Schedule: "@daily", Command: "true", Next: t0}}, nil
 }
+func (f *fakeEngine) Storage(_ context.Context, app string) ([]daemon.MountInfo, error) {
+	return []daemon.MountInfo{{Mount: store.Mount{App: app, Volume: "data", Path: "/app/data", CreatedAt: t0}, Size: 4096}}, nil
+}
 func (f *fakeEngine) CronRuns(_ context.Context, app, job string, n int) ([]store.CronRun, error) {
 	return []store.CronRun{{ID: 1, App: app, Job: "nightly", Status: "succeeded", StartedAt: t0, FinishedAt: t0}}, nil
 }
@@ -264,7 +267,7 @@ var need = map[string]string{
 	"openapi": "public", "list apps": "any",
 	"show app": "read", "list releases": "read", "list builds": "read", "show build log": "read",
 	"follow deploy": "read", "list processes": "read", "show config": "read", "list domains": "read",
-	"list app events": "read", "list events": "read (every app)", "show logs": "read", "list cron jobs": "read", "list cron runs": "read",
+	"list app events": "read", "list events": "read (every app)", "show logs": "read", "list cron jobs": "read", "list cron runs": "read", "list storage": "read",
 	"scale": "deploy", "restart": "deploy", "stop": "deploy", "start": "deploy", "rollback": "deploy", "rebuild": "deploy",
 	"change config": "deploy", "add domain": "deploy", "remove domain": "deploy",
 }

@@ -73,6 +73,7 @@ func routes() []route {
 		{method: "GET", path: "/events", op: "list events", scope: access.Read, summary: "every app's events, oldest first (tokens not limited to apps)", query: []param{nParam, followParam}, stream: true, resp: []store.Event{}, handle: (*API).listEvents},
 		{method: "GET", path: app + "/logs", op: "show logs", scope: access.Read, summary: "the app's output, a line each with process and time; follow streams new lines", query: []param{nParam, {"type", "string", "only this process type"}, followParam}, stream: true, resp: LogLines{}, handle: (*API).getLogs},
 		{method: "GET", path: app + "/cron", op: "list cron jobs", scope: access.Read, summary: "the app's cron jobs with their next and last runs", resp: []daemon.CronJob{}, handle: (*API).listCron},
+		{method: "GET", path: app + "/storage", op: "list storage", scope: access.Read, summary: "the app's mounts (volumes and host directories) with each volume's size", resp: []daemon.MountInfo{}, handle: (*API).listStorage},
 		{method: "GET", path: app + "/cron/runs", op: "list cron runs", scope: access.Read, summary: "stored cron runs, newest first", query: []param{nParam, {"job", "string", "only this job's runs"}}, resp: []store.CronRun{}, handle: (*API).listCronRuns},
 	}
 }
@@ -368,6 +369,15 @@ func (a *API) listCron(w http.ResponseWriter, r *http.Request, req *request) err
 		return err
 	}
 	writeJSON(w, http.StatusOK, nonNil(jobs))
+	return nil
+}
+
+func (a *API) listStorage(w http.ResponseWriter, r *http.Request, req *request) error {
+	ms, err := a.eng.Storage(r.Context(), req.app)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, nonNil(ms))
 	return nil
 }
 

@@ -14,6 +14,9 @@ type Storage struct {
 }
 
 func (c *Config) validateStorage(bad func(key, format string, args ...any) error) error {
+	if c.Storage.HostDirs == nil {
+		c.Storage.HostDirs = []string{} // "host_dirs = []" and no key are one
+	}
 	for i, d := range c.Storage.HostDirs {
 		if !filepath.IsAbs(d) {
 			return bad("storage.host_dirs", "entry %q must be an absolute path", d)
