@@ -65,7 +65,8 @@ unit=/etc/systemd/system/xcloud.service
 # Stack images as xcloud.toml.example names them; custom [stack] names are
 # built by `xcloud stack build` below instead of copied.
 stack_images="localhost/xcloud/base:trixie localhost/xcloud/build-go:trixie localhost/xcloud/build-node:trixie
-localhost/xcloud/run-node:trixie localhost/xcloud/build-python:trixie localhost/xcloud/run-python:trixie"
+localhost/xcloud/run-node:trixie localhost/xcloud/build-python:trixie localhost/xcloud/run-python:trixie
+localhost/xcloud/postgres:trixie localhost/xcloud/redis:trixie"
 
 has_systemd=0
 [ -d /run/systemd/system ] && has_systemd=1
