@@ -126,6 +126,9 @@ func (s *scheduler) syncApp(ctx context.Context, app string) {
 			return
 		}
 		jobs = spec.Cron
+		if s.d.isPreview(ctx, app) {
+			jobs = nil // previews run no cron jobs
+		}
 	}
 
 	s.mu.Lock()

@@ -221,6 +221,9 @@ type AddedDomain struct {
 // *Error matching ErrInvalidDomain or ErrDomainTaken.
 func (d *Daemon) AddDomain(ctx context.Context, req AddDomainRequest) (AddedDomain, error) {
 	app := req.App
+	if d.isPreview(ctx, app) {
+		return AddedDomain{}, InputError{Msg: fmt.Sprintf("%s is a preview: it is served at its own host only", app)}
+	}
 	host, err := normalizeDomain(req.Host)
 	if err != nil {
 		return AddedDomain{}, err

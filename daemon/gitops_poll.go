@@ -65,7 +65,7 @@ func (d *Daemon) startGitOps() {
 
 // poll runs until ctx ends: every tick it starts a poll of each app that
 // is due, at most pollConcurrency at once; an app whose poll still runs
-// is not polled again meanwhile.
+// is not polled again meanwhile. Now and then it sweeps idle previews.
 func (d *Daemon) poll(ctx context.Context) {
 	sem := make(chan struct{}, pollConcurrency)
 	running := map[string]bool{}
@@ -73,6 +73,7 @@ func (d *Daemon) poll(ctx context.Context) {
 	t := time.NewTicker(pollTick)
 	defer t.Stop()
 	inflight := 0
+	lastSweep := time.Now()
 	defer func() {
 		for ; inflight > 0; inflight-- {
 			<-done
@@ -87,6 +88,10 @@ func (d *Daemon) poll(ctx context.Context) {
 			inflight--
 			continue
 		case <-t.C:
+		}
+		if time.Since(lastSweep) >= previewSweepEvery {
+			lastSweep = time.Now()
+			d.sweepPreviews(ctx)
 		}
 		gs, err := d.store.AutoGitSyncs(ctx)
 		if err != nil {

@@ -71,6 +71,15 @@ type RepoLocker interface {
 	LockRepo(ctx context.Context, app string, waiting func()) (unlock func(), err error)
 }
 
+// BranchDeployer is implemented by a Backend that deploys branches other
+// than the deploy branch (previews). DeployBranch is called for each such
+// branch a push created, moved (p.NewSHA set) or deleted (p.NewSHA "");
+// handled false means it took nothing, and the pusher hears that only
+// main (or master) is deployed.
+type BranchDeployer interface {
+	DeployBranch(ctx context.Context, p Push, out io.Writer) (handled bool, err error)
+}
+
 // Stdio is the I/O of a command session.
 type Stdio struct {
 	// In is the session's input.

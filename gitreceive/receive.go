@@ -117,10 +117,28 @@ func (ss *session) receive() int {
 		pointHeadAt(repo, masterRef, ss)
 	}
 	changed := changedRefs(before, after)
+	failed := false
 	for _, ref := range changed {
-		if ref != deployRef {
-			describeRef(errw, ref, after[ref] == "", deployRef)
+		if ref == deployRef {
+			continue
 		}
+		if bd, ok := ss.srv.cfg.Backend.(BranchDeployer); ok && strings.HasPrefix(ref, "refs/heads/") {
+			bp := Push{App: app, RepoDir: dir, Ref: ref, OldSHA: before[ref], NewSHA: after[ref], Pusher: id}
+			handled, err := bd.DeployBranch(ss.ctx, bp, errw)
+			if err != nil {
+				ss.log.Warn("branch deploy failed", "ref", ref, "err", err)
+				fmt.Fprintf(errw, "\n ! %s: %s\n", strings.TrimPrefix(ref, "refs/heads/"), oneLine(err.Error()))
+				failed = true
+			}
+			if handled {
+				continue
+			}
+		}
+		describeRef(errw, ref, after[ref] == "", deployRef)
+	}
+	exit := 0
+	if failed {
+		exit = 1
 	}
 	// Deploy when the deploy branch moved, or on a push that changed
 	// nothing at all (a re-push asks for a redeploy); a push of only other
@@ -130,9 +148,9 @@ func (ss *session) receive() int {
 		fmt.Fprintln(errw, "-----> Nothing changed and there is no main (or master) branch to deploy")
 		return 0
 	case deployRef == "":
-		return 0
+		return exit
 	case len(changed) > 0 && !slices.Contains(changed, deployRef):
-		return 0
+		return exit
 	}
 
 	p := Push{App: app, RepoDir: dir, Ref: deployRef, OldSHA: before[deployRef], NewSHA: after[deployRef], Pusher: id}
@@ -142,7 +160,7 @@ func (ss *session) receive() int {
 		fmt.Fprintf(errw, "\n ! deploy failed: %s\n", oneLine(err.Error()))
 		return 1
 	}
-	return 0
+	return exit
 }
 
 // upload serves a clone or fetch.

@@ -174,6 +174,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		TLSMode:          cfg.TLS.Mode,
 		CACertificate:    px.CACertificate,
 		Backup:           backupOptions(cfg),
+		Previews:         daemon.PreviewOptions{MaxPerApp: cfg.Previews.MaxPerApp, IdleTTL: cfg.Previews.IdleTTL.Duration},
 		Services:         daemon.ServiceOptions{PostgresImage: cfg.Stack.Postgres, RedisImage: cfg.Stack.Redis},
 		Storage:          daemon.StorageOptions{HostDirs: cfg.Storage.HostDirs, Never: []string{cfg.DataDir, cmp.Or(cfg.Podman.Socket, podman.DefaultSocket())}},
 	})

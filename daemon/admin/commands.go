@@ -137,6 +137,7 @@ func commands() []command {
 		{name: "events", group: logs, usage: "events [APP] [-f] [-n N] [--json]", help: "stored events, oldest first (all apps: admin); -f follows; -f --json prints one JSON object a line", example: "events hello -n 20", flags: []string{"-f"}, opts: []string{"-n"}, accessFn: eventsAccess, run: (*Admin).cmdEvents},
 	}, slices.Concat(tokenCommands(), storageCommands(), serviceCommands(),
 		gitopsCommands(),
+		previewCommands(),
 	)...)
 }
 

@@ -46,8 +46,10 @@ type Config struct {
 	Cron    Cron    `toml:"cron"`
 	Backup  Backup  `toml:"backup"`
 	Storage Storage `toml:"storage"`
-	Metrics Metrics `toml:"metrics"`
-	API     API     `toml:"api"`
+	// Previews bounds preview apps from branches (previews.go).
+	Previews Previews `toml:"previews"`
+	Metrics  Metrics  `toml:"metrics"`
+	API      API      `toml:"api"`
 	// Notify lists the notifiers ([[notify]] tables) events are sent to.
 	Notify []Notify `toml:"notify"`
 }
@@ -246,6 +248,7 @@ func Default() Config {
 		Logs:       Logs{MaxSize: Size{10 << 20}},
 		Cron:       Cron{MinInterval: Duration{time.Minute}},
 		Backup:     Backup{Keep: 7},
+		Previews:   defaultPreviews(),
 		Deploy:     Deploy{ReadyTimeout: Duration{60 * time.Second}, StopGrace: Duration{10 * time.Second}, KeepReleases: 5},
 		Log:        Log{Level: "info", Format: "auto"},
 		Metrics:    Metrics{Listen: "127.0.0.1:9100"},
@@ -504,6 +507,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateStorage(bad); err != nil {
+		return err
+	}
+	if err := c.validatePreviews(bad); err != nil {
 		return err
 	}
 	if err := c.validateMetrics(bad); err != nil {
