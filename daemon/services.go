@@ -572,10 +572,6 @@ func (d *Daemon) UnlinkService(ctx context.Context, name, app string, out io.Wri
 	if _, err := d.service(ctx, name); err != nil {
 		return err
 	}
-	rt, err := d.svcRT()
-	if err != nil {
-		return err
-	}
 	links, err := d.store.ServiceLinks(ctx, name)
 	if err != nil {
 		return err
@@ -583,6 +579,10 @@ func (d *Daemon) UnlinkService(ctx context.Context, name, app string, out io.Wri
 	i := slices.IndexFunc(links, func(l store.ServiceLink) bool { return l.App == app })
 	if i < 0 {
 		return &Error{Msg: fmt.Sprintf("service %s is not linked to %s", name, app), Err: store.ErrNotFound}
+	}
+	rt, err := d.svcRT()
+	if err != nil {
+		return err
 	}
 	if err := d.SetConfig(ctx, SetConfigRequest{App: app, Unset: []string{links[i].Var}}, out); err != nil {
 		return err
