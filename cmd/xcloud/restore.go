@@ -92,7 +92,6 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("restore: %w", err)
 	}
 	defer os.RemoveAll(tmp) // gone already once in place
-	fmt.Fprintf(stderr, "-----> Reading and checking %s\n", file)
 	m, err := backup.Extract(f, tmp, store.SchemaVersion())
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", file, err)
