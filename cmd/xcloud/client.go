@@ -17,6 +17,7 @@ import (
 // completion scripts.
 var binaryCommands = []client.Command{
 	{Name: "init", Help: "scaffold a ready-to-push app from a template"},
+	{Name: "dev", Help: "run the app locally as the daemon would, rebuilding on changes"},
 	{Name: "daemon", Help: "run the daemon"},
 	{Name: "stack", Help: "build the stack images"},
 	{Name: "restore", Help: "bring back what backup archived (daemon stopped)"},

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,41 +145,124 @@ func TestClientInitTemplates(t *testing.T) {
 	env := append(os.Environ(), "HOME="+home, "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
 		"XCLOUD_SSH="+h.sshCommand(h.key))
 	work := t.TempDir()
+	// Subtests run in parallel, two deploys at a time; -run
+	// 'TestClientInitTemplates/go' runs one.
 	sem := make(chan struct{}, 2)
-	var wg sync.WaitGroup
 	for _, tpl := range scaffold.Templates() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		t.Run(tpl.Name, func(t *testing.T) {
+			t.Parallel()
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			app := "tpl-" + tpl.Name
 			dir := filepath.Join(work, app)
 			start := time.Now()
 			if out, errs, code := xcloudIn(t, h, work, env, "", "init", "--template", tpl.Name, "--remote", h.remote(app), dir); code != 0 {
-				t.Errorf("init %s: exit %d\n%s%s", tpl.Name, code, out, errs)
-				return
+				t.Fatalf("init %s: exit %d\n%s%s", tpl.Name, code, out, errs)
 			}
 			out, errs, code := xcloudIn(t, h, dir, env, "", "deploy")
 			if code != 0 {
-				t.Errorf("deploy of the %s template: exit %d\n%s%s", tpl.Name, code, out, errs)
-				return
+				t.Fatalf("deploy of the %s template: exit %d\n%s%s", tpl.Name, code, out, errs)
 			}
 			want := "Hello from " + app
-			deadline := time.Now().Add(30 * time.Second)
-			for {
+			waitFor(t, 30*time.Second, app+" serving "+want, func() bool {
 				status, body, err := h.get(app + "." + baseDomain)
-				if err == nil && status == 200 && strings.Contains(body, want) {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Errorf("%s template: the proxy answers %d %q (%v), want %q in it", tpl.Name, status, body, err, want)
-					return
-				}
-				time.Sleep(200 * time.Millisecond)
-			}
+				return err == nil && status == 200 && strings.Contains(body, want)
+			})
 			t.Logf("%s template: init, deploy and first page in %s", tpl.Name, time.Since(start).Round(100*time.Millisecond))
-		}()
+		})
 	}
-	wg.Wait()
+}
+
+// TestClientDev: xcloud dev builds the go and node templates as the daemon
+// would, in local Podman, serves each on a local port with config from
+// .env, picks up an edit, and stops its containers on an interrupt.
+func TestClientDev(t *testing.T) {
+	requirePodman(t)
+	bin := xcloudBinary(t)
+	for _, tc := range []struct{ template, file, from, to, hello string }{
+		{"go", "main.go", `fmt.Fprintln(w, "Hello from APP (Go)")`, `fmt.Fprintln(w, os.Getenv("GREETING"))`, "Hello from APP (Go)\n"},
+		{"node", "server.js", `res.send('Hello from APP (Node.js)\n')`, `res.send(process.env.GREETING + '\n')`, "Hello from APP (Node.js)\n"},
+	} {
+		t.Run(tc.template, func(t *testing.T) {
+			app := "dev" + tc.template + "-" + itoa(os.Getpid())
+			r := strings.NewReplacer("APP", app)
+			dir := filepath.Join(t.TempDir(), app)
+			env := append(os.Environ(), "HOME="+t.TempDir(), "GIT_CONFIG_NOSYSTEM=1")
+			if out, err := exec.Command(bin, "init", "--template", tc.template, dir).CombinedOutput(); err != nil {
+				t.Fatalf("init: %v\n%s", err, out)
+			}
+			writeFile(t, filepath.Join(dir, ".env"), "# local config\nGREETING='from .env'\n")
+			t.Cleanup(func() { podmanOut(t, "rmi", "-f", "localhost/xcloud-dev/"+app+":latest") })
+
+			port := freePort(t)
+			cmd := exec.Command(bin, "dev", "--port", itoa(port))
+			cmd.Dir, cmd.Env = dir, env
+			var out syncBuffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			t.Cleanup(func() {
+				cmd.Process.Kill()
+				if t.Failed() {
+					t.Logf("xcloud dev's output:\n%s", out.String())
+				}
+			})
+			body := func() string {
+				resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://127.0.0.1:" + itoa(port) + "/")
+				if err != nil {
+					return ""
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return string(b)
+			}
+			waitFor(t, 5*time.Minute, "xcloud dev to serve the "+tc.template+" template", func() bool { return body() == r.Replace(tc.hello) })
+
+			src := filepath.Join(dir, tc.file)
+			b, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			edited := strings.Replace(string(b), r.Replace(tc.from), tc.to, 1)
+			if edited == string(b) {
+				t.Fatalf("the %s template's %s does not hold %s", tc.template, tc.file, r.Replace(tc.from))
+			}
+			writeFile(t, src, edited)
+			waitFor(t, 5*time.Minute, "xcloud dev to rebuild after the edit", func() bool { return body() == "from .env\n" })
+
+			cmd.Process.Signal(os.Interrupt)
+			select {
+			case err := <-exited:
+				if err != nil {
+					t.Errorf("xcloud dev exited with %v after an interrupt", err)
+				}
+			case <-time.After(60 * time.Second):
+				t.Fatal("xcloud dev did not exit within 60s of an interrupt")
+			}
+			if left := podmanOut(t, "ps", "-a", "-q", "--filter", "label=xcloud.dev="+app); left != "" {
+				t.Errorf("containers left after xcloud dev exited: %s", left)
+			}
+		})
+	}
+}
+
+// syncBuffer is a strings.Builder safe for a command's two output streams.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

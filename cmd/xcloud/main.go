@@ -52,6 +52,9 @@ Commands:
   version                 print version, commit and Go version
   init [--template NAME] [--remote URL] DIR
                           scaffold a ready-to-push app (init --list shows the templates)
+  dev [--port N] [--env FILE] [DIR]
+                          run the app locally as the daemon would (local Podman, .env),
+                          rebuilding and restarting it when files change
 
 Client mode, in an app's git repository (the daemon and app come from its
 git remote "xcloud"; --app APP, --remote NAME or --host HOST[:PORT] before
@@ -85,6 +88,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "init":
 		return runInit(context.Background(), args[1:], stdout, stderr)
+	case "dev":
+		return runDev(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		if len(args) > 1 {
 			return runClient(context.Background(), append([]string{"help"}, args[1:]...), stdout, stderr)

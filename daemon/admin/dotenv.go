@@ -276,3 +276,17 @@ func formatDotenv(vars map[string]string) string {
 	}
 	return b.String()
 }
+
+// ParseDotenv reads a .env file as config:import does (see parseDotenv),
+// for the xcloud client's dev mode; errors name the line.
+func ParseDotenv(b []byte) (map[string]string, error) {
+	vars, err := parseDotenv(b)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(vars))
+	for _, v := range vars {
+		out[v.key] = v.value
+	}
+	return out, nil
+}
