@@ -106,10 +106,18 @@ func (d *Daemon) Backup(ctx context.Context, w io.Writer, req BackupRequest) (re
 			return BackupResult{}, fmt.Errorf("backup: %w", err)
 		}
 	}
+	staged := time.Now()
 	vols, err := d.stageVolumes(ctx, filepath.Join(stage, "volumes"))
 	if err != nil {
 		return BackupResult{}, err
 	}
+	exported := time.Now()
+	defer func() {
+		if err == nil {
+			d.log.Info("backup written", "bytes", res.Bytes, "files", len(res.Manifest.Files),
+				"snapshot_s", staged.Sub(start).Seconds(), "volumes_s", exported.Sub(staged).Seconds(), "stream_s", time.Since(exported).Seconds())
+		}
+	}()
 
 	cw := &countWriter{w: w}
 	aw, err := backup.NewWriter(cw, backup.Header{Version: d.opts.Version, Schema: st.schema, CreatedAt: st.at})

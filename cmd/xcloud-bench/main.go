@@ -60,7 +60,7 @@ func main() {
 	outDir := flag.String("out", "bench", "directory for results.json and history.jsonl")
 	hello := flag.String("hello", "cmd/xcloud/testdata/hello", "source of the static test app")
 	budget := flag.Duration("timeout", 14*time.Minute, "bound on the whole run")
-	only := flag.String("only", "", "comma-separated sections to run (memory always runs): go,node,redeploys,noop,throughput,netmodes,routes,soak,apps50; results are then not saved")
+	only := flag.String("only", "", "comma-separated sections to run (memory always runs): go,node,redeploys,noop,throughput,netmodes,routes,soak,backup,apps50; results are then not saved")
 	soakSwaps := flag.Int("soak-swaps", 20, "container swaps (ps:restart) under load in section soak")
 	profile := flag.String("profile", "", "directory to save the daemon's heap and goroutine profiles in, taken with 50 apps serving (section apps50)")
 	flag.Parse()
@@ -106,6 +106,7 @@ func run(ctx context.Context, xcloudBin, outDir, hello, only, profile string, so
 		{"netmodes", b.networkModes},
 		{"routes", b.routeApply},
 		{"soak", b.soak},
+		{"backup", b.backupThroughput},
 		{"apps50", b.manyApps}, // last: its 50 apps stay up until the end
 	}
 	for _, s := range sections {
@@ -126,6 +127,7 @@ func run(ctx context.Context, xcloudBin, outDir, hello, only, profile string, so
 		"baseline runs use the podman CLI against the same Podman service as the daemon; baseline containers are reached directly on a published port, xcloud's through its proxy",
 		"redeploy latencies: 16 keep-alive clients through the proxy; steady window (before) is as long as the same 5 redeploys took without load; percentiles include failed requests",
 		"no-op baseline = git push of the same commit to a local bare repository (no SSH)",
+		"backup: `backup` over SSH to a file of a node whose one volume holds 200 MB of random data (20 files; 200 MB, not 1 GB, keeps the run short), against tar | zstd (default level) of the volume's directory on the host",
 		"soak: 4 keep-alive clients on one app while ps:restart replaces its container again and again (new container, health check, route swap, old one drained and stopped); the daemon's open files, goroutines (go_goroutines) and VmRSS are read before the load and after it, once settled",
 	}
 	res.DurationS = round(time.Since(started).Seconds(), 1)
@@ -179,6 +181,8 @@ func value(v float64, unit string) string {
 		return fmt.Sprintf("%.1fms", v)
 	case "MB":
 		return fmt.Sprintf("%.1fMB", v)
+	case "MB/s":
+		return fmt.Sprintf("%.1fMB/s", v)
 	}
 	return fmt.Sprintf("%.0f", v)
 }
