@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"crypto/ed25519"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
@@ -11,8 +13,11 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/xcloud-dev/xcloud/daemon/secret"
+	"github.com/xcloud-dev/xcloud/store"
 )
 
 func TestParseSyncURL(t *testing.T) {
@@ -171,4 +176,97 @@ func TestWebhookHandlerRefusesAndReplays(t *testing.T) {
 			t.Errorf("a refused webhook recorded %s", e.Type)
 		}
 	}
+}
+
+// TestDeployKeyAndHostKeyTrust: the deploy key is made once and sealed;
+// an SSH remote's host key is trusted on first use and another key is
+// refused after that.
+func TestDeployKeyAndHostKeyTrust(t *testing.T) {
+	st := newAppsStore(t, "hello")
+	box, err := secret.New(make([]byte, secret.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := New(Options{Store: st, Secrets: box, Logger: slog.New(slog.DiscardHandler)})
+	ctx := t.Context()
+	u, err := parseSyncURL("git@forge.test:me/hello.git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.syncAuth("hello", u, store.GitSync{App: "hello"}); err == nil || !strings.Contains(err.Error(), "git:deploy-key hello") {
+		t.Fatalf("SSH URL without a deploy key: %v", err)
+	}
+	pub, err := d.DeployKey(ctx, "hello")
+	if err != nil || !strings.HasPrefix(pub, "ssh-ed25519 ") {
+		t.Fatalf("DeployKey: %q, %v", pub, err)
+	}
+	if again, _ := d.DeployKey(ctx, "hello"); again != pub {
+		t.Fatalf("the deploy key changed: %q then %q", pub, again)
+	}
+	g, err := st.GitSync(ctx, "hello")
+	if err != nil || strings.Contains(string(g.DeployKey), "PRIVATE KEY") {
+		t.Fatalf("the private key is stored in plain text (%v)", err)
+	}
+	hostKey := func() gossh.PublicKey {
+		pk, _, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := gossh.NewPublicKey(pk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	first, other := hostKey(), hostKey()
+	auth, seen, err := d.syncAuth("hello", u, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := auth.(*gitssh.PublicKeys).HostKeyCallback
+	if err := cb("forge.test:22", nil, first); err != nil || *seen == "" {
+		t.Fatalf("first use: %v, seen %q", err, *seen)
+	}
+	g.KnownHost = *seen
+	auth, _, _ = d.syncAuth("hello", u, g)
+	cb = auth.(*gitssh.PublicKeys).HostKeyCallback
+	if err := cb("forge.test:22", nil, first); err != nil {
+		t.Errorf("the trusted key: %v", err)
+	}
+	if err := cb("forge.test:22", nil, other); err == nil || !strings.Contains(err.Error(), "--forget-host") {
+		t.Errorf("another key: %v, want a refusal", err)
+	}
+}
+
+// TestLockRepo: a push and a sync of one app take turns; other apps do not
+// wait.
+func TestLockRepo(t *testing.T) {
+	d := New(Options{Logger: slog.New(slog.DiscardHandler)})
+	ctx := t.Context()
+	unlock, err := d.LockRepo(ctx, "a", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := d.LockRepo(ctx, "b", func() { t.Error("app b waited for app a") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	other()
+	waited := make(chan struct{})
+	got := make(chan func(), 1)
+	go func() {
+		u, err := d.LockRepo(ctx, "a", func() { close(waited) })
+		if err != nil {
+			t.Error(err)
+		}
+		got <- u
+	}()
+	<-waited
+	select {
+	case <-got:
+		t.Fatal("the second holder got the lock while the first held it")
+	default:
+	}
+	unlock()
+	(<-got)()
 }
