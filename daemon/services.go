@@ -61,6 +61,9 @@ type ServiceOptions struct {
 	// MemoryBytes is a service's memory cap when services:create names
 	// none; 0 takes 256 MiB.
 	MemoryBytes int64
+	// BackupDir holds scheduled dumps (services_schedule.go); "" stores
+	// none.
+	BackupDir string
 }
 
 // serviceRuntime is what services need from the container engine beyond
@@ -102,6 +105,10 @@ type ServiceInfo struct {
 	Links        []store.ServiceLink `json:"links"`
 	CreatedAt    time.Time           `json:"created_at"`
 	LastBackupAt time.Time           `json:"last_backup_at"`
+	// BackupSchedule is when dumps are stored ("" never), BackupKeep how
+	// many are kept.
+	BackupSchedule string `json:"backup_schedule"`
+	BackupKeep     int    `json:"backup_keep"`
 }
 
 // ServiceName is the Podman name of a service's container, home network
@@ -452,7 +459,7 @@ func (d *Daemon) serviceInfo(ctx context.Context, svc store.Service, all []store
 	info := ServiceInfo{Name: svc.Name, Type: svc.Type, Version: serviceVersion(svc.Type), Status: "missing",
 		Host: svc.Name, Port: servicePort(svc.Type), Image: d.serviceImage(svc.Type), Volume: d.ServiceName(svc.Name),
 		VolumeBytes: -1, MemoryBytes: d.serviceMemory(svc), Links: []store.ServiceLink{},
-		CreatedAt: svc.CreatedAt, LastBackupAt: svc.LastBackupAt}
+		CreatedAt: svc.CreatedAt, LastBackupAt: svc.LastBackupAt, BackupSchedule: svc.BackupSchedule, BackupKeep: svc.BackupKeep}
 	for _, l := range all {
 		if l.Service == svc.Name {
 			info.Links = append(info.Links, l)

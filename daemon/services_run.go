@@ -12,19 +12,23 @@ import (
 // startServices brings every service up in the background (making the
 // containers a lost or restored node lacks, and rejoining the networks of
 // linked apps), then restarts those that crash, with the apps' backoff,
-// until Close.
+// and takes their scheduled dumps, until Close.
 func (d *Daemon) startServices() {
 	rt, err := d.svcRT()
 	if err != nil {
 		return // a runtime without services (tests): nothing runs
 	}
-	d.bg.Add(1)
+	d.bg.Add(2)
 	go func() {
 		defer d.bg.Done()
 		if err := d.reconcileServices(d.bgctx, rt); err != nil && d.bgctx.Err() == nil {
 			d.log.Error("reconcile services", "err", err)
 		}
 		d.superviseServices(d.bgctx)
+	}()
+	go func() {
+		defer d.bg.Done()
+		d.runBackupSchedules(d.bgctx)
 	}()
 }
 

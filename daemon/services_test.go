@@ -26,6 +26,7 @@ type serviceRuntimeFake struct {
 	volumes  map[string]bool
 	networks map[string]bool
 	execs    []string
+	input    []byte // the last Exec's stdin
 }
 
 var _ serviceRuntime = (*serviceRuntimeFake)(nil)
@@ -71,7 +72,13 @@ func (f *serviceRuntimeFake) Exec(_ context.Context, container string, cmd []str
 	f.execs = append(f.execs, container+" "+strings.Join(cmd, " "))
 	f.mu.Unlock()
 	if in != nil {
-		_, _ = io.Copy(io.Discard, in)
+		b, _ := io.ReadAll(in)
+		f.mu.Lock()
+		f.input = b
+		f.mu.Unlock()
+	}
+	if out != nil && cmd[0] == "pg_dump" {
+		_, _ = io.WriteString(out, "PGDMP fake dump")
 	}
 	return 0, nil
 }
@@ -293,5 +300,74 @@ func TestServiceLeavesDestroyedNetwork(t *testing.T) {
 	}
 	if got := rt.on("xcloud-test-shop", c.ID); !slices.Equal(got, []string{"db"}) {
 		t.Errorf("on the renamed app's network as %v", got)
+	}
+}
+
+// TestServiceBackupSchedule: dumps are stored when the schedule says,
+// the newest --keep kept, and one restores by its ID.
+func TestServiceBackupSchedule(t *testing.T) {
+	d, rt, _ := newServiceEngine(t)
+	d.opts.Services.BackupDir = t.TempDir()
+	ctx := context.Background()
+	if _, err := d.CreateService(ctx, CreateServiceRequest{Type: "postgres", Name: "db"}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		sched string
+		keep  int
+		want  string
+	}{
+		{"every day", 7, `schedule "every day": not a cron schedule`},
+		{"@daily", 0, "--keep 0: want 1 to 1000 dumps"},
+	} {
+		if err := d.SetServiceBackupSchedule(ctx, "db", tc.sched, tc.keep); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q --keep %d: %v; want %q", tc.sched, tc.keep, err, tc.want)
+		}
+	}
+	if err := d.SetServiceBackupSchedule(ctx, "db", "0 3 * * *", 2); err != nil {
+		t.Fatal(err)
+	}
+	s := &backupScheduler{next: map[string]time.Time{}, spec: map[string]string{}}
+	day := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ids := func() []string {
+		bs, err := d.ServiceBackups(ctx, "db")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, b := range bs {
+			out = append(out, b.ID)
+		}
+		return out
+	}
+	d.backupTick(ctx, s, day)
+	d.backupTick(ctx, s, day.Add(2*time.Hour))
+	if got := ids(); len(got) != 0 {
+		t.Fatalf("dumps before 03:00: %v", got)
+	}
+	for i := range 3 {
+		d.backupTick(ctx, s, day.Add(time.Duration(i)*24*time.Hour+3*time.Hour))
+	}
+	if got, want := ids(), []string{"20260103T030000Z", "20260102T030000Z"}; !slices.Equal(got, want) {
+		t.Fatalf("dumps = %v, want the newest two %v", got, want)
+	}
+	if err := d.RestoreStoredService(ctx, "db", "20260102T030000Z", io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	rt.mu.Lock()
+	in := string(rt.input)
+	rt.mu.Unlock()
+	if in != "PGDMP fake dump" {
+		t.Errorf("restored from %q", in)
+	}
+	if err := d.RestoreStoredService(ctx, "db", "20250101T030000Z", io.Discard); err == nil || !strings.Contains(err.Error(), "has no stored dump 20250101T030000Z") {
+		t.Errorf("restore of a missing dump: %v", err)
+	}
+	if err := d.SetServiceBackupSchedule(ctx, "db", "off", 2); err != nil {
+		t.Fatal(err)
+	}
+	d.backupTick(ctx, s, day.Add(4*24*time.Hour+3*time.Hour))
+	if got := ids(); len(got) != 2 || got[0] != "20260103T030000Z" {
+		t.Errorf("dumps after the schedule was turned off: %v", got)
 	}
 }

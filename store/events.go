@@ -62,7 +62,7 @@ func EventTypes() []string {
 		EventProcessScaled, EventProcessStopped, EventProcessStarted, EventProcessRestarted, EventConfigChanged,
 		EventDeployRollback, EventLimitsChanged,
 		EventStorageMounted, EventStorageUnmounted, EventStorageDestroyed,
-		EventServiceCreated, EventServiceDestroyed, EventServiceLinked, EventServiceUnlinked, EventServiceCrashed, EventServiceBackedUp, EventServiceRestored,
+		EventServiceCreated, EventServiceDestroyed, EventServiceLinked, EventServiceUnlinked, EventServiceCrashed, EventServiceBackedUp, EventServiceRestored, EventServiceBackupFailed,
 		EventGitSynced, EventGitSyncFailed, EventPreviewCreated, EventPreviewsEnabled, EventPreviewsDisabled,
 	}
 }

@@ -14,7 +14,7 @@ import (
 // the database from user_version i to i+1. Append new steps; never edit or
 // reorder shipped ones.
 func schemaMigrations() []string {
-	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10, schemaV11, schemaV12}
+	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10, schemaV11, schemaV12, schemaV13}
 }
 
 // schemaV1 is the initial schema. Child tables reference apps(name) so that
@@ -360,4 +360,11 @@ CREATE TABLE previews (
 	pushed_at  INTEGER NOT NULL,
 	UNIQUE (parent, branch)
 );
+`
+
+// schemaV13 adds scheduled dumps of database services: a cron schedule
+// ("" for none) and how many stored dumps to keep.
+const schemaV13 = `
+ALTER TABLE services ADD COLUMN backup_schedule TEXT NOT NULL DEFAULT '';
+ALTER TABLE services ADD COLUMN backup_keep INTEGER NOT NULL DEFAULT 7;
 `

@@ -20,10 +20,14 @@ const (
 	// EventServiceCrashed: a service's container exited on its own; data
 	// "service", "exit_code", "restarts".
 	EventServiceCrashed = "service:crashed"
-	// EventServiceBackedUp: services:backup streamed a dump; data "service".
+	// EventServiceBackedUp: a dump was taken (services:backup, or on
+	// schedule); data "service".
 	EventServiceBackedUp = "service:backed-up"
 	// EventServiceRestored: services:restore replaced the data; data "service".
 	EventServiceRestored = "service:restored"
+	// EventServiceBackupFailed: a scheduled dump failed; data "service",
+	// "error".
+	EventServiceBackupFailed = "service:backup-failed"
 )
 
 // Service types.
@@ -44,6 +48,10 @@ type Service struct {
 	MemoryBytes  int64     `json:"memory_bytes"`
 	CreatedAt    time.Time `json:"created_at"`
 	LastBackupAt time.Time `json:"last_backup_at"`
+	// BackupSchedule is when dumps are stored (cron; "" never) and
+	// BackupKeep how many stored dumps are kept.
+	BackupSchedule string `json:"backup_schedule"`
+	BackupKeep     int    `json:"backup_keep"`
 }
 
 // ServiceLink is a service linked to an app through the config var Var.
@@ -66,14 +74,14 @@ func ValidateServiceName(name string) error {
 	return nil
 }
 
-const serviceCols = "name, type, password, memory, created_at, last_backup_at"
+const serviceCols = "name, type, password, memory, created_at, last_backup_at, backup_schedule, backup_keep"
 
 func scanService(r rowScanner) (Service, error) {
 	var (
 		s          Service
 		at, backup int64
 	)
-	if err := r.Scan(&s.Name, &s.Type, &s.Password, &s.MemoryBytes, &at, &backup); err != nil {
+	if err := r.Scan(&s.Name, &s.Type, &s.Password, &s.MemoryBytes, &at, &backup, &s.BackupSchedule, &s.BackupKeep); err != nil {
 		return Service{}, err
 	}
 	s.CreatedAt, s.LastBackupAt = fromDB(at), fromDB(backup)
@@ -253,11 +261,31 @@ func (s *Store) ServiceLinks(ctx context.Context, service string) ([]ServiceLink
 	return out, nil
 }
 
+// SetServiceBackupSchedule stores when a service's dumps are taken and
+// how many are kept; the caller checks the schedule. It returns an error
+// wrapping ErrNotFound for an unknown service.
+func (s *Store) SetServiceBackupSchedule(ctx context.Context, service, schedule string, keep int) error {
+	err := s.write(ctx, func(tx *wtx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE services SET backup_schedule = ?, backup_keep = ? WHERE name = ?", schedule, keep, service)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("schedule backups of service %s: %w", service, err)
+	}
+	return nil
+}
+
 // ServiceBackedUp records when a service's data was last dumped, with
 // service:backed-up (or, restored, service:restored).
 func (s *Store) ServiceBackedUp(ctx context.Context, service string, restored bool) error {
 	err := s.write(ctx, func(tx *wtx) error {
-		typ, msg := EventServiceBackedUp, "backup of service "+service+" streamed"
+		typ, msg := EventServiceBackedUp, "dump of service "+service+" taken"
 		if restored {
 			typ, msg = EventServiceRestored, "service "+service+" restored from a dump"
 		} else {

@@ -43,6 +43,15 @@ func TestServicesLinks(t *testing.T) {
 	if svc, err := s.GetService(ctx, "db"); err != nil || svc.LastBackupAt.IsZero() || string(svc.Password) != "sealed" {
 		t.Fatalf("service = %+v, %v", svc, err)
 	}
+	if err := s.SetServiceBackupSchedule(ctx, "db", "@daily", 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetServiceBackupSchedule(ctx, "nope", "@daily", 3); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("schedule of a missing service: %v", err)
+	}
+	if svc, err := s.GetService(ctx, "db"); err != nil || svc.BackupSchedule != "@daily" || svc.BackupKeep != 3 {
+		t.Fatalf("schedule = %+v, %v", svc, err)
+	}
 	if err := s.UnlinkService(ctx, "db", "web"); err != nil {
 		t.Fatal(err)
 	}

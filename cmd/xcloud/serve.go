@@ -175,7 +175,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		CACertificate:    px.CACertificate,
 		Backup:           backupOptions(cfg),
 		Previews:         daemon.PreviewOptions{MaxPerApp: cfg.Previews.MaxPerApp, IdleTTL: cfg.Previews.IdleTTL.Duration},
-		Services:         daemon.ServiceOptions{PostgresImage: cfg.Stack.Postgres, RedisImage: cfg.Stack.Redis},
+		Services:         daemon.ServiceOptions{PostgresImage: cfg.Stack.Postgres, RedisImage: cfg.Stack.Redis, BackupDir: cfg.Path("service-backups")},
 		Storage:          daemon.StorageOptions{HostDirs: cfg.Storage.HostDirs, Never: []string{cfg.DataDir, cmp.Or(cfg.Podman.Socket, podman.DefaultSocket())}},
 	})
 	if err := d.Open(ctx); err != nil {

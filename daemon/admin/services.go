@@ -27,7 +27,9 @@ func serviceCommands() []command {
 		{name: "services:connect", group: services, usage: "services:connect NAME", help: "open psql or valkey-cli on the service (ssh -t: a terminal)", example: "services:connect db", admin: true, access: accessAdmin, run: (*Admin).cmdServicesConnect},
 		{name: "services:restart", group: services, usage: "services:restart NAME", help: "restart the service and wait until it answers", example: "services:restart db", admin: true, access: accessAdmin, run: (*Admin).cmdServicesRestart},
 		{name: "services:backup", group: services, usage: "services:backup NAME > FILE", help: "stream a dump to stdout (pg_dump -Fc; Redis: an RDB file)", example: "services:backup db > db.dump", admin: true, access: accessAdmin, run: (*Admin).cmdServicesBackup},
-		{name: "services:restore", group: services, usage: "services:restore NAME [-] < FILE", help: "replace the data with a dump from stdin; one of another kind or truncated is refused, data unchanged", example: "services:restore db < db.dump", flags: []string{"-"}, admin: true, access: accessAdmin, run: (*Admin).cmdServicesRestore},
+		{name: "services:backup-schedule", group: services, usage: "services:backup-schedule NAME CRON|off [--keep N]", help: "store a dump on a cron schedule, keeping the newest N (default 7)", example: "services:backup-schedule db @daily --keep 14", opts: []string{"--keep"}, admin: true, access: accessAdmin, run: (*Admin).cmdServicesBackupSchedule},
+		{name: "services:backups", group: services, usage: "services:backups NAME", help: "list the service's stored dumps, newest first", example: "services:backups db", admin: true, access: accessAdmin, run: (*Admin).cmdServicesBackups},
+		{name: "services:restore", group: services, usage: "services:restore NAME [ID|-] [< FILE]", help: "replace the data with a stored dump or one from stdin; one of another kind or truncated is refused, data unchanged", example: "services:restore db < db.dump", flags: []string{"-"}, admin: true, access: accessAdmin, run: (*Admin).cmdServicesRestore},
 		{name: "services:destroy", group: services, usage: "services:destroy NAME --force", help: "delete the service and its data (refused while linked)", example: "services:destroy db --force", flags: []string{"--force"}, admin: true, access: accessAdmin, run: (*Admin).cmdServicesDestroy},
 	}
 }
@@ -97,13 +99,17 @@ func (a *Admin) cmdServicesInfo(ctx context.Context, c *call) error {
 	if !s.LastBackupAt.IsZero() {
 		backup = s.LastBackupAt.Local().Format(time.DateTime)
 	}
+	schedule := "none"
+	if s.BackupSchedule != "" {
+		schedule = fmt.Sprintf("%s, the newest %d kept", s.BackupSchedule, s.BackupKeep)
+	}
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
 	for _, row := range [][2]string{
 		{"Name", s.Name}, {"Type", s.Type}, {"Version", s.Version}, {"Status", s.Status},
 		{"Host", fmt.Sprintf("%s:%d (from linked apps only)", s.Host, s.Port)},
 		{"Linked apps", linkedApps(s)}, {"Memory", sizeOf(s.MemoryBytes)},
 		{"Volume", fmt.Sprintf("%s (%s)", s.Volume, sizeOf(s.VolumeBytes))},
-		{"Last backup", backup}, {"Created", s.CreatedAt.Local().Format(time.DateTime)},
+		{"Last backup", backup}, {"Backup schedule", schedule}, {"Created", s.CreatedAt.Local().Format(time.DateTime)},
 	} {
 		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
 	}
@@ -195,10 +201,55 @@ func (a *Admin) cmdServicesBackup(ctx context.Context, c *call) error {
 }
 
 func (a *Admin) cmdServicesRestore(ctx context.Context, c *call) error {
-	if err := wantArgs(c, 1); err != nil { // "-", stdin, is the only source
+	switch len(c.args) {
+	case 1: // stdin ("-")
+		return a.eng.RestoreService(ctx, c.args[0], c.in, c.out)
+	case 2:
+		return a.eng.RestoreStoredService(ctx, c.args[0], c.args[1], c.out)
+	}
+	return usageError{fmt.Sprintf("want NAME and a dump ID or - (stdin), got %d argument(s)", len(c.args))}
+}
+
+func (a *Admin) cmdServicesBackupSchedule(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 2); err != nil {
 		return err
 	}
-	return a.eng.RestoreService(ctx, c.args[0], c.in, c.out)
+	keep := 7
+	if v := lastOpt(c, "--keep"); v != "" {
+		if _, err := fmt.Sscanf(v, "%d", &keep); err != nil || fmt.Sprint(keep) != v {
+			return usageError{fmt.Sprintf("--keep %s: want a number of dumps", v)}
+		}
+	}
+	name, sched := c.args[0], c.args[1]
+	if err := a.eng.SetServiceBackupSchedule(ctx, name, sched, keep); err != nil {
+		return err
+	}
+	if sched == "off" {
+		fmt.Fprintf(c.out, "No more scheduled dumps of %s; the stored ones stay (services:backups %s)\n", name, name)
+		return nil
+	}
+	fmt.Fprintf(c.out, "A dump of %s will be stored on %q, the newest %d kept (services:backups %s lists them)\n", name, sched, keep, name)
+	return nil
+}
+
+func (a *Admin) cmdServicesBackups(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	bs, err := a.eng.ServiceBackups(ctx, c.args[0])
+	if err != nil {
+		return err
+	}
+	if len(bs) == 0 {
+		fmt.Fprintf(c.out, "No stored dumps of %s (services:backup-schedule %s @daily stores them)\n", c.args[0], c.args[0])
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTAKEN\tSIZE")
+	for _, b := range bs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", b.ID, b.CreatedAt.Local().Format(time.DateTime), sizeOf(b.Bytes))
+	}
+	return tw.Flush()
 }
 
 func (a *Admin) cmdServicesDestroy(ctx context.Context, c *call) error {
