@@ -206,3 +206,62 @@ func TestBackupEngine(t *testing.T) {
 		t.Errorf("no backup:succeeded in %+v", evs)
 	}
 }
+
+// A scheduled run writes xcloud-backup-<time>.tar.zst into the directory
+// (no partial file left), keeps the newest keep archives, and a run that
+// cannot write is a backup:failed event.
+func TestBackupToDir(t *testing.T) {
+	ctx := context.Background()
+	st := newAppsStore(t, "web")
+	rt := &archiveRuntime{fakeRuntime: newFakeRuntime(t)}
+	e := newEngine(t, st, rt.fakeRuntime)
+	e.d.rt = rt
+	dir := t.TempDir()
+	out := filepath.Join(dir, "archives")
+	old := filepath.Join(out, "xcloud-backup-20200101T000000Z.tar.zst")
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(old, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.d.opts.Backup = BackupOptions{StagingDir: filepath.Join(dir, "staging"), Dir: out, Keep: 1}
+	path, err := e.d.BackupToDir(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(out)
+	if len(entries) != 1 || filepath.Join(out, entries[0].Name()) != path {
+		t.Fatalf("archives: %v, want only %s", entries, path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := backup.Extract(f, t.TempDir(), store.SchemaVersion()); err != nil {
+		t.Fatalf("the scheduled archive does not read back: %v", err)
+	}
+
+	blocker := filepath.Join(dir, "blocker")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.d.opts.Backup.Dir = filepath.Join(blocker, "archives") // a file is in the way
+	if _, err := e.d.BackupToDir(ctx); err == nil {
+		t.Fatal("a backup into an impossible directory succeeded")
+	}
+	evs, err := st.ListEvents(ctx, "", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, ev := range evs {
+		if strings.HasPrefix(ev.Type, "backup:") {
+			types = append(types, ev.Type+" by "+ev.Actor)
+		}
+	}
+	if want := []string{"backup:succeeded by xcloud", "backup:failed by xcloud"}; !slices.Equal(types, want) {
+		t.Fatalf("events %v, want %v", types, want)
+	}
+}
