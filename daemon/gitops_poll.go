@@ -9,8 +9,10 @@ import (
 
 	git "github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/storage/memory"
 
+	"github.com/xcloud-dev/xcloud/gitreceive"
 	"github.com/xcloud-dev/xcloud/store"
 )
 
@@ -135,7 +137,7 @@ func (d *Daemon) pollApp(ctx context.Context, g store.GitSync) {
 		}
 		return
 	}
-	if sha == g.LastSHA {
+	if sha == g.LastSHA || d.peelsTo(g.App, sha, g.LastSHA) {
 		return
 	}
 	d.syncInBackground(ctx, g.App, TriggerPoll, "xcloud")
@@ -186,4 +188,29 @@ func (d *Daemon) remoteSHA(ctx context.Context, g store.GitSync) (string, error)
 		}
 	}
 	return "", fmt.Errorf("ref %s vanished", name)
+}
+
+// peelsTo reports whether the object hash (an annotated tag a remote
+// advertises) is in the app's repository and peels to the commit want:
+// a tag synced already, whose advertised hash is the tag's, not the
+// commit's.
+func (d *Daemon) peelsTo(app, hash, want string) bool {
+	if want == "" {
+		return false
+	}
+	repo, err := git.PlainOpen(gitreceive.RepoDir(d.opts.ReposDir, app))
+	if err != nil {
+		return false
+	}
+	h := plumbing.NewHash(hash)
+	for range 10 {
+		t, err := repo.TagObject(h)
+		if err != nil {
+			return false
+		}
+		if h = t.Target; h.String() == want {
+			return true
+		}
+	}
+	return false
 }

@@ -9,10 +9,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	gossh "golang.org/x/crypto/ssh"
 
@@ -269,4 +272,49 @@ func TestLockRepo(t *testing.T) {
 	}
 	unlock()
 	(<-got)()
+}
+
+// TestPeelsTo: polling a synced annotated tag sees the tag's own hash; it
+// is known when it peels to the commit synced last.
+func TestPeelsTo(t *testing.T) {
+	repos := t.TempDir()
+	repo, err := openOrInitBare(filepath.Join(repos, "hello.git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := &object.Signature{Name: "t", Email: "t@example.com", When: time.Unix(1, 0)}
+	obj := repo.Storer.NewEncodedObject()
+	tree := &object.Tree{}
+	if err := tree.Encode(obj); err != nil {
+		t.Fatal(err)
+	}
+	treeHash, err := repo.Storer.SetEncodedObject(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := &object.Commit{Author: *sig, Committer: *sig, Message: "c", TreeHash: treeHash}
+	obj = repo.Storer.NewEncodedObject()
+	if err := commit.Encode(obj); err != nil {
+		t.Fatal(err)
+	}
+	commitHash, err := repo.Storer.SetEncodedObject(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := &object.Tag{Name: "v1", Tagger: *sig, Message: "v1", TargetType: plumbing.CommitObject, Target: commitHash}
+	obj = repo.Storer.NewEncodedObject()
+	if err := tag.Encode(obj); err != nil {
+		t.Fatal(err)
+	}
+	tagHash, err := repo.Storer.SetEncodedObject(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := New(Options{ReposDir: repos, Logger: slog.New(slog.DiscardHandler)})
+	if !d.peelsTo("hello", tagHash.String(), commitHash.String()) {
+		t.Error("the synced tag is not known")
+	}
+	if d.peelsTo("hello", tagHash.String(), strings.Repeat("1", 40)) || d.peelsTo("hello", commitHash.String(), commitHash.String()) {
+		t.Error("peelsTo matched what it should not")
+	}
 }
