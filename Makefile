@@ -65,6 +65,7 @@ fuzz:
 	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz FuzzParseAssignments -fuzztime $(FUZZTIME) ./daemon/admin/
 	$(GO) test -run '^$$' -fuzz FuzzParseProcfile -fuzztime $(FUZZTIME) ./buildpacks/
 	$(GO) test -run '^$$' -fuzz FuzzParseAppJSON -fuzztime $(FUZZTIME) ./buildpacks/
+	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime $(FUZZTIME) ./daemon/backup/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }

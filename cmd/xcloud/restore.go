@@ -108,6 +108,9 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if pod, err = podman.Connect(ctx, podman.Options{Socket: cfg.Podman.Socket}); err != nil {
 			return fmt.Errorf("restore: the archive has volumes, and Podman does not answer: %w", err)
 		}
+		if ok, err := pod.ImageExists(ctx, cfg.Stack.Base); err != nil || !ok {
+			return fmt.Errorf("restore: volumes are imported with the stack's base image %s, which Podman does not have: run xcloud stack build first", cfg.Stack.Base)
+		}
 		have, err := pod.ListVolumes(ctx, map[string]string{"xcloud.managed": "true"})
 		if err != nil {
 			return fmt.Errorf("restore: %w", err)
