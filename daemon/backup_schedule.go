@@ -24,6 +24,7 @@ const (
 // startBackups runs scheduled backups ([backup] schedule) until the
 // daemon's background context ends.
 func (d *Daemon) startBackups() {
+	d.clearStaging()
 	if d.opts.Backup.Schedule == "" {
 		return
 	}
@@ -118,5 +119,33 @@ func (d *Daemon) pruneBackups(dir string, keep int) {
 			d.log.Info("removed old backup", "file", names[0])
 		}
 		names = names[1:]
+	}
+}
+
+// clearStaging removes what backups cut short by a stop left in the
+// staging directory; at start no backup runs yet.
+func (d *Daemon) clearStaging() {
+	dir := d.opts.Backup.StagingDir
+	if dir == "" {
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return // none yet
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "backup-") {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				d.log.Warn("remove an interrupted backup's copies", "dir", e.Name(), "err", err)
+			}
+		}
+	}
+	// Scheduled archives cut short by a stop.
+	if entries, err := os.ReadDir(d.opts.Backup.Dir); err == nil && d.opts.Backup.Dir != "" {
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".partial-"+backupPrefix) {
+				_ = os.Remove(filepath.Join(d.opts.Backup.Dir, e.Name()))
+			}
+		}
 	}
 }

@@ -265,3 +265,33 @@ func TestBackupToDir(t *testing.T) {
 		t.Fatalf("events %v, want %v", types, want)
 	}
 }
+
+// What a backup cut short by a stop left is removed at the next start;
+// anything else in the directories stays.
+func TestClearStaging(t *testing.T) {
+	dir := t.TempDir()
+	staging, out := filepath.Join(dir, "staging"), filepath.Join(dir, "archives")
+	for _, p := range []string{
+		filepath.Join(staging, "backup-123", "repos", "x"), filepath.Join(staging, "other"),
+		filepath.Join(out, ".partial-xcloud-backup-20260101T000000Z.tar.zst-99"), filepath.Join(out, "xcloud-backup-20260101T000000Z.tar.zst"),
+	} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := New(Options{Backup: BackupOptions{StagingDir: staging, Dir: out}})
+	d.clearStaging()
+	var left []string
+	for _, sub := range []string{staging, out} {
+		entries, _ := os.ReadDir(sub)
+		for _, e := range entries {
+			left = append(left, e.Name())
+		}
+	}
+	if want := []string{"other", "xcloud-backup-20260101T000000Z.tar.zst"}; !slices.Equal(left, want) {
+		t.Fatalf("left %v, want %v", left, want)
+	}
+}
