@@ -106,7 +106,7 @@ func (d *Daemon) Backup(ctx context.Context, w io.Writer, req BackupRequest) (re
 			return BackupResult{}, fmt.Errorf("backup: %w", err)
 		}
 	}
-	staged := time.Now()
+	gathered := time.Now()
 	vols, err := d.stageVolumes(ctx, filepath.Join(stage, "volumes"))
 	if err != nil {
 		return BackupResult{}, err
@@ -115,7 +115,7 @@ func (d *Daemon) Backup(ctx context.Context, w io.Writer, req BackupRequest) (re
 	defer func() {
 		if err == nil {
 			d.log.Info("backup written", "bytes", res.Bytes, "files", len(res.Manifest.Files),
-				"snapshot_s", staged.Sub(start).Seconds(), "volumes_s", exported.Sub(staged).Seconds(), "stream_s", time.Since(exported).Seconds())
+				"snapshot_s", gathered.Sub(start).Seconds(), "volumes_s", exported.Sub(gathered).Seconds(), "stream_s", time.Since(exported).Seconds())
 		}
 	}()
 
