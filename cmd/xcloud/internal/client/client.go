@@ -315,16 +315,24 @@ func (c *Client) ssh(ctx context.Context, t Target, words []string, tty bool, st
 
 // shellCommand runs line with args appended, as git runs GIT_SSH_COMMAND:
 // through sh, so options and quotes in it work; plain "ssh" runs directly.
+// The shell execs the command when it can (not after a VAR=value), so
+// signals reach ssh rather than a shell in front of it.
 func shellCommand(line string, args []string) []string {
 	if line == "ssh" {
 		return append([]string{"ssh"}, args...)
 	}
-	return append([]string{"sh", "-c", line + ` "$@"`, line}, args...)
+	script := line + ` "$@"`
+	if first, _, _ := strings.Cut(line, " "); !strings.Contains(first, "=") {
+		script = "exec " + script
+	}
+	return append([]string{"sh", "-c", script, line}, args...)
 }
 
 // exec runs argv with the client's stderr, passing the child's exit
-// status on. Interrupts go to the child alone (it shares the terminal), so
-// `logs -f` ends with ssh's status rather than the client dying first.
+// status on. A terminal's interrupt reaches the child itself (it is in the
+// same process group), so the client waits for it: `logs -f` ends with
+// ssh's status rather than the client dying first. SIGTERM, sent to the
+// client alone, is passed on.
 func (c *Client) exec(ctx context.Context, argv []string, stdin io.Reader, stdout io.Writer, env []string) error {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir, cmd.Stdin, cmd.Stdout, cmd.Stderr = c.dir, stdin, stdout, c.stderr
@@ -334,7 +342,27 @@ func (c *Client) exec(ctx context.Context, argv []string, stdin io.Reader, stdou
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("run %s: %w", argv[0], err)
+	}
+	done := make(chan struct{})
+	relayed := make(chan struct{})
+	go func() {
+		defer close(relayed)
+		for {
+			select {
+			case s := <-sigs:
+				if s == syscall.SIGTERM {
+					_ = cmd.Process.Signal(s)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
+	<-relayed
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		code := ee.ExitCode()

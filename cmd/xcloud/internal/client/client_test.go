@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/xcloud-dev/xcloud/gitreceive"
 )
@@ -273,5 +275,42 @@ func TestCompletionScripts(t *testing.T) {
 				t.Errorf("bash completes %q with %q (%v), want %q", line, got, err, want)
 			}
 		}
+	}
+}
+
+// TestSIGTERMPassedOn: a SIGTERM to the client reaches the ssh it runs,
+// whose exit status the client then returns.
+func TestSIGTERMPassedOn(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "fakessh")
+	ready := filepath.Join(dir, "ready")
+	script := "#!/bin/sh\ntrap 'exit 42' TERM\ntouch " + ready + "\nwhile :; do sleep 0.05; done\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := testClient(dir, map[string]string{"XCLOUD_SSH": fake, "XCLOUD_HOST": "box"})
+	result := make(chan error, 1)
+	go func() { result <- c.Run(context.Background(), []string{"--app", "web", "logs", "-f"}) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the fake ssh did not start within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-result:
+		var ee ExitError
+		if !errors.As(err, &ee) || ee.Code != 42 {
+			t.Errorf("after SIGTERM: %v; want the child's status 42", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client did not return within 10s of SIGTERM")
 	}
 }
