@@ -18,8 +18,10 @@ import (
 	"time"
 )
 
-// Format is the archive layout this package writes and reads.
-const Format = 1
+// Format is the archive layout this package writes; it reads every one up
+// to it. 2: volumes (and service dumps) streamed in parts, service dumps,
+// certificates.
+const Format = 2
 
 // Entry names with a fixed meaning.
 const (
@@ -31,6 +33,8 @@ const (
 	ReposDir     = "repos"              // repos/<app>.git/...
 	StaticDir    = "static"             // static/<app>/<release dir>/...
 	VolumesDir   = "volumes"            // volumes/<name>.tar: the volume's files as a tar
+	ServicesDir  = "services"           // services/<name>.dump: a service's dump (format 2)
+	CaddyDir     = "caddy"              // caddy/...: certificates and the local CA (format 2)
 )
 
 // Header identifies an archive; it is the first entry, so a reader can
@@ -49,8 +53,21 @@ type Manifest struct {
 	WithKey bool     `json:"with_key"`
 	Apps    []string `json:"apps"`
 	Volumes []Volume `json:"volumes"`
-	Files   []File   `json:"files"`
+	// Services are the PostgreSQL and Redis services whose dumps the
+	// archive holds (format 2).
+	Services []Service `json:"services,omitempty"`
+	Files    []File    `json:"files"`
 }
+
+// Service is a database service's dump in the archive, as
+// services/<Name>.dump (ServiceFile), taken as services:backup takes one.
+type Service struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"` // postgres or redis
+}
+
+// ServiceFile is the entry holding a service's dump.
+func ServiceFile(name string) string { return ServicesDir + "/" + name + ".dump" }
 
 // Volume is a Podman named volume in the archive, as volumes/<Name>.tar.
 type Volume struct {
@@ -73,6 +90,48 @@ type File struct {
 // VolumeFile is the entry holding a volume's files.
 func VolumeFile(name string) string { return VolumesDir + "/" + name + ".tar" }
 
+// PartName is the i-th part of a streamed entry (Writer.Stream).
+func PartName(name string, i int) string { return fmt.Sprintf("%s.%06d", name, i) }
+
+// Streamable reports whether name is an entry that may be written in parts:
+// a volume's tar or a service's dump.
+func Streamable(name string) bool {
+	top, rest, _ := strings.Cut(name, "/")
+	switch top {
+	case VolumesDir:
+		n, ok := strings.CutSuffix(rest, ".tar")
+		return ok && volumeName.MatchString(n)
+	case ServicesDir:
+		n, ok := strings.CutSuffix(rest, ".dump")
+		return ok && volumeName.MatchString(n)
+	}
+	return false
+}
+
+// splitPart returns the entry a part belongs to and its index.
+func splitPart(p string) (string, int, bool) {
+	i := strings.LastIndexByte(p, '.')
+	if i < 0 || len(p)-i-1 != 6 {
+		return "", 0, false
+	}
+	n := 0
+	for _, c := range p[i+1:] {
+		if c < '0' || c > '9' {
+			return "", 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if !Streamable(p[:i]) {
+		return "", 0, false
+	}
+	return p[:i], n, true
+}
+
+// has reports whether the listed files hold name, whole or in parts.
+func has(seen map[string]bool, name string) bool {
+	return seen[name] || seen[PartName(name, 0)]
+}
+
 var (
 	volumeName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 	appName    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
@@ -88,7 +147,7 @@ func ParseManifest(b []byte) (Manifest, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return Manifest{}, fmt.Errorf("%w: manifest: %v", ErrCorrupt, err)
 	}
-	if m.Format != Format {
+	if m.Format < 1 || m.Format > Format {
 		return Manifest{}, fmt.Errorf("%w: manifest of format %d", ErrCorrupt, m.Format)
 	}
 	seen := make(map[string]bool, len(m.Files))
@@ -103,6 +162,12 @@ func ParseManifest(b []byte) (Manifest, error) {
 			return Manifest{}, fmt.Errorf("%w: %s listed twice", ErrCorrupt, f.Path)
 		}
 		seen[f.Path] = true
+		if base, i, ok := splitPart(f.Path); ok && (seen[base] || (i > 0 && !seen[PartName(base, i-1)])) {
+			return Manifest{}, fmt.Errorf("%w: %s out of order", ErrCorrupt, f.Path)
+		}
+		if seen[PartName(f.Path, 0)] {
+			return Manifest{}, fmt.Errorf("%w: %s whole and in parts", ErrCorrupt, f.Path)
+		}
 		if f.Size < 0 || !hexSHA256.MatchString(f.SHA256) || f.Mode > 0o777 {
 			return Manifest{}, fmt.Errorf("%w: bad size, mode or checksum for %s", ErrCorrupt, f.Path)
 		}
@@ -118,8 +183,18 @@ func ParseManifest(b []byte) (Manifest, error) {
 			return Manifest{}, fmt.Errorf("%w: bad or repeated volume name %q", ErrCorrupt, v.Name)
 		}
 		names[v.Name] = true
-		if !seen[VolumeFile(v.Name)] {
+		if !has(seen, VolumeFile(v.Name)) {
 			return Manifest{}, fmt.Errorf("%w: volume %s has no %s", ErrCorrupt, v.Name, VolumeFile(v.Name))
+		}
+	}
+	services := map[string]bool{}
+	for _, sv := range m.Services {
+		if !volumeName.MatchString(sv.Name) || services[sv.Name] || (sv.Kind != "postgres" && sv.Kind != "redis") {
+			return Manifest{}, fmt.Errorf("%w: bad or repeated service %q (%q)", ErrCorrupt, sv.Name, sv.Kind)
+		}
+		services[sv.Name] = true
+		if !has(seen, ServiceFile(sv.Name)) {
+			return Manifest{}, fmt.Errorf("%w: service %s has no %s", ErrCorrupt, sv.Name, ServiceFile(sv.Name))
 		}
 	}
 	if !seen[DatabaseName] {
@@ -152,8 +227,17 @@ func CheckPath(p string) error {
 		if appName.MatchString(app) {
 			return nil
 		}
-	case VolumesDir:
-		if name, ok := strings.CutSuffix(rest, ".tar"); ok && volumeName.MatchString(name) {
+	case VolumesDir, ServicesDir:
+		if Streamable(p) {
+			return nil
+		}
+		if _, _, ok := splitPart(p); ok {
+			return nil
+		}
+	case CaddyDir:
+		// Caddy's storage: certificates by issuer and host name, the
+		// local CA, ACME accounts. Clean and relative was checked above.
+		if rest != "" {
 			return nil
 		}
 	}

@@ -68,6 +68,7 @@ func Extract(r io.Reader, dst string, maxSchema int) (Manifest, error) {
 	}
 
 	got := map[string]File{}
+	parts := map[string]int{} // streamed entry → parts joined so far
 	var manifest []byte
 	for {
 		hdr, err := tr.Next()
@@ -98,7 +99,16 @@ func Extract(r io.Reader, dst string, maxSchema int) (Manifest, error) {
 		if _, dup := got[hdr.Name]; dup || hdr.Name == HeaderName {
 			return Manifest{}, fmt.Errorf("%w: %s twice", ErrCorrupt, hdr.Name)
 		}
-		f, err := extractFile(root, hdr, tr)
+		name, appendTo := hdr.Name, false
+		if base, i, ok := splitPart(hdr.Name); ok {
+			// Parts come in order and are joined into their entry.
+			if parts[base] != i {
+				return Manifest{}, fmt.Errorf("%w: %s out of order", ErrCorrupt, hdr.Name)
+			}
+			parts[base]++
+			name, appendTo = base, i > 0
+		}
+		f, err := extractFile(root, name, appendTo, hdr, tr)
 		if err != nil {
 			return Manifest{}, err
 		}
@@ -134,15 +144,20 @@ func Extract(r io.Reader, dst string, maxSchema int) (Manifest, error) {
 	return m, nil
 }
 
-// extractFile writes one entry under root, counting its checksum.
-func extractFile(root *os.Root, hdr *tar.Header, r io.Reader) (File, error) {
-	if dir := path.Dir(hdr.Name); dir != "." {
+// extractFile writes one entry under root as name (a part: appended to
+// it), counting its checksum.
+func extractFile(root *os.Root, name string, appendTo bool, hdr *tar.Header, r io.Reader) (File, error) {
+	if dir := path.Dir(name); dir != "." {
 		if err := root.MkdirAll(dir, 0o700); err != nil {
 			return File{}, fmt.Errorf("restore %s: %w", hdr.Name, err)
 		}
 	}
 	perm := uint32(hdr.Mode) & 0o777
-	out, err := root.OpenFile(hdr.Name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, os.FileMode(perm|0o600))
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if appendTo {
+		flags = os.O_WRONLY | os.O_APPEND
+	}
+	out, err := root.OpenFile(name, flags, os.FileMode(perm|0o600))
 	if err != nil {
 		return File{}, fmt.Errorf("restore %s: %w", hdr.Name, err)
 	}
