@@ -186,6 +186,17 @@ func TestVolumes(t *testing.T) {
 	appendLine("four")
 
 	step("ps:restart")
+	// A path under one of the image's files (volapp's /app is its binary)
+	// fails the restart in one line; the serving container stays.
+	h.mustSSH("storage:mount", app, "bad:/app/x")
+	if _, stderr, err := h.ssh(h.key, "ps:restart", app); err == nil || !strings.Contains(stderr, "lies under a file of the image") {
+		t.Errorf("ps:restart with a mount under a file: %v %q; want it refused naming the cause", err, stderr)
+	}
+	if out := h.mustSSH("storage:unmount", app, "bad:/app/x"); !strings.Contains(out, "keeps its data") {
+		t.Errorf("storage:unmount: %q", out)
+	}
+	wantLog("a failed restart", "one", "two", "three", "four")
+	step("a mount under a file refused")
 	h.kill()
 	if ids := podmanOut(t, "ps", "-aq", "--filter", "label=xcloud.instance="+h.instance); ids != "" {
 		podmanOut(t, append([]string{"rm", "-f", "-t", "0"}, strings.Fields(ids)...)...)

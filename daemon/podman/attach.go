@@ -80,7 +80,7 @@ func (c *Client) RunAttached(ctx context.Context, cs ContainerSpec, stdio Stdio)
 			// refusal can come here too.
 			return -1, fmt.Errorf("attach to container %s: %w", cs.Name, ErrProgramNotFound)
 		}
-		return -1, fmt.Errorf("attach to container %s: %w", cs.Name, err)
+		return -1, fmt.Errorf("attach to container %s: %w", cs.Name, mountFailure(err))
 	case <-ctx.Done():
 		cancel()
 		<-attached
@@ -92,7 +92,7 @@ func (c *Client) RunAttached(ctx context.Context, cs ContainerSpec, stdio Stdio)
 		if programNotFound(err) {
 			return -1, fmt.Errorf("start container %s: %w", cs.Name, ErrProgramNotFound)
 		}
-		return -1, fmt.Errorf("start container %s: %w", cs.Name, err)
+		return -1, fmt.Errorf("start container %s: %w", cs.Name, mountFailure(err))
 	}
 	resized := make(chan struct{})
 	go func() {

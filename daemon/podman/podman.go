@@ -387,7 +387,7 @@ func (c *Client) Run(ctx context.Context, cs ContainerSpec) (Container, error) {
 	if err := containers.Start(cctx, created.ID, nil); err != nil {
 		// Do not leave a created-but-never-started container behind.
 		_ = c.Remove(context.WithoutCancel(ctx), created.ID)
-		return Container{}, fmt.Errorf("start container %s: %w", cs.Name, err)
+		return Container{}, fmt.Errorf("start container %s: %w", cs.Name, mountFailure(err))
 	}
 	return c.Inspect(ctx, created.ID)
 }

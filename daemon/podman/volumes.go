@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/system"
@@ -149,6 +150,20 @@ func (c *Client) VolumeSizes(ctx context.Context) (map[string]int64, error) {
 		out[v.VolumeName] = v.Size
 	}
 	return out, nil
+}
+
+// ErrMountPath is returned when a container cannot start because one of
+// its volumes' paths lies under a file of its image: Podman has no
+// directory there to copy the image's files from.
+var ErrMountPath = errors.New("a volume's mount path lies under a file of the image")
+
+// mountFailure words Podman's refusal of a volume's path; other errors
+// are returned as they are.
+func mountFailure(err error) error {
+	if err != nil && strings.Contains(err.Error(), "copy up into volume") {
+		return fmt.Errorf("%w; mount it elsewhere (storage APP lists the mounts): %w", ErrMountPath, err)
+	}
+	return err
 }
 
 // mountsSpec sets the container's named volumes and bind mounts.
