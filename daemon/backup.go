@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/xcloud-dev/xcloud/daemon/backup"
+	"github.com/xcloud-dev/xcloud/daemon/podman"
 	"github.com/xcloud-dev/xcloud/gitreceive"
 	"github.com/xcloud-dev/xcloud/store"
 )
@@ -59,11 +61,10 @@ var errVanished = errors.New("a file went away during the copy")
 // Backup writes an archive of the whole node to w: a snapshot of the
 // database, the repository of every app in it, the static files its
 // releases serve, its volumes and, with WithKey, the config-var key. The
-// database and repositories are gathered first (a VACUUM INTO, hard
-// links), so a push or deploy during the backup cannot tear the archive;
-// the archive is the state of the snapshot's moment, each repository
-// holding at least the commits its releases name. Volumes are then read
-// as they are and streamed into the archive without a staged copy.
+// copies are gathered first (hard links, a VACUUM INTO, a tar of each
+// volume), so a push, deploy or write during the backup cannot tear the
+// archive; the archive is the state of the snapshot's moment, each
+// repository holding at least the commits its releases name.
 func (d *Daemon) Backup(ctx context.Context, w io.Writer, req BackupRequest) (res BackupResult, err error) {
 	start := time.Now()
 	defer func() {
@@ -106,21 +107,24 @@ func (d *Daemon) Backup(ctx context.Context, w io.Writer, req BackupRequest) (re
 		}
 	}
 	gathered := time.Now()
+	vols, err := d.stageVolumes(ctx, filepath.Join(stage, "volumes"))
+	if err != nil {
+		return BackupResult{}, err
+	}
+	exported := time.Now()
+	defer func() {
+		if err == nil {
+			d.log.Info("backup written", "bytes", res.Bytes, "files", len(res.Manifest.Files),
+				"snapshot_s", gathered.Sub(start).Seconds(), "volumes_s", exported.Sub(gathered).Seconds(), "stream_s", time.Since(exported).Seconds())
+		}
+	}()
 
 	cw := &countWriter{w: w}
 	aw, err := backup.NewWriter(cw, backup.Header{Version: d.opts.Version, Schema: st.schema, CreatedAt: st.at})
 	if err != nil {
 		return BackupResult{}, err
 	}
-	if err := d.writeArchive(aw, stage, st, req.WithKey); err != nil {
-		aw.Abort()
-		return BackupResult{}, err
-	}
-	written := time.Now()
-	// Volumes are read as they are now and streamed straight into the
-	// archive: no copy of them is staged on disk.
-	vols, how, err := d.archiveVolumes(ctx, aw)
-	if err != nil {
+	if err := d.writeArchive(aw, stage, st, vols, req.WithKey); err != nil {
 		aw.Abort()
 		return BackupResult{}, err
 	}
@@ -128,16 +132,10 @@ func (d *Daemon) Backup(ctx context.Context, w io.Writer, req BackupRequest) (re
 	if err != nil {
 		return BackupResult{}, err
 	}
-	read := make([]string, 0, len(how))
-	for _, v := range vols {
-		read = append(read, v.Name+"="+how[v.Name])
-	}
-	d.log.Info("backup written", "bytes", cw.n, "files", len(m.Files), "volumes_read", strings.Join(read, ","),
-		"snapshot_s", gathered.Sub(start).Seconds(), "files_s", written.Sub(gathered).Seconds(), "volumes_s", time.Since(written).Seconds())
 	return BackupResult{Manifest: m, Bytes: cw.n}, nil
 }
 
-func (d *Daemon) writeArchive(aw *backup.Writer, stage string, st staged, withKey bool) error {
+func (d *Daemon) writeArchive(aw *backup.Writer, stage string, st staged, vols []backup.Volume, withKey bool) error {
 	if err := aw.AddFile(backup.DatabaseName, filepath.Join(stage, "xcloud.db")); err != nil {
 		return err
 	}
@@ -148,6 +146,11 @@ func (d *Daemon) writeArchive(aw *backup.Writer, stage string, st staged, withKe
 	}
 	for _, app := range st.static {
 		if err := aw.AddTree(backup.StaticDir+"/"+app, filepath.Join(stage, "static", app)); err != nil {
+			return err
+		}
+	}
+	for _, v := range vols {
+		if err := aw.AddFile(backup.VolumeFile(v.Name), filepath.Join(stage, "volumes", v.Name+".tar")); err != nil {
 			return err
 		}
 	}
@@ -378,6 +381,71 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// stageVolumes writes a tar of each of this install's volumes into dir,
+// made by tar inside a container that mounts the volume read-only, so
+// owners and modes are kept whatever user namespace the volume lives in.
+func (d *Daemon) stageVolumes(ctx context.Context, dir string) ([]backup.Volume, error) {
+	vols, err := d.Volumes(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list volumes: %w", err)
+	}
+	var out []backup.Volume
+	for _, v := range vols {
+		if v.Missing {
+			continue // created empty at its next mount
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		if err := d.exportVolume(ctx, v.Podman, dir, v.Name+".tar"); err != nil {
+			return nil, err
+		}
+		out = append(out, backup.Volume{Name: v.Name, Podman: v.Podman, Labels: d.volumeLabels(v.Name)})
+	}
+	return out, nil
+}
+
+// volumeTool runs tar in a helper container of the stack's base image
+// with a volume at /v and dir at /x; it returns tar's complaint on failure.
+func volumeTool(ctx context.Context, rt Runtime, image string, labels map[string]string, volume string, readOnly bool, dir string, args ...string) error {
+	var out bytes.Buffer
+	cmd := append([]string{"tar", "--numeric-owner"}, args...)
+	code, err := rt.RunAttached(ctx, podman.ContainerSpec{
+		Image: image, Command: cmd, Labels: labels,
+		Mounts: []podman.Mount{{Volume: volume, Path: "/v", ReadOnly: readOnly}, {HostDir: dir, Path: "/x"}},
+	}, podman.Stdio{Out: &out, Err: &out})
+	if err != nil {
+		return err
+	}
+	// 1: a file changed while tar read it; the tar is whole, the file
+	// as tar found it.
+	if code != 0 && !(code == 1 && readOnly) {
+		return fmt.Errorf("tar exited %d: %s", code, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+func (d *Daemon) exportVolume(ctx context.Context, volume, dir, file string) error {
+	labels := d.labels(map[string]string{labelOneOff: "backup"})
+	if err := volumeTool(ctx, d.rt, d.opts.Stack.Base, labels, volume, true, dir, "-C", "/v", "-cf", "/x/"+file, "."); err != nil {
+		return fmt.Errorf("export volume %s: %w", volume, err)
+	}
+	return nil
+}
+
+// ImportVolume fills a volume from a tar that exportVolume made, found at
+// dir/file on this host, through a helper container of image (the stack's
+// base). `xcloud restore` uses it with the daemon stopped.
+func ImportVolume(ctx context.Context, rt Runtime, image, volume string, labels map[string]string, dir, file string) error {
+	if err := rt.EnsureVolume(ctx, volume, labels); err != nil {
+		return err
+	}
+	if err := volumeTool(ctx, rt, image, nil, volume, false, dir, "-C", "/v", "-xpf", "/x/"+file); err != nil {
+		return fmt.Errorf("import volume %s: %w", volume, err)
+	}
+	return nil
 }
 
 // VolumeLabels returns the name and labels a volume NAME has in the

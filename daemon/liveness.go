@@ -302,6 +302,9 @@ func (d *Daemon) replaceUnhealthy(ctx context.Context, u unhealthy) {
 	d.log.Warn("container unhealthy; replacing it", "app", u.app, "container", u.c.Name, "check", u.check, "failures", u.failures, "last", u.last)
 	msg := fmt.Sprintf("web container %s failed liveness check %s %d times in a row (last: %s)", u.c.Name, u.check, u.failures, u.last)
 	data := map[string]any{"process": "web", "container": u.c.Name, "check": u.check, "failures": u.failures, "error": u.last}
+	if st, err := d.store.DeployStrategy(ctx, u.app); err == nil && st == store.StrategyRecreate {
+		d.retireBeforeReplacing(ctx, u.app, u.c) // one writer at a time
+	}
 	fresh, err := d.startProcess(ctx, rel, spec, "web", io.Discard)
 	if err == nil {
 		err = d.routeReplacement(ctx, u.app, u.c, fresh)

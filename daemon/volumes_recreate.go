@@ -2,7 +2,9 @@ package daemon
 
 import (
 	"context"
+	"slices"
 
+	"github.com/xcloud-dev/xcloud/daemon/podman"
 	"github.com/xcloud-dev/xcloud/store"
 )
 
@@ -52,4 +54,18 @@ func (d *Daemon) restartCurrent(ctx context.Context, app string, w *progress) {
 	if err := d.applyRoutes(ctx); err != nil {
 		d.log.Error("route the current release after a failed recreate", "app", app, "err", err)
 	}
+}
+
+// retireBeforeReplacing takes c out of the app's route and stops it, so
+// that the container replacing it (an unhealthy one's, with strategy
+// recreate) never runs beside it.
+func (d *Daemon) retireBeforeReplacing(ctx context.Context, app string, c podman.Container) {
+	d.mu.Lock()
+	ups := slices.DeleteFunc(slices.Clone(d.upstreams[app]), func(u string) bool { return u == upstream(c.HostPort) })
+	d.mu.Unlock()
+	d.setUpstreams(app, ups)
+	if err := d.applyRoutes(ctx); err != nil {
+		d.log.Error("route around a container to replace", "app", app, "err", err)
+	}
+	d.stopContainer(context.WithoutCancel(ctx), c)
 }

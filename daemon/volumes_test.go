@@ -238,6 +238,34 @@ func TestRecreateStopsOldBeforeStartingNew(t *testing.T) {
 	}
 }
 
+// TestRecreateReplacesUnhealthyAfterStopping: with strategy recreate a
+// container that fails its liveness checks is stopped before its
+// replacement runs; rolling starts the replacement first.
+func TestRecreateReplacesUnhealthyAfterStopping(t *testing.T) {
+	ctx := context.Background()
+	for _, strategy := range []string{store.StrategyRecreate, store.StrategyRolling} {
+		e, _ := newVolumeEngine(t, newAppsStore(t, "web"), StorageOptions{})
+		if _, out, err := e.deploy(t, "img1"); err != nil {
+			t.Fatalf("deploy: %v\n%s", err, out)
+		}
+		if err := e.d.SetDeployStrategy(ctx, "web", strategy); err != nil {
+			t.Fatal(err)
+		}
+		sick := e.serving(t, 1)[0]
+		mark := len(e.rt.events())
+		e.d.replaceUnhealthy(ctx, unhealthy{app: "web", release: 1, c: sick, check: "/health", failures: 3, last: "timeout"})
+		fresh := e.serving(t, 1)
+		if len(fresh) != 1 || fresh[0].ID == sick.ID {
+			t.Fatalf("%s: serving %+v after the replacement", strategy, fresh)
+		}
+		log := e.rt.events()[mark:]
+		stop, run := index(log, "stop "+sick.Name), index(log, "run "+fresh[0].Name)
+		if stop < 0 || run < 0 || (strategy == store.StrategyRecreate) != (stop < run) {
+			t.Errorf("%s: replacing an unhealthy container: %q", strategy, log)
+		}
+	}
+}
+
 // TestRecreateFailureBringsOldBack: a recreate whose new release fails its
 // health check starts the serving release again and routes it.
 func TestRecreateFailureBringsOldBack(t *testing.T) {
