@@ -314,3 +314,28 @@ func TestSIGTERMPassedOn(t *testing.T) {
 		t.Fatal("the client did not return within 10s of SIGTERM")
 	}
 }
+
+// TestRunGetsATerminal: run asks ssh for a terminal (-t) when stdin is
+// one; other commands, and run without a terminal, do not.
+func TestRunGetsATerminal(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "fakessh")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		tty  bool
+		args []string
+		want string
+	}{
+		{true, []string{"run", "sh"}, "-t xcloud@box run web sh\n"},
+		{false, []string{"run", "sh"}, "xcloud@box run web sh\n"},
+		{true, []string{"logs", "-n", "5"}, "xcloud@box logs web -n 5\n"},
+	} {
+		c, out := testClient(dir, map[string]string{"XCLOUD_SSH": fake, "XCLOUD_HOST": "box"})
+		c.stdinTTY = tc.tty
+		if err := c.Run(context.Background(), append([]string{"--app", "web"}, tc.args...)); err != nil || out.String() != tc.want {
+			t.Errorf("%v (terminal %v): ssh got %q (%v), want %q", tc.args, tc.tty, out.String(), err, tc.want)
+		}
+	}
+}
