@@ -21,15 +21,19 @@ import (
 
 // runDev is `xcloud dev [--port N] [--env FILE] [DIR]`.
 func runDev(args []string, stdout, stderr io.Writer) error {
+	const usage = "usage: xcloud dev [--port N] [--env FILE] [DIR]"
 	fl := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	fl.SetOutput(io.Discard) // a mistake is one line, below
 	port := fl.Int("port", 0, "the local port web is served on (default $PORT, else 5000)")
 	envFile := fl.String("env", ".env", "config vars, a .env file in DIR (missing: none)")
-	if err := fl.Parse(args); err != nil {
-		return fmt.Errorf("dev: %w", err)
+	if err := fl.Parse(args); errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stdout, usage)
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("dev: %v (%s)", err, usage)
 	}
 	if fl.NArg() > 1 {
-		return fmt.Errorf("dev: unexpected argument %q (usage: xcloud dev [--port N] [--env FILE] [DIR])", fl.Arg(1))
+		return fmt.Errorf("dev: unexpected argument %q (%s)", fl.Arg(1), usage)
 	}
 	dir := "."
 	if fl.NArg() == 1 {

@@ -266,3 +266,42 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestInitBadInput: an unknown template, a non-empty DIR or a remote that is
+// not an xcloud one is refused in one line, exit 1, and nothing is written.
+func TestInitBadInput(t *testing.T) {
+	bin := xcloudBinary(t)
+	work := t.TempDir()
+	full := filepath.Join(work, "full")
+	if err := os.MkdirAll(full, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(full, "keep.txt"), "mine")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--template", "rails", filepath.Join(work, "a")}, `xcloud: init: unknown template "rails"; xcloud init --list shows them`},
+		{[]string{"--template", "flask", filepath.Join(work, "b")}, `xcloud: init: unknown template "flask": not available: needs packages from PyPI`},
+		{[]string{"--template", "go", full}, "xcloud: init: " + full + ": directory is not empty"},
+		{[]string{"--remote", "https://example.com/x.git", filepath.Join(work, "c")}, `xcloud: init: --remote "https://example.com/x.git": not an SSH remote`},
+		{[]string{filepath.Join(work, "d"), filepath.Join(work, "e")}, "xcloud: init: want one DIR"},
+		{[]string{"--bogus", filepath.Join(work, "f")}, "xcloud: init: flag provided but not defined: -bogus (usage: xcloud init"},
+	} {
+		cmd := exec.Command(bin, append([]string{"init"}, tc.args...)...)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || stdout.Len() > 0 || strings.Count(stderr.String(), "\n") != 1 || !strings.HasPrefix(stderr.String(), tc.want) {
+			t.Errorf("init %v: %v, stdout %q, stderr %q; want one line starting %q", tc.args, err, stdout.String(), stderr.String(), tc.want)
+		}
+	}
+	entries, _ := os.ReadDir(work)
+	if len(entries) != 1 {
+		t.Errorf("refused inits wrote into %s: %d entries", work, len(entries))
+	}
+	if entries, _ := os.ReadDir(full); len(entries) != 1 {
+		t.Errorf("a refused init changed the non-empty directory")
+	}
+}

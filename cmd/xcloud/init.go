@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,17 +23,21 @@ func templateNames() []string {
 
 // runInit is `xcloud init [--template NAME] [--remote URL] DIR` and
 // `xcloud init --list`.
-func runInit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runInit(ctx context.Context, args []string, stdout io.Writer) error {
+	const usage = "usage: xcloud init [--template NAME] [--remote URL] DIR, or xcloud init --list"
 	fs := flag.NewFlagSet("init", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // a mistake is one line, below
 	tpl := fs.String("template", "static", "the template: "+fmt.Sprint(templateNames()))
 	remote := fs.String("remote", "", "add this URL as the git remote xcloud (ssh://xcloud@HOST:PORT/APP.git)")
 	list := fs.Bool("list", false, "list the templates")
 	var dirs []string
 	// Flags may follow DIR too.
 	for {
-		if err := fs.Parse(args); err != nil {
-			return fmt.Errorf("init: %w", err)
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stdout, usage)
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("init: %v (%s)", err, usage)
 		}
 		if fs.NArg() == 0 {
 			break
@@ -51,7 +56,7 @@ func runInit(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return tw.Flush()
 	}
 	if len(dirs) != 1 {
-		return fmt.Errorf("init: want one DIR (usage: xcloud init [--template NAME] [--remote URL] DIR)")
+		return fmt.Errorf("init: want one DIR (%s)", usage)
 	}
 	if err := scaffold.Init(ctx, scaffold.Options{Dir: dirs[0], Template: *tpl, Remote: *remote, Log: stdout}); err != nil {
 		return fmt.Errorf("init: %w", err)

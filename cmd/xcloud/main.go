@@ -87,7 +87,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, versionString())
 		return nil
 	case "init":
-		return runInit(context.Background(), args[1:], stdout, stderr)
+		return runInit(context.Background(), args[1:], stdout)
 	case "dev":
 		return runDev(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
