@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/xcloud-dev/xcloud/store"
@@ -72,6 +73,10 @@ func (d *Daemon) destroy(ctx context.Context, app string, volumes bool, out io.W
 	}
 	gone, err := d.removeRemains(ctx, app)
 	if err != nil {
+		// Its containers may be left: every volume stays, and says so.
+		if kept, _ := d.dropVolumes(ctx, app, mounts, false); len(kept) > 0 {
+			return Destroyed{}, fmt.Errorf("%s is destroyed (its volumes %s keep their data); removing its files, containers and images failed and will be retried when xcloud restarts: %w", app, strings.Join(kept, ", "), err)
+		}
 		return Destroyed{}, fmt.Errorf("%s is destroyed; removing its files, containers and images failed and will be retried when xcloud restarts: %w", app, err)
 	}
 	kept, deleted := d.dropVolumes(ctx, app, mounts, volumes)

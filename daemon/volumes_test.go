@@ -29,6 +29,7 @@ type volumeRuntime struct {
 	vmu     sync.Mutex
 	volumes map[string]map[string]string // name → labels
 	specs   []podman.ContainerSpec
+	netErr  error // what RemoveNetwork answers
 }
 
 func (v *volumeRuntime) Run(ctx context.Context, cs podman.ContainerSpec) (podman.Container, error) {
@@ -49,7 +50,7 @@ func (v *volumeRuntime) RunAttached(_ context.Context, cs podman.ContainerSpec, 
 func (v *volumeRuntime) ImageIDs(context.Context, map[string]string) ([]string, error) {
 	return nil, nil
 }
-func (v *volumeRuntime) RemoveNetwork(context.Context, string) error { return nil }
+func (v *volumeRuntime) RemoveNetwork(context.Context, string) error { return v.netErr }
 
 func (v *volumeRuntime) FollowLogs(context.Context, string, io.Writer) error { return nil }
 func (v *volumeRuntime) Wait(context.Context, string) (int, error)           { return 0, nil }
@@ -421,5 +422,21 @@ func TestDestroyKeepsVolumesUnlessAsked(t *testing.T) {
 	// A kept volume is an admin's to hand to another app.
 	if _, err := e.d.Mount(ctx, MountRequest{App: "blog", Spec: "webdata:/app/old"}); !errors.Is(err, ErrMountForbidden) {
 		t.Errorf("an app key mounting a kept volume: %v, want ErrMountForbidden", err)
+	}
+}
+
+// TestDestroyFailureKeepsVolumes: when removing a destroyed app's remains
+// fails, --volumes deletes nothing and the error names the volumes kept.
+func TestDestroyFailureKeepsVolumes(t *testing.T) {
+	ctx := context.Background()
+	e, vr := newVolumeEngine(t, newAppsStore(t, "web"), StorageOptions{})
+	mount(t, e, "web", "data:/app/data", false, false)
+	vr.netErr = errors.New("network in use")
+	_, err := e.d.DestroyWithVolumes(ctx, "web", io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "its volumes data keep their data") {
+		t.Errorf("destroy with a failing remain: %v; want the kept volume named", err)
+	}
+	if _, ok := vr.volumes["xcloud-test-data"]; !ok {
+		t.Error("a failed destroy --volumes removed the volume")
 	}
 }
