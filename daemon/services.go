@@ -609,7 +609,8 @@ func (d *Daemon) UnlinkService(ctx context.Context, name, app string, out io.Wri
 }
 
 // DestroyService removes a service with its data; refused while linked.
-func (d *Daemon) DestroyService(ctx context.Context, name string, out io.Writer) error {
+// Of its stored dumps the newest stays, unless purge.
+func (d *Daemon) DestroyService(ctx context.Context, name string, purge bool, out io.Writer) error {
 	if _, err := d.service(ctx, name); err != nil {
 		return err
 	}
@@ -631,7 +632,14 @@ func (d *Daemon) DestroyService(ctx context.Context, name string, out io.Writer)
 		return err
 	}
 	d.removeServiceParts(ctx, name, true)
+	kept, err := d.pruneStoredDumps(name, purge)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "=====> Destroyed service %s and its data\n", name)
+	if kept != "" {
+		fmt.Fprintf(out, "Its newest stored dump stays: %s (--purge removes it)\n", kept)
+	}
 	return nil
 }
 

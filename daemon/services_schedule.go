@@ -247,3 +247,38 @@ func (d *Daemon) backupTick(ctx context.Context, s *backupScheduler, now time.Ti
 		}
 	}
 }
+
+// pruneStoredDumps removes a destroyed service's stored dumps but the
+// newest, whose path it returns; with purge, all of them ("").
+func (d *Daemon) pruneStoredDumps(name string, purge bool) (string, error) {
+	dir, err := d.serviceBackupDir(name)
+	if err != nil {
+		return "", nil // none stored
+	}
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("stored dumps of %s: %w", name, err)
+	}
+	var dumps []string
+	for _, e := range ents {
+		if id, ok := strings.CutSuffix(e.Name(), ".dump"); ok && dumpIDRe.MatchString(id) {
+			dumps = append(dumps, e.Name())
+		}
+	}
+	slices.Sort(dumps)
+	if purge || len(dumps) == 0 {
+		if err := os.RemoveAll(dir); err != nil {
+			return "", fmt.Errorf("remove the stored dumps of %s: %w", name, err)
+		}
+		return "", nil
+	}
+	for _, f := range dumps[:len(dumps)-1] {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil {
+			return "", fmt.Errorf("remove a stored dump of %s: %w", name, err)
+		}
+	}
+	return filepath.Join(dir, dumps[len(dumps)-1]), nil
+}

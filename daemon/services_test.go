@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -201,7 +203,7 @@ func TestServiceLinkUnlink(t *testing.T) {
 	if l, err := d.LinkService(ctx, "ana-lytics", "web", io.Discard); err != nil || l.Var != "DATABASE_ANA_LYTICS_URL" {
 		t.Errorf("second link: %+v, %v", l, err)
 	}
-	if err := d.DestroyService(ctx, "db", io.Discard); err == nil || err.Error() != "service db is linked to web: services:unlink it first" {
+	if err := d.DestroyService(ctx, "db", false, io.Discard); err == nil || err.Error() != "service db is linked to web: services:unlink it first" {
 		t.Errorf("destroy while linked: %v", err)
 	}
 	if err := d.UnlinkService(ctx, "db", "web", io.Discard); err != nil {
@@ -217,7 +219,7 @@ func TestServiceLinkUnlink(t *testing.T) {
 	if err := d.UnlinkService(ctx, "db", "web", io.Discard); err == nil || err.Error() != "service db is not linked to web" {
 		t.Errorf("unlink twice: %v", err)
 	}
-	if err := d.DestroyService(ctx, "db", io.Discard); err != nil {
+	if err := d.DestroyService(ctx, "db", false, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	rt.mu.Lock()
@@ -369,5 +371,23 @@ func TestServiceBackupSchedule(t *testing.T) {
 	d.backupTick(ctx, s, day.Add(4*24*time.Hour+3*time.Hour))
 	if got := ids(); len(got) != 2 || got[0] != "20260103T030000Z" {
 		t.Errorf("dumps after the schedule was turned off: %v", got)
+	}
+	// Destroying keeps the newest; --purge, nothing.
+	var out bytes.Buffer
+	if err := d.DestroyService(ctx, "db", false, &out); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(d.opts.Services.BackupDir, "db")
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 || ents[0].Name() != "20260103T030000Z.dump" || !strings.Contains(out.String(), "Its newest stored dump stays: "+dir+"/20260103T030000Z.dump") {
+		t.Errorf("after destroy: %v\n%s", ents, out.String())
+	}
+	if _, err := d.CreateService(ctx, CreateServiceRequest{Type: "postgres", Name: "db"}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.DestroyService(ctx, "db", true, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("--purge left %s: %v", dir, err)
 	}
 }

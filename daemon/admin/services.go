@@ -30,7 +30,7 @@ func serviceCommands() []command {
 		{name: "services:backup-schedule", group: services, usage: "services:backup-schedule NAME CRON|off [--keep N]", help: "store a dump on a cron schedule, keeping the newest N (default 7)", example: "services:backup-schedule db @daily --keep 14", opts: []string{"--keep"}, admin: true, access: accessAdmin, run: (*Admin).cmdServicesBackupSchedule},
 		{name: "services:backups", group: services, usage: "services:backups NAME", help: "list the service's stored dumps, newest first", example: "services:backups db", admin: true, access: accessAdmin, run: (*Admin).cmdServicesBackups},
 		{name: "services:restore", group: services, usage: "services:restore NAME [ID|-] [< FILE]", help: "replace the data with a stored dump or one from stdin; one of another kind or truncated is refused, data unchanged", example: "services:restore db < db.dump", flags: []string{"-"}, admin: true, access: accessAdmin, run: (*Admin).cmdServicesRestore},
-		{name: "services:destroy", group: services, usage: "services:destroy NAME --force", help: "delete the service and its data (refused while linked)", example: "services:destroy db --force", flags: []string{"--force"}, admin: true, access: accessAdmin, run: (*Admin).cmdServicesDestroy},
+		{name: "services:destroy", group: services, usage: "services:destroy NAME --force [--purge]", help: "delete the service and its data (refused while linked); its newest stored dump stays unless --purge", example: "services:destroy db --force", flags: []string{"--force", "--purge"}, admin: true, access: accessAdmin, run: (*Admin).cmdServicesDestroy},
 	}
 }
 
@@ -259,5 +259,5 @@ func (a *Admin) cmdServicesDestroy(ctx context.Context, c *call) error {
 	if !c.flags["--force"] {
 		return usageError{fmt.Sprintf("this deletes service %s and its data; repeat with --force", c.args[0])}
 	}
-	return a.eng.DestroyService(ctx, c.args[0], c.out)
+	return a.eng.DestroyService(ctx, c.args[0], c.flags["--purge"], c.out)
 }

@@ -18,7 +18,7 @@ func TestServicesCommandsRefuse(t *testing.T) {
 	}{
 		{keysAdmin, []string{"services:create", "postgres"}, "error: services:create: want 2 argument(s), got 1 (usage: services:create postgres|redis NAME [--memory SIZE])\n"},
 		{keysAdmin, []string{"services:create", "postgres", "db2", "--memory", "lots"}, "error: services:create: --memory lots: want a size like 256m or 1g (usage: services:create postgres|redis NAME [--memory SIZE])\n"},
-		{keysAdmin, []string{"services:destroy", "db"}, "error: services:destroy: this deletes service db and its data; repeat with --force (usage: services:destroy NAME --force)\n"},
+		{keysAdmin, []string{"services:destroy", "db"}, "error: services:destroy: this deletes service db and its data; repeat with --force (usage: services:destroy NAME --force [--purge])\n"},
 		{keysAdmin, []string{"services:info", "nope"}, "error: service \"nope\" does not exist (services lists them)\n"},
 		{keysAdmin, []string{"services:unlink", "db", "web"}, "error: service db is not linked to web\n"},
 		{app, []string{"services:link", "db", "web"}, ""},
