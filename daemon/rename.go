@@ -92,6 +92,9 @@ func (d *Daemon) Rename(ctx context.Context, req RenameRequest, out io.Writer) e
 	d.cron.syncApp(ctx, old)
 	d.cron.syncApp(ctx, name)
 
+	if st, err := d.store.DeployStrategy(ctx, name); err == nil && st == store.StrategyRecreate {
+		d.retire(ctx, old, nil, w) // one writer: the old name's containers go first
+	}
 	if err := d.takeOver(ctx, name, w); err != nil {
 		// The old containers serve the new name until the next start
 		// brings up the new name's and finishes the rename.

@@ -440,3 +440,35 @@ func TestDestroyFailureKeepsVolumes(t *testing.T) {
 		t.Error("a failed destroy --volumes removed the volume")
 	}
 }
+
+// TestRecreateRename: a rename of an app with strategy recreate stops the
+// old name's containers before the new name's start; its mounts follow.
+func TestRecreateRename(t *testing.T) {
+	ctx := context.Background()
+	e, vr := newVolumeEngine(t, newAppsStore(t, "web"), StorageOptions{})
+	mount(t, e, "web", "data:/app/data", false, false)
+	if _, out, err := e.deploy(t, "img1"); err != nil {
+		t.Fatalf("deploy: %v\n%s", err, out)
+	}
+	if err := e.d.SetDeployStrategy(ctx, "web", store.StrategyRecreate); err != nil {
+		t.Fatal(err)
+	}
+	old := e.serving(t, 1)[0]
+	mark := len(e.rt.events())
+	var out bytes.Buffer
+	if err := e.d.Rename(ctx, RenameRequest{Old: "web", New: "www"}, &out); err != nil {
+		t.Fatalf("rename: %v\n%s", err, out.String())
+	}
+	fresh := e.rt.running("www")["1"]
+	if len(fresh) != 1 || len(e.rt.running("web")) != 0 {
+		t.Fatalf("after the rename: www runs %v, web %v", fresh, e.rt.running("web"))
+	}
+	log := e.rt.events()[mark:]
+	if stop, run := index(log, "stop "+old.Name), index(log, "run "+fresh[0].Name); stop < 0 || run < 0 || stop > run {
+		t.Errorf("recreate rename: want the old container stopped before the new one runs; got %q", log)
+	}
+	specs := vr.ranSpecs()
+	if last := specs[len(specs)-1]; len(last.Mounts) != 1 || last.Mounts[0].Volume != "xcloud-test-data" {
+		t.Errorf("the renamed app's container mounts %+v", last.Mounts)
+	}
+}
