@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/xcloud-dev/xcloud/daemon/backup"
-	"github.com/xcloud-dev/xcloud/daemon/podman"
 	"github.com/xcloud-dev/xcloud/gitreceive"
 	"github.com/xcloud-dev/xcloud/store"
 )
@@ -29,6 +27,12 @@ type BackupOptions struct {
 	// them: on the file system of ReposDir and StaticDir, so repositories
 	// and static files are hard-linked rather than copied.
 	StagingDir string
+	// CaddyDir is the proxy's certificate storage, archived so a restored
+	// node does not ask the ACME CA for every certificate again.
+	CaddyDir string
+	// ServiceRestoreDir is where `xcloud restore` leaves, per service, the
+	// ID of the stored dump the next start restores it from.
+	ServiceRestoreDir string
 	// Schedule (cron), Dir, Keep and WithKey: scheduled backups
 	// (backup_schedule.go); Schedule "" runs none.
 	Schedule string
@@ -61,10 +65,11 @@ var errVanished = errors.New("a file went away during the copy")
 // Backup writes an archive of the whole node to w: a snapshot of the
 // database, the repository of every app in it, the static files its
 // releases serve, its volumes and, with WithKey, the config-var key. The
-// copies are gathered first (hard links, a VACUUM INTO, a tar of each
-// volume), so a push, deploy or write during the backup cannot tear the
-// archive; the archive is the state of the snapshot's moment, each
-// repository holding at least the commits its releases name.
+// database and repositories are gathered first (a VACUUM INTO, hard
+// links), so a push or deploy during the backup cannot tear the archive;
+// the archive is the state of the snapshot's moment, each repository
+// holding at least the commits its releases name. Volumes are then read
+// as they are and streamed into the archive without a staged copy.
 func (d *Daemon) Backup(ctx context.Context, w io.Writer, req BackupRequest) (res BackupResult, err error) {
 	start := time.Now()
 	defer func() {
@@ -107,35 +112,44 @@ func (d *Daemon) Backup(ctx context.Context, w io.Writer, req BackupRequest) (re
 		}
 	}
 	gathered := time.Now()
-	vols, err := d.stageVolumes(ctx, filepath.Join(stage, "volumes"))
-	if err != nil {
-		return BackupResult{}, err
-	}
-	exported := time.Now()
-	defer func() {
-		if err == nil {
-			d.log.Info("backup written", "bytes", res.Bytes, "files", len(res.Manifest.Files),
-				"snapshot_s", gathered.Sub(start).Seconds(), "volumes_s", exported.Sub(gathered).Seconds(), "stream_s", time.Since(exported).Seconds())
-		}
-	}()
 
 	cw := &countWriter{w: w}
 	aw, err := backup.NewWriter(cw, backup.Header{Version: d.opts.Version, Schema: st.schema, CreatedAt: st.at})
 	if err != nil {
 		return BackupResult{}, err
 	}
-	if err := d.writeArchive(aw, stage, st, vols, req.WithKey); err != nil {
+	if err := d.writeArchive(aw, stage, st, req.WithKey); err != nil {
 		aw.Abort()
 		return BackupResult{}, err
 	}
-	m, err := aw.Close(backup.Manifest{Apps: st.apps, Volumes: vols})
+	written := time.Now()
+	// Volumes are read as they are now and streamed straight into the
+	// archive: no copy of them is staged on disk.
+	vols, how, err := d.archiveVolumes(ctx, aw)
+	if err != nil {
+		aw.Abort()
+		return BackupResult{}, err
+	}
+	volumesDone := time.Now()
+	svcs, err := d.archiveServices(ctx, aw, st.services)
+	if err != nil {
+		aw.Abort()
+		return BackupResult{}, err
+	}
+	m, err := aw.Close(backup.Manifest{Apps: st.apps, Volumes: vols, Services: svcs})
 	if err != nil {
 		return BackupResult{}, err
 	}
+	read := make([]string, 0, len(how))
+	for _, v := range vols {
+		read = append(read, v.Name+"="+how[v.Name])
+	}
+	d.log.Info("backup written", "bytes", cw.n, "files", len(m.Files), "volumes_read", strings.Join(read, ","),
+		"snapshot_s", gathered.Sub(start).Seconds(), "files_s", written.Sub(gathered).Seconds(), "volumes_s", volumesDone.Sub(written).Seconds(), "services_s", time.Since(volumesDone).Seconds())
 	return BackupResult{Manifest: m, Bytes: cw.n}, nil
 }
 
-func (d *Daemon) writeArchive(aw *backup.Writer, stage string, st staged, vols []backup.Volume, withKey bool) error {
+func (d *Daemon) writeArchive(aw *backup.Writer, stage string, st staged, withKey bool) error {
 	if err := aw.AddFile(backup.DatabaseName, filepath.Join(stage, "xcloud.db")); err != nil {
 		return err
 	}
@@ -149,8 +163,8 @@ func (d *Daemon) writeArchive(aw *backup.Writer, stage string, st staged, vols [
 			return err
 		}
 	}
-	for _, v := range vols {
-		if err := aw.AddFile(backup.VolumeFile(v.Name), filepath.Join(stage, "volumes", v.Name+".tar")); err != nil {
+	if st.caddy {
+		if err := aw.AddTree(backup.CaddyDir, filepath.Join(stage, "caddy")); err != nil {
 			return err
 		}
 	}
@@ -175,6 +189,10 @@ type staged struct {
 	apps   []string // every app in the snapshot
 	repos  []string // apps with a repository
 	static []string // apps with static files
+	// services are the snapshot's database services, dumped after the
+	// volumes.
+	services []store.Service
+	caddy    bool // certificates were copied
 }
 
 // stage snapshots the database into dir, then hard-links each of the
@@ -198,6 +216,22 @@ func (d *Daemon) stage(ctx context.Context, dir string) (staged, error) {
 	apps, err := snap.ListApps(ctx)
 	if err != nil {
 		return st, err
+	}
+	if st.services, err = snap.ListServices(ctx); err != nil {
+		return st, err
+	}
+	// Certificates and the local CA (hard links: Caddy writes a file
+	// whole and renames it into place; its lock files are left out).
+	if src := d.opts.Backup.CaddyDir; src != "" {
+		err := linkTree(src, filepath.Join(dir, "caddy"))
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && !errors.Is(err, errVanished):
+			// none yet (TLS off, or never started)
+		case err != nil:
+			return st, fmt.Errorf("copy the certificates: %w", err)
+		default:
+			st.caddy = true
+		}
 	}
 	for _, a := range apps {
 		st.apps = append(st.apps, a.Name)
@@ -381,71 +415,6 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
-}
-
-// stageVolumes writes a tar of each of this install's volumes into dir,
-// made by tar inside a container that mounts the volume read-only, so
-// owners and modes are kept whatever user namespace the volume lives in.
-func (d *Daemon) stageVolumes(ctx context.Context, dir string) ([]backup.Volume, error) {
-	vols, err := d.Volumes(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list volumes: %w", err)
-	}
-	var out []backup.Volume
-	for _, v := range vols {
-		if v.Missing {
-			continue // created empty at its next mount
-		}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
-		}
-		if err := d.exportVolume(ctx, v.Podman, dir, v.Name+".tar"); err != nil {
-			return nil, err
-		}
-		out = append(out, backup.Volume{Name: v.Name, Podman: v.Podman, Labels: d.volumeLabels(v.Name)})
-	}
-	return out, nil
-}
-
-// volumeTool runs tar in a helper container of the stack's base image
-// with a volume at /v and dir at /x; it returns tar's complaint on failure.
-func volumeTool(ctx context.Context, rt Runtime, image string, labels map[string]string, volume string, readOnly bool, dir string, args ...string) error {
-	var out bytes.Buffer
-	cmd := append([]string{"tar", "--numeric-owner"}, args...)
-	code, err := rt.RunAttached(ctx, podman.ContainerSpec{
-		Image: image, Command: cmd, Labels: labels,
-		Mounts: []podman.Mount{{Volume: volume, Path: "/v", ReadOnly: readOnly}, {HostDir: dir, Path: "/x"}},
-	}, podman.Stdio{Out: &out, Err: &out})
-	if err != nil {
-		return err
-	}
-	// 1: a file changed while tar read it; the tar is whole, the file
-	// as tar found it.
-	if code != 0 && !(code == 1 && readOnly) {
-		return fmt.Errorf("tar exited %d: %s", code, strings.TrimSpace(out.String()))
-	}
-	return nil
-}
-
-func (d *Daemon) exportVolume(ctx context.Context, volume, dir, file string) error {
-	labels := d.labels(map[string]string{labelOneOff: "backup"})
-	if err := volumeTool(ctx, d.rt, d.opts.Stack.Base, labels, volume, true, dir, "-C", "/v", "-cf", "/x/"+file, "."); err != nil {
-		return fmt.Errorf("export volume %s: %w", volume, err)
-	}
-	return nil
-}
-
-// ImportVolume fills a volume from a tar that exportVolume made, found at
-// dir/file on this host, through a helper container of image (the stack's
-// base). `xcloud restore` uses it with the daemon stopped.
-func ImportVolume(ctx context.Context, rt Runtime, image, volume string, labels map[string]string, dir, file string) error {
-	if err := rt.EnsureVolume(ctx, volume, labels); err != nil {
-		return err
-	}
-	if err := volumeTool(ctx, rt, image, nil, volume, false, dir, "-C", "/v", "-xpf", "/x/"+file); err != nil {
-		return fmt.Errorf("import volume %s: %w", volume, err)
-	}
-	return nil
 }
 
 // VolumeLabels returns the name and labels a volume NAME has in the

@@ -25,6 +25,7 @@ const (
 // daemon's background context ends.
 func (d *Daemon) startBackups() {
 	d.clearStaging()
+	d.restoreServices()
 	if d.opts.Backup.Schedule == "" {
 		return
 	}

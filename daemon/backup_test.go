@@ -136,12 +136,11 @@ func (a *archiveRuntime) ListVolumes(context.Context, map[string]string) ([]podm
 	return []podman.VolumeInfo{{Name: "xcloud-test-data", Labels: map[string]string{"xcloud.managed": "true", "xcloud.instance": "test", "xcloud.volume": "data"}}}, nil
 }
 
-func (a *archiveRuntime) RunAttached(_ context.Context, cs podman.ContainerSpec, _ podman.Stdio) (int, error) {
+func (a *archiveRuntime) RunAttached(_ context.Context, cs podman.ContainerSpec, stdio podman.Stdio) (int, error) {
 	a.specs = append(a.specs, cs)
-	for _, m := range cs.Mounts {
-		if m.Path == "/x" {
-			return 0, os.WriteFile(filepath.Join(m.HostDir, "data.tar"), []byte("volume tar"), 0o600)
-		}
+	if slices.Contains(cs.Command, "-cf") {
+		_, err := stdio.Out.Write([]byte("volume tar"))
+		return 0, err
 	}
 	return 2, nil
 }

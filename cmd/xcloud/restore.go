@@ -24,7 +24,7 @@ import (
 func backupOptions(cfg config.Config) daemon.BackupOptions {
 	return daemon.BackupOptions{
 		KeyFile: cfg.Secrets.KeyFile, HostKeyFile: cfg.SSH.HostKey,
-		StagingDir: cfg.Path("backup-staging"),
+		StagingDir: cfg.Path("backup-staging"), CaddyDir: cfg.Path("caddy"), ServiceRestoreDir: cfg.Path("service-restore"),
 		Schedule:   cfg.Backup.Schedule, Dir: cfg.Backup.Dir, Keep: cfg.Backup.Keep, WithKey: cfg.Backup.WithKey,
 	}
 }
@@ -129,7 +129,7 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 
 	// From here on, things change.
-	if err := arrange(tmp, cfg); err != nil {
+	if err := arrange(tmp, m); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	if n, _ := entries(cfg.DataDir); n > 0 {
@@ -165,19 +165,25 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := os.RemoveAll(filepath.Join(cfg.DataDir, ".restore")); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	fmt.Fprintf(stdout, "Restored %d app(s) and %d volume(s) from %s (%s, %s) into %s.\n",
-		len(m.Apps), len(m.Volumes), file, m.Version, m.CreatedAt.Format(time.RFC3339), cfg.DataDir)
+	fmt.Fprintf(stdout, "Restored %d app(s), %d volume(s) and %d service dump(s) from %s (%s, %s) into %s.\n",
+		len(m.Apps), len(m.Volumes), len(m.Services), file, m.Version, m.CreatedAt.Format(time.RFC3339), cfg.DataDir)
 	if !m.WithKey {
 		fmt.Fprintf(stdout, "The archive has no config-var key: config vars are readable only with the key the backed-up node used at %s.\n", cfg.Secrets.KeyFile)
 	}
 	fmt.Fprintln(stdout, "Start the daemon: it builds each app's image again from its repository (see events), then serves it.")
+	if len(m.Services) > 0 {
+		fmt.Fprintln(stdout, "It also makes each service again and restores its dump once it answers (services:backups NAME lists the dump).")
+	}
 	return nil
 }
 
 // arrange lays the checked archive in tmp out as a data_dir: the database
-// at the top, repositories and static files where the daemon keeps them,
-// keys and volumes aside in .restore until placed.
-func arrange(tmp string, cfg config.Config) error {
+// at the top, repositories, static files and certificates where the daemon
+// keeps them, each service's dump as a stored dump (service-backups/NAME,
+// named by the archive's time) with a note in service-restore/NAME that
+// the next start restores it, keys and volumes aside in .restore until
+// placed.
+func arrange(tmp string, m backup.Manifest) error {
 	aside := filepath.Join(tmp, ".restore")
 	if err := os.Mkdir(aside, 0o700); err != nil {
 		return err
@@ -198,6 +204,24 @@ func arrange(tmp string, cfg config.Config) error {
 		if err := os.MkdirAll(filepath.Join(tmp, dir), 0o700); err != nil {
 			return err
 		}
+	}
+	id := m.CreatedAt.UTC().Format("20060102T150405Z") // the services' dump IDs
+	for _, sv := range m.Services {
+		dumps, note := filepath.Join(tmp, "service-backups", sv.Name), filepath.Join(tmp, "service-restore")
+		for _, d := range []string{dumps, note} {
+			if err := os.MkdirAll(d, 0o700); err != nil {
+				return err
+			}
+		}
+		if err := os.Rename(filepath.Join(tmp, filepath.FromSlash(backup.ServiceFile(sv.Name))), filepath.Join(dumps, id+".dump")); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(note, sv.Name), []byte(id+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(tmp, backup.ServicesDir)); err != nil {
+		return err
 	}
 	// The daemon's data_dir is private to its user; MkdirTemp made it so.
 	return os.Chmod(tmp, 0o700)

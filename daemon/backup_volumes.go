@@ -1,0 +1,251 @@
+package daemon
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/xcloud-dev/xcloud/daemon/backup"
+	"github.com/xcloud-dev/xcloud/daemon/podman"
+)
+
+// How a volume's files were read for a backup (logged, and in the
+// backup's event).
+const (
+	readDirect    = "direct"    // the daemon walked the volume's directory
+	readContainer = "container" // tar in a helper container
+)
+
+// archiveVolumes streams a tar of each of this install's volumes into the
+// archive, in parts (nothing is staged on disk). It returns the volumes
+// archived and how each was read.
+func (d *Daemon) archiveVolumes(ctx context.Context, aw *backup.Writer) ([]backup.Volume, map[string]string, error) {
+	vols, err := d.Volumes(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list volumes: %w", err)
+	}
+	mounts := map[string]string{}
+	if len(vols) > 0 {
+		have, err := d.rt.ListVolumes(ctx, d.labels(nil))
+		if err != nil {
+			return nil, nil, fmt.Errorf("list volumes: %w", err)
+		}
+		for _, v := range have {
+			mounts[v.Name] = v.Mountpoint
+		}
+	}
+	var out []backup.Volume
+	how := map[string]string{}
+	for _, v := range vols {
+		if v.Missing {
+			continue // created empty at its next mount
+		}
+		pw, err := aw.Stream(backup.VolumeFile(v.Name), 0o600)
+		if err != nil {
+			return nil, nil, err
+		}
+		how[v.Name] = readContainer
+		if dir := mounts[v.Podman]; directReadable(dir) {
+			how[v.Name] = readDirect
+			err = tarDir(ctx, pw, dir)
+		} else {
+			err = d.exportVolume(ctx, v.Podman, pw)
+		}
+		if cerr := pw.Close(); err == nil { // Close waits for the checksums' goroutines
+			err = cerr
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("export volume %s: %w", v.Name, err)
+		}
+		out = append(out, backup.Volume{Name: v.Name, Podman: v.Podman, Labels: d.volumeLabels(v.Name)})
+	}
+	return out, how, nil
+}
+
+// directReadable reports whether the daemon can read a volume's directory
+// itself, owners as the containers see them: it runs as root and the
+// volume is in root's storage (rootful Podman: no user namespace between
+// the files' owners and the containers'). A rootless service's volumes
+// hold files owned by subordinate ids the daemon cannot all read; tar in
+// a helper container reads those.
+func directReadable(dir string) bool {
+	if dir == "" || os.Geteuid() != 0 {
+		return false
+	}
+	st, err := os.Stat(filepath.Dir(dir))
+	if err != nil {
+		return false
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	return ok && sys.Uid == 0
+}
+
+// tarDir writes a tar of dir to w as `tar --numeric-owner -C dir -cf - .`
+// would: names ./…, numeric owners, modes with setuid, setgid and sticky
+// bits, hard links as links, symbolic links, devices and FIFOs. The app
+// may be writing meanwhile: a file that goes away is left out, one that
+// shrinks is padded with zeros to the size it had (as GNU tar does), one
+// that grows is archived at that size.
+func tarDir(ctx context.Context, w io.Writer, dir string) error {
+	tw := tar.NewWriter(w)
+	links := map[[2]uint64]string{}
+	buf := make([]byte, 1<<20)
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p != dir {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		name := "./" + filepath.ToSlash(rel)
+		if rel == "." {
+			name = "./"
+		}
+		fi, err := os.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return fmt.Errorf("%s: no owner", p)
+		}
+		h := &tar.Header{
+			Name: name, Mode: int64(st.Mode & 0o7777), Uid: int(st.Uid), Gid: int(st.Gid),
+			ModTime: fi.ModTime().Truncate(time.Second),
+		}
+		switch m := fi.Mode(); {
+		case m.IsDir():
+			h.Typeflag = tar.TypeDir
+			if name != "./" {
+				h.Name += "/"
+			}
+		case m&fs.ModeSymlink != 0:
+			h.Typeflag = tar.TypeSymlink
+			if h.Linkname, err = os.Readlink(p); err != nil {
+				return nil // gone meanwhile
+			}
+		case m&fs.ModeNamedPipe != 0:
+			h.Typeflag = tar.TypeFifo
+		case m&fs.ModeDevice != 0:
+			h.Typeflag = tar.TypeBlock
+			if m&fs.ModeCharDevice != 0 {
+				h.Typeflag = tar.TypeChar
+			}
+			h.Devmajor, h.Devminor = int64(unix.Major(uint64(st.Rdev))), int64(unix.Minor(uint64(st.Rdev)))
+		case m.IsRegular():
+			key := [2]uint64{st.Dev, st.Ino}
+			if first, ok := links[key]; ok {
+				h.Typeflag, h.Linkname = tar.TypeLink, first
+				break
+			}
+			if st.Nlink > 1 {
+				links[key] = name
+			}
+			return addFile(tw, h, p, fi.Size(), buf)
+		default:
+			return nil // sockets: GNU tar leaves them out too
+		}
+		return tw.WriteHeader(h)
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// addFile writes a regular file of size bytes, as much as it has of them.
+func addFile(tw *tar.Writer, h *tar.Header, p string, size int64, buf []byte) error {
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h.Typeflag, h.Size = tar.TypeReg, size
+	if err := tw.WriteHeader(h); err != nil {
+		return err
+	}
+	n, err := io.CopyBuffer(tw, io.LimitReader(f, size), buf)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	for n < size { // it shrank: the size is in the header already
+		k := min(int64(len(buf)), size-n)
+		clear(buf[:k])
+		if _, err := tw.Write(buf[:k]); err != nil {
+			return err
+		}
+		n += k
+	}
+	return nil
+}
+
+// volumeTool runs tar in a helper container of the stack's base image
+// with a volume at /v (and, when dir is not "", dir at /x), its stdout to
+// out; it returns tar's complaint on failure.
+func volumeTool(ctx context.Context, rt Runtime, image string, labels map[string]string, volume string, readOnly bool, dir string, out io.Writer, args ...string) error {
+	var msg bytes.Buffer
+	cmd := append([]string{"tar", "--numeric-owner"}, args...)
+	mounts := []podman.Mount{{Volume: volume, Path: "/v", ReadOnly: readOnly}}
+	if dir != "" {
+		mounts = append(mounts, podman.Mount{HostDir: dir, Path: "/x"})
+	}
+	if out == nil {
+		out = &msg
+	}
+	code, err := rt.RunAttached(ctx, podman.ContainerSpec{Image: image, Command: cmd, Labels: labels, Mounts: mounts},
+		podman.Stdio{Out: out, Err: &msg})
+	if err != nil {
+		return err
+	}
+	// 1: a file changed while tar read it; the tar is whole, the file
+	// as tar found it.
+	if code != 0 && !(code == 1 && readOnly) {
+		return fmt.Errorf("tar exited %d: %s", code, strings.TrimSpace(msg.String()))
+	}
+	return nil
+}
+
+// exportVolume streams a tar of the volume to w from a helper container
+// that mounts it read-only, so owners and modes are kept whatever user
+// namespace the volume lives in.
+func (d *Daemon) exportVolume(ctx context.Context, volume string, w io.Writer) error {
+	labels := d.labels(map[string]string{labelOneOff: "backup"})
+	return volumeTool(ctx, d.rt, d.opts.Stack.Base, labels, volume, true, "", w, "-C", "/v", "-cf", "-", ".")
+}
+
+// ImportVolume fills a volume from a tar that a backup made, found at
+// dir/file on this host, through a helper container of image (the stack's
+// base). `xcloud restore` uses it with the daemon stopped.
+func ImportVolume(ctx context.Context, rt Runtime, image, volume string, labels map[string]string, dir, file string) error {
+	if err := rt.EnsureVolume(ctx, volume, labels); err != nil {
+		return err
+	}
+	if err := volumeTool(ctx, rt, image, nil, volume, false, dir, nil, "-C", "/v", "-xpf", "/x/"+file); err != nil {
+		return fmt.Errorf("import volume %s: %w", volume, err)
+	}
+	return nil
+}
