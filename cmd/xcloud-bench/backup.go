@@ -85,6 +85,20 @@ func (b *bench) backupThroughput(ctx context.Context) ([]figure, error) {
 		figs = append(figs, compare("SSH stream alone, "+c.name+" (reference)", "MB/s", mb/secs, mb/base.Seconds(), "",
 			fmt.Sprintf("%d MB from an in-process gliderlabs/x-crypto SSH server to OpenSSH in %.2fs", backupVolumeMB, secs)))
 	}
+	// The helper container the daemon falls back on when it cannot read a
+	// volume's directory (rootless Podman): its start and tar alone.
+	start = time.Now()
+	helper := exec.CommandContext(ctx, "podman", "run", "--rm", "-v", vol+":/v:ro", "localhost/xcloud/base:trixie", "tar", "--numeric-owner", "-C", "/v", "-cf", "-", ".")
+	var sink countingDiscard
+	var herr strings.Builder
+	helper.Stdout, helper.Stderr = &sink, &herr
+	if err := helper.Run(); err != nil {
+		return figs, fmt.Errorf("helper tar: %v: %s", err, herr.String())
+	}
+	hs := time.Since(start).Seconds()
+	figs = append(figs, compare("helper container tar alone (reference)", "MB/s", mb/hs, mb/base.Seconds(), "",
+		fmt.Sprintf("podman run … tar -cf - of the volume: %.0f MB in %.2fs; the daemon's path when it cannot read the volume itself", float64(sink.n)/(1<<20), hs)))
+
 	for _, f := range figs {
 		fmt.Fprintf(os.Stderr, "xcloud-bench: %s: %s\n", f.Name, f.Note)
 	}
@@ -93,6 +107,11 @@ func (b *bench) backupThroughput(ctx context.Context) ([]figure, error) {
 
 // ansi matches the colour codes of the daemon's log.
 var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// countingDiscard counts what is written to it.
+type countingDiscard struct{ n int64 }
+
+func (c *countingDiscard) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
 // lastBackupLog is the daemon's "backup written" log line's phases and how
 // the volume was read, from its log.
