@@ -25,7 +25,7 @@ func backupOptions(cfg config.Config) daemon.BackupOptions {
 	return daemon.BackupOptions{
 		KeyFile: cfg.Secrets.KeyFile, HostKeyFile: cfg.SSH.HostKey,
 		StagingDir: cfg.Path("backup-staging"), CaddyDir: cfg.Path("caddy"), ServiceRestoreDir: cfg.Path("service-restore"),
-		Schedule:   cfg.Backup.Schedule, Dir: cfg.Backup.Dir, Keep: cfg.Backup.Keep, WithKey: cfg.Backup.WithKey,
+		Schedule: cfg.Backup.Schedule, Dir: cfg.Backup.Dir, Keep: cfg.Backup.Keep, WithKey: cfg.Backup.WithKey,
 	}
 }
 
