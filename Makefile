@@ -66,6 +66,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseProcfile -fuzztime $(FUZZTIME) ./buildpacks/
 	$(GO) test -run '^$$' -fuzz FuzzParseAppJSON -fuzztime $(FUZZTIME) ./buildpacks/
 	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime $(FUZZTIME) ./daemon/backup/
+	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz FuzzParseDotenv -fuzztime $(FUZZTIME) ./daemon/admin/
+	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz FuzzQuote -fuzztime $(FUZZTIME) ./cmd/xcloud/internal/client/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }

@@ -255,6 +255,13 @@ func TestCompletionScripts(t *testing.T) {
 		if b, err := exec.Command(path, "-n", "-c", out.String()).CombinedOutput(); err != nil {
 			t.Errorf("%s -n: %v\n%s\n%s", sh, err, b, out)
 		}
+		if sh == "fish" {
+			probe := out.String() + "\ncomplete -C'xcloud config:s'; complete -C'xcloud completion '\n"
+			b, err := exec.Command(path, "-c", probe).CombinedOutput()
+			if got := string(b); err != nil || !strings.HasPrefix(got, "config:set") || !strings.Contains(got, "\nzsh\n") {
+				t.Errorf("fish completes %q (%v)", got, err)
+			}
+		}
 		if sh != "bash" {
 			continue
 		}
