@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +62,12 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("push %s: %v\n%s", site, err, out)
 	}
 	h.waitBody(site+"."+baseDomain, strings.TrimSpace(siteBody), 30*time.Second)
+
+	// cache: a Redis service holding a key (its dump goes in the archive).
+	h.mustSSH("services:create", "redis", "cache", "--memory", "64m")
+	if out, errs, err := svcSSHIn(h, []byte("SET marker kept-in-the-backup\n"), "services:connect", "cache"); err != nil || !strings.Contains(out, "OK") {
+		t.Fatalf("SET in cache: %v %q %q", err, out, errs)
+	}
 
 	// The backup runs while conf deploys v2: the archive must be whole
 	// whichever way the race goes.
@@ -143,7 +150,7 @@ func TestBackupRestore(t *testing.T) {
 
 	start := time.Now()
 	out, err = restore(archive)
-	if err != nil || !strings.Contains(out, "Restored 3 app(s) and 1 volume(s)") {
+	if err != nil || !strings.Contains(out, "Restored 3 app(s), 1 volume(s) and 1 service dump(s)") {
 		t.Fatalf("restore: %v\n%s", err, out)
 	}
 	t.Logf("restore took %s:\n%s", time.Since(start).Round(time.Millisecond), out)
@@ -169,6 +176,14 @@ func TestBackupRestore(t *testing.T) {
 	h.mustGet(keepHost, "/append?line=three", http.StatusOK) // still the app user's to write
 	if got := h.mustGet(keepHost, "/read", http.StatusOK); got != "one\ntwo\nthree\n" {
 		t.Errorf("after a write the volume holds %q", got)
+	}
+	// The service is made again and its dump restored once it answers.
+	waitFor(t, 3*time.Minute, "cache's key restored", func() bool {
+		out, _, err := svcSSHIn(h, []byte("GET marker\n"), "services:connect", "cache")
+		return err == nil && strings.TrimSpace(out) == "kept-in-the-backup"
+	})
+	if out := h.mustSSH("services:backups", "cache"); !regexp.MustCompile(`[0-9]{8}T[0-9]{6}Z`).MatchString(out) {
+		t.Errorf("the restored dump is not listed as a stored dump:\n%s", out)
 	}
 	if out := h.mustSSH("events", "-n", "100"); !strings.Contains(out, "missing") && !strings.Contains(out, "build:succeeded") {
 		t.Errorf("no rebuild in the events:\n%s", out)
