@@ -16,13 +16,14 @@ const (
 	DefaultAuthFailureBan    = time.Minute
 )
 
-// authLimiter counts failed logins per source IP. A failed login is a
+// AuthLimiter counts failed logins per source IP; the HTTP API counts its
+// bad tokens with one too, so both doors ban alike. For SSH a failed login is a
 // connection that offered at least one public key that was rejected and
 // ended without authenticating, so a user whose agent offers a few wrong
 // keys before the right one is never counted. After max failures within
 // window the IP's further connections are dropped before the SSH handshake
 // until ban has passed.
-type authLimiter struct {
+type AuthLimiter struct {
 	max    int
 	window time.Duration
 	ban    time.Duration
@@ -38,9 +39,9 @@ type ipFailures struct {
 	bannedUntil time.Time
 }
 
-// newAuthLimiter returns nil (no limit) when max < 0; zero values take the
+// NewAuthLimiter returns nil (no limit) when max < 0; zero values take the
 // defaults.
-func newAuthLimiter(max int, window, ban time.Duration, now func() time.Time) *authLimiter {
+func NewAuthLimiter(max int, window, ban time.Duration, now func() time.Time) *AuthLimiter {
 	if max < 0 {
 		return nil
 	}
@@ -56,12 +57,12 @@ func newAuthLimiter(max int, window, ban time.Duration, now func() time.Time) *a
 	if now == nil {
 		now = time.Now
 	}
-	return &authLimiter{max: max, window: window, ban: ban, now: now, ips: map[string]*ipFailures{}}
+	return &AuthLimiter{max: max, window: window, ban: ban, now: now, ips: map[string]*ipFailures{}}
 }
 
-// blocked reports whether connections from ip are refused right now, and
+// Blocked reports whether connections from ip are refused right now, and
 // until when.
-func (l *authLimiter) blocked(ip string) (bool, time.Time) {
+func (l *AuthLimiter) Blocked(ip string) (bool, time.Time) {
 	if l == nil {
 		return false, time.Time{}
 	}
@@ -75,9 +76,9 @@ func (l *authLimiter) blocked(ip string) (bool, time.Time) {
 	return true, f.bannedUntil
 }
 
-// failed records a failed login from ip and reports whether it started a
+// Failed records a failed login from ip and reports whether it started a
 // ban (true only for the failure that crossed the limit).
-func (l *authLimiter) failed(ip string) bool {
+func (l *AuthLimiter) Failed(ip string) bool {
 	if l == nil {
 		return false
 	}
@@ -110,7 +111,7 @@ func (f *ipFailures) prune(now time.Time, window time.Duration) {
 
 // sweep forgets IPs with no recent failures and no ban, at most once per
 // window, so the map does not grow without bound.
-func (l *authLimiter) sweep(now time.Time) {
+func (l *AuthLimiter) sweep(now time.Time) {
 	if now.Sub(l.lastSweep) < l.window {
 		return
 	}
@@ -124,7 +125,7 @@ func (l *authLimiter) sweep(now time.Time) {
 }
 
 // size is the number of tracked IPs (for tests).
-func (l *authLimiter) size() int {
+func (l *AuthLimiter) size() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.ips)
@@ -149,7 +150,7 @@ func remoteIP(addr net.Addr) string {
 // a deadline on the login and watches for failed logins.
 func (s *Server) connCallback(ctx ssh.Context, c net.Conn) net.Conn {
 	ip := remoteIP(c.RemoteAddr())
-	if banned, until := s.limiter.blocked(ip); banned {
+	if banned, until := s.limiter.Blocked(ip); banned {
 		s.log.Debug("refused connection: too many failed logins", "remote_ip", ip, "until", until.Format(time.RFC3339))
 		return nil
 	}
@@ -174,7 +175,7 @@ func (s *Server) connCallback(ctx ssh.Context, c net.Conn) net.Conn {
 		} else {
 			s.log.Info("failed login", "remote_ip", ip, "rejected_keys", st.rejected.Load())
 		}
-		if s.limiter.failed(ip) {
+		if s.limiter.Failed(ip) {
 			s.log.Warn("too many failed logins; refusing connections from this address",
 				"remote_ip", ip, "failures", s.limiter.max, "window", s.limiter.window, "ban", s.limiter.ban)
 		}

@@ -19,7 +19,7 @@ type fakeClock struct{ t time.Time }
 func (c *fakeClock) now() time.Time      { return c.t }
 func (c *fakeClock) add(d time.Duration) { c.t = c.t.Add(d) }
 func newFakeClock() *fakeClock           { return &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
-func (l *authLimiter) failures(ip string) int {
+func (l *AuthLimiter) failures(ip string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if f := l.ips[ip]; f != nil {
@@ -30,75 +30,75 @@ func (l *authLimiter) failures(ip string) int {
 
 func TestAuthLimiterBansAfterMaxFailures(t *testing.T) {
 	clk := newFakeClock()
-	l := newAuthLimiter(3, time.Minute, 2*time.Minute, clk.now)
+	l := NewAuthLimiter(3, time.Minute, 2*time.Minute, clk.now)
 	for i := 1; i <= 2; i++ {
-		if l.failed("1.2.3.4") {
+		if l.Failed("1.2.3.4") {
 			t.Fatalf("failure %d started a ban", i)
 		}
 		clk.add(time.Second)
 	}
-	if b, _ := l.blocked("1.2.3.4"); b {
+	if b, _ := l.Blocked("1.2.3.4"); b {
 		t.Fatal("blocked before the limit")
 	}
-	if !l.failed("1.2.3.4") {
+	if !l.Failed("1.2.3.4") {
 		t.Fatal("third failure did not start a ban")
 	}
-	banned, until := l.blocked("1.2.3.4")
+	banned, until := l.Blocked("1.2.3.4")
 	if !banned || !until.Equal(clk.t.Add(2*time.Minute)) {
 		t.Fatalf("blocked = %v until %v, want true until %v", banned, until, clk.t.Add(2*time.Minute))
 	}
-	if b, _ := l.blocked("5.6.7.8"); b {
+	if b, _ := l.Blocked("5.6.7.8"); b {
 		t.Fatal("another IP is blocked")
 	}
 	clk.add(2*time.Minute - time.Nanosecond)
-	if b, _ := l.blocked("1.2.3.4"); !b {
+	if b, _ := l.Blocked("1.2.3.4"); !b {
 		t.Fatal("ban ended early")
 	}
 	clk.add(time.Nanosecond)
-	if b, _ := l.blocked("1.2.3.4"); b {
+	if b, _ := l.Blocked("1.2.3.4"); b {
 		t.Fatal("still blocked after the ban")
 	}
 	// The count starts afresh after a ban.
-	if l.failed("1.2.3.4") {
+	if l.Failed("1.2.3.4") {
 		t.Fatal("first failure after a ban started a new ban")
 	}
 }
 
 func TestAuthLimiterWindowSlides(t *testing.T) {
 	clk := newFakeClock()
-	l := newAuthLimiter(3, time.Minute, time.Minute, clk.now)
+	l := NewAuthLimiter(3, time.Minute, time.Minute, clk.now)
 	// Two failures, then the window passes: they no longer count.
-	l.failed("ip")
-	l.failed("ip")
+	l.Failed("ip")
+	l.Failed("ip")
 	clk.add(time.Minute)
-	if l.failed("ip") {
+	if l.Failed("ip") {
 		t.Fatal("failures older than the window counted")
 	}
 	if n := l.failures("ip"); n != 1 {
 		t.Fatalf("failures in window = %d, want 1", n)
 	}
 	clk.add(30 * time.Second)
-	l.failed("ip")
+	l.Failed("ip")
 	clk.add(29 * time.Second)
-	if !l.failed("ip") {
+	if !l.Failed("ip") {
 		t.Fatal("three failures within a minute did not ban")
 	}
 }
 
 func TestAuthLimiterDefaultsAndOff(t *testing.T) {
-	if l := newAuthLimiter(-1, 0, 0, nil); l != nil {
+	if l := NewAuthLimiter(-1, 0, 0, nil); l != nil {
 		t.Fatal("negative max did not disable the limiter")
 	}
-	var off *authLimiter
+	var off *AuthLimiter
 	for range 100 {
-		if off.failed("ip") {
+		if off.Failed("ip") {
 			t.Fatal("disabled limiter banned")
 		}
 	}
-	if b, _ := off.blocked("ip"); b {
+	if b, _ := off.Blocked("ip"); b {
 		t.Fatal("disabled limiter blocks")
 	}
-	l := newAuthLimiter(0, 0, 0, nil)
+	l := NewAuthLimiter(0, 0, 0, nil)
 	if l.max != DefaultMaxAuthFailures || l.window != DefaultAuthFailureWindow || l.ban != DefaultAuthFailureBan {
 		t.Fatalf("defaults = %d %s %s", l.max, l.window, l.ban)
 	}
@@ -106,16 +106,16 @@ func TestAuthLimiterDefaultsAndOff(t *testing.T) {
 
 func TestAuthLimiterForgetsOldIPs(t *testing.T) {
 	clk := newFakeClock()
-	l := newAuthLimiter(2, time.Minute, time.Minute, clk.now)
+	l := NewAuthLimiter(2, time.Minute, time.Minute, clk.now)
 	for i := range 100 {
-		l.failed(fmt.Sprintf("10.0.0.%d", i))
+		l.Failed(fmt.Sprintf("10.0.0.%d", i))
 	}
-	l.failed("10.0.0.1") // banned
+	l.Failed("10.0.0.1") // banned
 	if n := l.size(); n != 100 {
 		t.Fatalf("tracking %d IPs, want 100", n)
 	}
 	clk.add(time.Minute)
-	l.failed("192.0.2.1") // triggers a sweep
+	l.Failed("192.0.2.1") // triggers a sweep
 	if n := l.size(); n != 1 {
 		t.Fatalf("after the window tracking %d IPs, want 1", n)
 	}
@@ -194,7 +194,7 @@ func TestFailedLoginsBlockIP(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if b, _ := srv.limiter.blocked("127.0.0.1"); b {
+		if b, _ := srv.limiter.Blocked("127.0.0.1"); b {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -79,7 +79,7 @@ type Server struct {
 	closing  bool
 	sessions sync.WaitGroup // in-flight session handlers
 	appLocks map[string]chan struct{}
-	limiter  *authLimiter // nil: no limit on failed logins
+	limiter  *AuthLimiter // nil: no limit on failed logins
 	preauth  *preauthGuard
 }
 
@@ -100,7 +100,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("gitreceive: Config.RepoSize must not be negative")
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, appLocks: map[string]chan struct{}{},
-		limiter: newAuthLimiter(cfg.MaxAuthFailures, cfg.AuthFailureWindow, cfg.AuthFailureBan, nil),
+		limiter: NewAuthLimiter(cfg.MaxAuthFailures, cfg.AuthFailureWindow, cfg.AuthFailureBan, nil),
 		preauth: newPreauthGuard(cfg.HandshakeTimeout, cfg.MaxUnauthPerIP)}
 	if s.log == nil {
 		s.log = slog.Default().With("system", "gitreceive")

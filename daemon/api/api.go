@@ -115,7 +115,7 @@ type API struct {
 	routes   []route
 	tokenRL  *buckets
 	ipRL     *buckets
-	fails    *failures
+	fails    *gitreceive.AuthLimiter // bad tokens per IP, counted as the SSH door counts failed logins
 	streams  *streams
 	patterns []string // what was registered on mux, for the OpenAPI test
 	doc      map[string]any
@@ -163,7 +163,7 @@ func New(opts Options) *API {
 		mux:     http.NewServeMux(),
 		tokenRL: newBuckets(opts.TokenRate, opts.TokenBurst, opts.now),
 		ipRL:    newBuckets(opts.IPRate, opts.IPBurst, opts.now),
-		fails:   newFailures(opts.MaxAuthFailures, opts.AuthFailureWindow, opts.AuthFailureBan, opts.now),
+		fails:   gitreceive.NewAuthLimiter(opts.MaxAuthFailures, opts.AuthFailureWindow, opts.AuthFailureBan, opts.now),
 		streams: newStreams(opts.StreamsPerToken, opts.MaxStreams),
 	}
 	a.routes = routes()
@@ -181,7 +181,8 @@ func New(opts Options) *API {
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	ip := ClientIP(r)
-	if d := a.fails.banned(ip); d > 0 {
+	if banned, until := a.fails.Blocked(ip); banned {
+		d := until.Sub(a.opts.now())
 		tooMany(w, d, "too many failed sign-ins from %s; try again in %ds", ip, ceilSeconds(d))
 		return
 	}
@@ -342,7 +343,7 @@ func (a *API) authenticate(r *http.Request, ip string) (access.Principal, error)
 	if classify(err, "", "").status != http.StatusUnauthorized {
 		return access.Principal{}, err // the store failed: not the caller's fault
 	}
-	if a.fails.failed(ip) {
+	if a.fails.Failed(ip) {
 		a.log.Warn("too many failed API sign-ins; refusing this address", "ip", ip,
 			"failures", a.opts.MaxAuthFailures, "window", a.opts.AuthFailureWindow, "ban", a.opts.AuthFailureBan)
 	}
