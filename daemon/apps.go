@@ -66,7 +66,7 @@ func (a AppInfo) MarshalJSON() ([]byte, error) {
 		Image      *string    `json:"image"`
 		DeployedAt *time.Time `json:"deployed_at"`
 		LastDeploy *string    `json:"last_deploy"`
-	}{plain(a), nullInt(a.Version), nullString(a.CommitSHA), nullString(a.Image), nullTime(a.DeployedAt), nullString(a.LastDeploy)})
+	}{plain(a), store.NullInt(a.Version), store.NullString(a.CommitSHA), store.NullString(a.Image), store.NullTime(a.DeployedAt), store.NullString(a.LastDeploy)})
 }
 
 // Apps lists every app with its status, URL, release and domains.

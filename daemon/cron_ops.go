@@ -27,7 +27,7 @@ func (j CronJob) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		plain
 		Next *time.Time `json:"next"`
-	}{plain(j), nullTime(j.Next)})
+	}{plain(j), store.NullTime(j.Next)})
 }
 
 // CronJobs lists the current release's cron jobs; none for an app without

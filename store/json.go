@@ -11,21 +11,27 @@ import (
 // internal blobs. The methods below only encode; decoding the output into
 // the same types works with the standard rules.
 
-func nullInt[T int | int64](v T) *T {
+// NullInt, NullString and NullTime give the JSON null for a zero value;
+// the engine's result types use them too.
+
+// NullInt is nil for 0.
+func NullInt[T int | int64](v T) *T {
 	if v == 0 {
 		return nil
 	}
 	return &v
 }
 
-func nullString(s string) *string {
+// NullString is nil for "".
+func NullString(s string) *string {
 	if s == "" {
 		return nil
 	}
 	return &s
 }
 
-func nullTime(t time.Time) *time.Time {
+// NullTime is nil for the zero time.
+func NullTime(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
@@ -40,7 +46,7 @@ func (r Release) MarshalJSON() ([]byte, error) {
 		BuildID   *int64  `json:"build_id"`
 		CommitSHA *string `json:"commit_sha"`
 		Error     *string `json:"error"`
-	}{plain(r), nullInt(r.BuildID), nullString(r.CommitSHA), nullString(r.Error)})
+	}{plain(r), NullInt(r.BuildID), NullString(r.CommitSHA), NullString(r.Error)})
 }
 
 // MarshalJSON implements json.Marshaler; duration_s is null while the
@@ -59,7 +65,7 @@ func (b Build) MarshalJSON() ([]byte, error) {
 		Error      *string    `json:"error"`
 		FinishedAt *time.Time `json:"finished_at"`
 		DurationS  *float64   `json:"duration_s"`
-	}{plain(b), nullString(b.CommitSHA), nullString(b.Image), nullString(b.Error), nullTime(b.FinishedAt), dur})
+	}{plain(b), NullString(b.CommitSHA), NullString(b.Image), NullString(b.Error), NullTime(b.FinishedAt), dur})
 }
 
 // MarshalJSON implements json.Marshaler; duration_s is how long the run
@@ -78,7 +84,7 @@ func (r CronRun) MarshalJSON() ([]byte, error) {
 		Error      *string    `json:"error"`
 		FinishedAt *time.Time `json:"finished_at"`
 		DurationS  float64    `json:"duration_s"`
-	}{plain(r), nullInt(r.Release), code, nullString(r.Error), nullTime(r.FinishedAt), r.Duration().Seconds()})
+	}{plain(r), NullInt(r.Release), code, NullString(r.Error), NullTime(r.FinishedAt), r.Duration().Seconds()})
 }
 
 // MarshalJSON implements json.Marshaler.
@@ -87,7 +93,7 @@ func (a App) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		plain
 		CurrentRelease *int `json:"version"`
-	}{plain(a), nullInt(a.CurrentRelease)})
+	}{plain(a), NullInt(a.CurrentRelease)})
 }
 
 // MarshalJSON implements json.Marshaler: apps is [] for an admin key.
