@@ -1,8 +1,10 @@
 package backup
 
 import (
+	"archive/tar"
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"io"
@@ -287,5 +289,44 @@ func BenchmarkWriter(b *testing.B) {
 				must(b, err)
 			}
 		})
+	}
+}
+
+// An archive of format 1 (a volume as one whole entry, as xcloud wrote
+// them before volumes were streamed in parts) still restores.
+func TestFormat1Read(t *testing.T) {
+	var buf bytes.Buffer
+	zw, err := zstd.NewWriter(&buf)
+	must(t, err)
+	tw := tar.NewWriter(zw)
+	put := func(name string, b []byte) {
+		must(t, tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: int64(len(b)), Typeflag: tar.TypeReg}))
+		_, err := tw.Write(b)
+		must(t, err)
+	}
+	h := Header{Format: 1, Version: "old", Schema: 9}
+	hb, err := json.Marshal(h)
+	must(t, err)
+	put(HeaderName, hb)
+	var files []File
+	for _, e := range []struct{ name, body string }{{DatabaseName, "db"}, {VolumeFile("data"), "volume tar"}} {
+		put(e.name, []byte(e.body))
+		sum := sha256.Sum256([]byte(e.body))
+		files = append(files, File{Path: e.name, Size: int64(len(e.body)), SHA256: hexSum(sum[:]), Mode: 0o600})
+	}
+	mb, err := json.Marshal(Manifest{Header: h, Apps: []string{}, Volumes: []Volume{{Name: "data"}}, Files: files})
+	must(t, err)
+	put(ManifestName, mb)
+	must(t, tw.Close())
+	must(t, zw.Close())
+
+	dst := t.TempDir()
+	m, err := Extract(&buf, dst, 9)
+	must(t, err)
+	if m.Format != 1 || len(m.Volumes) != 1 {
+		t.Fatalf("manifest: %+v", m)
+	}
+	if b, err := os.ReadFile(filepath.Join(dst, VolumeFile("data"))); err != nil || string(b) != "volume tar" {
+		t.Fatalf("volume: %q, %v", b, err)
 	}
 }
