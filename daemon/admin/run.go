@@ -21,33 +21,9 @@ func (a *Admin) cmdRun(ctx context.Context, c *call) error {
 	if len(c.args) < 2 {
 		return usageError{"want a command to run"}
 	}
-	req := daemon.OneOffRequest{
-		App: c.args[0], Argv: c.args[1:], By: c.id.Name, Term: c.stdio.Term,
-		Stdio: podman.Stdio{In: c.in, Out: c.out, Err: c.err, TTY: c.stdio.PTY},
-	}
-	if c.stdio.PTY {
-		req.Stdio.Size = podman.TermSize{Cols: c.stdio.Size.Cols, Rows: c.stdio.Size.Rows}
-		sizes := make(chan podman.TermSize)
-		req.Stdio.Resize = sizes
-		resized := make(chan struct{})
-		rctx, cancel := context.WithCancel(ctx)
-		go func() {
-			defer close(resized)
-			for {
-				select {
-				case <-rctx.Done():
-					return
-				case w := <-c.stdio.Resize:
-					select {
-					case sizes <- podman.TermSize{Cols: w.Cols, Rows: w.Rows}:
-					case <-rctx.Done():
-						return
-					}
-				}
-			}
-		}()
-		defer func() { cancel(); <-resized }()
-	}
+	stdio, done := containerStdio(ctx, c)
+	defer done()
+	req := daemon.OneOffRequest{App: c.args[0], Argv: c.args[1:], By: c.id.Name, Term: c.stdio.Term, Stdio: stdio}
 	code, err := a.eng.RunOneOff(ctx, req)
 	if err != nil {
 		return err
@@ -56,4 +32,35 @@ func (a *Admin) cmdRun(ctx context.Context, c *call) error {
 		return exitStatus(code)
 	}
 	return nil
+}
+
+// containerStdio wires the SSH session to a container's stdio: with a
+// terminal, its size at start and every resize the client sends, until
+// done is called (which waits for the forwarding goroutine).
+func containerStdio(ctx context.Context, c *call) (stdio podman.Stdio, done func()) {
+	stdio = podman.Stdio{In: c.in, Out: c.out, Err: c.err, TTY: c.stdio.PTY}
+	if !c.stdio.PTY {
+		return stdio, func() {}
+	}
+	stdio.Size = podman.TermSize{Cols: c.stdio.Size.Cols, Rows: c.stdio.Size.Rows}
+	sizes := make(chan podman.TermSize)
+	stdio.Resize = sizes
+	resized := make(chan struct{})
+	rctx, cancel := context.WithCancel(ctx)
+	go func() {
+		defer close(resized)
+		for {
+			select {
+			case <-rctx.Done():
+				return
+			case w := <-c.stdio.Resize:
+				select {
+				case sizes <- podman.TermSize{Cols: w.Cols, Rows: w.Rows}:
+				case <-rctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return stdio, func() { cancel(); <-resized }
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/xcloud-dev/xcloud/daemon"
 	"github.com/xcloud-dev/xcloud/daemon/config"
-	"github.com/xcloud-dev/xcloud/daemon/podman"
 )
 
 // serviceCommands are the services:* commands. All need an admin key: a
@@ -152,30 +151,8 @@ func (a *Admin) cmdServicesConnect(ctx context.Context, c *call) error {
 	if err := wantArgs(c, 1); err != nil {
 		return err
 	}
-	stdio := podman.Stdio{In: c.in, Out: c.out, Err: c.err, TTY: c.stdio.PTY}
-	if c.stdio.PTY {
-		stdio.Size = podman.TermSize{Cols: c.stdio.Size.Cols, Rows: c.stdio.Size.Rows}
-		sizes := make(chan podman.TermSize)
-		stdio.Resize = sizes
-		rctx, cancel := context.WithCancel(ctx)
-		resized := make(chan struct{})
-		go func() {
-			defer close(resized)
-			for {
-				select {
-				case <-rctx.Done():
-					return
-				case w := <-c.stdio.Resize:
-					select {
-					case sizes <- podman.TermSize{Cols: w.Cols, Rows: w.Rows}:
-					case <-rctx.Done():
-						return
-					}
-				}
-			}
-		}()
-		defer func() { cancel(); <-resized }()
-	}
+	stdio, done := containerStdio(ctx, c)
+	defer done()
 	code, err := a.eng.ConnectService(ctx, c.args[0], c.stdio.Term, stdio)
 	if err != nil {
 		return err
