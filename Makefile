@@ -39,7 +39,7 @@ run: deps build
 # It sets Podman up first (make deps, a few seconds once done): on a fresh
 # machine the acceptance tests run, they are not skipped.
 test: deps lint
-	$(GO) test -tags '$(TAGS)' -count=1 -timeout 45m ./...
+	$(GO) test -tags '$(TAGS)' -count=1 -timeout 75m ./...
 
 # The push-and-serve acceptance test and a build with RUN steps, with the
 # daemon as the unprivileged `xcloud` user on rootless Podman, set up by
@@ -55,7 +55,7 @@ race:
 	CGO_ENABLED=1 $(GO) test -tags '$(TAGS)' -race -count=1 $$($(GO) list ./... | grep -v /cmd/xcloud)
 
 acceptance:
-	$(GO) test -tags '$(TAGS)' -count=1 -v -timeout 45m ./cmd/xcloud/
+	$(GO) test -tags '$(TAGS)' -count=1 -v -timeout 75m ./cmd/xcloud/
 
 # Short fuzzing runs of every parser; findings land in testdata/fuzz.
 FUZZTIME ?= 30s
