@@ -44,7 +44,8 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := h.clientIP(r)
-	if wait := h.failures.banned(ip); wait > 0 {
+	if banned, until := h.failures.Blocked(ip); banned {
+		wait := until.Sub(h.now())
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		h.render(w, http.StatusTooManyRequests, "signin", page{Title: "Sign in",
 			Data: fmt.Sprintf("too many failed sign-ins from %s; try again in %d seconds", ip, int(wait.Seconds())+1)})
@@ -61,7 +62,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		h.failures.fail(ip)
+		h.failures.Failed(ip)
 		h.log.Info("dashboard sign-in refused", "client", ip, "err", err)
 		h.render(w, http.StatusUnauthorized, "signin", page{Title: "Sign in", Data: "sign-in failed: " + err.Error()})
 		return

@@ -20,6 +20,7 @@ import (
 	"github.com/xcloud-dev/xcloud/daemon"
 	"github.com/xcloud-dev/xcloud/daemon/access"
 	"github.com/xcloud-dev/xcloud/daemon/metrics"
+	"github.com/xcloud-dev/xcloud/gitreceive"
 	"github.com/xcloud-dev/xcloud/store"
 )
 
@@ -94,7 +95,8 @@ type Handler struct {
 	log      *slog.Logger
 	sessions *sessions
 	rates    *rates
-	failures *failures
+	failures *gitreceive.AuthLimiter
+	now      func() time.Time
 	clientIP func(*http.Request) string
 	recheck  time.Duration // how often a session's token is checked again
 	pages    map[string]*template.Template
@@ -129,7 +131,8 @@ func New(opts Options) *Handler {
 		log:      opts.Logger,
 		sessions: newSessions(opts.Idle, opts.MaxAge, opts.Now),
 		rates:    newRates(opts.Now),
-		failures: newFailures(opts.Now),
+		failures: gitreceive.NewAuthLimiter(signInFailures, signInWindow, signInBan, opts.Now),
+		now:      opts.Now,
 		recheck:  defaultRecheck,
 		clientIP: opts.ClientIP,
 		pages:    parsePages(),
