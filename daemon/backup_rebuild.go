@@ -3,8 +3,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"slices"
 
 	"github.com/xcloud-dev/xcloud/gitreceive"
 	"github.com/xcloud-dev/xcloud/store"
@@ -63,12 +61,18 @@ func (d *Daemon) rebuildRelease(ctx context.Context, rel store.Release) {
 		d.recordRebuildFailure(ctx, rel, err)
 		return
 	}
-	out := &logLines{log: log}
+	// The deploy's output goes to the log a line at a time.
+	out := &LineWriter{Emit: func(line string) error {
+		if line != "" {
+			log.Info("rebuild", "output", line)
+		}
+		return nil
+	}}
 	err = d.Deploy(store.WithActor(ctx, "xcloud"), gitreceive.Push{
 		App: rel.App, RepoDir: dir, Ref: ref, NewSHA: rel.CommitSHA,
 		Pusher: gitreceive.Identity{Name: "xcloud", Admin: true},
 	}, out)
-	out.flush()
+	out.Flush()
 	if err != nil {
 		log.Error("rebuild of the missing image failed; the app answers 503 until a push", "err", err)
 		return
@@ -85,32 +89,5 @@ func (d *Daemon) recordRebuildFailure(ctx context.Context, rel store.Release, er
 	})
 	if aerr != nil {
 		d.log.Error("record event", "err", aerr)
-	}
-}
-
-// logLines writes a deploy's output to the log a line at a time.
-type logLines struct {
-	log *slog.Logger
-	buf []byte
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.buf = append(l.buf, p...)
-	for {
-		i := slices.Index(l.buf, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		if line := string(l.buf[:i]); line != "" {
-			l.log.Info("rebuild", "output", line)
-		}
-		l.buf = l.buf[i+1:]
-	}
-}
-
-func (l *logLines) flush() {
-	if len(l.buf) > 0 {
-		l.log.Info("rebuild", "output", string(l.buf))
-		l.buf = nil
 	}
 }

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -262,8 +261,9 @@ func (d *Daemon) runCronJob(ctx context.Context, rel store.Release, job cronJob,
 	}
 	defer d.removeContainer(context.WithoutCancel(ctx), c.ID)
 	tail := &tailBuffer{max: cronOutputMax}
-	logw := &lineLogger{emit: func(text string) {
+	logw := &LineWriter{Emit: func(text string) error {
 		d.logs.write(rel.App, logLine{Time: time.Now(), Process: "cron", Name: job.ID, Text: text})
+		return nil
 	}}
 	code, err := d.runToEnd(ctx, c.ID, io.MultiWriter(tail, logw, w))
 	if err != nil {
@@ -294,25 +294,6 @@ func (t *tailBuffer) Bytes() []byte {
 		return t.buf
 	}
 	return append([]byte("[earlier output cut]\n"), t.buf...)
-}
-
-// lineLogger calls emit for each line written to it.
-type lineLogger struct {
-	emit    func(string)
-	partial []byte
-}
-
-func (l *lineLogger) Write(p []byte) (int, error) {
-	l.partial = append(l.partial, p...)
-	for {
-		i := bytes.IndexByte(l.partial, '\n')
-		if i < 0 {
-			break
-		}
-		l.emit(strings.TrimRight(string(l.partial[:i]), "\r"))
-		l.partial = l.partial[i+1:]
-	}
-	return len(p), nil
 }
 
 // cronLogger passes robfig/cron's logging to slog; its routine messages

@@ -57,13 +57,3 @@ func TestTailBuffer(t *testing.T) {
 		t.Errorf("long output = %q, want its last 10 bytes, marked", got)
 	}
 }
-
-func TestLineLogger(t *testing.T) {
-	var lines []string
-	l := &lineLogger{emit: func(s string) { lines = append(lines, s) }}
-	l.Write([]byte("one\r\ntw"))
-	l.Write([]byte("o\nthree"))
-	if strings.Join(lines, "|") != "one|two" {
-		t.Errorf("lines = %q, want one and two (three is unfinished)", lines)
-	}
-}

@@ -187,7 +187,7 @@ func (a *API) getLogs(w http.ResponseWriter, r *http.Request, req *request) erro
 	}
 	lr.Follow = true
 	return a.stream(w, r, req, func(ctx context.Context, s *sse) error {
-		lw := &lineWriter{emit: func(line string) error { return s.event("log", "", line) }}
+		lw := &daemon.LineWriter{Emit: func(line string) error { return s.event("log", "", line) }}
 		return a.eng.Logs(ctx, lr, lw)
 	})
 }
@@ -215,38 +215,4 @@ func (a *API) followDeploy(w http.ResponseWriter, r *http.Request, req *request)
 		}
 		return s.event("end", "", mustJSON(DeployEnd{Failed: end.Failed, Error: end.Error}))
 	})
-}
-
-// lineWriter turns written bytes into lines; a line longer than maxLine
-// is cut, so a writer without newlines cannot grow it.
-type lineWriter struct {
-	emit    func(string) error
-	partial []byte
-}
-
-const maxLine = 64 << 10
-
-func (l *lineWriter) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		i := strings.IndexByte(string(p), '\n')
-		if i < 0 {
-			l.partial = append(l.partial, p...)
-			if len(l.partial) >= maxLine {
-				line := string(l.partial)
-				l.partial = l.partial[:0]
-				if err := l.emit(line); err != nil {
-					return 0, err
-				}
-			}
-			return n, nil
-		}
-		line := string(append(l.partial, p[:i]...))
-		l.partial = l.partial[:0]
-		p = p[i+1:]
-		if err := l.emit(strings.TrimSuffix(line, "\r")); err != nil {
-			return 0, err
-		}
-	}
-	return n, nil
 }

@@ -156,35 +156,10 @@ func (h *Handler) deployStream(w http.ResponseWriter, r *http.Request, req reque
 // logsStream sends the app's recent output, then new lines as they come.
 func (h *Handler) logsStream(w http.ResponseWriter, r *http.Request, req request) {
 	h.stream(w, r, req, func(ctx context.Context, send func(sseEvent) error) {
-		lw := &lineWriter{send: func(l string) error { return send(sseEvent{name: "line", data: l}) }}
+		lw := &daemon.LineWriter{MaxLine: maxOutput, Emit: func(l string) error { return send(sseEvent{name: "line", data: l}) }}
 		err := h.eng.Logs(ctx, daemon.LogsRequest{App: req.app, Lines: pageLogLines, Follow: true}, lw)
 		if err != nil && ctx.Err() == nil {
 			h.log.Error("follow logs", "app", req.app, "err", err)
 		}
 	})
-}
-
-// lineWriter turns written output into one call per line.
-type lineWriter struct {
-	send    func(string) error
-	partial []byte
-}
-
-func (l *lineWriter) Write(p []byte) (int, error) {
-	data := append(l.partial, p...)
-	for {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			break
-		}
-		if err := l.send(string(data[:i])); err != nil {
-			return 0, err
-		}
-		data = data[i+1:]
-	}
-	if len(data) > maxOutput {
-		data = data[:maxOutput] // a line without end is cut, not buffered forever
-	}
-	l.partial = append([]byte(nil), data...)
-	return len(p), nil
 }

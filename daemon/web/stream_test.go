@@ -131,21 +131,6 @@ func TestStreamDropsSlowClient(t *testing.T) {
 	}
 }
 
-func TestLineWriter(t *testing.T) {
-	var got []string
-	lw := &lineWriter{send: func(l string) error { got = append(got, l); return nil }}
-	fmt.Fprint(lw, "a\nb")
-	fmt.Fprint(lw, "c\n\nd")
-	if strings.Join(got, "|") != "a|bc|" {
-		t.Errorf("lines %q", got)
-	}
-	stop := errors.New("gone")
-	lw = &lineWriter{send: func(string) error { return stop }}
-	if _, err := fmt.Fprint(lw, "a\n"); !errors.Is(err, stop) {
-		t.Errorf("a failed send: %v", err)
-	}
-}
-
 func TestStreamLimitPerSession(t *testing.T) {
 	f := newFixture(t, false)
 	eng := &scriptedDeploys{Daemon: f.eng, lines: []string{"waiting"}, block: true, done: make(chan error, sseMaxStreams+1)}
