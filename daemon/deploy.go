@@ -288,7 +288,7 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *gitsrc.Sourc
 		delete(d.running, p.App)
 		d.mu.Unlock()
 	}()
-	logBuf := &capped{max: maxBuildLog}
+	logBuf := &Capped{Max: maxBuildLog}
 	labels := d.labels(map[string]string{labelApp: p.App, "xcloud.commit": p.NewSHA})
 	shown := newBuildOutput(w, d.buildFile(plan, in, src), plan.Generated != nil, len(labels))
 	pr, pw := io.Pipe()
@@ -402,22 +402,3 @@ func (in *indenter) Write(b []byte) (int, error) {
 func indentLines(s string) string {
 	return "       " + strings.ReplaceAll(s, "\n", "\n       ")
 }
-
-// capped keeps the first max bytes written and drops the rest.
-type capped struct {
-	buf bytes.Buffer
-	max int
-}
-
-func (c *capped) Write(b []byte) (int, error) {
-	if room := c.max - c.buf.Len(); room > 0 {
-		if len(b) > room {
-			c.buf.Write(b[:room])
-		} else {
-			c.buf.Write(b)
-		}
-	}
-	return len(b), nil
-}
-
-func (c *capped) Bytes() []byte { return c.buf.Bytes() }

@@ -22,7 +22,7 @@ func TestIndenterAndCapped(t *testing.T) {
 	if got := buf.String(); got != "       a\n       bc\n" {
 		t.Errorf("indented = %q", got)
 	}
-	c := &capped{max: 4}
+	c := &Capped{Max: 4}
 	n, err := c.Write([]byte("abcdef"))
 	if n != 6 || err != nil || string(c.Bytes()) != "abcd" {
 		t.Errorf("capped: n=%d err=%v bytes=%q", n, err, c.Bytes())

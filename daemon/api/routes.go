@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -222,8 +221,8 @@ func (a *API) listProcesses(w http.ResponseWriter, r *http.Request, req *request
 // context the client cannot cancel: hanging up must not stop a deploy
 // half way; the actor stays.
 func (a *API) operate(w http.ResponseWriter, r *http.Request, req *request, fn func(ctx context.Context, out io.Writer) error) error {
-	var buf bytes.Buffer
-	if err := fn(context.WithoutCancel(r.Context()), &capped{buf: &buf, max: maxOutput}); err != nil {
+	buf := &daemon.Capped{Max: maxOutput}
+	if err := fn(context.WithoutCancel(r.Context()), buf); err != nil {
 		return err
 	}
 	lines := []string{}
@@ -400,18 +399,4 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
-}
-
-// capped keeps the first max bytes written and drops the rest, so a long
-// operation's answer stays bounded.
-type capped struct {
-	buf *bytes.Buffer
-	max int
-}
-
-func (c *capped) Write(p []byte) (int, error) {
-	if room := c.max - c.buf.Len(); room > 0 {
-		c.buf.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
 }

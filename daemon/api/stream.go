@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -174,8 +173,8 @@ func (a *API) getLogs(w http.ResponseWriter, r *http.Request, req *request) erro
 	}
 	lr := daemon.LogsRequest{App: req.app, Lines: n, Type: typ}
 	if !wantsStream(r) {
-		var buf bytes.Buffer
-		if err := a.eng.Logs(r.Context(), lr, &capped{buf: &buf, max: 4 << 20}); err != nil {
+		buf := &daemon.Capped{Max: 4 << 20}
+		if err := a.eng.Logs(r.Context(), lr, buf); err != nil {
 			return err
 		}
 		lines := []string{}

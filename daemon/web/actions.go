@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/xcloud-dev/xcloud/daemon"
 	"github.com/xcloud-dev/xcloud/store"
@@ -23,9 +22,9 @@ const maxOutput = 64 << 10
 // page (post, redirect, get). The operation runs as the principal, so its
 // events name them, and is not cut short if the browser goes away: a
 // rollback half done helps no one.
-func (h *Handler) act(w http.ResponseWriter, r *http.Request, req request, what string, op func(context.Context, *capped) error) {
+func (h *Handler) act(w http.ResponseWriter, r *http.Request, req request, what string, op func(context.Context, *daemon.Capped) error) {
 	ctx := store.WithActor(context.WithoutCancel(r.Context()), req.p.Name)
-	out := &capped{max: maxOutput}
+	out := &daemon.Capped{Max: maxOutput}
 	err := op(ctx, out)
 	f := flash{Output: strings.TrimRight(out.String(), "\n")}
 	switch {
@@ -55,7 +54,7 @@ func (h *Handler) refuseInput(w http.ResponseWriter, r *http.Request, req reques
 }
 
 func (h *Handler) restart(w http.ResponseWriter, r *http.Request, req request) {
-	h.act(w, r, req, "restart", func(ctx context.Context, out *capped) error {
+	h.act(w, r, req, "restart", func(ctx context.Context, out *daemon.Capped) error {
 		return h.eng.Restart(ctx, req.app, out)
 	})
 }
@@ -91,7 +90,7 @@ func (h *Handler) scale(w http.ResponseWriter, r *http.Request, req request) {
 		h.refuseInput(w, r, req, "scale", "no process type given")
 		return
 	}
-	h.act(w, r, req, "scale", func(ctx context.Context, out *capped) error {
+	h.act(w, r, req, "scale", func(ctx context.Context, out *daemon.Capped) error {
 		return h.eng.Scale(ctx, daemon.ScaleRequest{App: req.app, Scale: scale}, out)
 	})
 }
@@ -106,7 +105,7 @@ func (h *Handler) rollback(w http.ResponseWriter, r *http.Request, req request) 
 		}
 		v = n
 	}
-	h.act(w, r, req, "rollback", func(ctx context.Context, out *capped) error {
+	h.act(w, r, req, "rollback", func(ctx context.Context, out *daemon.Capped) error {
 		return h.eng.Rollback(ctx, daemon.RollbackRequest{App: req.app, Version: v}, out)
 	})
 }
@@ -118,7 +117,7 @@ func (h *Handler) setConfig(w http.ResponseWriter, r *http.Request, req request)
 		return
 	}
 	value := r.PostForm.Get("value")
-	h.act(w, r, req, "config set", func(ctx context.Context, out *capped) error {
+	h.act(w, r, req, "config set", func(ctx context.Context, out *daemon.Capped) error {
 		return h.eng.SetConfig(ctx, daemon.SetConfigRequest{App: req.app, Set: map[string]string{name: value}}, out)
 	})
 }
@@ -129,7 +128,7 @@ func (h *Handler) unsetConfig(w http.ResponseWriter, r *http.Request, req reques
 		h.refuseInput(w, r, req, "config unset", err.Error())
 		return
 	}
-	h.act(w, r, req, "config unset", func(ctx context.Context, out *capped) error {
+	h.act(w, r, req, "config unset", func(ctx context.Context, out *daemon.Capped) error {
 		return h.eng.SetConfig(ctx, daemon.SetConfigRequest{App: req.app, Unset: []string{name}}, out)
 	})
 }
@@ -143,27 +142,4 @@ func lastLine(s string) string {
 		}
 	}
 	return ""
-}
-
-// capped keeps the first max bytes written and drops the rest, so a long
-// operation's progress cannot grow without bound.
-type capped struct {
-	max int
-	mu  sync.Mutex
-	b   strings.Builder
-}
-
-func (c *capped) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if room := c.max - c.b.Len(); room > 0 {
-		c.b.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
-}
-
-func (c *capped) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.b.String()
 }
