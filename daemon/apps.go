@@ -75,9 +75,15 @@ func (d *Daemon) Apps(ctx context.Context) ([]AppInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	// One list of the install's containers for every app's status, not
+	// one Podman call an app.
+	running, err := d.runningApps(ctx, d.labels(nil))
+	if err != nil {
+		return nil, err
+	}
 	list := []AppInfo{}
 	for _, a := range apps {
-		info, err := d.appInfo(ctx, a)
+		info, err := d.appInfo(ctx, a, running)
 		if err != nil {
 			return nil, err
 		}
@@ -93,7 +99,11 @@ func (d *Daemon) AppInfo(ctx context.Context, app string) (AppInfo, error) {
 	if err != nil {
 		return AppInfo{}, err
 	}
-	info, err := d.appInfo(ctx, a)
+	running, err := d.runningApps(ctx, d.labels(map[string]string{labelApp: app}))
+	if err != nil {
+		return AppInfo{}, err
+	}
+	info, err := d.appInfo(ctx, a, running)
 	if err != nil {
 		return info, err
 	}
@@ -110,7 +120,8 @@ func (d *Daemon) AppInfo(ctx context.Context, app string) (AppInfo, error) {
 	return info, nil
 }
 
-func (d *Daemon) appInfo(ctx context.Context, a store.App) (AppInfo, error) {
+// running holds the apps with a running container (see runningApps).
+func (d *Daemon) appInfo(ctx context.Context, a store.App, running map[string]bool) (AppInfo, error) {
 	info := AppInfo{Name: a.Name, URL: d.AppURL(a.Name), GitRemote: d.GitRemote(a.Name), Version: a.CurrentRelease,
 		CreatedAt: a.CreatedAt, Domains: []string{}}
 	newest, err := d.store.ListReleases(ctx, a.Name, 1)
@@ -131,7 +142,7 @@ func (d *Daemon) appInfo(ctx context.Context, a store.App) (AppInfo, error) {
 			return info, err
 		}
 	}
-	if info.Status, err = d.appStatus(ctx, a, info.LastDeploy, spec); err != nil {
+	if info.Status, err = d.appStatus(ctx, a, info.LastDeploy, spec, running); err != nil {
 		return info, err
 	}
 	doms, err := d.store.Domains(ctx, a.Name)
@@ -145,7 +156,7 @@ func (d *Daemon) appInfo(ctx context.Context, a store.App) (AppInfo, error) {
 // appStatus words what the app is doing: no release, stopped, failed (its
 // newest release failed, or it should run containers and none runs), or
 // running.
-func (d *Daemon) appStatus(ctx context.Context, a store.App, lastDeploy string, spec releaseSpec) (string, error) {
+func (d *Daemon) appStatus(ctx context.Context, a store.App, lastDeploy string, spec releaseSpec, running map[string]bool) (string, error) {
 	switch {
 	case lastDeploy == string(store.ReleaseFailed):
 		return StatusFailed, nil
@@ -167,16 +178,30 @@ func (d *Daemon) appStatus(ctx context.Context, a store.App, lastDeploy string, 
 	if want == 0 {
 		return StatusRunning, nil // scaled to zero on purpose
 	}
-	cs, err := d.appContainers(ctx, a.Name)
-	if err != nil {
-		return "", err
-	}
-	for _, c := range cs {
-		if c.Running {
-			return StatusRunning, nil
-		}
+	if running[a.Name] {
+		return StatusRunning, nil
 	}
 	return StatusFailed, nil
+}
+
+// runningApps lists the containers matching labels once and returns the
+// apps that have a running one (one-off containers do not count). Nil
+// without a runtime (tests of the command layer alone).
+func (d *Daemon) runningApps(ctx context.Context, labels map[string]string) (map[string]bool, error) {
+	if d.rt == nil {
+		return nil, nil
+	}
+	cs, err := d.rt.List(ctx, labels)
+	if err != nil {
+		return nil, err
+	}
+	running := map[string]bool{}
+	for _, c := range cs {
+		if c.Running && c.Labels[labelOneOff] == "" {
+			running[c.Labels[labelApp]] = true
+		}
+	}
+	return running, nil
 }
 
 // Releases lists the app's newest n releases, newest first.
