@@ -63,6 +63,7 @@ func EventTypes() []string {
 		EventDeployRollback, EventLimitsChanged,
 		EventStorageMounted, EventStorageUnmounted, EventStorageDestroyed,
 		EventServiceCreated, EventServiceDestroyed, EventServiceLinked, EventServiceUnlinked, EventServiceCrashed, EventServiceBackedUp, EventServiceRestored, EventServiceBackupFailed,
+		EventServiceExposed, EventServiceUpgraded,
 		EventGitSynced, EventGitSyncFailed, EventPreviewCreated, EventPreviewsEnabled, EventPreviewsDisabled,
 	}
 }

@@ -13,12 +13,15 @@ import (
 // Key is an SSH public key allowed to talk to xcloud. An admin key may do
 // everything; other keys may push to and manage only the listed apps.
 type Key struct {
-	Name        string    `json:"name"`
-	Fingerprint string    `json:"fingerprint"` // e.g. "SHA256:..."
-	PublicKey   string    `json:"public_key"`  // authorized_keys line
-	Admin       bool      `json:"admin"`
-	Apps        []string  `json:"apps"`
-	CreatedAt   time.Time `json:"created_at"`
+	Name        string   `json:"name"`
+	Fingerprint string   `json:"fingerprint"` // e.g. "SHA256:..."
+	PublicKey   string   `json:"public_key"`  // authorized_keys line
+	Admin       bool     `json:"admin"`
+	Apps        []string `json:"apps"`
+	// Services are the services the key may link its apps to (an app
+	// key's grants; keys:add --service).
+	Services  []string  `json:"services"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Event types of key management and permission checks.
@@ -45,10 +48,18 @@ func (s *Store) AddKeyBy(ctx context.Context, k Key, by string) error {
 	if err != nil {
 		return fmt.Errorf("add key %q: %w", k.Name, err)
 	}
+	svcs := k.Services
+	if svcs == nil {
+		svcs = []string{}
+	}
+	sjs, err := json.Marshal(svcs)
+	if err != nil {
+		return fmt.Errorf("add key %q: %w", k.Name, err)
+	}
 	err = s.write(ctx, func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx,
-			"INSERT INTO ssh_keys (name, fingerprint, public_key, admin, apps, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-			k.Name, k.Fingerprint, k.PublicKey, k.Admin, string(js), toDB(now()))
+			"INSERT INTO ssh_keys (name, fingerprint, public_key, admin, apps, services, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			k.Name, k.Fingerprint, k.PublicKey, k.Admin, string(js), string(sjs), toDB(now()))
 		if err != nil && errors.Is(translate(err), ErrExists) {
 			if strings.Contains(err.Error(), "fingerprint") {
 				return fmt.Errorf("fingerprint %s: %w", k.Fingerprint, ErrExists)
@@ -59,7 +70,7 @@ func (s *Store) AddKeyBy(ctx context.Context, k Key, by string) error {
 			return err
 		}
 		_, err = tx.event(ctx, EventKeyAdded, "", fmt.Sprintf("key %s (%s) added", k.Name, k.Fingerprint),
-			map[string]any{"key": k.Name, "fingerprint": k.Fingerprint, "admin": k.Admin, "apps": apps, "by": by})
+			map[string]any{"key": k.Name, "fingerprint": k.Fingerprint, "admin": k.Admin, "apps": apps, "services": svcs, "by": by})
 		return err
 	})
 	if err != nil {
@@ -125,15 +136,15 @@ func (s *Store) KeyByFingerprint(ctx context.Context, fp string) (Key, error) {
 	return k, nil
 }
 
-const keyCols = "name, fingerprint, public_key, admin, apps, created_at"
+const keyCols = "name, fingerprint, public_key, admin, apps, services, created_at"
 
 func scanKey(r rowScanner) (Key, error) {
 	var (
-		k  Key
-		js string
-		at int64
+		k       Key
+		js, sjs string
+		at      int64
 	)
-	if err := r.Scan(&k.Name, &k.Fingerprint, &k.PublicKey, &k.Admin, &js, &at); err != nil {
+	if err := r.Scan(&k.Name, &k.Fingerprint, &k.PublicKey, &k.Admin, &js, &sjs, &at); err != nil {
 		return Key{}, err
 	}
 	if err := json.Unmarshal([]byte(js), &k.Apps); err != nil {
@@ -141,6 +152,12 @@ func scanKey(r rowScanner) (Key, error) {
 	}
 	if len(k.Apps) == 0 {
 		k.Apps = nil
+	}
+	if err := json.Unmarshal([]byte(sjs), &k.Services); err != nil {
+		return Key{}, fmt.Errorf("decode services of key %q: %w", k.Name, err)
+	}
+	if len(k.Services) == 0 {
+		k.Services = nil
 	}
 	k.CreatedAt = fromDB(at)
 	return k, nil

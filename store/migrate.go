@@ -14,7 +14,7 @@ import (
 // the database from user_version i to i+1. Append new steps; never edit or
 // reorder shipped ones.
 func schemaMigrations() []string {
-	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10, schemaV11, schemaV12, schemaV13}
+	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10, schemaV11, schemaV12, schemaV13, schemaV14}
 }
 
 // schemaV1 is the initial schema. Child tables reference apps(name) so that
@@ -367,4 +367,19 @@ CREATE TABLE previews (
 const schemaV13 = `
 ALTER TABLE services ADD COLUMN backup_schedule TEXT NOT NULL DEFAULT '';
 ALTER TABLE services ADD COLUMN backup_keep INTEGER NOT NULL DEFAULT 7;
+`
+
+// schemaV14 adds, for services, the host address a service's port is
+// published on (services:expose; "" for none), the major version it runs
+// and the volume holding its data ("" for the one named after it, as
+// services:upgrade moves data to a volume of the new major); and, for
+// SSH keys, the services an app key may link its apps to (keys:add
+// --service). Every service made before ran the stack's only majors.
+const schemaV14 = `
+ALTER TABLE services ADD COLUMN expose TEXT NOT NULL DEFAULT '';
+ALTER TABLE services ADD COLUMN major INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE services ADD COLUMN volume TEXT NOT NULL DEFAULT '';
+UPDATE services SET major = 17 WHERE type = 'postgres';
+UPDATE services SET major = 8 WHERE type = 'redis';
+ALTER TABLE ssh_keys ADD COLUMN services TEXT NOT NULL DEFAULT '[]'; -- JSON array of service names
 `

@@ -28,6 +28,12 @@ const (
 	// EventServiceBackupFailed: a scheduled dump failed; data "service",
 	// "error".
 	EventServiceBackupFailed = "service:backup-failed"
+	// EventServiceExposed: services:expose published the service's port
+	// on the host, or took it off; data "service", "address" ("" off).
+	EventServiceExposed = "service:exposed"
+	// EventServiceUpgraded: services:upgrade moved the data to a newer
+	// major; data "service", "from", "to".
+	EventServiceUpgraded = "service:upgraded"
 )
 
 // Service types.
@@ -52,6 +58,14 @@ type Service struct {
 	// BackupKeep how many stored dumps are kept.
 	BackupSchedule string `json:"backup_schedule"`
 	BackupKeep     int    `json:"backup_keep"`
+	// Expose is the host address (IP:PORT) the service's port is
+	// published on; "" publishes none.
+	Expose string `json:"expose"`
+	// Major is the major version the service's data is of (17 for
+	// PostgreSQL 17); 0 takes the daemon's default for the type.
+	Major int `json:"major"`
+	// Volume holds the data; "" is the volume named after the service.
+	Volume string `json:"volume"`
 }
 
 // ServiceLink is a service linked to an app through the config var Var.
@@ -74,14 +88,14 @@ func ValidateServiceName(name string) error {
 	return nil
 }
 
-const serviceCols = "name, type, password, memory, created_at, last_backup_at, backup_schedule, backup_keep"
+const serviceCols = "name, type, password, memory, created_at, last_backup_at, backup_schedule, backup_keep, expose, major, volume"
 
 func scanService(r rowScanner) (Service, error) {
 	var (
 		s          Service
 		at, backup int64
 	)
-	if err := r.Scan(&s.Name, &s.Type, &s.Password, &s.MemoryBytes, &at, &backup, &s.BackupSchedule, &s.BackupKeep); err != nil {
+	if err := r.Scan(&s.Name, &s.Type, &s.Password, &s.MemoryBytes, &at, &backup, &s.BackupSchedule, &s.BackupKeep, &s.Expose, &s.Major, &s.Volume); err != nil {
 		return Service{}, err
 	}
 	s.CreatedAt, s.LastBackupAt = fromDB(at), fromDB(backup)
@@ -98,8 +112,8 @@ func (s *Store) CreateService(ctx context.Context, svc Service) (Service, error)
 	svc.CreatedAt = now()
 	err := s.write(ctx, func(tx *wtx) error {
 		if _, err := tx.ExecContext(ctx,
-			"INSERT INTO services (name, type, password, memory, created_at) VALUES (?, ?, ?, ?, ?)",
-			svc.Name, svc.Type, svc.Password, svc.MemoryBytes, toDB(svc.CreatedAt)); err != nil {
+			"INSERT INTO services (name, type, password, memory, created_at, expose, major, volume) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			svc.Name, svc.Type, svc.Password, svc.MemoryBytes, toDB(svc.CreatedAt), svc.Expose, svc.Major, svc.Volume); err != nil {
 			return translate(err)
 		}
 		_, err := tx.event(ctx, EventServiceCreated, "", fmt.Sprintf("%s service %s created", svc.Type, svc.Name),
@@ -302,6 +316,54 @@ func (s *Store) ServiceBackedUp(ctx context.Context, service string, restored bo
 	})
 	if err != nil {
 		return fmt.Errorf("record backup of service %s: %w", service, err)
+	}
+	return nil
+}
+
+// SetServiceExpose stores the host address the service's port is
+// published on ("" for none) with service:exposed. It returns an error
+// wrapping ErrNotFound for an unknown service.
+func (s *Store) SetServiceExpose(ctx context.Context, service, addr string) error {
+	err := s.write(ctx, func(tx *wtx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE services SET expose = ? WHERE name = ?", addr, service)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		msg := fmt.Sprintf("service %s published on %s", service, addr)
+		if addr == "" {
+			msg = fmt.Sprintf("service %s no longer published on the host", service)
+		}
+		_, err = tx.event(ctx, EventServiceExposed, "", msg, map[string]any{"service": service, "address": addr})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("expose service %s: %w", service, err)
+	}
+	return nil
+}
+
+// SetServiceMajor records that the service's data is now of major, on
+// volume, with service:upgraded. It returns an error wrapping ErrNotFound
+// for an unknown service.
+func (s *Store) SetServiceMajor(ctx context.Context, service string, major int, volume string) error {
+	err := s.write(ctx, func(tx *wtx) error {
+		var from int
+		err := tx.QueryRowContext(ctx, "SELECT major FROM services WHERE name = ?", service).Scan(&from)
+		if err != nil {
+			return translate(err)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE services SET major = ?, volume = ? WHERE name = ?", major, volume, service); err != nil {
+			return err
+		}
+		_, err = tx.event(ctx, EventServiceUpgraded, "", fmt.Sprintf("service %s upgraded from %d to %d", service, from, major),
+			map[string]any{"service": service, "from": from, "to": major})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("upgrade service %s: %w", service, err)
 	}
 	return nil
 }

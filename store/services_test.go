@@ -65,3 +65,39 @@ func TestServicesLinks(t *testing.T) {
 		t.Fatalf("services = %v, %v", svcs, err)
 	}
 }
+
+// TestServiceExposeMajorAndGrants: the v14 columns round-trip: a
+// service's published address and major, and a key's service grants.
+func TestServiceExposeMajorAndGrants(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t, Options{})
+	if _, err := s.CreateService(ctx, Service{Name: "db", Type: ServicePostgres, Password: []byte("x"), Major: 17}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetServiceExpose(ctx, "db", "127.0.0.1:15432"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetServiceExpose(ctx, "nope", "127.0.0.1:1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("expose of a missing service: %v", err)
+	}
+	if err := s.SetServiceMajor(ctx, "db", 18, "vol-18"); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := s.GetService(ctx, "db")
+	if err != nil || svc.Expose != "127.0.0.1:15432" || svc.Major != 18 || svc.Volume != "vol-18" {
+		t.Fatalf("service = %+v, %v", svc, err)
+	}
+	if err := s.AddKey(ctx, Key{Name: "alice", Fingerprint: "SHA256:a", PublicKey: "ssh-ed25519 AAAA", Apps: []string{"web"}, Services: []string{"db"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddKey(ctx, Key{Name: "bob", Fingerprint: "SHA256:b", PublicKey: "ssh-ed25519 BBBB", Apps: []string{"web"}}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.KeyByFingerprint(ctx, "SHA256:a")
+	if err != nil || len(a.Services) != 1 || a.Services[0] != "db" {
+		t.Fatalf("alice = %+v, %v", a, err)
+	}
+	if b, err := s.KeyByFingerprint(ctx, "SHA256:b"); err != nil || b.Services != nil {
+		t.Fatalf("bob = %+v, %v", b, err)
+	}
+}
