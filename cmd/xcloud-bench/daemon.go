@@ -43,6 +43,11 @@ type bench struct {
 	metricsPort int
 	profileDir  string
 	soakSwaps   int // container swaps in section soak
+	// bin is the daemon's binary; tlsMode ("" is off) and httpsPort are
+	// for a daemon serving HTTPS (section https).
+	bin       string
+	tlsMode   string
+	httpsPort int
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -66,12 +71,12 @@ func newBench(ctx context.Context, xcloudBin, hello string) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{dir: dir, hello: hello, runID: fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffffff)}
+	b := &bench{dir: dir, hello: hello, bin: bin, runID: fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffffff)}
 	if err := b.checkStack(ctx); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	if err := b.start(ctx, bin); err != nil {
+	if err := b.start(ctx); err != nil {
 		b.close()
 		return nil, err
 	}
@@ -121,13 +126,20 @@ func freePort() (int, error) {
 
 // start writes a config and an admin key and runs the daemon until its SSH
 // and HTTP ports accept.
-func (b *bench) start(ctx context.Context, bin string) error {
+func (b *bench) start(ctx context.Context) error {
 	var err error
 	if b.sshPort, err = freePort(); err != nil {
 		return err
 	}
 	if b.httpPort, err = freePort(); err != nil {
 		return err
+	}
+	tlsMode, httpsListen := "off", ""
+	if b.tlsMode != "" {
+		if b.httpsPort, err = freePort(); err != nil {
+			return err
+		}
+		tlsMode, httpsListen = b.tlsMode, fmt.Sprintf("https_listen = \"127.0.0.1:%d\"", b.httpsPort)
 	}
 	// Metrics stay on (the proxy figures include their per-request cost),
 	// on a port of their own so the bench runs beside other daemons.
@@ -154,8 +166,9 @@ listen = "127.0.0.1:%d"
 admin_keys = %q
 [http]
 listen = "127.0.0.1:%d"
+%s
 [tls]
-mode = "off"
+mode = %q
 [podman]
 socket = %q
 [deploy]
@@ -167,7 +180,7 @@ level = "info"
 [metrics]
 listen = "127.0.0.1:%d"
 pprof = true
-`, data, baseDomain, b.sshPort, keys, b.httpPort, podmanSocket(), b.metricsPort)
+`, data, baseDomain, b.sshPort, keys, b.httpPort, httpsListen, tlsMode, podmanSocket(), b.metricsPort)
 	if err := os.WriteFile(config, []byte(cfg), 0o600); err != nil {
 		return err
 	}
@@ -180,12 +193,17 @@ pprof = true
 		"GIT_AUTHOR_NAME=Bench", "GIT_AUTHOR_EMAIL=bench@example.com",
 		"GIT_COMMITTER_NAME=Bench", "GIT_COMMITTER_EMAIL=bench@example.com",
 		"GIT_SSH_COMMAND=ssh -i "+b.key+" -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR")
+	return b.launch(ctx)
+}
 
-	logf, err := os.Create(filepath.Join(b.dir, "daemon.log"))
+// launch runs the daemon on the config start wrote until its SSH and HTTP
+// ports accept; after a stop it starts the same daemon again.
+func (b *bench) launch(ctx context.Context) error {
+	logf, err := os.OpenFile(filepath.Join(b.dir, "daemon.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
-	b.cmd = exec.Command(bin, "daemon", "-config", config)
+	b.cmd = exec.Command(b.bin, "daemon", "-config", filepath.Join(b.dir, "xcloud.toml"))
 	b.cmd.Stdout, b.cmd.Stderr = logf, logf
 	if err := b.cmd.Start(); err != nil {
 		logf.Close()
@@ -219,8 +237,8 @@ pprof = true
 	return nil
 }
 
-// close stops the daemon and removes every container and image of this run.
-func (b *bench) close() {
+// stop stops the daemon (SIGTERM, then SIGKILL after 40 s).
+func (b *bench) stop() {
 	if b.cmd != nil && b.cmd.Process != nil {
 		b.cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -230,6 +248,11 @@ func (b *bench) close() {
 			<-b.done
 		}
 	}
+}
+
+// close stops the daemon and removes every container and image of this run.
+func (b *bench) close() {
+	b.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for _, filter := range []string{"label=xcloud.instance=" + b.instance, "label=xcloud-bench=" + b.runID} {
