@@ -135,9 +135,10 @@ func (st *connAuth) loggedIn() {
 }
 
 // serverConfig is the gliderlabs ServerConfigCallback, called once per
-// connection after ConnCallback: it hooks the login's outcome.
+// connection after ConnCallback: it hooks the login's outcome and sets
+// the ciphers offered (doorCiphers).
 func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
-	cfg := &gossh.ServerConfig{}
+	cfg := &gossh.ServerConfig{Config: gossh.Config{Ciphers: doorCiphers()}}
 	if st, ok := ctx.Value(connAuthKey{}).(*connAuth); ok {
 		// Called with a nil error only once a key's signature is verified,
 		// not when a client merely offers a known public key.
