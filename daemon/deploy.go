@@ -60,11 +60,15 @@ func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) (
 	ctx = store.WithActor(ctx, p.Pusher.Name)
 	defer d.deployStarted()()
 	w := &progress{w: out, start: time.Now()}
+	ph := newPhases(w.start)
+	ctx = withPhases(ctx, ph)
+	defer func() { d.logPhases(p, ph, err) }()
 	unlock, err := d.lockApp(ctx, p.App, w)
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	ph.mark("lock")
 	// Other doors may follow the output from here (FollowDeploy).
 	var f *feed
 	w.w, f = d.feeds.begin(p.App, out)
@@ -83,6 +87,7 @@ func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) (
 		d.recordRefusedPush(ctx, p, err)
 		return err
 	}
+	ph.mark("prepare")
 	if plan.Kind == buildpacks.KindStatic {
 		return d.deployStatic(ctx, p, src, plan, w)
 	}
@@ -108,11 +113,13 @@ func (d *Daemon) Deploy(ctx context.Context, p gitreceive.Push, out io.Writer) (
 	if err != nil {
 		return fmt.Errorf("record release: %w", err)
 	}
+	ph.mark("release record")
 	if err := d.deployRelease(ctx, rel, w); err != nil {
 		d.failRelease(ctx, rel, err)
 		return err
 	}
 	d.afterDeploy(ctx, rel, aj, w)
+	ph.mark("after deploy")
 	if also := d.alsoRunning(ctx, p.App, spec); also != "" {
 		w.step("%s", also)
 	}
@@ -252,6 +259,8 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *gitsrc.Sourc
 		}
 	}
 	defer func() { <-d.builds }()
+	ph := phasesOf(ctx)
+	ph.mark("build slot")
 
 	in, err := d.buildConfigFor(ctx, p.App, plan, src)
 	if err != nil {
@@ -277,6 +286,7 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *gitsrc.Sourc
 	}
 	d.pause(ctx, "build", w)
 	start := time.Now()
+	ph.mark("build setup")
 
 	bctx, cancel := context.WithTimeout(ctx, d.opts.BuildTimeout)
 	defer cancel()
@@ -291,12 +301,18 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *gitsrc.Sourc
 	logBuf := &Capped{Max: maxBuildLog}
 	labels := d.labels(map[string]string{labelApp: p.App, "xcloud.commit": p.NewSHA})
 	shown := newBuildOutput(w, d.buildFile(plan, in, src), plan.Generated != nil, len(labels))
+	outs := []io.Writer{shown, logBuf}
+	clock := newStepClock(ph)
+	if clock != nil {
+		outs = append(outs, clock)
+	}
 	pr, pw := io.Pipe()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		pw.CloseWithError(src.WriteTar(bctx, pw, extra))
+		ph.setExport(time.Since(start))
 	}()
 	id, err := d.rt.Build(bctx, podman.BuildSpec{
 		Context:       pr,
@@ -306,8 +322,11 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *gitsrc.Sourc
 		BuildArgs:     in.args,
 		MemoryBytes:   d.opts.BuildMemoryBytes,
 		CPUs:          d.opts.BuildCPUs,
-		Out:           io.MultiWriter(shown, logBuf),
+		Out:           io.MultiWriter(outs...),
 	})
+	if clock != nil {
+		clock.end()
+	}
 	shown.flush()
 	pr.CloseWithError(errors.New("build finished"))
 	wg.Wait()
@@ -334,6 +353,7 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *gitsrc.Sourc
 		d.log.Error("record build result", "build", b.ID, "err", ferr)
 	}
 	d.obs.BuildFinished(p.App, string(status), time.Since(start))
+	ph.mark("build record")
 	if err != nil {
 		return builtImage{}, fmt.Errorf("build failed: %w", err)
 	}

@@ -150,15 +150,19 @@ func (d *Daemon) startProcess(ctx context.Context, rel store.Release, spec relea
 	if typ == "web" {
 		cs.Port = d.webPortOf(ctx, rel, spec)
 	}
+	ph := phasesOf(ctx)
+	ph.mark("container setup")
 	c, err := d.rt.Run(ctx, cs)
 	if err != nil {
 		return podman.Container{}, err
 	}
 	d.collect(c)
+	ph.mark("container start")
 	if typ != "web" {
 		return c, nil
 	}
 	err = d.checkHealth(ctx, c, spec.Healthchecks["web"], w)
+	ph.mark("health check")
 	if port, ok := otherPort(err); ok {
 		if c, err = d.republish(ctx, rel, spec, cs, c, port, w); c.ID == "" {
 			return podman.Container{}, err
@@ -274,10 +278,12 @@ func (d *Daemon) deployRelease(ctx context.Context, rel store.Release, w *progre
 	if err := d.runReleaseCommand(ctx, rel, spec, w); err != nil {
 		return err
 	}
+	phasesOf(ctx).mark("release command")
 	if err := d.replaceContainers(ctx, rel, spec, w); err != nil {
 		return err
 	}
 	d.runPostdeploy(ctx, rel, spec, w)
+	phasesOf(ctx).mark("postdeploy")
 	return nil
 }
 
@@ -331,6 +337,8 @@ func (d *Daemon) swap(ctx context.Context, rel store.Release, keep []podman.Cont
 	}
 	// From here every new request goes to the new containers.
 	moved := time.Since(checked)
+	ph := phasesOf(ctx)
+	ph.mark("route swap")
 	d.pause(ctx, "after-route", w)
 	// Past this point the outcome is recorded even if the pusher went away.
 	ctx = context.WithoutCancel(ctx)
@@ -345,9 +353,12 @@ func (d *Daemon) swap(ctx context.Context, rel store.Release, keep []podman.Cont
 	d.cron.syncApp(context.WithoutCancel(ctx), rel.App)
 	w.step("Routing %s to v%d (traffic moved %.2fms after the health checks passed)",
 		d.appHost(rel.App), rel.Version, float64(moved.Microseconds())/1000)
+	ph.mark("activate")
 	d.retire(ctx, rel.App, keep, w)
+	ph.mark("retire old")
 	d.pruneStatic(ctx, rel.App) // the app may have been a static site
 	d.pruneImages(ctx, rel.App)
+	ph.mark("prune")
 	return nil
 }
 

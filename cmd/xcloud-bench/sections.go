@@ -101,13 +101,14 @@ func (b *bench) pushToServing(ctx context.Context, s sample) ([]figure, error) {
 		return err
 	}
 	host := app + "." + baseDomain
+	var pushStart time.Time
 	pushServe := func(want string) (time.Duration, error) {
-		start := time.Now()
+		pushStart = time.Now()
 		if _, err := b.git(ctx, repo, "push", b.remote(app), "main"); err != nil {
 			return 0, err
 		}
 		err := waitBody(ctx, b.proxyURL(), host, want, 30*time.Second)
-		return time.Since(start), err
+		return time.Since(pushStart), err
 	}
 
 	var figs []figure
@@ -124,11 +125,25 @@ func (b *bench) pushToServing(ctx context.Context, s sample) ([]figure, error) {
 		if err != nil {
 			return figs, fmt.Errorf("%s push: %w", phase.name, err)
 		}
-		base, err := b.plainDeploy(ctx, repo, app, msg, phase.noCache)
+		var where []figure
+		if phase.name == "warm" {
+			dp, err := b.lastDeployPhases(app)
+			if err != nil {
+				return figs, err
+			}
+			where = phaseFigures(fmt.Sprintf("warm push (%s)", s.name), pushStart, x, dp)
+		}
+		base, built, err := b.plainDeploy(ctx, repo, app, msg, phase.noCache)
 		if err != nil {
 			return figs, fmt.Errorf("%s baseline: %w", phase.name, err)
 		}
 		figs = append(figs, compare(fmt.Sprintf("push→serving %s (%s)", phase.name, s.name), "s", x.Seconds(), base.Seconds(), phase.target, ""))
+		if where != nil {
+			figs = append(figs, where...)
+			figs = append(figs,
+				compare(fmt.Sprintf("warm baseline (%s): podman build", s.name), "s", built.Seconds(), 0, "", "git archive, tar -x, buildpack detection, podman build"),
+				compare(fmt.Sprintf("warm baseline (%s): podman run → first right answer", s.name), "s", (base-built).Seconds(), 0, "", ""))
+		}
 	}
 	return figs, nil
 }
@@ -136,31 +151,31 @@ func (b *bench) pushToServing(ctx context.Context, s sample) ([]figure, error) {
 // plainDeploy times what a person would do without xcloud: build the
 // committed tree with the Containerfile xcloud generates, run it, and poll
 // until it answers want.
-func (b *bench) plainDeploy(ctx context.Context, repo, app, want string, noCache bool) (time.Duration, error) {
+func (b *bench) plainDeploy(ctx context.Context, repo, app, want string, noCache bool) (took, built time.Duration, err error) {
 	start := time.Now()
 	ctxDir, err := os.MkdirTemp(b.dir, "context-")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer os.RemoveAll(ctxDir)
 	tarball := ctxDir + ".tar"
 	defer os.Remove(tarball)
 	if _, err := b.git(ctx, repo, "archive", "-o", tarball, "HEAD"); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if out, err := exec.CommandContext(ctx, "tar", "-xf", tarball, "-C", ctxDir).CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("tar: %v: %s", err, out)
+		return 0, 0, fmt.Errorf("tar: %v: %s", err, out)
 	}
 	plan, err := buildpacks.Detect(os.DirFS(ctxDir), buildpacks.DefaultStack())
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if plan.Generated == nil {
-		return 0, fmt.Errorf("%s: no generated Containerfile", plan.Name)
+		return 0, 0, fmt.Errorf("%s: no generated Containerfile", plan.Name)
 	}
 	cf := filepath.Join(ctxDir, ".xcloud.Containerfile")
 	if err := os.WriteFile(cf, plan.Generated, 0o644); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	tag := "localhost/xcloud-bench/" + app + ":" + b.runID
 	b.images = append(b.images, tag)
@@ -171,22 +186,23 @@ func (b *bench) plainDeploy(ctx context.Context, repo, app, want string, noCache
 	buildCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	if _, err := podman(buildCtx, append(args, ctxDir)...); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
+	built = time.Since(start)
 	id, err := podman(ctx, "run", "-d", "--label", "xcloud-bench="+b.runID, "-e", "PORT=5000", "-p", "127.0.0.1::5000", tag)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer podman(context.WithoutCancel(ctx), "rm", "-f", "-t", "0", id)
 	port, err := podman(ctx, "port", id, "5000/tcp")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	port = strings.TrimSpace(strings.Split(port, "\n")[0])
 	if err := waitBody(ctx, "http://"+port+"/", "", want, 60*time.Second); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return time.Since(start), nil
+	return time.Since(start), built, nil
 }
 
 // helloRepo makes a repository of the static test app, FROM scratch.
