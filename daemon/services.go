@@ -31,6 +31,13 @@ import (
 const (
 	labelService = "xcloud.service" // the service's name
 	labelRole    = "xcloud.role"    // roleService, roleServiceOneOff
+	// labelExpose is the host address the container publishes the
+	// service's port on ("" none), so that reconcile sees when the store
+	// says otherwise.
+	labelExpose = "xcloud.expose"
+	// labelData is the volume the container has the data on, when it is
+	// not the one named after the service (an upgraded service's).
+	labelData = "xcloud.data"
 )
 
 const (
@@ -64,12 +71,15 @@ type ServiceOptions struct {
 	// BackupDir holds scheduled dumps (services_schedule.go); "" stores
 	// none.
 	BackupDir string
+	// Releases are images of majors other than the stack's, which
+	// services:upgrade moves data to (services_upgrade.go).
+	Releases []ServiceRelease
 }
 
 // serviceRuntime is what services need from the container engine beyond
 // Runtime; *podman.Client has it.
 type serviceRuntime interface {
-	RunAliased(ctx context.Context, cs podman.ContainerSpec, aliases []string, start bool) (podman.Container, error)
+	RunAliased(ctx context.Context, cs podman.ContainerSpec, aliases []string, publish []podman.HostPort, start bool) (podman.Container, error)
 	ConnectNetwork(ctx context.Context, network, container string, aliases []string) error
 	DisconnectNetwork(ctx context.Context, network, container string) error
 	Exec(ctx context.Context, container string, cmd []string, in io.Reader, out, errw io.Writer) (int, error)
@@ -109,6 +119,11 @@ type ServiceInfo struct {
 	// many are kept.
 	BackupSchedule string `json:"backup_schedule"`
 	BackupKeep     int    `json:"backup_keep"`
+	// Expose is the host address the service's port is published on
+	// (services:expose); "" when it is reached from linked apps only.
+	Expose string `json:"expose"`
+	// Major is the major version its data is of (services:upgrade).
+	Major int `json:"major"`
 }
 
 // ServiceName is the Podman name of a service's container, home network
@@ -125,7 +140,8 @@ func (d *Daemon) serviceLabels(name, role string) map[string]string {
 	return map[string]string{labelInstance: d.opts.Instance, labelService: name, labelRole: role}
 }
 
-func (d *Daemon) serviceImage(typ string) string {
+// stackImage is the stack's image of a service type: the default major's.
+func (d *Daemon) stackImage(typ string) string {
 	def := stack.DefaultNames()
 	if typ == store.ServiceRedis {
 		if d.opts.Services.RedisImage != "" {
@@ -146,11 +162,12 @@ func servicePort(typ string) int {
 	return stack.PostgresPort
 }
 
-func serviceVersion(typ string) string {
-	if typ == store.ServiceRedis {
-		return "Valkey 8 (Redis-compatible)"
+// serviceVolume is the volume holding a service's data.
+func (d *Daemon) serviceVolume(svc store.Service) string {
+	if svc.Volume != "" {
+		return svc.Volume
 	}
-	return "PostgreSQL 17"
+	return d.ServiceName(svc.Name)
 }
 
 func (d *Daemon) serviceMemory(svc store.Service) int64 {
@@ -199,16 +216,21 @@ func (d *Daemon) serviceSpec(svc store.Service, password string) podman.Containe
 		// A quarter of the memory, the usual rule for shared_buffers.
 		env["POSTGRES_SHARED_BUFFERS"] = strconv.FormatInt(max(mem/4>>20, 16), 10) + "MB"
 	}
+	labels := d.serviceLabels(svc.Name, roleService)
+	labels[labelExpose] = svc.Expose
+	if svc.Volume != "" {
+		labels[labelData] = svc.Volume
+	}
 	return podman.ContainerSpec{
 		Name:        d.ServiceName(svc.Name),
-		Image:       d.serviceImage(svc.Type),
+		Image:       d.serviceRelease(svc).Image,
 		Env:         env,
-		Labels:      d.serviceLabels(svc.Name, roleService),
+		Labels:      labels,
 		Network:     d.ServiceName(svc.Name),
 		StopGrace:   serviceStopGrace,
 		MemoryBytes: mem,
 		Pids:        d.opts.Limits.Pids,
-		Mounts:      []podman.Mount{{Volume: d.ServiceName(svc.Name), Path: dataDir}},
+		Mounts:      []podman.Mount{{Volume: d.serviceVolume(svc), Path: dataDir}},
 	}
 }
 
@@ -260,21 +282,21 @@ func (d *Daemon) CreateService(ctx context.Context, req CreateServiceRequest, ou
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return ServiceInfo{}, err
 	}
-	img := d.serviceImage(req.Type)
-	if ok, err := d.rt.ImageExists(ctx, img); err != nil {
+	rel := d.newestRelease(req.Type)
+	if ok, err := d.rt.ImageExists(ctx, rel.Image); err != nil {
 		return ServiceInfo{}, err
 	} else if !ok {
-		return ServiceInfo{}, &Error{Msg: fmt.Sprintf("the %s image %s is not in local storage: run xcloud stack build", req.Type, img), Err: store.ErrNotFound}
+		return ServiceInfo{}, &Error{Msg: fmt.Sprintf("the %s image %s is not in local storage: run xcloud stack build", req.Type, rel.Image), Err: store.ErrNotFound}
 	}
 	pw := make([]byte, 24)
 	if _, err := rand.Read(pw); err != nil {
 		return ServiceInfo{}, fmt.Errorf("make a password: %w", err)
 	}
 	password := hex.EncodeToString(pw)
-	svc := store.Service{Name: req.Name, Type: req.Type, MemoryBytes: req.MemoryBytes,
+	svc := store.Service{Name: req.Name, Type: req.Type, MemoryBytes: req.MemoryBytes, Major: rel.Major,
 		Password: d.opts.Secrets.Seal([]byte(password), serviceAAD(req.Name))}
 
-	w.step("Creating %s service %s (%s, memory %s)", req.Type, req.Name, serviceVersion(req.Type), formatSize(d.serviceMemory(svc)))
+	w.step("Creating %s service %s (%s, memory %s)", req.Type, req.Name, rel.Version(), formatSize(d.serviceMemory(svc)))
 	c, err := d.startServiceContainer(ctx, rt, svc, password)
 	if err == nil {
 		w.step("Waiting for it to answer")
@@ -299,10 +321,14 @@ func (d *Daemon) startServiceContainer(ctx context.Context, rt serviceRuntime, s
 	if err := d.rt.EnsureNetwork(ctx, name, labels); err != nil {
 		return podman.Container{}, err
 	}
-	if err := d.rt.EnsureVolume(ctx, name, labels); err != nil {
+	if err := d.rt.EnsureVolume(ctx, d.serviceVolume(svc), labels); err != nil {
 		return podman.Container{}, err
 	}
-	c, err := rt.RunAliased(ctx, d.serviceSpec(svc, password), []string{svc.Name}, true)
+	publish, err := d.servicePublish(svc)
+	if err != nil {
+		return podman.Container{}, err
+	}
+	c, err := rt.RunAliased(ctx, d.serviceSpec(svc, password), []string{svc.Name}, publish, true)
 	if err != nil {
 		return podman.Container{}, fmt.Errorf("start service %s: %w", svc.Name, err)
 	}
@@ -456,8 +482,9 @@ func (d *Daemon) serviceVolumeSize(ctx context.Context, volume string) int64 {
 }
 
 func (d *Daemon) serviceInfo(ctx context.Context, svc store.Service, all []store.ServiceLink) ServiceInfo {
-	info := ServiceInfo{Name: svc.Name, Type: svc.Type, Version: serviceVersion(svc.Type), Status: "missing",
-		Host: svc.Name, Port: servicePort(svc.Type), Image: d.serviceImage(svc.Type), Volume: d.ServiceName(svc.Name),
+	rel := d.serviceRelease(svc)
+	info := ServiceInfo{Name: svc.Name, Type: svc.Type, Version: rel.Version(), Status: "missing",
+		Host: svc.Name, Port: servicePort(svc.Type), Image: rel.Image, Volume: d.serviceVolume(svc), Expose: svc.Expose, Major: rel.Major,
 		VolumeBytes: -1, MemoryBytes: d.serviceMemory(svc), Links: []store.ServiceLink{},
 		CreatedAt: svc.CreatedAt, LastBackupAt: svc.LastBackupAt, BackupSchedule: svc.BackupSchedule, BackupKeep: svc.BackupKeep}
 	for _, l := range all {
@@ -611,7 +638,8 @@ func (d *Daemon) UnlinkService(ctx context.Context, name, app string, out io.Wri
 // DestroyService removes a service with its data; refused while linked.
 // Of its stored dumps the newest stays, unless purge.
 func (d *Daemon) DestroyService(ctx context.Context, name string, purge bool, out io.Writer) error {
-	if _, err := d.service(ctx, name); err != nil {
+	svc, err := d.service(ctx, name)
+	if err != nil {
 		return err
 	}
 	links, err := d.store.ServiceLinks(ctx, name)
@@ -632,6 +660,11 @@ func (d *Daemon) DestroyService(ctx context.Context, name string, purge bool, ou
 		return err
 	}
 	d.removeServiceParts(ctx, name, true)
+	if svc.Volume != "" { // an upgraded one's
+		if err := d.rt.RemoveVolume(ctx, svc.Volume); err != nil {
+			d.log.Warn("remove service volume", "service", name, "err", err)
+		}
+	}
 	kept, err := d.pruneStoredDumps(name, purge)
 	if err != nil {
 		return err
@@ -728,7 +761,7 @@ func (d *Daemon) ConnectService(ctx context.Context, name, term string, stdio po
 	_, _ = rand.Read(suffix)
 	cs := podman.ContainerSpec{
 		Name:    d.ServiceName(name) + "-connect-" + hex.EncodeToString(suffix),
-		Image:   d.serviceImage(svc.Type),
+		Image:   d.serviceRelease(svc).Image,
 		Labels:  d.serviceLabels(name, roleServiceOneOff),
 		Network: d.ServiceName(name),
 		Env:     map[string]string{},

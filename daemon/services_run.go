@@ -87,6 +87,22 @@ func (d *Daemon) ensureService(ctx context.Context, rt serviceRuntime, svc store
 	if err != nil {
 		return "", err
 	}
+	if ok && (c.Labels[labelExpose] != svc.Expose || c.Labels[labelData] != svc.Volume) {
+		// Made before the store changed (a daemon killed mid-expose or
+		// mid-upgrade, a restored node): made again as the store says.
+		d.log.Info("making a service's container again", "service", svc.Name, "expose", svc.Expose)
+		if c.Running {
+			d.sup.expectStop(c.ID)
+			if err := d.rt.Stop(ctx, c.ID, serviceStopGrace); err != nil {
+				return "", fmt.Errorf("stop service %s's old container: %w", svc.Name, err)
+			}
+		}
+		d.sup.forget(c.ID)
+		if err := d.rt.Remove(ctx, c.ID); err != nil {
+			return "", fmt.Errorf("remove service %s's old container: %w", svc.Name, err)
+		}
+		ok = false
+	}
 	switch {
 	case !ok:
 		password, err := d.servicePassword(svc)

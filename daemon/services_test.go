@@ -6,9 +6,11 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +31,10 @@ type serviceRuntimeFake struct {
 	networks map[string]bool
 	execs    []string
 	input    []byte // the last Exec's stdin
+	// published is what each container (by ID) publishes on the host.
+	published map[string][]podman.HostPort
+	// failPublish fails the start of a container publishing it.
+	failPublish string
 }
 
 var _ serviceRuntime = (*serviceRuntimeFake)(nil)
@@ -38,8 +44,20 @@ func newServiceRuntime(t *testing.T) *serviceRuntimeFake {
 		volumes: map[string]bool{}, networks: map[string]bool{}}
 }
 
-func (f *serviceRuntimeFake) RunAliased(ctx context.Context, cs podman.ContainerSpec, aliases []string, _ bool) (podman.Container, error) {
+func (f *serviceRuntimeFake) RunAliased(ctx context.Context, cs podman.ContainerSpec, aliases []string, publish []podman.HostPort, _ bool) (podman.Container, error) {
+	f.mu.Lock()
+	fail := f.failPublish != "" && len(publish) > 0 && publish[0].HostIP+":"+strconv.Itoa(publish[0].HostPort) == f.failPublish
+	f.mu.Unlock()
+	if fail {
+		return podman.Container{}, errors.New("rootlessport listen tcp " + f.failPublish + ": bind: address already in use")
+	}
 	c, err := f.Run(ctx, cs)
+	f.mu.Lock()
+	if f.published == nil {
+		f.published = map[string][]podman.HostPort{}
+	}
+	f.published[c.ID] = publish
+	f.mu.Unlock()
 	if err == nil {
 		err = f.ConnectNetwork(ctx, cs.Network, c.ID, aliases)
 	}
@@ -389,5 +407,191 @@ func TestServiceBackupSchedule(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("--purge left %s: %v", dir, err)
+	}
+}
+
+// TestServiceExpose: services:expose publishes the port on the address
+// given (127.0.0.1 for a bare port) by making the container again, which
+// reconcile keeps; bad input and a start that fails change nothing; off
+// publishes nothing again.
+func TestServiceExpose(t *testing.T) {
+	d, rt, st := newServiceEngine(t, "web")
+	ctx := context.Background()
+	if _, err := d.CreateService(ctx, CreateServiceRequest{Type: "postgres", Name: "db"}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.LinkService(ctx, "db", "web", io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	published := func() []podman.HostPort {
+		t.Helper()
+		c, ok, err := d.serviceContainer(ctx, "db")
+		if err != nil || !ok || !c.Running {
+			t.Fatalf("db's container: %+v %v %v", c, ok, err)
+		}
+		rt.mu.Lock()
+		defer rt.mu.Unlock()
+		return rt.published[c.ID]
+	}
+	if p := published(); len(p) != 0 {
+		t.Fatalf("a new service publishes %v", p)
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, tc := range []struct{ arg, want string }{
+		{"70000", "port 70000 is out of range: want 1 to 65535"},
+		{"0", "port 0 is out of range"},
+		{"localhost:5433", `"localhost" is not an IP address`},
+		{"db", `"db" is not [IP:]PORT`},
+		{busy.Addr().String(), busy.Addr().String() + " cannot be published on: "},
+	} {
+		_, err := d.ExposeService(ctx, "db", tc.arg, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("expose %s: %v; want one line with %q", tc.arg, err, tc.want)
+		}
+	}
+	if svc, _ := st.GetService(ctx, "db"); svc.Expose != "" || len(published()) != 0 {
+		t.Fatalf("after bad input: stored %q, published %v", svc.Expose, published())
+	}
+
+	port := deadPort()
+	var out bytes.Buffer
+	info, err := d.ExposeService(ctx, "db", strconv.Itoa(port), &out)
+	want := "127.0.0.1:" + strconv.Itoa(port)
+	if err != nil || info.Expose != want {
+		t.Fatalf("expose: %+v %v", info, err)
+	}
+	if p := published(); len(p) != 1 || p[0] != (podman.HostPort{HostIP: "127.0.0.1", HostPort: port, ContainerPort: 5432}) {
+		t.Errorf("published %v", p)
+	}
+	if !strings.Contains(out.String(), "published on "+want+". From this host: postgres://postgres:") || !strings.Contains(out.String(), "@"+want+"/db") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	c, _, _ := d.serviceContainer(ctx, "db")
+	if got := rt.on("xcloud-test-web", c.ID); !slices.Equal(got, []string{"db"}) {
+		t.Errorf("the remade container is not on web's network: %v", got)
+	}
+	// Reconcile and a restart keep it.
+	if err := d.reconcileServices(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RestartService(ctx, "db", io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if p := published(); len(p) != 1 || p[0].HostPort != port {
+		t.Errorf("after reconcile and restart: %v", p)
+	}
+	// A container made before the store changed is made again.
+	if err := st.SetServiceExpose(ctx, "db", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.reconcileServices(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	if p := published(); len(p) != 0 {
+		t.Errorf("reconcile kept a port the store no longer has: %v", p)
+	}
+	// A container that does not start with the port: the old one is back.
+	other := deadPort()
+	rt.mu.Lock()
+	rt.failPublish = "127.0.0.1:" + strconv.Itoa(other)
+	rt.mu.Unlock()
+	if _, err := d.ExposeService(ctx, "db", strconv.Itoa(other), io.Discard); err == nil || !strings.Contains(err.Error(), "nothing changed") {
+		t.Errorf("expose on a port the start fails on: %v", err)
+	}
+	if svc, _ := st.GetService(ctx, "db"); svc.Expose != "" || len(published()) != 0 {
+		t.Errorf("after a failed expose: stored %q, published %v", svc.Expose, published())
+	}
+	if _, err := d.ExposeService(ctx, "db", "0.0.0.0:"+strconv.Itoa(port), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "reachable from other machines too") {
+		t.Errorf("no warning for 0.0.0.0:\n%s", out.String())
+	}
+	if info, err := d.ExposeService(ctx, "db", "off", io.Discard); err != nil || info.Expose != "" || len(published()) != 0 {
+		t.Errorf("off: %+v %v, published %v", info, err, published())
+	}
+}
+
+// TestServiceUpgrade: with only the stack's major, services:upgrade is
+// refused and nothing happens; with an image of a newer one, the data is
+// dumped from the old server into a new one on a volume of its own after
+// a stored backup, and the service runs the newer major, still linked.
+func TestServiceUpgrade(t *testing.T) {
+	d, rt, st := newServiceEngine(t, "web")
+	d.opts.Services.BackupDir = t.TempDir()
+	ctx := context.Background()
+	if _, err := d.CreateService(ctx, CreateServiceRequest{Type: "postgres", Name: "db"}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.CreateService(ctx, CreateServiceRequest{Type: "redis", Name: "cache"}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.LinkService(ctx, "db", "web", io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"db":    "service db runs PostgreSQL 17, the newest this node has an image of: nothing to upgrade to",
+		"cache": "cache is a redis service (Valkey 8 (Redis-compatible)): its data files carry over between releases",
+	} {
+		if err := d.UpgradeService(ctx, name, io.Discard); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("upgrade %s: %v; want %q", name, err, want)
+		}
+	}
+	if bs, _ := d.ServiceBackups(ctx, "db"); len(bs) != 0 {
+		t.Errorf("a refused upgrade stored %v", bs)
+	}
+
+	d.opts.Services.Releases = []ServiceRelease{{Type: store.ServicePostgres, Major: 18, Image: "localhost/xcloud/postgres:18"}}
+	old, _, _ := d.serviceContainer(ctx, "db")
+	var out bytes.Buffer
+	if err := d.UpgradeService(ctx, "db", &out); err != nil {
+		t.Fatalf("upgrade: %v\n%s", err, out.String())
+	}
+	svc, _ := st.GetService(ctx, "db")
+	if svc.Major != 18 || svc.Volume != "xcloud-test.svc-db-18" {
+		t.Errorf("stored %+v", svc)
+	}
+	c, ok, _ := d.serviceContainer(ctx, "db")
+	if !ok || !c.Running || c.ID == old.ID || c.Image != "localhost/xcloud/postgres:18" {
+		t.Errorf("db's container after the upgrade: %+v", c)
+	}
+	if got := rt.on("xcloud-test-web", c.ID); !slices.Equal(got, []string{"db"}) {
+		t.Errorf("not on web's network: %v", got)
+	}
+	rt.mu.Lock()
+	execs, input := strings.Join(rt.execs, "\n"), string(rt.input)
+	oldVol, newVol := rt.volumes["xcloud-test.svc-db"], rt.volumes["xcloud-test.svc-db-18"]
+	rt.mu.Unlock()
+	for _, want := range []string{old.ID + " pg_dump -Fc", "default_transaction_read_only = on", " pg_restore -U postgres --no-owner"} {
+		if !strings.Contains(execs, want) {
+			t.Errorf("no %q among the commands run:\n%s", want, execs)
+		}
+	}
+	if input != "PGDMP fake dump" || oldVol || !newVol {
+		t.Errorf("restored %q; old volume kept %v, new one %v", input, oldVol, newVol)
+	}
+	if bs, _ := d.ServiceBackups(ctx, "db"); len(bs) != 1 || !strings.Contains(out.String(), "runs PostgreSQL 18; the backup taken before, "+bs[0].ID) {
+		t.Errorf("backups %v; output:\n%s", bs, out.String())
+	}
+	if info, _ := d.ServiceInfo(ctx, "db"); info.Version != "PostgreSQL 18" || info.Volume != "xcloud-test.svc-db-18" {
+		t.Errorf("info: %+v", info)
+	}
+	if err := d.UpgradeService(ctx, "db", io.Discard); err == nil || !strings.Contains(err.Error(), "runs PostgreSQL 18, the newest") {
+		t.Errorf("second upgrade: %v", err)
+	}
+	if err := d.UnlinkService(ctx, "db", "web", io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.DestroyService(ctx, "db", true, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.volumes["xcloud-test.svc-db-18"] {
+		t.Errorf("destroy left the upgraded volume")
 	}
 }

@@ -13,13 +13,25 @@ import (
 	nettypes "go.podman.io/common/libnetwork/types"
 )
 
+// HostPort publishes a container's port on a host address.
+type HostPort struct {
+	HostIP        string
+	HostPort      int
+	ContainerPort int
+}
+
 // RunAliased is Run for a container that other containers on cs.Network
-// reach by the host names aliases (a database service); the container is
-// created but started only when start is set.
-func (c *Client) RunAliased(ctx context.Context, cs ContainerSpec, aliases []string, start bool) (Container, error) {
+// reach by the host names aliases (a database service), with its ports
+// published only as publish says; the container is created but started
+// only when start is set.
+func (c *Client) RunAliased(ctx context.Context, cs ContainerSpec, aliases []string, publish []HostPort, start bool) (Container, error) {
 	s := c.specGen(cs)
 	if cs.Network != "" {
 		s.Networks = map[string]nettypes.PerNetworkOptions{cs.Network: {Aliases: aliases}}
+	}
+	s.PortMappings = nil
+	for _, p := range publish {
+		s.PortMappings = append(s.PortMappings, nettypes.PortMapping{HostIP: p.HostIP, HostPort: uint16(p.HostPort), ContainerPort: uint16(p.ContainerPort), Protocol: "tcp"})
 	}
 	cctx := c.ctx(ctx)
 	created, err := containers.CreateWithSpec(cctx, s, nil)
