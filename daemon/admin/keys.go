@@ -134,11 +134,19 @@ func (a *Admin) cmdKeysAdd(ctx context.Context, c *call) error {
 			apps = append(apps, app)
 		}
 	}
+	var services []string
+	for _, svc := range c.opts["--service"] {
+		if !slices.Contains(services, svc) {
+			services = append(services, svc)
+		}
+	}
 	switch {
 	case admin && len(apps) > 0:
 		return usageError{"--admin and --app exclude each other"}
 	case !admin && len(apps) == 0:
 		return usageError{"give --admin or at least one --app APP"}
+	case admin && len(services) > 0:
+		return usageError{"--service grants an app key a service; an admin key reaches every service already"}
 	}
 	for _, app := range apps {
 		if err := store.ValidateAppName(app); err != nil {
@@ -147,6 +155,11 @@ func (a *Admin) cmdKeysAdd(ctx context.Context, c *call) error {
 		if _, err := a.eng.App(ctx, app); errors.Is(err, store.ErrNotFound) {
 			return badf("app %q does not exist", app)
 		} else if err != nil {
+			return err
+		}
+	}
+	for _, svc := range services {
+		if _, err := a.eng.ServiceInfo(ctx, svc); err != nil {
 			return err
 		}
 	}
@@ -173,7 +186,7 @@ func (a *Admin) cmdKeysAdd(ctx context.Context, c *call) error {
 		return err
 	}
 	line := strings.TrimSpace(string(gossh.MarshalAuthorizedKey(key))) + " " + name
-	err = a.auth.keys.AddKeyBy(ctx, store.Key{Name: name, Fingerprint: fp, PublicKey: line, Admin: admin, Apps: apps}, c.id.Name)
+	err = a.auth.keys.AddKeyBy(ctx, store.Key{Name: name, Fingerprint: fp, PublicKey: line, Admin: admin, Apps: apps, Services: services}, c.id.Name)
 	if errors.Is(err, store.ErrExists) {
 		if strings.Contains(err.Error(), "fingerprint") {
 			return badf("key %s is already registered", fp)
@@ -183,14 +196,17 @@ func (a *Admin) cmdKeysAdd(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	a.log.Info("key added", "key", name, "fingerprint", fp, "admin", admin, "apps", apps, "by", c.id.Name)
-	fmt.Fprintf(c.out, "Added key %s (%s) with access to: %s\n", name, fp, accessText(admin, apps))
+	a.log.Info("key added", "key", name, "fingerprint", fp, "admin", admin, "apps", apps, "services", services, "by", c.id.Name)
+	fmt.Fprintf(c.out, "Added key %s (%s) with access to: %s\n", name, fp, accessText(admin, apps, services))
 	return nil
 }
 
-func accessText(admin bool, apps []string) string {
+func accessText(admin bool, apps, services []string) string {
 	if admin {
 		return "all apps (admin)"
+	}
+	if len(services) > 0 {
+		return strings.Join(apps, ", ") + "; may link them to services " + strings.Join(services, ", ")
 	}
 	return strings.Join(apps, ", ")
 }
@@ -201,6 +217,7 @@ type keyInfo struct {
 	Fingerprint string     `json:"fingerprint"`
 	Admin       bool       `json:"admin"`
 	Apps        []string   `json:"apps"`
+	Services    []string   `json:"services"`   // it may link its apps to
 	Source      string     `json:"source"`     // "store" (keys:add) or "file" (admin_keys)
 	CreatedAt   *time.Time `json:"created_at"` // null for the file's keys
 }
@@ -216,7 +233,7 @@ func (a *Admin) cmdKeysList(ctx context.Context, c *call) error {
 		fmt.Fprintf(c.out, "warning: the admin_keys file cannot be read; see the daemon log\n")
 	}
 	for _, f := range files {
-		list = append(list, keyInfo{Name: f.name, Fingerprint: gossh.FingerprintSHA256(f.key), Admin: true, Apps: []string{}, Source: "file"})
+		list = append(list, keyInfo{Name: f.name, Fingerprint: gossh.FingerprintSHA256(f.key), Admin: true, Apps: []string{}, Services: []string{}, Source: "file"})
 	}
 	keys, err := a.auth.keys.ListKeys(ctx)
 	if err != nil {
@@ -228,7 +245,11 @@ func (a *Admin) cmdKeysList(ctx context.Context, c *call) error {
 		if apps == nil {
 			apps = []string{}
 		}
-		list = append(list, keyInfo{Name: k.Name, Fingerprint: k.Fingerprint, Admin: k.Admin, Apps: apps, Source: "store", CreatedAt: &at})
+		svcs := k.Services
+		if svcs == nil {
+			svcs = []string{}
+		}
+		list = append(list, keyInfo{Name: k.Name, Fingerprint: k.Fingerprint, Admin: k.Admin, Apps: apps, Services: svcs, Source: "store", CreatedAt: &at})
 	}
 	if c.json {
 		return writeJSON(c.out, list)
@@ -244,7 +265,7 @@ func (a *Admin) cmdKeysList(ctx context.Context, c *call) error {
 		if src == "file" {
 			src = "admin_keys file"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.Name, k.Fingerprint, accessText(k.Admin, k.Apps), src, created)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.Name, k.Fingerprint, accessText(k.Admin, k.Apps, k.Services), src, created)
 	}
 	return tw.Flush()
 }

@@ -2,17 +2,22 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/xcloud-dev/xcloud/daemon"
 	"github.com/xcloud-dev/xcloud/daemon/config"
+	"github.com/xcloud-dev/xcloud/store"
 )
 
-// serviceCommands are the services:* commands. All need an admin key: a
-// service holds data of every app linked to it.
+// serviceCommands are the services:* commands. All but link and unlink
+// need an admin key: a service holds data of every app linked to it. An
+// app key may link its own apps to the services it was granted
+// (keys:add --service), nothing more.
 func serviceCommands() []command {
 	const services = "Services (PostgreSQL, Redis)"
 	return []command{
@@ -20,8 +25,8 @@ func serviceCommands() []command {
 		{name: "services:list", group: services, usage: "services:list [--json]", help: "list services with their status and linked apps", admin: true, access: accessAdmin, run: (*Admin).cmdServices},
 		{name: "services", group: services, usage: "services [--json]", help: "the same as services:list", admin: true, access: accessAdmin, run: (*Admin).cmdServices},
 		{name: "services:info", group: services, usage: "services:info NAME [--json]", help: "show a service's version, status, host, linked apps, volume size and last backup", example: "services:info db", admin: true, access: accessAdmin, run: (*Admin).cmdServicesInfo},
-		{name: "services:link", group: services, usage: "services:link NAME APP", help: "give APP the service's URL (DATABASE_URL, REDIS_URL) and reach to it; restarts APP without downtime", example: "services:link db hello", admin: true, access: accessAdmin, run: (*Admin).cmdServicesLink},
-		{name: "services:unlink", group: services, usage: "services:unlink NAME APP", help: "unset the app's URL var and take the service off the app's network", example: "services:unlink db hello", admin: true, access: accessAdmin, run: (*Admin).cmdServicesUnlink},
+		{name: "services:link", group: services, usage: "services:link NAME APP", help: "give APP the service's URL (DATABASE_URL, REDIS_URL) and reach to it; restarts APP without downtime", example: "services:link db hello", accessFn: serviceLinkAccess, run: (*Admin).cmdServicesLink},
+		{name: "services:unlink", group: services, usage: "services:unlink NAME APP", help: "unset the app's URL var and take the service off the app's network", example: "services:unlink db hello", accessFn: serviceLinkAccess, run: (*Admin).cmdServicesUnlink},
 		{name: "services:logs", group: services, usage: "services:logs NAME [-f] [-n N]", help: "the service's output; -f follows it", example: "services:logs db -n 50", flags: []string{"-f"}, opts: []string{"-n"}, admin: true, access: accessAdmin, run: (*Admin).cmdServicesLogs},
 		{name: "services:connect", group: services, usage: "services:connect NAME", help: "open psql or valkey-cli on the service (ssh -t: a terminal)", example: "services:connect db", admin: true, access: accessAdmin, run: (*Admin).cmdServicesConnect},
 		{name: "services:restart", group: services, usage: "services:restart NAME", help: "restart the service and wait until it answers", example: "services:restart db", admin: true, access: accessAdmin, run: (*Admin).cmdServicesRestart},
@@ -29,6 +34,8 @@ func serviceCommands() []command {
 		{name: "services:backup-schedule", group: services, usage: "services:backup-schedule NAME CRON|off [--keep N]", help: "store a dump on a cron schedule, keeping the newest N (default 7)", example: "services:backup-schedule db @daily --keep 14", opts: []string{"--keep"}, admin: true, access: accessAdmin, run: (*Admin).cmdServicesBackupSchedule},
 		{name: "services:backups", group: services, usage: "services:backups NAME", help: "list the service's stored dumps, newest first", example: "services:backups db", admin: true, access: accessAdmin, run: (*Admin).cmdServicesBackups},
 		{name: "services:restore", group: services, usage: "services:restore NAME [ID|-] [< FILE]", help: "replace the data with a stored dump or one from stdin; one of another kind or truncated is refused, data unchanged", example: "services:restore db < db.dump", flags: []string{"-"}, admin: true, access: accessAdmin, run: (*Admin).cmdServicesRestore},
+		{name: "services:expose", group: services, usage: "services:expose NAME [IP:]PORT|off", help: "publish the service's port on the host (127.0.0.1 unless IP says otherwise); off: linked apps only again", example: "services:expose db 15432", admin: true, access: accessAdmin, run: (*Admin).cmdServicesExpose},
+		{name: "services:upgrade", group: services, usage: "services:upgrade NAME", help: "move a PostgreSQL service's data to the newest major this node has an image of, after storing a backup", example: "services:upgrade db", admin: true, access: accessAdmin, run: (*Admin).cmdServicesUpgrade},
 		{name: "services:destroy", group: services, usage: "services:destroy NAME --force [--purge]", help: "delete the service and its data (refused while linked); its newest stored dump stays unless --purge", example: "services:destroy db --force", flags: []string{"--force", "--purge"}, admin: true, access: accessAdmin, run: (*Admin).cmdServicesDestroy},
 	}
 }
@@ -105,7 +112,7 @@ func (a *Admin) cmdServicesInfo(ctx context.Context, c *call) error {
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
 	for _, row := range [][2]string{
 		{"Name", s.Name}, {"Type", s.Type}, {"Version", s.Version}, {"Status", s.Status},
-		{"Host", fmt.Sprintf("%s:%d (from linked apps only)", s.Host, s.Port)},
+		{"Host", fmt.Sprintf("%s:%d (from linked apps)", s.Host, s.Port)}, {"Exposed", exposed(s)},
 		{"Linked apps", linkedApps(s)}, {"Memory", sizeOf(s.MemoryBytes)},
 		{"Volume", fmt.Sprintf("%s (%s)", s.Volume, sizeOf(s.VolumeBytes))},
 		{"Last backup", backup}, {"Backup schedule", schedule}, {"Created", s.CreatedAt.Local().Format(time.DateTime)},
@@ -115,9 +122,47 @@ func (a *Admin) cmdServicesInfo(ctx context.Context, c *call) error {
 	return tw.Flush()
 }
 
+// serviceLinkAccess: services:link and unlink change an app the way a
+// deploy does; cmdServicesLink checks the key's grant of the service.
+func serviceLinkAccess([]string) access { return accessWrite }
+
+// mayLink reports whether the key may link app to service, and if not
+// says why on stderr and records access:denied: an admin may; an app key
+// may for its own apps and the services it was granted.
+func (a *Admin) mayLink(ctx context.Context, c *call, cmd, service, app string) (bool, error) {
+	p := principal(c.id)
+	if p.Allows(accessAdmin, "") {
+		return true, nil
+	}
+	if err := store.ValidateAppName(app); err != nil {
+		return false, err
+	}
+	if !p.Allows(accessWrite, app) {
+		a.denied(ctx, c.err, c.id, cmd, app, false)
+		return false, nil
+	}
+	k, err := a.auth.keys.KeyByFingerprint(ctx, c.id.Fingerprint)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	if slices.Contains(k.Services, service) {
+		return true, nil
+	}
+	msg := fmt.Sprintf("key %s may not run %s on service %s: the key was not granted it (an admin grants it with keys:add NAME --app APP --service %s)", c.id.Name, cmd, service, service)
+	fmt.Fprintf(c.err, "error: %s\n", msg)
+	a.auth.recordDenied(ctx, c.id, cmd, app, msg)
+	return false, nil
+}
+
 func (a *Admin) cmdServicesLink(ctx context.Context, c *call) error {
 	if err := wantArgs(c, 2); err != nil {
 		return err
+	}
+	if ok, err := a.mayLink(ctx, c, "services:link", c.args[0], c.args[1]); !ok {
+		if err != nil {
+			return err
+		}
+		return exitStatus(1)
 	}
 	l, err := a.eng.LinkService(ctx, c.args[0], c.args[1], c.out)
 	if err != nil {
@@ -130,6 +175,12 @@ func (a *Admin) cmdServicesLink(ctx context.Context, c *call) error {
 func (a *Admin) cmdServicesUnlink(ctx context.Context, c *call) error {
 	if err := wantArgs(c, 2); err != nil {
 		return err
+	}
+	if ok, err := a.mayLink(ctx, c, "services:unlink", c.args[0], c.args[1]); !ok {
+		if err != nil {
+			return err
+		}
+		return exitStatus(1)
 	}
 	return a.eng.UnlinkService(ctx, c.args[0], c.args[1], c.out)
 }
@@ -237,4 +288,27 @@ func (a *Admin) cmdServicesDestroy(ctx context.Context, c *call) error {
 		return usageError{fmt.Sprintf("this deletes service %s and its data; repeat with --force", c.args[0])}
 	}
 	return a.eng.DestroyService(ctx, c.args[0], c.flags["--purge"], c.out)
+}
+
+// exposed words where the service is published on the host.
+func exposed(s daemon.ServiceInfo) string {
+	if s.Expose == "" {
+		return fmt.Sprintf("no (services:expose %s PORT publishes it on this host)", s.Name)
+	}
+	return s.Expose + " (on the host)"
+}
+
+func (a *Admin) cmdServicesExpose(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 2); err != nil {
+		return err
+	}
+	_, err := a.eng.ExposeService(ctx, c.args[0], c.args[1], c.out)
+	return err
+}
+
+func (a *Admin) cmdServicesUpgrade(ctx context.Context, c *call) error {
+	if err := wantArgs(c, 1); err != nil {
+		return err
+	}
+	return a.eng.UpgradeService(ctx, c.args[0], c.out)
 }
