@@ -120,26 +120,26 @@ func (w *Writer) stream(name string, mode fs.FileMode, size int) (*PartWriter, e
 }
 
 // PartWriter is an entry being streamed in parts; see Writer.Stream. A
-// part's checksum is counted in a goroutine of its own while the next
-// part fills (the checksum costs as much as the rest of the writer), so
-// two parts are held in memory.
+// full part is written into the archive and its checksum counted in
+// goroutines of their own while the next part fills, so reading the
+// source overlaps with compressing and sending: two parts are held in
+// memory.
 type PartWriter struct {
 	w     *Writer
 	name  string
 	mode  fs.FileMode
 	bufs  [2][]byte
-	sums  [2]*partSum
+	pend  [2]*pendingPart
 	cur   int
 	part  int
 	err   error
 	close bool
 }
 
-// partSum is the checksum of one part being counted.
-type partSum struct {
-	file int // index in Writer.files
+// pendingPart is one part being written and checksummed.
+type pendingPart struct {
 	done chan struct{}
-	sum  string
+	err  error
 }
 
 func (p *PartWriter) Write(b []byte) (int, error) {
@@ -159,38 +159,51 @@ func (p *PartWriter) Write(b []byte) (int, error) {
 	return n, p.err
 }
 
-// flush writes the current part and starts counting its checksum, then
-// switches to the other buffer once its checksum is counted.
+// flush hands the current part to a goroutine that writes it into the
+// archive (after the part before it: parts go in order) and counts its
+// checksum beside, then switches to the other buffer.
 func (p *PartWriter) flush() error {
-	data := p.bufs[p.cur]
-	i, err := p.w.addUnsummed(PartName(p.name, p.part), p.mode, data)
-	if err != nil {
+	other := p.cur ^ 1
+	if err := p.wait(other); err != nil {
 		return err
 	}
+	data, name := p.bufs[p.cur], PartName(p.name, p.part)
 	p.part++
-	ps := &partSum{file: i, done: make(chan struct{})}
+	pp := &pendingPart{done: make(chan struct{})}
+	p.pend[p.cur] = pp
 	go func() {
-		defer close(ps.done)
-		ps.sum = sumOf(data)
+		defer close(pp.done)
+		sum := make(chan string, 1)
+		go func() { sum <- sumOf(data) }()
+		i, err := p.w.addUnsummed(name, p.mode, data)
+		s := <-sum
+		if err != nil {
+			pp.err = err
+			return
+		}
+		// Only this goroutine touches the writer until it is waited for.
+		p.w.files[i].SHA256 = s
 	}()
-	p.sums[p.cur] = ps
-	p.cur ^= 1
-	p.wait(p.cur)
+	p.cur = other
 	p.bufs[p.cur] = p.bufs[p.cur][:0]
 	return nil
 }
 
-// wait records the checksum counted for buffer i, if one is being counted.
-func (p *PartWriter) wait(i int) {
-	if ps := p.sums[i]; ps != nil {
-		<-ps.done
-		p.w.files[ps.file].SHA256 = ps.sum
-		p.sums[i] = nil
+// wait waits for the part of buffer i, if one is pending, and returns its
+// error.
+func (p *PartWriter) wait(i int) error {
+	pp := p.pend[i]
+	if pp == nil {
+		return nil
 	}
+	<-pp.done
+	p.pend[i] = nil
+	return pp.err
 }
 
 // Close writes the last part (an empty stream is one empty part) and
-// waits for the checksums. After an error it only waits, and returns it.
+// waits for the parts pending. After an error it only waits, and returns
+// it.
 func (p *PartWriter) Close() error {
 	if p.close {
 		return p.err
@@ -198,8 +211,12 @@ func (p *PartWriter) Close() error {
 	if p.err == nil && (len(p.bufs[p.cur]) > 0 || p.part == 0) {
 		p.err = p.flush()
 	}
-	p.wait(0)
-	p.wait(1)
+	// The older part first: it was handed over first.
+	for _, i := range []int{p.cur, p.cur ^ 1} {
+		if err := p.wait(i); p.err == nil {
+			p.err = err
+		}
+	}
 	p.close = true
 	return p.err
 }
