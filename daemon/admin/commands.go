@@ -138,6 +138,7 @@ func commands() []command {
 	}, slices.Concat(tokenCommands(), storageCommands(), serviceCommands(),
 		gitopsCommands(),
 		previewCommands(),
+		exportCommands(),
 	)...)
 }
 
@@ -157,6 +158,7 @@ func (a *Admin) RunCommand(ctx context.Context, id gitreceive.Identity, args []s
 	}
 	// Every event the command causes names the key that ran it.
 	ctx = store.WithActor(ctx, id.Name)
+	args = exportAlias(args)
 	var cmd *command
 	cmds := commands()
 	for i := range cmds {

@@ -21,6 +21,13 @@ import (
 // ErrInvalidOption: a --namespace or --registry that cannot be used.
 var ErrInvalidOption = errors.New("invalid export option")
 
+// optionError is a complete message for people that matches
+// ErrInvalidOption.
+type optionError string
+
+func (e optionError) Error() string { return string(e) }
+func (e optionError) Unwrap() error { return ErrInvalidOption }
+
 // App is one release of an app as the engine runs it.
 type App struct {
 	Name    string
@@ -115,7 +122,7 @@ var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 // wrapping ErrInvalidOption that names it.
 func (o Options) Check() error {
 	if o.Namespace != "" && !dnsLabel.MatchString(o.Namespace) {
-		return fmt.Errorf("%w: --namespace %q is not a Kubernetes namespace name (lowercase letters, digits and '-', at most 63 characters)", ErrInvalidOption, o.Namespace)
+		return optionError(fmt.Sprintf("--namespace %q is not a Kubernetes namespace name (lowercase letters, digits and '-', at most 63 characters)", o.Namespace))
 	}
 	if o.Registry != "" {
 		if _, err := retag("localhost/xcloud/app:v1", o.Registry); err != nil {
@@ -137,7 +144,7 @@ func ImageRef(a App, o Options) (string, error) {
 // retag moves image's last path element (NAME:TAG) under registry.
 func retag(image, registry string) (string, error) {
 	bad := func(why string) error {
-		return fmt.Errorf("%w: --registry %q is not a valid image reference prefix (HOST/PREFIX, e.g. registry.example.com/team): %s", ErrInvalidOption, registry, why)
+		return optionError(fmt.Sprintf("--registry %q is not a valid image reference prefix (HOST/PREFIX, e.g. registry.example.com/team): %s", registry, why))
 	}
 	if strings.HasSuffix(registry, "/") || strings.Contains(registry, "@") {
 		return "", bad("no trailing '/' or digest")
