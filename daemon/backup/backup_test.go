@@ -389,3 +389,51 @@ func BenchmarkExtract(b *testing.B) {
 		}
 	})
 }
+
+// An archive with an image is of format 3 and restores it joined; a
+// writer without images writes format 2 and refuses one; a manifest that
+// lists an image without its file, or a bad name, is refused.
+func TestImageRoundTrip(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, Header{Format: Format, Schema: 9})
+	must(t, err)
+	must(t, w.Add(DatabaseName, 0o600, 2, strings.NewReader("db")))
+	pw, err := w.stream(ImageFile("web"), 0o600, 4)
+	must(t, err)
+	_, err = pw.Write([]byte("docker-archive"))
+	must(t, err)
+	must(t, pw.Close())
+	im := Image{App: "web", Ref: "localhost/xcloud/web:b3"}
+	_, err = w.Close(Manifest{Images: []Image{im}})
+	must(t, err)
+	dst := t.TempDir()
+	m, err := Extract(bytes.NewReader(buf.Bytes()), dst, 9)
+	must(t, err)
+	if m.Format != 3 || len(m.Images) != 1 || m.Images[0] != im {
+		t.Fatalf("manifest: format %d, images %+v", m.Format, m.Images)
+	}
+	if got, err := os.ReadFile(filepath.Join(dst, ImageFile("web"))); err != nil || string(got) != "docker-archive" {
+		t.Fatalf("image file %q, %v", got, err)
+	}
+
+	w2, err := NewWriter(io.Discard, Header{Schema: 9})
+	must(t, err)
+	if _, err := w2.Stream(ImageFile("web"), 0o600); err == nil {
+		t.Fatal("an archive of format 2 took an image")
+	}
+
+	for name, mm := range map[string]Manifest{
+		"no file":  {Header: Header{Format: 3}, Images: []Image{{App: "api", Ref: "localhost/xcloud/api:b1"}}},
+		"format 2": {Header: Header{Format: 2}, Images: []Image{im}},
+		"bad ref":  {Header: Header{Format: 3}, Images: []Image{{App: "web", Ref: "--rm"}}},
+		"twice":    {Header: Header{Format: 3}, Images: []Image{im, im}},
+		"bad app":  {Header: Header{Format: 3}, Images: []Image{{App: "../x", Ref: im.Ref}}},
+	} {
+		mm.Files = []File{{Path: DatabaseName, SHA256: strings.Repeat("a", 64)}, {Path: PartName(ImageFile("web"), 0), SHA256: strings.Repeat("a", 64)}}
+		b, err := json.Marshal(mm)
+		must(t, err)
+		if _, err := ParseManifest(b); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
+		}
+	}
+}

@@ -18,10 +18,15 @@ import (
 	"time"
 )
 
-// Format is the archive layout this package writes; it reads every one up
-// to it. 2: volumes (and service dumps) streamed in parts, service dumps,
-// certificates.
-const Format = 2
+// Format is the newest archive layout this package reads and writes; it
+// reads every one up to it. 2: volumes (and service dumps) streamed in
+// parts, service dumps, certificates. 3: release images too. An archive
+// without images is written as 2 (FormatNoImages), so an xcloud that reads
+// 2 still restores it; one with images says it needs a newer xcloud.
+const Format = 3
+
+// FormatNoImages is the layout of an archive without images.
+const FormatNoImages = 2
 
 // Entry names with a fixed meaning.
 const (
@@ -35,6 +40,7 @@ const (
 	VolumesDir   = "volumes"            // volumes/<name>.tar: the volume's files as a tar
 	ServicesDir  = "services"           // services/<name>.dump: a service's dump (format 2)
 	CaddyDir     = "caddy"              // caddy/...: certificates and the local CA (format 2)
+	ImagesDir    = "images"             // images/<app>.tar: the app's current release image (format 3)
 )
 
 // Header identifies an archive; it is the first entry, so a reader can
@@ -56,8 +62,21 @@ type Manifest struct {
 	// Services are the PostgreSQL and Redis services whose dumps the
 	// archive holds (format 2).
 	Services []Service `json:"services,omitempty"`
-	Files    []File    `json:"files"`
+	// Images are the apps' current release images the archive holds
+	// (format 3, backup --with-images).
+	Images []Image `json:"images,omitempty"`
+	Files  []File  `json:"files"`
 }
+
+// Image is an app's release image in the archive, as images/<App>.tar
+// (ImageFile): a docker-archive that `podman load` reads, tagged Ref.
+type Image struct {
+	App string `json:"app"`
+	Ref string `json:"ref"` // the release's image name, e.g. localhost/xcloud/APP:b12
+}
+
+// ImageFile is the entry holding an app's image.
+func ImageFile(app string) string { return ImagesDir + "/" + app + ".tar" }
 
 // Service is a database service's dump in the archive, as
 // services/<Name>.dump (ServiceFile), taken as services:backup takes one.
@@ -104,6 +123,9 @@ func Streamable(name string) bool {
 	case ServicesDir:
 		n, ok := strings.CutSuffix(rest, ".dump")
 		return ok && volumeName.MatchString(n)
+	case ImagesDir:
+		n, ok := strings.CutSuffix(rest, ".tar")
+		return ok && appName.MatchString(n)
 	}
 	return false
 }
@@ -136,6 +158,9 @@ var (
 	volumeName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 	appName    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 	hexSHA256  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	// imageRef is what a release's image is named: a registry-style
+	// name and tag, nothing a restore could mistake for a flag or a path.
+	imageRef = regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]{0,200}:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
 )
 
 // ParseManifest reads and checks a manifest: every path is one an archive
@@ -197,6 +222,16 @@ func ParseManifest(b []byte) (Manifest, error) {
 			return Manifest{}, fmt.Errorf("%w: service %s has no %s", ErrCorrupt, sv.Name, ServiceFile(sv.Name))
 		}
 	}
+	images := map[string]bool{}
+	for _, im := range m.Images {
+		if !appName.MatchString(im.App) || images[im.App] || !imageRef.MatchString(im.Ref) {
+			return Manifest{}, fmt.Errorf("%w: bad or repeated image %q of %q", ErrCorrupt, im.Ref, im.App)
+		}
+		images[im.App] = true
+		if m.Format < 3 || !has(seen, ImageFile(im.App)) {
+			return Manifest{}, fmt.Errorf("%w: image of %s has no %s", ErrCorrupt, im.App, ImageFile(im.App))
+		}
+	}
 	if !seen[DatabaseName] {
 		return Manifest{}, fmt.Errorf("%w: no %s", ErrCorrupt, DatabaseName)
 	}
@@ -227,7 +262,7 @@ func CheckPath(p string) error {
 		if appName.MatchString(app) {
 			return nil
 		}
-	case VolumesDir, ServicesDir:
+	case VolumesDir, ServicesDir, ImagesDir:
 		if Streamable(p) {
 			return nil
 		}

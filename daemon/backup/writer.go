@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -30,7 +31,8 @@ type Writer struct {
 // backup keeps in memory per stream instead of a staged copy on disk.
 const PartSize = 8 << 20
 
-// NewWriter starts an archive on w with h (Format is set) as its first entry.
+// NewWriter starts an archive on w with h as its first entry. h.Format 0
+// writes FormatNoImages; Format lets images be streamed in (StreamImage).
 func NewWriter(w io.Writer, h Header) (*Writer, error) {
 	// The default level: with the checksums counted beside it, SpeedFastest
 	// made no difference measurable here (BenchmarkWriter, and the backup
@@ -39,7 +41,9 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 }
 
 func newWriter(w io.Writer, h Header, level zstd.EncoderLevel) (*Writer, error) {
-	h.Format = Format
+	if h.Format != Format {
+		h.Format = FormatNoImages
+	}
 	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(level))
 	if err != nil {
 		return nil, fmt.Errorf("start backup: %w", err)
@@ -107,6 +111,9 @@ func (w *Writer) stream(name string, mode fs.FileMode, size int) (*PartWriter, e
 	}
 	if !Streamable(name) {
 		return nil, fmt.Errorf("add %s: not an entry that is streamed in parts", name)
+	}
+	if strings.HasPrefix(name, ImagesDir+"/") && w.header.Format < 3 {
+		return nil, fmt.Errorf("add %s: images need an archive of format %d", name, Format)
 	}
 	if w.seen[name] {
 		return nil, fmt.Errorf("add %s: entry already written", name)
