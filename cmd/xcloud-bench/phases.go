@@ -35,8 +35,7 @@ func (b *bench) lastDeployPhases(app string) (deployPhases, error) {
 	}
 	lines := strings.Split(string(data), "\n")
 	for i := len(lines) - 1; i >= 0; i-- {
-		f := logfmt(lines[i])
-		if f["msg"] == "deploy phases" && f["app"] == app {
+		if f, ok := phasesLine(lines[i]); ok && f["app"] == app {
 			return parseDeployPhases(f)
 		}
 	}
@@ -67,6 +66,19 @@ func parseDeployPhases(f map[string]string) (deployPhases, error) {
 	return dp, nil
 }
 
+// phasesLine returns the attributes of a "deploy phases" line, in either of
+// the daemon's text formats (slog's key=value, or the console's coloured
+// "15:04:05 INF deploy phases key=value…").
+func phasesLine(line string) (map[string]string, bool) {
+	const msg = "deploy phases"
+	line = ansi.ReplaceAllString(line, "")
+	i := strings.Index(line, msg)
+	if i < 0 {
+		return nil, false
+	}
+	return logfmt(strings.TrimPrefix(line[i+len(msg):], `"`)), true
+}
+
 // logfmt splits a slog text line into its keys and values.
 func logfmt(line string) map[string]string {
 	out := map[string]string{}
@@ -94,8 +106,8 @@ func logfmt(line string) map[string]string {
 // phaseFigures breaks a timed push down: from the push's start to the
 // deploy's (SSH, receive-pack, the hook), each phase of the deploy
 // (same-named phases summed, those under 5 ms together), and from the
-// deploy's end to the first right answer (the push's exit, the poll).
-func phaseFigures(label string, pushStart time.Time, took time.Duration, dp deployPhases) []figure {
+// deploy's end to the push's exit.
+func phaseFigures(label string, pushStart time.Time, exited time.Duration, dp deployPhases) []figure {
 	fig := func(name string, s float64, note string) figure {
 		return compare(label+": "+name, "s", s, 0, "", note)
 	}
@@ -122,6 +134,6 @@ func phaseFigures(label string, pushStart time.Time, took time.Duration, dp depl
 	}
 	figs = append(figs,
 		fig("context export (beside the build)", dp.export, "git tree → tar stream to Podman; overlaps the build's first phases"),
-		fig("push exit → first right answer", took.Seconds()-receive-dp.total, "SSH close, then the bench's first poll through the proxy"))
+		fig("deploy end → push exit", exited.Seconds()-receive-dp.total, "the hook's and SSH session's end"))
 	return figs
 }

@@ -7,9 +7,13 @@ import (
 
 func TestParseDeployPhasesLine(t *testing.T) {
 	line := `time=2026-11-30T14:50:02.000Z level=INFO msg="deploy phases" app=benchgo commit=abc1234 ok=true started=2026-11-30T14:50:01.5Z total=2.000 export=0.050 phases="lock=0.000,build 1.2 RUN go build -o /out/bin/ .=1.200,container start=0.300,route swap=0.001,container start=0.100"`
-	f := logfmt(line)
-	if f["msg"] != "deploy phases" || f["app"] != "benchgo" {
-		t.Fatalf("logfmt: %v", f)
+	f, ok := phasesLine(line)
+	if !ok || f["app"] != "benchgo" {
+		t.Fatalf("phasesLine: %v", f)
+	}
+	console := "\x1b[2m14:40:07\x1b[0m \x1b[92mINF\x1b[0m deploy phases \x1b[2msystem=\x1b[0mdaemon \x1b[2mapp=\x1b[0mbenchnode \x1b[2mphases=\x1b[0m\"lock=0.000\""
+	if c, ok := phasesLine(console); !ok || c["app"] != "benchnode" || c["phases"] != "lock=0.000" {
+		t.Errorf("console line: %v", c)
 	}
 	dp, err := parseDeployPhases(f)
 	if err != nil {
@@ -30,7 +34,7 @@ func TestParseDeployPhasesLine(t *testing.T) {
 		"warm: container start":                          0.4,
 		"warm: other phases (each <5 ms)":                0.001,
 		"warm: context export (beside the build)":        0.05,
-		"warm: push exit → first right answer":           0.25,
+		"warm: deploy end → push exit":                   0.25,
 	}
 	for k, v := range want {
 		if got[k] != v {

@@ -101,14 +101,34 @@ func (b *bench) pushToServing(ctx context.Context, s sample) ([]figure, error) {
 		return err
 	}
 	host := app + "." + baseDomain
+	// Serving starts when the proxy answers with the new code, which it
+	// does before the push ends (the old containers drain and stop after
+	// the switch): the poll runs beside the push, and the push must
+	// still succeed.
 	var pushStart time.Time
-	pushServe := func(want string) (time.Duration, error) {
+	pushServe := func(want string) (served, exited time.Duration, err error) {
 		pushStart = time.Now()
+		pctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		polled := make(chan error, 1)
+		go func() {
+			err := waitBody(pctx, b.proxyURL(), host, want, 5*time.Minute)
+			served = time.Since(pushStart)
+			polled <- err
+		}()
 		if _, err := b.git(ctx, repo, "push", b.remote(app), "main"); err != nil {
-			return 0, err
+			cancel()
+			<-polled
+			return 0, 0, err
 		}
-		err := waitBody(ctx, b.proxyURL(), host, want, 30*time.Second)
-		return time.Since(pushStart), err
+		exited = time.Since(pushStart)
+		select {
+		case err = <-polled:
+		case <-time.After(30 * time.Second):
+			cancel()
+			err = fmt.Errorf("not serving %q 30s after the push: %w", want, <-polled)
+		}
+		return served, exited, err
 	}
 
 	var figs []figure
@@ -116,12 +136,12 @@ func (b *bench) pushToServing(ctx context.Context, s sample) ([]figure, error) {
 		name    string
 		noCache bool
 		target  string
-	}{{"cold", true, ""}, {"warm", false, "≤1.2×"}} {
+	}{{"cold", true, ""}, {"warm", false, "≤0.5×"}} {
 		msg := s.name + " " + phase.name + " " + b.runID
 		if err := commit(msg); err != nil {
 			return figs, err
 		}
-		x, err := pushServe(msg)
+		x, exited, err := pushServe(msg)
 		if err != nil {
 			return figs, fmt.Errorf("%s push: %w", phase.name, err)
 		}
@@ -131,7 +151,7 @@ func (b *bench) pushToServing(ctx context.Context, s sample) ([]figure, error) {
 			if err != nil {
 				return figs, err
 			}
-			where = phaseFigures(fmt.Sprintf("warm push (%s)", s.name), pushStart, x, dp)
+			where = phaseFigures(fmt.Sprintf("warm push (%s)", s.name), pushStart, exited, dp)
 		}
 		base, built, err := b.plainDeploy(ctx, repo, app, msg, phase.noCache)
 		if err != nil {
@@ -139,6 +159,14 @@ func (b *bench) pushToServing(ctx context.Context, s sample) ([]figure, error) {
 		}
 		figs = append(figs, compare(fmt.Sprintf("push→serving %s (%s)", phase.name, s.name), "s", x.Seconds(), base.Seconds(), phase.target, ""))
 		if where != nil {
+			abs := compare(fmt.Sprintf("push→serving warm (%s), absolute", s.name), "s", x.Seconds(), 0, "", "first right answer through the proxy, timed from the push's start")
+			if s.name == "Go" {
+				abs.Target = "<2s"
+				met := x < 2*time.Second
+				abs.Met = &met
+			}
+			figs = append(figs, abs,
+				compare(fmt.Sprintf("push→exit warm (%s)", s.name), "s", exited.Seconds(), 0, "", "until git push returns: old containers drained and stopped, images pruned"))
 			figs = append(figs, where...)
 			figs = append(figs,
 				compare(fmt.Sprintf("warm baseline (%s): podman build", s.name), "s", built.Seconds(), 0, "", "git archive, tar -x, buildpack detection, podman build"),
