@@ -249,7 +249,9 @@ func render(cfg Config, table string, apps []appPlan, allHosts []string) ([]byte
 			"routes":          append(append([]any{fqdnRoute}, appRoutes...), notFound),
 			"named_routes":    obj{proxyRouteName: proxyRoute(table)},
 			"automatic_https": obj{"disable_redirects": true},
-			"protocols":       []string{"h1", "h2"},
+			// HTTP/3 is QUIC on the same port over UDP, advertised in
+			// Alt-Svc; clients that cannot reach it stay on TCP.
+			"protocols": []string{"h1", "h2", "h3"},
 		}
 		if mode == TLSInternal && len(allHosts) > 0 {
 			// Clients without SNI (an IP) or with an unknown name get
