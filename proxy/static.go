@@ -109,14 +109,6 @@ var encodeHandler = obj{
 	"prefer":    []string{"zstd", "gzip"},
 }
 
-// precompressed lets file_server answer with a site's own foo.js.br,
-// foo.js.zst or foo.js.gz (made at build time, at a higher level than a
-// per-request encoder can afford) when the client accepts it.
-var (
-	precompressed      = obj{"br": obj{}, "zstd": obj{}, "gzip": obj{}}
-	precompressedOrder = []string{"br", "zstd", "gzip"}
-)
-
 // Placeholders of the request's path, for the file matcher.
 const (
 	reqPath = "{http.request.uri.path}"
@@ -133,10 +125,12 @@ func staticRouteOf(a appPlan) appRoute {
 	cache := func(value string) obj {
 		return obj{"handler": "headers", "response": obj{"set": obj{"Cache-Control": []string{value}}}}
 	}
-	fileServer := obj{"handler": "file_server", "root": root,
-		"precompressed": precompressed, "precompressed_order": precompressedOrder}
+	// xcloud_files (files.go) also answers with a site's own foo.js.br,
+	// foo.js.zst or foo.js.gz (made at build time, at a higher level than
+	// a per-request encoder can afford) when the client accepts it.
+	fileServer := obj{"handler": "xcloud_files", "root": root}
 	// exists matches a request naming a file or a folder of the site.
-	exists := obj{"file": obj{"root": root, "try_files": []string{reqPath, reqPath + "/"}}}
+	exists := obj{"xcloud_file": obj{"root": root, "try_files": []string{reqPath, reqPath + "/"}}}
 
 	routes := []obj{
 		{"match": []obj{{"path": fingerprinted}}, "handle": []obj{cache(immutable)}},
@@ -167,8 +161,8 @@ func staticRouteOf(a appPlan) appRoute {
 	if site.CleanURLs {
 		routes = append(routes, obj{
 			"match": []obj{{
-				"not":  []obj{exists},
-				"file": obj{"root": root, "try_files": []string{reqPath + ".html"}},
+				"not":         []obj{exists},
+				"xcloud_file": obj{"root": root, "try_files": []string{reqPath + ".html"}},
 			}},
 			"handle": []obj{{"handler": "rewrite", "uri": reqPath + ".html"}},
 		})
@@ -198,7 +192,7 @@ func staticRouteOf(a appPlan) appRoute {
 	if page == "" {
 		page, pageMatch = "/404.html", obj{"vars": obj{"{http.error.status_code}": []string{"404"}}}
 	}
-	pageMatch["file"] = obj{"root": root, "try_files": []string{literal(page)}}
+	pageMatch["xcloud_file"] = obj{"root": root, "try_files": []string{literal(page)}}
 	errRoutes := []obj{
 		{
 			"match":    []obj{pageMatch},
