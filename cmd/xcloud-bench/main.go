@@ -60,8 +60,9 @@ func main() {
 	outDir := flag.String("out", "bench", "directory for results.json and history.jsonl")
 	hello := flag.String("hello", "cmd/xcloud/testdata/hello", "source of the static test app")
 	budget := flag.Duration("timeout", 14*time.Minute, "bound on the whole run")
-	only := flag.String("only", "", "comma-separated sections to run (memory always runs): go,node,redeploys,noop,throughput,netmodes,routes,soak,backup,apps50; results are then not saved")
+	only := flag.String("only", "", "comma-separated sections to run (memory always runs): go,node,redeploys,noop,throughput,https,reposize,scale,netmodes,routes,soak,backup,apps50; results are then not saved")
 	soakSwaps := flag.Int("soak-swaps", 20, "container swaps (ps:restart) under load in section soak")
+	jsonOut := flag.String("json", "", "also write this run's results to this file (with -only too)")
 	profile := flag.String("profile", "", "directory to save the daemon's heap and goroutine profiles in, taken with 50 apps serving (section apps50)")
 	flag.Parse()
 
@@ -69,10 +70,10 @@ func main() {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *budget)
 	defer cancel()
-	os.Exit(run(ctx, *xcloudBin, *outDir, *hello, *only, *profile, *soakSwaps))
+	os.Exit(run(ctx, *xcloudBin, *outDir, *hello, *only, *profile, *jsonOut, *soakSwaps))
 }
 
-func run(ctx context.Context, xcloudBin, outDir, hello, only, profile string, soakSwaps int) int {
+func run(ctx context.Context, xcloudBin, outDir, hello, only, profile, jsonOut string, soakSwaps int) int {
 	started := time.Now()
 	var res results
 	res.Timestamp = started.UTC().Format(time.RFC3339)
@@ -103,6 +104,9 @@ func run(ctx context.Context, xcloudBin, outDir, hello, only, profile string, so
 		{"redeploys", b.redeploysUnderLoad},
 		{"noop", b.noopPush},
 		{"throughput", b.proxyThroughput},
+		{"https", b.httpsThroughput},
+		{"reposize", b.repoSize},
+		{"scale", b.scaleCurves},
 		{"netmodes", b.networkModes},
 		{"routes", b.routeApply},
 		{"soak", b.soak},
@@ -133,6 +137,12 @@ func run(ctx context.Context, xcloudBin, outDir, hello, only, profile string, so
 	res.DurationS = round(time.Since(started).Seconds(), 1)
 
 	printTable(res)
+	if jsonOut != "" {
+		pretty, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(jsonOut, append(pretty, '\n'), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "xcloud-bench:", err)
+		}
+	}
 	if only != "" {
 		fmt.Fprintln(os.Stderr, "xcloud-bench: partial run (-only); results not saved")
 	} else if err := save(outDir, res); err != nil {

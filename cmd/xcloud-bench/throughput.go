@@ -287,6 +287,15 @@ func bareProxy(upstream string) (addr string, stop func(), err error) {
 // nginx runs Debian's nginx as a keep-alive reverse proxy to upstream, with
 // a configuration as a careful operator would write it.
 func (b *bench) nginx(ctx context.Context, upstream string) (addr string, stop func(), err error) {
+	return b.startNginx(ctx, "nginx", upstream, func(addr string) string {
+		return "listen " + addr + ";"
+	})
+}
+
+// startNginx runs nginx from its own directory under b.dir, proxying to
+// upstream with keep-alive; listen gives the server's listen and TLS
+// directives for the address it is to serve on.
+func (b *bench) startNginx(ctx context.Context, name, upstream string, listen func(addr string) string) (addr string, stop func(), err error) {
 	if _, err := exec.LookPath("nginx"); err != nil {
 		return "", nil, errors.New("nginx is not installed (make bench runs contrib/bench-deps.sh)")
 	}
@@ -294,7 +303,7 @@ func (b *bench) nginx(ctx context.Context, upstream string) (addr string, stop f
 	if err != nil {
 		return "", nil, err
 	}
-	dir := filepath.Join(b.dir, "nginx")
+	dir := filepath.Join(b.dir, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", nil, err
 	}
@@ -305,11 +314,14 @@ error_log %[1]s/error.log warn;
 events { worker_connections 1024; }
 http {
 	access_log off;
+	# nginx closes a keep-alive connection after 1000 requests by default;
+	# Caddy does not, and h2load stalls on such a close.
+	keepalive_requests 10000000;
 	client_body_temp_path %[1]s/body;
 	proxy_temp_path %[1]s/proxy;
 	upstream app { server %[2]s; keepalive 64; }
 	server {
-		listen %[3]s;
+		%[3]s
 		location / {
 			proxy_pass http://app;
 			proxy_http_version 1.1;
@@ -318,7 +330,7 @@ http {
 		}
 	}
 }
-`, dir, upstream, addr)
+`, dir, upstream, listen(addr))
 	confPath := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return "", nil, err
