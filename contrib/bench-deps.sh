@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make bench` needs beyond `make deps`: wrk (load generator),
-# nginx (a baseline reverse proxy, run by the bench on a private port, never
-# as a service) and a throwaway rootless user for the network-mode figures.
+# h2load from nghttp2-client (HTTP/2 and HTTP/1.1 over TLS), nginx (a
+# baseline reverse proxy, run by the bench on a private port, never as a
+# service) and a throwaway rootless user for the network-mode figures.
 # Idempotent and quick when everything is in place; run as root.
 set -euo pipefail
 
@@ -12,7 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-pkgs="wrk nginx-light"
+pkgs="wrk nghttp2-client nginx-light"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -61,4 +62,4 @@ if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != "666" ]; then
 	chmod 0666 /dev/net/tun
 	log "chmod 0666 /dev/net/tun"
 fi
-log "bench tools ready: $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), nginx $(nginx -v 2>&1 | sed 's/.*\///'), user $user"
+log "bench tools ready: $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $(h2load --version | head -1), nginx $(nginx -v 2>&1 | sed 's/.*\///'), user $user"
