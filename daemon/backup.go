@@ -43,9 +43,12 @@ type BackupOptions struct {
 
 // BackupRequest is what `backup` asks for.
 type BackupRequest struct {
-	// WithKey archives the config-var key too. (Images are never
-	// archived: restore rebuilds them from the repositories.)
+	// WithKey archives the config-var key too.
 	WithKey bool
+	// WithImages archives each app's current release image, so a
+	// restored node serves without building; without it restore builds
+	// them again from the repositories.
+	WithImages bool
 }
 
 // BackupResult describes a written archive.
@@ -78,6 +81,9 @@ func (d *Daemon) Backup(ctx context.Context, w io.Writer, req BackupRequest) (re
 			typ, msg = store.EventBackupFailed, "backup failed: "+err.Error()
 		} else {
 			msg = fmt.Sprintf("backup of %d apps and %d volumes, %s", len(res.Manifest.Apps), len(res.Manifest.Volumes), formatSize(res.Bytes))
+			if n := len(res.Manifest.Images); n > 0 {
+				msg = fmt.Sprintf("backup of %d apps, %d volumes and %d images, %s", len(res.Manifest.Apps), len(res.Manifest.Volumes), n, formatSize(res.Bytes))
+			}
 			data["bytes"] = res.Bytes
 		}
 		data["seconds"] = time.Since(start).Seconds()
@@ -114,7 +120,11 @@ func (d *Daemon) Backup(ctx context.Context, w io.Writer, req BackupRequest) (re
 	gathered := time.Now()
 
 	cw := &countWriter{w: w}
-	aw, err := backup.NewWriter(cw, backup.Header{Version: d.opts.Version, Schema: st.schema, CreatedAt: st.at})
+	hdr := backup.Header{Version: d.opts.Version, Schema: st.schema, CreatedAt: st.at}
+	if req.WithImages {
+		hdr.Format = backup.Format
+	}
+	aw, err := backup.NewWriter(cw, hdr)
 	if err != nil {
 		return BackupResult{}, err
 	}
@@ -136,7 +146,15 @@ func (d *Daemon) Backup(ctx context.Context, w io.Writer, req BackupRequest) (re
 		aw.Abort()
 		return BackupResult{}, err
 	}
-	m, err := aw.Close(backup.Manifest{Apps: st.apps, Volumes: vols, Services: svcs})
+	servicesDone := time.Now()
+	var imgs []backup.Image
+	if req.WithImages {
+		if imgs, err = d.archiveImages(ctx, aw, st.images); err != nil {
+			aw.Abort()
+			return BackupResult{}, err
+		}
+	}
+	m, err := aw.Close(backup.Manifest{Apps: st.apps, Volumes: vols, Services: svcs, Images: imgs})
 	if err != nil {
 		return BackupResult{}, err
 	}
@@ -145,7 +163,8 @@ func (d *Daemon) Backup(ctx context.Context, w io.Writer, req BackupRequest) (re
 		read = append(read, v.Name+"="+how[v.Name])
 	}
 	d.log.Info("backup written", "bytes", cw.n, "files", len(m.Files), "volumes_read", strings.Join(read, ","),
-		"snapshot_s", gathered.Sub(start).Seconds(), "files_s", written.Sub(gathered).Seconds(), "volumes_s", volumesDone.Sub(written).Seconds(), "services_s", time.Since(volumesDone).Seconds())
+		"snapshot_s", gathered.Sub(start).Seconds(), "files_s", written.Sub(gathered).Seconds(), "volumes_s", volumesDone.Sub(written).Seconds(), "services_s", servicesDone.Sub(volumesDone).Seconds(),
+		"images", len(imgs), "images_s", time.Since(servicesDone).Seconds())
 	return BackupResult{Manifest: m, Bytes: cw.n}, nil
 }
 
@@ -193,6 +212,9 @@ type staged struct {
 	// volumes.
 	services []store.Service
 	caddy    bool // certificates were copied
+	// images are the snapshot's current release images (archived only
+	// with WithImages).
+	images []backup.Image
 }
 
 // stage snapshots the database into dir, then hard-links each of the
@@ -218,6 +240,13 @@ func (d *Daemon) stage(ctx context.Context, dir string) (staged, error) {
 		return st, err
 	}
 	if st.services, err = snap.ListServices(ctx); err != nil {
+		return st, err
+	}
+	names := make([]string, len(apps))
+	for i, a := range apps {
+		names[i] = a.Name
+	}
+	if st.images, err = releaseImages(ctx, snap, names); err != nil {
 		return st, err
 	}
 	// Certificates and the local CA (hard links: Caddy writes a file

@@ -104,10 +104,14 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	inst := instanceID(cfg.DataDir)
 	var pod *podman.Client
-	if len(m.Volumes) > 0 {
+	if len(m.Volumes) > 0 || len(m.Images) > 0 {
+		// Volumes and images go into Podman now: without it, refuse
+		// before anything changes.
 		if pod, err = podman.Connect(ctx, podman.Options{Socket: cfg.Podman.Socket}); err != nil {
-			return fmt.Errorf("restore: the archive has volumes, and Podman does not answer: %w", err)
+			return fmt.Errorf("restore: the archive has volumes or images, and Podman does not answer: %w", err)
 		}
+	}
+	if len(m.Volumes) > 0 {
 		if ok, err := pod.ImageExists(ctx, cfg.Stack.Base); err != nil || !ok {
 			return fmt.Errorf("restore: volumes are imported with the stack's base image %s, which Podman does not have: run xcloud stack build first", cfg.Stack.Base)
 		}
@@ -162,15 +166,26 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return fmt.Errorf("restore: %w (the rest of the node is restored; run restore again with --force)", err)
 		}
 	}
+	imgDir := filepath.Join(cfg.DataDir, ".restore", backup.ImagesDir)
+	for _, im := range m.Images {
+		fmt.Fprintf(stderr, "-----> Loading the image of %s (%s)\n", im.App, im.Ref)
+		if err := loadImage(ctx, pod, filepath.Join(imgDir, im.App+".tar"), im.Ref); err != nil {
+			return fmt.Errorf("restore: %w (the rest of the node is restored; the daemon builds this app again on start)", err)
+		}
+	}
 	if err := os.RemoveAll(filepath.Join(cfg.DataDir, ".restore")); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	fmt.Fprintf(stdout, "Restored %d app(s), %d volume(s) and %d service dump(s) from %s (%s, %s) into %s.\n",
-		len(m.Apps), len(m.Volumes), len(m.Services), file, m.Version, m.CreatedAt.Format(time.RFC3339), cfg.DataDir)
+	fmt.Fprintf(stdout, "Restored %d app(s), %d volume(s), %d service dump(s) and %d image(s) from %s (%s, %s) into %s.\n",
+		len(m.Apps), len(m.Volumes), len(m.Services), len(m.Images), file, m.Version, m.CreatedAt.Format(time.RFC3339), cfg.DataDir)
 	if !m.WithKey {
 		fmt.Fprintf(stdout, "The archive has no config-var key: config vars are readable only with the key the backed-up node used at %s.\n", cfg.Secrets.KeyFile)
 	}
-	fmt.Fprintln(stdout, "Start the daemon: it builds each app's image again from its repository (see events), then serves it.")
+	if len(m.Images) > 0 {
+		fmt.Fprintln(stdout, "Start the daemon: it serves each app from its restored image, and builds again from its repository any app whose image the archive lacks (see events).")
+	} else {
+		fmt.Fprintln(stdout, "Start the daemon: it builds each app's image again from its repository (see events), then serves it.")
+	}
 	if len(m.Services) > 0 {
 		fmt.Fprintln(stdout, "It also makes each service again and restores its dump once it answers (services:backups NAME lists the dump).")
 	}
@@ -181,8 +196,8 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // at the top, repositories, static files and certificates where the daemon
 // keeps them, each service's dump as a stored dump (service-backups/NAME,
 // named by the archive's time) with a note in service-restore/NAME that
-// the next start restores it, keys and volumes aside in .restore until
-// placed.
+// the next start restores it, keys, volumes and images aside in .restore
+// until placed.
 func arrange(tmp string, m backup.Manifest) error {
 	aside := filepath.Join(tmp, ".restore")
 	if err := os.Mkdir(aside, 0o700); err != nil {
@@ -194,7 +209,7 @@ func arrange(tmp string, m backup.Manifest) error {
 	if err := os.Remove(filepath.Join(tmp, "db")); err != nil {
 		return err
 	}
-	for _, name := range []string{backup.KeyName, backup.HostKeyName, backup.VolumesDir} {
+	for _, name := range []string{backup.KeyName, backup.HostKeyName, backup.VolumesDir, backup.ImagesDir} {
 		err := os.Rename(filepath.Join(tmp, name), filepath.Join(aside, name))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
@@ -225,6 +240,16 @@ func arrange(tmp string, m backup.Manifest) error {
 	}
 	// The daemon's data_dir is private to its user; MkdirTemp made it so.
 	return os.Chmod(tmp, 0o700)
+}
+
+// loadImage loads the image archive at path into Podman as ref.
+func loadImage(ctx context.Context, pod *podman.Client, path, ref string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pod.LoadImageArchive(ctx, f, ref)
 }
 
 // checkKeyFile refuses to replace an existing config-var key outside

@@ -10,7 +10,7 @@ import (
 // backupCommand is `backup`: the whole node as one archive on stdout.
 var backupCommand = command{
 	name: "backup", group: "Backup", usage: "backup [--with-key] [--with-images]",
-	help:    "write an archive of the whole node to stdout (database, repositories, static files, volumes; --with-key: the config-var key too); `xcloud restore FILE` brings it back",
+	help:    "write an archive of the whole node to stdout (database, repositories, static files, volumes; --with-key: the config-var key too; --with-images: each app's current release image, so the restored node serves without building); `xcloud restore FILE` brings it back",
 	example: "backup > box.tar.zst", admin: true, access: accessAdmin,
 	flags: []string{"--with-key", "--with-images"}, run: (*Admin).cmdBackup,
 }
@@ -19,9 +19,6 @@ func (a *Admin) cmdBackup(ctx context.Context, c *call) error {
 	if err := wantArgs(c, 0); err != nil {
 		return err
 	}
-	if c.flags["--with-images"] {
-		return usageError{"--with-images is not supported: restore rebuilds each app's image from its repository"}
-	}
 	if c.stdio.PTY {
 		return usageError{"the archive is binary: redirect it to a file (ssh ... backup > box.tar.zst) and leave out ssh -t"}
 	}
@@ -29,12 +26,12 @@ func (a *Admin) cmdBackup(ctx context.Context, c *call) error {
 	if withKey {
 		fmt.Fprintln(c.err, "The archive holds the config-var key: it is as secret as the key, and anyone with it can read every app's config vars.")
 	}
-	res, err := a.eng.Backup(ctx, c.out, daemon.BackupRequest{WithKey: withKey})
+	res, err := a.eng.Backup(ctx, c.out, daemon.BackupRequest{WithKey: withKey, WithImages: c.flags["--with-images"]})
 	if err != nil {
 		return err
 	}
 	m := res.Manifest
-	fmt.Fprintf(c.err, "Backed up %d app(s), %d volume(s), %d files: %d bytes (schema v%d)\n", len(m.Apps), len(m.Volumes), len(m.Files), res.Bytes, m.Schema)
+	fmt.Fprintf(c.err, "Backed up %d app(s), %d volume(s), %d image(s), %d files: %d bytes (schema v%d)\n", len(m.Apps), len(m.Volumes), len(m.Images), len(m.Files), res.Bytes, m.Schema)
 	if !withKey {
 		fmt.Fprintln(c.err, "The config-var key is not in the archive: keep a copy of it (secrets.key_file) to restore config vars.")
 	}
