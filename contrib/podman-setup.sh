@@ -21,7 +21,9 @@ fi
 # netavark and aardvark-dns: one isolated network per app (Podman 4.3's CNI
 # backend routes between bridge networks and resolves no names); netavark
 # sets up its firewall with iptables, which it does not depend on.
-pkgs="podman runc uidmap slirp4netns fuse-overlayfs debootstrap git openssh-client busybox-static netavark aardvark-dns iptables"
+# catatonit: `podman kube play` builds its pause image from it (no registry);
+# the export kube acceptance test plays the exported YAML.
+pkgs="podman runc uidmap slirp4netns fuse-overlayfs debootstrap git openssh-client busybox-static netavark aardvark-dns iptables catatonit"
 # A rootless user's Podman reaches systemd (its cgroup manager) over the
 # user's session bus.
 if [ -d /run/systemd/system ]; then pkgs="$pkgs dbus-user-session"; fi
