@@ -153,7 +153,9 @@ func (d *Daemon) superviseServices(ctx context.Context) {
 
 func (d *Daemon) onServiceDeath(ctx context.Context, death podman.Death) {
 	name := death.Labels[labelService]
-	if name == "" || death.Labels[labelRole] != roleService {
+	// Podman ORs the stream's label filters: other installs' services
+	// (another instance on the same Podman) die here too.
+	if name == "" || death.Labels[labelRole] != roleService || death.Labels[labelInstance] != d.opts.Instance {
 		return
 	}
 	if _, err := d.store.GetService(ctx, name); err != nil {

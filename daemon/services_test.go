@@ -595,3 +595,37 @@ func TestServiceUpgrade(t *testing.T) {
 		t.Errorf("destroy left the upgraded volume")
 	}
 }
+
+// TestServiceDeathOfAnotherInstance: Podman ORs label filters of one
+// key, so the death stream brings other installs' service containers
+// too; one of another instance is none of this daemon's business, even
+// when a service of its name exists here.
+func TestServiceDeathOfAnotherInstance(t *testing.T) {
+	d, rt, st := newServiceEngine(t)
+	ctx := context.Background()
+	if _, err := d.CreateService(ctx, CreateServiceRequest{Type: "postgres", Name: "db"}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan string, 1)
+	rt.fakeRuntime.mu.Lock()
+	rt.started = started
+	rt.fakeRuntime.mu.Unlock()
+	d.bgctx = ctx
+	d.onServiceDeath(ctx, podman.Death{ID: "theirs", Name: "xcloud-other.svc-db", ExitCode: 0,
+		Labels: map[string]string{labelInstance: "other", labelService: "db", labelRole: roleService}})
+	d.bg.Wait()
+	select {
+	case id := <-started:
+		t.Errorf("started %s, another instance's container", id)
+	default:
+	}
+	evs, err := st.ListEvents(ctx, "", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.Type == store.EventServiceCrashed {
+			t.Errorf("recorded %q for another instance's container", e.Message)
+		}
+	}
+}
