@@ -79,7 +79,11 @@ type Plan struct {
 	Reason        string // what decided it: "from go.mod", "Containerfile found"
 	Containerfile string // Kind containerfile: path of the repository's file
 	Generated     []byte // generated Containerfile; nil for kinds containerfile and static
-	StaticRoot    string // directory to serve: Kind static, or a node static export (see above)
+	// NoLayerCache says the generated build keeps everything worth keeping
+	// between builds in cache mounts, so it runs without Podman's layer
+	// cache: no layer is committed per instruction, only the image.
+	NoLayerCache bool
+	StaticRoot   string // directory to serve: Kind static, or a node static export (see above)
 
 	// Processes are the Procfile's entries in file order or, without a
 	// Procfile, the detected web command. For Kind containerfile a missing

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -43,6 +44,18 @@ func (w *cfWriter) cmd(command string) {
 	w.line("CMD %s", jsonArray(argv))
 }
 
+// runUser writes a run stage's USER and CMD (when command is set). They
+// come before the stage's COPY instructions, which they do not affect
+// (COPY writes as root unless told --chown): instructions that are the
+// same in every build come first, so the layer cache serves them and only
+// the copies are new in a build.
+func runUser(w *cfWriter, command string) {
+	w.line("USER app")
+	if command != "" {
+		w.cmd(command)
+	}
+}
+
 // copyArgs formats the source and destination of a COPY instruction, in
 // JSON form when a path is not a plain word.
 func copyArgs(paths ...string) string {
@@ -73,4 +86,39 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// WithLabels returns a generated Containerfile that sets labels on the
+// image in one LABEL instruction at the end of its last stage. Podman
+// turns every label given as a build option into an instruction of its
+// own, a build step and, with the layer cache, a layer commit each; one
+// instruction at the end, the image's own commit, costs neither.
+func WithLabels(containerfile []byte, labels map[string]string) []byte {
+	if len(labels) == 0 {
+		return containerfile
+	}
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b bytes.Buffer
+	b.Write(containerfile)
+	if len(containerfile) > 0 && containerfile[len(containerfile)-1] != '\n' {
+		b.WriteByte('\n')
+	}
+	b.WriteString("LABEL")
+	for _, k := range keys {
+		fmt.Fprintf(&b, " %s=%s", labelQuote(k), labelQuote(labels[k]))
+	}
+	b.WriteByte('\n')
+	return b.Bytes()
+}
+
+// labelQuote quotes a label key or value for a LABEL instruction: double
+// quotes, with what they would interpret escaped; a line break, which would
+// end the instruction, becomes a space.
+func labelQuote(s string) string {
+	s = strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`).Replace(s) + `"`
 }

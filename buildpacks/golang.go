@@ -319,7 +319,7 @@ func (d *detector) goContainerfile(app goApp, reason string) (*Plan, error) {
 				w.line("COPY go.mod ./")
 			}
 			w.heading("Downloading dependencies (go mod download)")
-			w.line("RUN go mod download")
+			w.line("RUN %s go mod download", goModCache)
 		}
 	case goGOPATH:
 		src = "/go/src/" + app.path
@@ -338,14 +338,17 @@ func (d *detector) goContainerfile(app goApp, reason string) (*Plan, error) {
 	}
 	// The compile cache survives between builds in a cache mount, so a
 	// code-only change recompiles only the changed packages, not the
-	// standard library and every dependency.
+	// standard library and every dependency. The module cache is a cache
+	// mount too, so dependencies download once, not per push; with both,
+	// no layer is worth caching and the build runs without the layer
+	// cache (Plan.NoLayerCache), which saves a layer commit per step.
 	mounts := "--mount=type=cache,target=/root/.cache/go-build"
+	if app.mode != goGOPATH {
+		mounts += " " + goModCache
+	}
 	if app.mode == goInit {
-		// No manifest to install from first: the module cache lives in a
-		// cache mount instead, so dependencies download once, not per push.
-		mounts += " --mount=type=cache,target=/go/pkg/mod"
 		w.heading("Resolving dependencies (go mod tidy)")
-		w.line("RUN --mount=type=cache,target=/go/pkg/mod go mod init %s && go mod tidy -e", shellQuote(app.path))
+		w.line("RUN %s go mod init %s && go mod tidy -e", goModCache, shellQuote(app.path))
 	}
 	build := fmt.Sprintf(`CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/bin/ %s`, strings.Join(pkgs, " "))
 	for name, bin := range d.goCompatLinks(app) {
@@ -357,15 +360,16 @@ func (d *detector) goContainerfile(app goApp, reason string) (*Plan, error) {
 	w.line("FROM %s", s.Base)
 	w.line("WORKDIR /app")
 	w.line("ENV PORT=5000 PATH=/app/bin:$PATH")
+	runUser(&w, cmd)
 	w.line("COPY --from=build --chown=app:app %s /app", src)
 	w.line("COPY --from=build /out/ /app/")
-	w.line("USER app")
-	if cmd != "" {
-		w.cmd(cmd)
-	}
 	plan.Generated = w.bytes()
+	plan.NoLayerCache = true
 	return plan, nil
 }
+
+// goModCache is the RUN mount that keeps Go's module cache between builds.
+const goModCache = "--mount=type=cache,target=/go/pkg/mod"
 
 // goCompatLinks maps the paths under /app where earlier xcloud releases put
 // the binaries to the binaries now in /app/bin, so that Procfiles written

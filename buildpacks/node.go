@@ -55,6 +55,16 @@ type packageJSON struct {
 		Node string `json:"node"`
 	} `json:"engines"`
 	PackageManager string `json:"packageManager"`
+	// Workspaces is only looked at for being there (an array, or yarn's
+	// object form).
+	Workspaces json.RawMessage `json:"workspaces"`
+}
+
+// hasDevDependencies reports whether package.json declares dev
+// dependencies or may have some elsewhere (a workspace's packages): without
+// them there is nothing to prune, and pruning would cost a step per build.
+func (p *packageJSON) hasDevDependencies(pnpmWorkspace bool) bool {
+	return len(p.DevDependencies) > 0 || p.Workspaces != nil || pnpmWorkspace
 }
 
 // dep returns the version range of a dependency or dev dependency.
@@ -195,7 +205,7 @@ func (d *detector) nodePlan() (*Plan, error) {
 		w.heading("Compiling (" + strings.TrimPrefix(app.build, "node_modules/.bin/") + ")")
 		w.line("RUN %s", app.build)
 	}
-	if app.static == "" {
+	if app.static == "" && pkg.hasDevDependencies(d.exists("pnpm-workspace.yaml")) {
 		// Only production dependencies go on to the runtime stage.
 		w.heading("Removing devDependencies")
 		w.line("RUN %s", pm.prune)
@@ -206,8 +216,8 @@ func (d *detector) nodePlan() (*Plan, error) {
 		w.line("FROM %s", s.Base)
 		w.line("WORKDIR /app")
 		w.line("ENV PORT=5000")
+		runUser(&w, "")
 		w.line("COPY --from=build --chown=app:app %s", copyArgs("/src/"+app.static, "/app/"+app.static))
-		w.line("USER app")
 		plan.Generated = w.bytes()
 		return plan, nil
 	}
@@ -225,11 +235,8 @@ func (d *detector) nodePlan() (*Plan, error) {
 	if d.fastifyLocalhost(cmd) {
 		w.line("ENV FASTIFY_ADDRESS=0.0.0.0")
 	}
+	runUser(&w, cmd)
 	w.line("COPY --from=build --chown=app:app /src /app")
-	w.line("USER app")
-	if cmd != "" {
-		w.cmd(cmd)
-	}
 	plan.Generated = w.bytes()
 	return plan, nil
 }
@@ -474,9 +481,8 @@ func (d *detector) nodeProcfilePlan(reason string) (*Plan, error) {
 	rt.copy(&w)
 	w.line("WORKDIR /app")
 	w.line("ENV NODE_ENV=production PORT=5000")
+	runUser(&w, cmd)
 	w.line("COPY --from=build --chown=app:app /src /app")
-	w.line("USER app")
-	w.cmd(cmd)
 	plan.Generated = w.bytes()
 	return plan, nil
 }

@@ -166,12 +166,9 @@ func (d *detector) pythonPlan(reason string) (*Plan, error) {
 	w.line("FROM %s", s.RunPython)
 	w.line("WORKDIR /app")
 	w.line("ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 PORT=5000")
+	runUser(&w, cmd)
 	w.line("COPY --from=build /venv /venv")
 	w.line("COPY --from=build --chown=app:app /src /app")
-	w.line("USER app")
-	if cmd != "" {
-		w.cmd(cmd)
-	}
 	plan.Generated = w.bytes()
 	return plan, nil
 }

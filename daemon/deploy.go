@@ -300,6 +300,12 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *gitsrc.Sourc
 	}()
 	logBuf := &Capped{Max: maxBuildLog}
 	labels := d.labels(map[string]string{labelApp: p.App, "xcloud.commit": p.NewSHA})
+	if plan.Generated != nil {
+		// One LABEL instruction in the file instead of one per label.
+		in.generated = buildpacks.WithLabels(in.generated, labels)
+		extra[containerfile] = in.generated
+		labels = nil
+	}
 	shown := newBuildOutput(w, d.buildFile(plan, in, src), plan.Generated != nil, len(labels))
 	outs := []io.Writer{shown, logBuf}
 	clock := newStepClock(ph)
@@ -322,6 +328,7 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *gitsrc.Sourc
 		BuildArgs:     in.args,
 		MemoryBytes:   d.opts.BuildMemoryBytes,
 		CPUs:          d.opts.BuildCPUs,
+		NoLayers:      plan.NoLayerCache,
 		Out:           io.MultiWriter(outs...),
 	})
 	if clock != nil {

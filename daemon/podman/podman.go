@@ -234,6 +234,9 @@ type BuildSpec struct {
 	Out           io.Writer // build output, line by line as it happens
 	MemoryBytes   int64     // cap for the build's RUN steps; 0 = none
 	CPUs          float64   // cap for the build's RUN steps; 0 = none
+	// NoLayers builds without the layer cache: no layer is committed per
+	// instruction, only the image (for builds that cache in mounts).
+	NoLayers bool
 }
 
 var imageIDRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -249,7 +252,11 @@ func (c *Client) Build(ctx context.Context, b BuildSpec) (string, error) {
 	params.Set("t", b.Tag)
 	df, _ := json.Marshal([]string{b.Containerfile})
 	params.Set("dockerfile", string(df))
-	params.Set("layers", "1")
+	if b.NoLayers {
+		params.Set("layers", "0")
+	} else {
+		params.Set("layers", "1")
+	}
 	params.Set("rm", "1")
 	params.Set("forcerm", "1")
 	params.Set("outputformat", ociManifest)
@@ -353,6 +360,9 @@ type ContainerSpec struct {
 	Pids        int64
 	// Mounts are the app's volumes and host directories.
 	Mounts []Mount
+	// Hosts are /etc/hosts entries, "name:address": linked services,
+	// found without DNS (see connectPinned).
+	Hosts []string
 }
 
 // Container is what the daemon needs to know about a container.
@@ -414,6 +424,7 @@ func (c *Client) specGen(cs ContainerSpec) *specgen.SpecGenerator {
 		s.Networks = map[string]nettypes.PerNetworkOptions{cs.Network: {}}
 	}
 	mountsSpec(s, cs.Mounts)
+	s.HostAdd = cs.Hosts
 	if cs.Port != 0 {
 		s.PortMappings = []nettypes.PortMapping{{HostIP: "127.0.0.1", ContainerPort: uint16(cs.Port), Protocol: "tcp"}}
 	}
