@@ -52,20 +52,28 @@ func (d *Daemon) waitAnswer(ctx context.Context, c podman.Container) error {
 	if c.Pid > 0 {
 		probe = &portProbe{want: want, settle: portSettle, read: func() ([]listener, error) { return containerListeners(c.Pid) }}
 	}
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for i := 0; ; i++ {
+	// Most apps answer within a few hundred milliseconds of their start:
+	// poll often at first, then back off to pollMax.
+	interval := pollFirst
+	wait := time.NewTimer(interval)
+	defer wait.Stop()
+	start := time.Now()
+	inspected, probed := start, start
+	for {
 		if _, _, err := get(ctx, client, url); err == nil {
 			return nil
 		}
-		if i%10 == 9 {
+		now := time.Now()
+		if now.Sub(inspected) >= time.Second {
+			inspected = now
 			if st, err := d.rt.Inspect(ctx, c.ID); err == nil && !st.Running {
 				return fmt.Errorf("web process exited with status %d before answering on %s", st.ExitCode, portName(want))
 			}
 		}
 		// Only a process started on $PORT is moved: a found port is final.
-		if probe != nil && i%5 == 4 {
-			if port, ok := probe.check(time.Now()); ok && want == webPort {
+		if probe != nil && now.Sub(probed) >= 500*time.Millisecond {
+			probed = now
+			if port, ok := probe.check(now); ok && want == webPort {
 				return &otherPortError{Port: port}
 			}
 		}
@@ -81,10 +89,19 @@ func (d *Daemon) waitAnswer(ctx context.Context, c podman.Container) error {
 				return errors.New(msg)
 			}
 			return ctx.Err()
-		case <-tick.C:
+		case <-wait.C:
 		}
+		interval = min(interval*3/2, pollMax)
+		wait.Reset(interval)
 	}
 }
+
+// The first answer is polled for every pollFirst, then half as often
+// again each time, up to every pollMax.
+const (
+	pollFirst = 10 * time.Millisecond
+	pollMax   = 100 * time.Millisecond
+)
 
 // portName names the port a web process is expected on.
 func portName(port int) string {
