@@ -6,15 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/containers/podman/v5/libpod/define"
-	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/bindings/containers"
 	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/bindings/system"
@@ -114,39 +111,6 @@ func (c *Client) WatchDeaths(ctx context.Context, labels map[string]string, fn f
 			fn(Death{ID: ev.Actor.ID, Name: ev.Actor.Attributes["name"], ExitCode: code, Labels: ev.Actor.Attributes})
 		}
 	}
-}
-
-// StreamLogs calls fn for every line the container prints from since on,
-// until it exits or ctx ends.
-//
-// The daemon keeps one such stream open per running container, so it reads
-// the multiplexed stream in the calling goroutine instead of through
-// containers.Logs, which needs a second goroutine and a channel per stream.
-func (c *Client) StreamLogs(ctx context.Context, id string, since time.Time, fn func(line string)) error {
-	conn, err := bindings.GetClient(c.conn)
-	if err != nil {
-		return fmt.Errorf("stream logs of %s: %w", id, err)
-	}
-	params := url.Values{"stdout": {"true"}, "stderr": {"true"}, "follow": {"true"}}
-	if !since.IsZero() {
-		params.Set("since", since.UTC().Format(time.RFC3339Nano))
-	}
-	resp, err := conn.DoRequest(c.ctx(ctx), nil, http.MethodGet, "/containers/%s/logs", params, nil, id)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return fmt.Errorf("stream logs of %s: %w", id, err)
-	}
-	defer resp.Body.Close()
-	if !resp.IsSuccess() {
-		return fmt.Errorf("stream logs of %s: %w", id, resp.Process(nil))
-	}
-	err = demuxLines(resp.Body, fn)
-	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("stream logs of %s: %w", id, err)
-	}
-	return nil
 }
 
 // maxLogFrame bounds one frame of a log stream; Podman splits long lines.
