@@ -315,6 +315,8 @@ func (b *bench) git(ctx context.Context, dir string, args ...string) (string, er
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir, cmd.Env = dir, b.gitEnv
+	// git's ssh outlives a killed git and would hold the output open.
+	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("git %s: %v\n%s", strings.Join(args, " "), err, lastLines(string(out), 30))
