@@ -59,7 +59,7 @@ func main() {
 	xcloudBin := flag.String("xcloud", "bin/xcloud", "the xcloud binary to benchmark (make build)")
 	outDir := flag.String("out", "bench", "directory for results.json and history.jsonl")
 	hello := flag.String("hello", "cmd/xcloud/testdata/hello", "source of the static test app")
-	budget := flag.Duration("timeout", 14*time.Minute, "bound on the whole run")
+	budget := flag.Duration("timeout", 40*time.Minute, "bound on the whole run")
 	only := flag.String("only", "", "comma-separated sections to run (memory always runs): go,node,redeploys,noop,throughput,https,reposize,scale,netmodes,routes,soak,backup,apps50; results are then not saved")
 	soakSwaps := flag.Int("soak-swaps", 20, "container swaps (ps:restart) under load in section soak")
 	jsonOut := flag.String("json", "", "also write this run's results to this file (with -only too)")
