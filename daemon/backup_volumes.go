@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -238,14 +240,160 @@ func (d *Daemon) exportVolume(ctx context.Context, volume string, w io.Writer) e
 }
 
 // ImportVolume fills a volume from a tar that a backup made, found at
-// dir/file on this host, through a helper container of image (the stack's
-// base). `xcloud restore` uses it with the daemon stopped.
+// dir/file on this host. `xcloud restore` uses it with the daemon stopped.
+// Where the backup would read the volume's directory itself (root beside
+// rootful Podman), the tar is unpacked straight into it (untarDir): the
+// helper container's start cost more than the rest of a small volume's
+// import. Otherwise, or for what untarDir does not make (devices,
+// FIFOs), tar runs in a helper container of image (the stack's base).
 func ImportVolume(ctx context.Context, rt Runtime, image, volume string, labels map[string]string, dir, file string) error {
 	if err := rt.EnsureVolume(ctx, volume, labels); err != nil {
 		return err
+	}
+	if mount := volumeMount(ctx, rt, volume, labels); directReadable(mount) {
+		f, err := os.Open(filepath.Join(dir, file))
+		if err != nil {
+			return fmt.Errorf("import volume %s: %w", volume, err)
+		}
+		err = untarDir(ctx, bufio.NewReaderSize(f, 1<<20), mount)
+		f.Close()
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, errNeedHelper) {
+			return fmt.Errorf("import volume %s: %w", volume, err)
+		}
 	}
 	if err := volumeTool(ctx, rt, image, nil, volume, false, dir, nil, "-C", "/v", "-xpf", "/x/"+file); err != nil {
 		return fmt.Errorf("import volume %s: %w", volume, err)
 	}
 	return nil
+}
+
+// volumeMount is the volume's directory on the host, or "" if unknown.
+func volumeMount(ctx context.Context, rt Runtime, volume string, labels map[string]string) string {
+	vols, err := rt.ListVolumes(ctx, labels)
+	if err != nil {
+		return ""
+	}
+	for _, v := range vols {
+		if v.Name == volume {
+			return v.Mountpoint
+		}
+	}
+	return ""
+}
+
+// errNeedHelper: the tar holds an entry untarDir does not make.
+var errNeedHelper = errors.New("the volume's tar holds devices or FIFOs")
+
+// untarDir unpacks a tar that tarDir wrote into dir as `tar
+// --numeric-owner -xpf` would: numeric owners, modes with the special
+// bits, modification times, symbolic and hard links; the "./" entry sets
+// dir's own mode and owner. Every name is confined to dir (os.Root: no
+// "..", no symbolic link followed out of it). A device or FIFO is
+// errNeedHelper.
+func untarDir(ctx context.Context, r io.Reader, dir string) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	tr := tar.NewReader(r)
+	buf := make([]byte, 1<<20)
+	type dirMeta struct {
+		name  string
+		mtime time.Time
+	}
+	var dirs []dirMeta // mtimes set last: files written inside change them
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
+		if name == "" || name == "/" {
+			name = "."
+		}
+		if path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
+			return fmt.Errorf("%w: entry %q outside the volume", backup.ErrCorrupt, h.Name)
+		}
+		mode := fileMode(h.Mode)
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if name != "." {
+				if err := root.MkdirAll(name, 0o700); err != nil {
+					return err
+				}
+			}
+			dirs = append(dirs, dirMeta{name, h.ModTime})
+		case tar.TypeReg:
+			f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+			if err != nil {
+				return err
+			}
+			_, err = io.CopyBuffer(f, io.LimitReader(tr, h.Size), buf)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+		case tar.TypeSymlink:
+			if err := root.Symlink(h.Linkname, name); err != nil {
+				return err
+			}
+			if err := root.Lchown(name, h.Uid, h.Gid); err != nil {
+				return err
+			}
+			continue
+		case tar.TypeLink:
+			old := path.Clean(strings.TrimPrefix(h.Linkname, "./"))
+			if err := root.Link(old, name); err != nil {
+				return err
+			}
+			continue
+		default:
+			return errNeedHelper
+		}
+		if err := root.Lchown(name, h.Uid, h.Gid); err != nil {
+			return err
+		}
+		// After chown, which clears setuid and setgid.
+		if err := root.Chmod(name, mode); err != nil {
+			return err
+		}
+		if h.Typeflag == tar.TypeReg {
+			if err := root.Chtimes(name, h.ModTime, h.ModTime); err != nil {
+				return err
+			}
+		}
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if err := root.Chtimes(dirs[i].name, dirs[i].mtime, dirs[i].mtime); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fileMode turns a tar header's mode bits into an fs.FileMode.
+func fileMode(m int64) fs.FileMode {
+	mode := fs.FileMode(m & 0o777)
+	if m&0o4000 != 0 {
+		mode |= fs.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		mode |= fs.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		mode |= fs.ModeSticky
+	}
+	return mode
 }

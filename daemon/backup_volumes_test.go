@@ -1,9 +1,11 @@
 package daemon
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -23,6 +25,72 @@ func TestTarDirRoundTrip(t *testing.T) {
 	if _, err := exec.LookPath("tar"); err != nil {
 		t.Skip("no tar")
 	}
+	src := volumeFixture(t)
+	var buf bytes.Buffer
+	if err := tarDir(context.Background(), &buf, src); err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	cmd := exec.Command("tar", "--numeric-owner", "-C", dst, "-xpf", "-")
+	cmd.Stdin = &buf
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tar -x: %v: %s", err, out)
+	}
+	sameTree(t, src, dst)
+}
+
+// TestUntarDir: what tarDir wrote, untarDir (restore's direct import into
+// a rootful volume) lays out as GNU tar -x would: modes, owners, links.
+func TestUntarDir(t *testing.T) {
+	src := volumeFixture(t)
+	if err := os.Chmod(src, 0o751); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := tarDir(context.Background(), &buf, src); err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	if err := untarDir(context.Background(), &buf, dst); err != nil {
+		t.Fatal(err)
+	}
+	sameTree(t, src, dst)
+
+	// A name that climbs out, or a link through which a file would be
+	// written outside, is refused.
+	for name, hdrs := range map[string][]*tar.Header{
+		"dotdot":  {{Name: "../x", Typeflag: tar.TypeReg, Mode: 0o644}},
+		"symlink": {{Name: "./l", Typeflag: tar.TypeSymlink, Linkname: "/"}, {Name: "./l/etc-x", Typeflag: tar.TypeReg, Mode: 0o644}},
+	} {
+		var b bytes.Buffer
+		tw := tar.NewWriter(&b)
+		for _, h := range hdrs {
+			if err := tw.WriteHeader(h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tw.Close()
+		if err := untarDir(context.Background(), &b, t.TempDir()); err == nil {
+			t.Errorf("%s: untarDir took it", name)
+		}
+	}
+	// A FIFO asks for the helper container.
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	if err := tw.WriteHeader(&tar.Header{Name: "./p", Typeflag: tar.TypeFifo, Mode: 0o600}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Close()
+	if err := untarDir(context.Background(), &b, t.TempDir()); !errors.Is(err, errNeedHelper) {
+		t.Errorf("a FIFO: %v, want errNeedHelper", err)
+	}
+}
+
+// volumeFixture makes a directory with what a volume may hold: modes with
+// setuid, setgid and sticky bits, an empty directory, a symbolic and a
+// hard link, and (as root) other owners.
+func volumeFixture(t *testing.T) string {
+	t.Helper()
 	src := t.TempDir()
 	write := func(p string, mode fs.FileMode, body string) {
 		t.Helper()
@@ -60,17 +128,12 @@ func TestTarDirRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return src
+}
 
-	var buf bytes.Buffer
-	if err := tarDir(context.Background(), &buf, src); err != nil {
-		t.Fatal(err)
-	}
-	dst := t.TempDir()
-	cmd := exec.Command("tar", "--numeric-owner", "-C", dst, "-xpf", "-")
-	cmd.Stdin = &buf
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("tar -x: %v: %s", err, out)
-	}
+// sameTree compares dst with src: modes, owners, sizes, contents, links.
+func sameTree(t *testing.T, src, dst string) {
+	t.Helper()
 	err := filepath.WalkDir(src, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
