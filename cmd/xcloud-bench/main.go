@@ -131,7 +131,7 @@ func run(ctx context.Context, xcloudBin, outDir, hello, only, profile, jsonOut s
 		"baseline runs use the podman CLI against the same Podman service as the daemon; baseline containers are reached directly on a published port, xcloud's through its proxy",
 		"redeploy latencies: 16 keep-alive clients through the proxy; steady window (before) is as long as the same 5 redeploys took without load; percentiles include failed requests",
 		"no-op baseline = git push of the same commit to a local bare repository (no SSH)",
-		"backup: `backup` over SSH to a file of a node whose one volume holds 200 MB of random data (20 files; 200 MB, not 1 GB, keeps the run short), against tar | zstd (default level) of the volume's directory on the host",
+		"backup: `backup` over SSH (the door's default cipher) and the scheduled backup (no SSH) of a node whose one volume holds 1 GB of random data (20 files), against tar | zstd (zstd's default level 3, one thread; the archive's is klauspost's SpeedDefault) of the volume's directory on the host; restore: `xcloud restore` of that archive onto a fresh data_dir against zstd -d | tar -x of the baseline's archive",
 		"soak: 4 keep-alive clients on one app while ps:restart replaces its container again and again (new container, health check, route swap, old one drained and stopped); the daemon's open files, goroutines (go_goroutines) and VmRSS are read before the load and after it, once settled",
 	}
 	res.DurationS = round(time.Since(started).Seconds(), 1)
