@@ -15,11 +15,36 @@ import (
 // errNoImageSave: the runtime cannot write an image archive.
 var errNoImageSave = errors.New("the container runtime cannot save images")
 
-// imageSaver is the one runtime call export:image needs; *podman.Client
-// has it. It is asked for here rather than added to Runtime, which every
-// fake would then have to grow.
+// imageSaver is what export needs of the runtime; *podman.Client has it.
+// It is asked for here rather than added to Runtime, which every fake
+// would then have to grow.
 type imageSaver interface {
 	SaveImage(ctx context.Context, ref string, w io.Writer) error
+	ImageNames(ctx context.Context, ref string) ([]string, error)
+}
+
+// imageName is a name of the release image: a release records its
+// image's ID, which means nothing off this box, while the build tagged it
+// localhost/xcloud/APP:bN. The ID is the answer only for an image without
+// a name (or a runtime that cannot say).
+func (d *Daemon) imageName(ctx context.Context, rel store.Release) (string, error) {
+	s, ok := d.rt.(imageSaver)
+	if !ok {
+		return rel.Image, nil
+	}
+	names, err := s.ImageNames(ctx, rel.Image)
+	if err != nil {
+		return "", err
+	}
+	for _, n := range names {
+		if strings.HasPrefix(n, "localhost/xcloud/") {
+			return n, nil
+		}
+	}
+	if len(names) > 0 {
+		return names[0], nil
+	}
+	return rel.Image, nil
 }
 
 // ExportApp describes the app's current release for export.Kube and
@@ -56,8 +81,12 @@ func (d *Daemon) ExportApp(ctx context.Context, app string) (export.App, error) 
 	if err != nil {
 		return export.App{}, err
 	}
+	image, err := d.imageName(ctx, rel)
+	if err != nil {
+		return export.App{}, err
+	}
 	out := export.App{
-		Name: app, Version: rel.Version, Image: rel.Image, Env: vars,
+		Name: app, Version: rel.Version, Image: image, Env: vars,
 		Extra:    map[string]string{"XCLOUD_APP": app, "XCLOUD_RELEASE": fmt.Sprintf("v%d", rel.Version)},
 		Port:     d.webPortOf(ctx, rel, spec),
 		PortEnv:  webPort,
@@ -111,8 +140,8 @@ func (d *Daemon) ExportApp(ctx context.Context, app string) (export.App, error) 
 }
 
 // SaveImage streams the app's current release image to w as an OCI
-// archive. An app with no release matches ErrNoRelease, a static site
-// ErrStaticSite.
+// archive under its name (see imageName), the one ExportApp gives. An app
+// with no release matches ErrNoRelease, a static site ErrStaticSite.
 func (d *Daemon) SaveImage(ctx context.Context, app string, w io.Writer) (ref string, err error) {
 	rel, _, err := d.runnableRelease(ctx, app)
 	if err != nil {
@@ -122,5 +151,9 @@ func (d *Daemon) SaveImage(ctx context.Context, app string, w io.Writer) (ref st
 	if !ok {
 		return "", errNoImageSave
 	}
-	return rel.Image, s.SaveImage(ctx, rel.Image, w)
+	name, err := d.imageName(ctx, rel)
+	if err != nil {
+		return "", err
+	}
+	return name, s.SaveImage(ctx, name, w)
 }

@@ -18,3 +18,16 @@ func (c *Client) SaveImage(ctx context.Context, ref string, w io.Writer) error {
 	}
 	return nil
 }
+
+// ImageNames returns the names (repository:tag) the image ref has in local
+// storage; none for an image known by its ID alone.
+func (c *Client) ImageNames(ctx context.Context, ref string) ([]string, error) {
+	data, err := images.GetImage(c.ctx(ctx), ref, nil)
+	if err != nil {
+		return nil, fmt.Errorf("inspect image %s: %w", ref, err)
+	}
+	if data == nil || data.ImageData == nil {
+		return nil, fmt.Errorf("inspect image %s: empty answer", ref)
+	}
+	return data.RepoTags, nil
+}
