@@ -47,6 +47,7 @@ func (d *Daemon) oneOffSpec(ctx context.Context, rel store.Release, typ string, 
 		StopGrace: d.opts.StopGrace,
 		Network:   network,
 		Mounts:    mounts,
+		Hosts:     d.serviceHosts(ctx, rel.App),
 	}, nil
 }
 

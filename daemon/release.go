@@ -146,6 +146,7 @@ func (d *Daemon) startProcess(ctx context.Context, rel store.Release, spec relea
 		StopGrace: d.opts.StopGrace,
 		Network:   network,
 		Mounts:    mounts,
+		Hosts:     d.serviceHosts(ctx, rel.App),
 	}
 	if typ == "web" {
 		cs.Port = d.webPortOf(ctx, rel, spec)

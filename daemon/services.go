@@ -749,7 +749,7 @@ func (d *Daemon) ServiceLogs(ctx context.Context, name string, n int, follow boo
 // stdio in a one-off container on the service's network, and returns its
 // exit code.
 func (d *Daemon) ConnectService(ctx context.Context, name, term string, stdio podman.Stdio) (int, error) {
-	svc, _, err := d.runningService(ctx, name)
+	svc, c, err := d.runningService(ctx, name)
 	if err != nil {
 		return 0, err
 	}
@@ -765,6 +765,7 @@ func (d *Daemon) ConnectService(ctx context.Context, name, term string, stdio po
 		Labels:  d.serviceLabels(name, roleServiceOneOff),
 		Network: d.ServiceName(name),
 		Env:     map[string]string{},
+		Hosts:   d.hostEntry(ctx, name, c.ID, d.ServiceName(name)),
 	}
 	if svc.Type == store.ServiceRedis {
 		cs.Command = []string{"valkey-cli", "-h", name, "-p", strconv.Itoa(stack.RedisPort)}

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -132,6 +133,20 @@ type harness struct {
 	httpsPort int // the proxy's HTTPS port (see newHarnessTLS)
 
 	metricsPort int // [metrics] listen is 127.0.0.1:metricsPort
+
+	logShown atomic.Bool // the daemon log is in the test's output already
+}
+
+// harnesses maps a test to the daemon it started last, so that waitFor can
+// print the daemon's log before its failure: CI shows a failed run's tail,
+// which should end with why the test failed, not with the log.
+var harnesses sync.Map // testing.TB → *harness
+
+// showLog puts the daemon's log into the test's output once.
+func (h *harness) showLog() {
+	if h.logShown.CompareAndSwap(false, true) {
+		h.t.Logf("daemon log:\n%s", h.log())
+	}
 }
 
 // newHarness writes a config (plus extra TOML tables) and an admin key into
@@ -183,6 +198,7 @@ listen = "127.0.0.1:%d"
 		t.Fatal(err)
 	}
 	t.Cleanup(h.cleanup)
+	harnesses.Store(t, h)
 	h.start()
 	return h
 }
@@ -308,8 +324,9 @@ func (h *harness) log() string {
 // volume it made.
 func (h *harness) cleanup() {
 	h.stop()
+	harnesses.CompareAndDelete(h.t, h)
 	if h.t.Failed() {
-		h.t.Logf("daemon log:\n%s", h.log())
+		h.showLog()
 	}
 	filter := "label=xcloud.instance=" + h.instance
 	if ids := podmanOut(h.t, "ps", "-aq", "--filter", filter); ids != "" {
@@ -683,6 +700,9 @@ func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) 
 	deadline := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {
+			if h, ok := harnesses.Load(t); ok {
+				h.(*harness).showLog()
+			}
 			t.Fatalf("timed out after %s waiting for %s", within, what)
 		}
 		time.Sleep(200 * time.Millisecond)

@@ -47,10 +47,11 @@ func (c *Client) RunAliased(ctx context.Context, cs ContainerSpec, aliases []str
 	return c.Inspect(ctx, created.ID)
 }
 
-// ConnectNetwork joins a container to a network, where the others reach
-// it by aliases. Joining one it is on already is not an error.
+// ConnectNetwork joins a container to a network at a fixed address (see
+// connectPinned), where the others reach it by aliases. Joining one it is
+// on already is not an error.
 func (c *Client) ConnectNetwork(ctx context.Context, name, container string, aliases []string) error {
-	err := network.Connect(c.ctx(ctx), name, container, &nettypes.PerNetworkOptions{Aliases: aliases})
+	err := c.connectPinned(ctx, name, container, aliases)
 	if err != nil && !alreadyConnected(err) {
 		return fmt.Errorf("connect %s to network %s: %w", container, name, err)
 	}
