@@ -85,7 +85,13 @@ func run(ctx context.Context, xcloudBin, outDir, hello, only, profile, jsonOut s
 	res.Machine.Go = strings.TrimSpace(output("go", "env", "GOVERSION"))
 	res.Machine.OS = runtime.GOOS + "/" + runtime.GOARCH
 
-	b, err := newBench(ctx, xcloudBin, hello)
+	bin, removeBin, err := installedCopy(xcloudBin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "xcloud-bench: cannot measure:", err)
+		return 1
+	}
+	defer removeBin()
+	b, err := newBench(ctx, bin, hello)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "xcloud-bench: cannot measure:", err)
 		return 1
@@ -190,6 +196,9 @@ func value(v float64, unit string) string {
 		}
 		return fmt.Sprintf("%.1fms", v)
 	case "MB":
+		if v < 1 {
+			return fmt.Sprintf("%.3fMB", v) // a per-app figure
+		}
 		return fmt.Sprintf("%.1fMB", v)
 	case "MB/s":
 		return fmt.Sprintf("%.1fMB/s", v)

@@ -72,6 +72,12 @@ func proxyOnlyMemory(ctx context.Context, n int) (memory, error) {
 	if err != nil {
 		return memory{}, err
 	}
+	// Installed like the daemon, so that both map their binaries alike.
+	self, removeSelf, err := installedCopy(self)
+	if err != nil {
+		return memory{}, err
+	}
+	defer removeSelf()
 	l, err := listenLoopback()
 	if err != nil {
 		return memory{}, err
