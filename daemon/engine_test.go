@@ -524,6 +524,7 @@ func TestEngineCrashRestartBackoff(t *testing.T) {
 	case <-time.After(10 * restartBase):
 		t.Fatal("a crashed container was not restarted")
 	}
+	waitRestarted(t, e.d.sup, c.ID)
 	crash()
 	evs, err := e.st.ListEvents(ctx, "web", 0, 100)
 	if err != nil {

@@ -161,6 +161,9 @@ func (d *Daemon) onServiceDeath(ctx context.Context, death podman.Death) {
 	if _, err := d.store.GetService(ctx, name); err != nil {
 		return // destroyed
 	}
+	if d.runningAgain(ctx, death.ID) {
+		return
+	}
 	delay, n, ok := d.sup.crashed(death.ID, death.ExitCode, time.Now())
 	if !ok {
 		return
@@ -179,6 +182,7 @@ func (d *Daemon) onServiceDeath(ctx context.Context, death podman.Death) {
 		}
 		if _, err := d.rt.Start(ctx, death.ID); err != nil {
 			d.log.Error("restart crashed service", "service", name, "err", err)
+			d.sup.restartFailed(death.ID)
 			return
 		}
 		d.sup.restarted(death.ID, time.Now())

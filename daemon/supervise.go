@@ -96,6 +96,9 @@ func (s *supervisor) crashed(id string, exitCode int, now time.Time) (time.Durat
 		c = &crashState{}
 		s.crashes[id] = c
 	}
+	if !c.nextAt.IsZero() {
+		return 0, 0, false // heard of twice (event and sweep): restart pending
+	}
 	if !c.lastStart.IsZero() && now.Sub(c.lastStart) >= restartReset {
 		c.restarts = 0
 	}
@@ -109,6 +112,16 @@ func (s *supervisor) crashed(id string, exitCode int, now time.Time) (time.Durat
 	return delay, c.restarts, true
 }
 
+// restartFailed ends a pending restart that failed, for the next sweep
+// to try again.
+func (s *supervisor) restartFailed(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.crashes[id]; ok {
+		c.nextAt = time.Time{}
+	}
+}
+
 func (s *supervisor) restarted(id string, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -118,8 +131,16 @@ func (s *supervisor) restarted(id string, now time.Time) {
 }
 
 // supervise watches for dying containers until ctx ends, reconnecting to the
-// event stream when Podman's service restarts.
+// event stream when Podman's service restarts, and sweeps for the deaths
+// the stream is late with.
 func (d *Daemon) supervise(ctx context.Context) {
+	var sweeper sync.WaitGroup
+	defer sweeper.Wait()
+	sweeper.Add(1)
+	go func() {
+		defer sweeper.Done()
+		d.sweepDeaths(ctx)
+	}()
 	backoff := time.Second
 	for ctx.Err() == nil {
 		err := d.rt.WatchDeaths(ctx, d.labels(nil), func(death podman.Death) { d.onDeath(ctx, death) })
@@ -143,6 +164,9 @@ func (d *Daemon) onDeath(ctx context.Context, death podman.Death) {
 	if err != nil || a.Stopped || strconv.Itoa(a.CurrentRelease) != death.Labels[labelRelease] {
 		return // not a container the current release wants running
 	}
+	if d.runningAgain(ctx, death.ID) {
+		return
+	}
 	delay, n, ok := d.sup.crashed(death.ID, death.ExitCode, time.Now())
 	if !ok {
 		return
@@ -165,6 +189,7 @@ func (d *Daemon) onDeath(ctx context.Context, death podman.Death) {
 		c, err := d.rt.Start(ctx, death.ID)
 		if err != nil {
 			d.log.Error("restart crashed container", "container", death.Name, "err", err)
+			d.sup.restartFailed(death.ID)
 			return
 		}
 		d.collect(c)
