@@ -80,8 +80,8 @@ func TestExportApp(t *testing.T) {
 		Env:     map[string]string{"GREETING": "hi"},
 		Extra:   map[string]string{"XCLOUD_APP": "web", "XCLOUD_RELEASE": "v1"},
 		Port:    webPort, PortEnv: webPort,
-		Hosts:   []string{"web.xcloud.test", "shop.example.com"},
-		Cron:    []export.CronJob{{ID: got.Cron[0].ID, Schedule: "@daily", Command: []string{"/bin/sh", "-c", "exec tick"}}},
+		Hosts: []string{"web.xcloud.test", "shop.example.com"},
+		Cron:  []export.CronJob{{ID: got.Cron[0].ID, Schedule: "@daily", Command: []string{"/bin/sh", "-c", "exec tick"}}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ExportApp:\n got %+v\nwant %+v", got, want)
