@@ -198,9 +198,7 @@ func TestVolumes(t *testing.T) {
 	wantLog("a failed restart", "one", "two", "three", "four")
 	step("a mount under a file refused")
 	h.kill()
-	if ids := podmanOut(t, "ps", "-aq", "--filter", "label=xcloud.instance="+h.instance); ids != "" {
-		podmanOut(t, append([]string{"rm", "-f", "-t", "0"}, strings.Fields(ids)...)...)
-	}
+	removeContainers(t, podmanOut(t, "ps", "-aq", "--filter", "label=xcloud.instance="+h.instance))
 	h.start()
 	h.waitBody(host, "v1", 60*time.Second)
 	wantLog("a daemon SIGKILL and its containers removed", "one", "two", "three", "four")
