@@ -18,6 +18,17 @@ missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# A PostgreSQL on the host for the services section's baseline (the bench
+# starts a throwaway cluster with pg_ctl; the package's own cluster and
+# service stay off): 17 as the service images have when the archive has
+# it, else the release's default major.
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+	pg=postgresql
+	if apt-cache show postgresql-17 >/dev/null 2>&1; then
+		pg=postgresql-17
+	fi
+	missing="$missing $pg"
+fi
 if [ -n "$missing" ]; then
 	log "installing:$missing"
 	export DEBIAN_FRONTEND=noninteractive

@@ -56,11 +56,14 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == proxyOnlyArg {
 		os.Exit(proxyOnlyMain(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == pgPingArg {
+		os.Exit(pgPingMain(os.Args[2:]))
+	}
 	xcloudBin := flag.String("xcloud", "bin/xcloud", "the xcloud binary to benchmark (make build)")
 	outDir := flag.String("out", "bench", "directory for results.json and history.jsonl")
 	hello := flag.String("hello", "cmd/xcloud/testdata/hello", "source of the static test app")
 	budget := flag.Duration("timeout", 40*time.Minute, "bound on the whole run")
-	only := flag.String("only", "", "comma-separated sections to run (memory always runs): go,node,redeploys,noop,throughput,https,reposize,scale,netmodes,routes,soak,backup,apps50; results are then not saved")
+	only := flag.String("only", "", "comma-separated sections to run (memory always runs): go,node,redeploys,noop,throughput,https,reposize,scale,netmodes,routes,soak,backup,services,apps50; results are then not saved")
 	soakSwaps := flag.Int("soak-swaps", 20, "container swaps (ps:restart) under load in section soak")
 	jsonOut := flag.String("json", "", "also write this run's results to this file (with -only too)")
 	profile := flag.String("profile", "", "directory to save the daemon's heap and goroutine profiles in, taken with 50 apps serving (section apps50)")
@@ -117,6 +120,7 @@ func run(ctx context.Context, xcloudBin, outDir, hello, only, profile, jsonOut s
 		{"routes", b.routeApply},
 		{"soak", b.soak},
 		{"backup", b.backupThroughput},
+		{"services", b.servicesSection},
 		{"apps50", b.manyApps}, // last: its 50 apps stay up until the end
 	}
 	for _, s := range sections {
