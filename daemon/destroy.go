@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -153,8 +154,25 @@ func (d *Daemon) createApp(ctx context.Context, app string) (store.App, error) {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return store.App{}, err
 	}
-	if _, err := d.removeRemains(context.WithoutCancel(ctx), app); err != nil {
-		return store.App{}, fmt.Errorf("remove what an earlier app %s left: %w", app, err)
+	// Only a destroy or rename that did not finish leaves containers,
+	// images or a network behind, and it leaves a tombstone: without one
+	// there is nothing to ask Podman for (its image listing can wait
+	// minutes behind builds), only files to make sure of.
+	ts, err := d.store.Tombstones(ctx)
+	if err != nil {
+		return store.App{}, err
+	}
+	if slices.ContainsFunc(ts, func(t store.Tombstone) bool { return t.Name == app }) {
+		if _, err := d.removeRemains(context.WithoutCancel(ctx), app); err != nil {
+			return store.App{}, fmt.Errorf("remove what an earlier app %s left: %w", app, err)
+		}
+	} else {
+		for _, p := range []string{filepath.Join(d.opts.ReposDir, app+".git"), filepath.Join(d.opts.StaticDir, app)} {
+			if err := os.RemoveAll(p); err != nil {
+				return store.App{}, fmt.Errorf("remove what an earlier app %s left: %w", app, err)
+			}
+		}
+		d.logs.remove(app)
 	}
 	return d.store.CreateApp(ctx, app)
 }
