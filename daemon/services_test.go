@@ -484,6 +484,15 @@ func TestServiceExpose(t *testing.T) {
 	if p := published(); len(p) != 1 || p[0].HostPort != port {
 		t.Errorf("after reconcile and restart: %v", p)
 	}
+	// A node restored from a backup has the store, not the container.
+	gone, _, _ := d.serviceContainer(ctx, "db")
+	_ = rt.Remove(ctx, gone.ID)
+	if err := d.reconcileServices(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	if p := published(); len(p) != 1 || p[0].HostPort != port {
+		t.Errorf("a container made again by reconcile publishes %v", p)
+	}
 	// A container made before the store changed is made again.
 	if err := st.SetServiceExpose(ctx, "db", ""); err != nil {
 		t.Fatal(err)
