@@ -403,7 +403,8 @@ func TestImageRoundTrip(t *testing.T) {
 	_, err = pw.Write([]byte("docker-archive"))
 	must(t, err)
 	must(t, pw.Close())
-	im := Image{App: "web", Ref: "localhost/xcloud/web:b3"}
+	// A release names its image by ID, as a build records it.
+	im := Image{App: "web", Ref: strings.Repeat("f0", 32)}
 	_, err = w.Close(Manifest{Images: []Image{im}})
 	must(t, err)
 	dst := t.TempDir()
@@ -426,6 +427,7 @@ func TestImageRoundTrip(t *testing.T) {
 		"no file":  {Header: Header{Format: 3}, Images: []Image{{App: "api", Ref: "localhost/xcloud/api:b1"}}},
 		"format 2": {Header: Header{Format: 2}, Images: []Image{im}},
 		"bad ref":  {Header: Header{Format: 3}, Images: []Image{{App: "web", Ref: "--rm"}}},
+		"short id": {Header: Header{Format: 3}, Images: []Image{{App: "web", Ref: "f0ce4cd37a21"}}},
 		"twice":    {Header: Header{Format: 3}, Images: []Image{im, im}},
 		"bad app":  {Header: Header{Format: 3}, Images: []Image{{App: "../x", Ref: im.Ref}}},
 	} {

@@ -72,7 +72,7 @@ type Manifest struct {
 // (ImageFile): a docker-archive that `podman load` reads, tagged Ref.
 type Image struct {
 	App string `json:"app"`
-	Ref string `json:"ref"` // the release's image name, e.g. localhost/xcloud/APP:b12
+	Ref string `json:"ref"` // the release's image: its ID, or a name such as localhost/xcloud/APP:b12
 }
 
 // ImageFile is the entry holding an app's image.
@@ -158,9 +158,10 @@ var (
 	volumeName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 	appName    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 	hexSHA256  = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	// imageRef is what a release's image is named: a registry-style
-	// name and tag, nothing a restore could mistake for a flag or a path.
-	imageRef = regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]{0,200}:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+	// imageRef is how a release names its image: its ID (what a build
+	// records) or a registry-style name and tag; nothing a restore could
+	// mistake for a flag or a path.
+	imageRef = regexp.MustCompile(`^((sha256:)?[0-9a-f]{64}|[a-z0-9][a-z0-9._/-]{0,200}:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})$`)
 )
 
 // ParseManifest reads and checks a manifest: every path is one an archive

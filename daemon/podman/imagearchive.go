@@ -22,7 +22,9 @@ func (c *Client) SaveImageArchive(ctx context.Context, ref string, w io.Writer) 
 }
 
 // LoadImageArchive loads an archive SaveImageArchive wrote and makes sure
-// the image is named ref (an archive that lost its name is tagged).
+// the image is there as ref: an ID comes back as it was (the archive keeps
+// the image's config, whose digest the ID is); a name the archive lost is
+// tagged again.
 func (c *Client) LoadImageArchive(ctx context.Context, r io.Reader, ref string) error {
 	rep, err := images.Load(c.ctx(ctx), r)
 	if err != nil {
@@ -35,8 +37,8 @@ func (c *Client) LoadImageArchive(ctx context.Context, r io.Reader, ref string) 
 		return fmt.Errorf("load image %s: the archive held no image", ref)
 	}
 	i := strings.LastIndexByte(ref, ':')
-	if i < 0 {
-		return fmt.Errorf("load image %s: no tag", ref)
+	if i < 0 || strings.HasPrefix(ref, "sha256:") {
+		return fmt.Errorf("load image %s: the archive held another image (%s)", ref, strings.Join(rep.Names, ", "))
 	}
 	if err := images.Tag(c.ctx(ctx), rep.Names[0], ref[i+1:], ref[:i], nil); err != nil {
 		return fmt.Errorf("tag image %s: %w", ref, err)
