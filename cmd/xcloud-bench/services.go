@@ -353,6 +353,14 @@ func (s *scramClient) verify(serverFinal string) bool {
 // memory.
 func (b *bench) servicesSection(ctx context.Context) ([]figure, error) {
 	const app, db, cache = "benchsvc", "benchdb", "benchcache"
+	// The services' volumes outlive the bench's own clean-up (it removes
+	// containers, images and networks): destroy them, whatever was made.
+	defer func() {
+		cctx := context.WithoutCancel(ctx)
+		for _, args := range [][]string{{"services:unlink", db, app}, {"services:destroy", db, "--force", "--purge"}, {"services:destroy", cache, "--force", "--purge"}} {
+			_, _ = b.admin(cctx, args...)
+		}
+	}()
 	for _, args := range [][]string{
 		{"services:create", "postgres", db}, {"services:create", "redis", cache},
 		{"apps:create", app}, {"services:link", db, app},
@@ -361,12 +369,6 @@ func (b *bench) servicesSection(ctx context.Context) ([]figure, error) {
 			return nil, err
 		}
 	}
-	defer func() {
-		cctx := context.WithoutCancel(ctx)
-		for _, args := range [][]string{{"services:unlink", db, app}, {"services:destroy", db, "--force", "--purge"}, {"services:destroy", cache, "--force", "--purge"}} {
-			_, _ = b.admin(cctx, args...)
-		}
-	}()
 	dbURL, err := b.admin(ctx, "config:get", app, "DATABASE_URL")
 	if err != nil {
 		return nil, err
