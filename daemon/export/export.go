@@ -166,6 +166,9 @@ func retag(image, registry string) (string, error) {
 func Notes(a App, o Options) []string {
 	var out []string
 	img, _ := ImageRef(a, o)
+	if !strings.Contains(a.Image, "/") {
+		out = append(out, fmt.Sprintf("The release image %s has no name on this box (app.json's predeploy committed it): tag it with podman before pushing.", a.Image))
+	}
 	if o.Registry != "" {
 		out = append(out, fmt.Sprintf("The image is %s: load the archive of `export:image %s` into your tools, tag %s as %s and push it; xcloud never pushes.", img, a.Name, a.Image, img))
 	} else {
