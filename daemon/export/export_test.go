@@ -305,3 +305,11 @@ func TestBadOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestNotesSayAnUnnamedImageNeedsATag(t *testing.T) {
+	a := plainApp()
+	a.Image = "0123abcd"
+	if notes := strings.Join(Notes(a, Options{}), "\n"); !strings.Contains(notes, "0123abcd has no name on this box") {
+		t.Errorf("notes do not say the image has no name:\n%s", notes)
+	}
+}
