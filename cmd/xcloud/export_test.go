@@ -212,7 +212,8 @@ func TestExportImageAndCompose(t *testing.T) {
 		{[]string{"export", "kube", "nosuch"}, `error: app "nosuch" does not exist`},
 		{[]string{"export", "kube", "empty"}, "error: export:kube: empty has no release yet; push to it first"},
 		{[]string{"export", "image", "empty"}, "error: export:image: empty has no release yet; push to it first"},
-		{[]string{"export", "kube", app, "--registry", "Not A Registry"}, `error: export:kube: --registry "Not A Registry" is not a valid image reference prefix`},
+		// One word: ssh joins its arguments with spaces.
+		{[]string{"export", "kube", app, "--registry", "Registry.Example/Team"}, `error: export:kube: --registry "Registry.Example/Team" is not a valid image reference prefix`},
 	} {
 		out, errs, err := h.ssh(h.key, c.args...)
 		if err == nil || out != "" || !strings.HasPrefix(errs, c.want) || strings.Count(errs, "\n") != 1 {
