@@ -1,6 +1,8 @@
 package buildpacks
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -20,5 +22,22 @@ func TestWithLabels(t *testing.T) {
 	steps := Steps([]byte(got))
 	if last := steps[len(steps)-1]; last.Stage != 2 || last.Keyword != "LABEL" || !strings.HasPrefix(got[strings.LastIndex(got, "LABEL"):], "LABEL ") {
 		t.Errorf("last step %+v", last)
+	}
+}
+
+// TestNoLayerCache: Go builds keep their caches in mounts and run without
+// the layer cache; Node's node_modules is a layer, so its build keeps it.
+func TestNoLayerCache(t *testing.T) {
+	for repo, want := range map[string]bool{"go-simple": true, "go-no-gomod": true, "go-godir-vendor": true, "node-express": false, "python-fastapi": false} {
+		plan, err := Detect(os.DirFS(filepath.Join("testdata", "repos", repo)), DefaultStack())
+		if err != nil {
+			t.Fatalf("%s: %v", repo, err)
+		}
+		if plan.NoLayerCache != want {
+			t.Errorf("%s: NoLayerCache = %v, want %v", repo, plan.NoLayerCache, want)
+		}
+		if want && !strings.Contains(string(plan.Generated), "--mount=type=cache,target=/go/pkg/mod") && repo != "go-godir-vendor" {
+			t.Errorf("%s: no module cache mount:\n%s", repo, plan.Generated)
+		}
 	}
 }
