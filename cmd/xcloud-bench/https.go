@@ -360,27 +360,37 @@ func (b *bench) runH2load(ctx context.Context, url, addr string, h1 bool, conns 
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("h2load %s: %v\n%s", url, err, out)
 	}
-	var r wrkResult
-	m := h2RPSRE.FindSubmatch(out)
-	if m == nil {
-		return r, fmt.Errorf("h2load printed no req/s:\n%s", out)
-	}
-	r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
-	m = h2ReqsRE.FindSubmatch(out)
-	s := h2StatusRE.FindSubmatch(out)
-	if m == nil || s == nil {
-		return r, fmt.Errorf("h2load printed no request counts:\n%s", out)
-	}
-	done, _ := strconv.Atoi(string(m[2]))
-	ok, _ := strconv.Atoi(string(s[1]))
-	if done == 0 || ok < done {
-		return r, fmt.Errorf("h2load: %d of %d requests answered 2xx:\n%s", ok, done, out)
+	r, err := parseH2load(string(out))
+	if err != nil {
+		return r, err
 	}
 	lats, err := h2loadLatencies(logFile)
 	if err != nil {
 		return r, err
 	}
 	r.p50, r.p99 = lats[len(lats)/2], lats[(len(lats)-1)*99/100]
+	return r, nil
+}
+
+// parseH2load reads req/s from h2load's summary; a run with a request
+// that did not end in a 2xx answer is an error.
+func parseH2load(out string) (wrkResult, error) {
+	var r wrkResult
+	m := h2RPSRE.FindStringSubmatch(out)
+	if m == nil {
+		return r, fmt.Errorf("h2load printed no req/s:\n%s", out)
+	}
+	r.rps, _ = strconv.ParseFloat(m[1], 64)
+	m = h2ReqsRE.FindStringSubmatch(out)
+	st := h2StatusRE.FindStringSubmatch(out)
+	if m == nil || st == nil {
+		return r, fmt.Errorf("h2load printed no request counts:\n%s", out)
+	}
+	done, _ := strconv.Atoi(m[2])
+	ok, _ := strconv.Atoi(st[1])
+	if done == 0 || ok < done {
+		return r, fmt.Errorf("h2load: %d of %d requests answered 2xx:\n%s", ok, done, out)
+	}
 	return r, nil
 }
 
