@@ -157,7 +157,9 @@ func (d *Daemon) supervise(ctx context.Context) {
 
 func (d *Daemon) onDeath(ctx context.Context, death podman.Death) {
 	app, typ := death.Labels[labelApp], death.Labels[labelProcess]
-	if app == "" || death.Labels[labelOneOff] != "" {
+	// Podman's event stream ORs its label filters: every install on the
+	// same Podman hears of every managed container's death.
+	if app == "" || death.Labels[labelOneOff] != "" || death.Labels[labelInstance] != d.opts.Instance {
 		return
 	}
 	a, err := d.store.GetApp(ctx, app)

@@ -119,3 +119,34 @@ func TestEngineSweepRestartsUnreportedDeath(t *testing.T) {
 		t.Errorf("restarts = %d, want 1", restarts)
 	}
 }
+
+// The death of another install's container of the same app and release
+// (one Podman, two daemons) is not this daemon's crash.
+func TestEngineDeathOfAnotherInstance(t *testing.T) {
+	e := newEngine(t, newAppsStore(t, "web"), newFakeRuntime(t))
+	v1, out, err := e.deploy(t, "img1")
+	if err != nil {
+		t.Fatalf("deploy v1: %v\n%s", err, out)
+	}
+	c := e.serving(t, v1.Version)[0]
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); e.d.bg.Wait() }()
+	labels := map[string]string{}
+	for k, v := range c.Labels {
+		labels[k] = v
+	}
+	labels[labelInstance] = "another"
+	e.d.onDeath(ctx, podman.Death{ID: "other", Name: "xcloud-web-web-v1-other", ExitCode: 1, Labels: labels})
+	if restarts, _, _ := e.d.sup.crashInfo("other"); restarts != 0 {
+		t.Errorf("another instance's container counted %d restarts here", restarts)
+	}
+	evs, err := e.st.ListEvents(ctx, "web", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		if ev.Type == store.EventProcessCrashed {
+			t.Errorf("another instance's death made an event here: %s", ev.Message)
+		}
+	}
+}
