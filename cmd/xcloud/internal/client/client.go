@@ -123,6 +123,10 @@ func (c *Client) parse(args []string) (flags, *Command, []string, error) {
 	if len(args) == 0 {
 		return f, nil, nil, errors.New("no command given; xcloud help lists them")
 	}
+	// `export kube APP` is the daemon's other spelling of export:kube.
+	if len(args) >= 2 && args[0] == "export" && c.lookup("export:"+args[1]) != nil {
+		args = append([]string{"export:" + args[1]}, args[2:]...)
+	}
 	cmd := c.lookup(args[0])
 	if cmd == nil {
 		return f, nil, nil, fmt.Errorf("unknown command %q; xcloud help lists them", args[0])

@@ -119,7 +119,7 @@ func testClient(dir string, env map[string]string) (*Client, *bytes.Buffer) {
 	c := New(Options{Stdout: &out, Stderr: &out, Dir: dir, Getenv: func(k string) string { return env[k] },
 		Commands: []Command{
 			{Name: "logs", App: true}, {Name: "config:set", App: true}, {Name: "run", App: true, Raw: true},
-			{Name: "apps:list"}, {Name: "keys:add"}, {Name: "help"},
+			{Name: "apps:list"}, {Name: "keys:add"}, {Name: "help"}, {Name: "export:kube", App: true},
 		},
 		Templates: []string{"static", "go"},
 	})
@@ -141,6 +141,7 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"keys:add", "alice", "--app", "web"}, flags{}, "keys:add", []string{"alice", "--app", "web"}},
 		{[]string{"--host", "h:2222", "apps:list"}, flags{host: "h:2222"}, "apps:list", nil},
 		{[]string{"deploy", "--app", "web"}, flags{app: "web"}, "deploy", nil},
+		{[]string{"export", "kube", "--namespace", "prod"}, flags{}, "export:kube", []string{"--namespace", "prod"}},
 	} {
 		f, cmd, rest, err := c.parse(tc.args)
 		if err != nil || f != tc.want || cmd.Name != tc.cmd || !slices.Equal(rest, tc.rest) {
@@ -149,6 +150,7 @@ func TestParseArgs(t *testing.T) {
 	}
 	for args, want := range map[string]string{
 		"frobnicate":      `unknown command "frobnicate"`,
+		"export frob web": `unknown command "export"`,
 		"--frob logs":     `unknown flag "--frob"`,
 		"logs --app":      "--app needs a value",
 		"--app":           "--app needs a value",
