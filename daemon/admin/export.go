@@ -72,15 +72,21 @@ func warnSecrets(c *call, a export.App) {
 	}
 }
 
-func (a *Admin) cmdExportKube(ctx context.Context, c *call) error {
+// exportRequest reads an export command's app and options.
+func (a *Admin) exportRequest(ctx context.Context, c *call) (export.App, export.Options, error) {
 	if err := wantArgs(c, 1); err != nil {
-		return err
+		return export.App{}, export.Options{}, err
 	}
 	o, err := exportOptions(c)
 	if err != nil {
-		return err
+		return export.App{}, export.Options{}, err
 	}
 	ea, err := a.exportApp(ctx, c.args[0])
+	return ea, o, err
+}
+
+func (a *Admin) cmdExportKube(ctx context.Context, c *call) error {
+	ea, o, err := a.exportRequest(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -100,14 +106,7 @@ func (a *Admin) cmdExportKube(ctx context.Context, c *call) error {
 }
 
 func (a *Admin) cmdExportCompose(ctx context.Context, c *call) error {
-	if err := wantArgs(c, 1); err != nil {
-		return err
-	}
-	o, err := exportOptions(c)
-	if err != nil {
-		return err
-	}
-	ea, err := a.exportApp(ctx, c.args[0])
+	ea, o, err := a.exportRequest(ctx, c)
 	if err != nil {
 		return err
 	}
