@@ -493,17 +493,7 @@ func TestEngineReconcileAfterCrash(t *testing.T) {
 // exits on its own is restarted after a delay that doubles with each crash;
 // one the daemon stopped is not.
 func TestEngineCrashRestartBackoff(t *testing.T) {
-	e := newEngine(t, newAppsStore(t, "web"), newFakeRuntime(t))
-	v1, out, err := e.deploy(t, "img1")
-	if err != nil {
-		t.Fatalf("deploy v1: %v\n%s", err, out)
-	}
-	c := e.serving(t, v1.Version)[0]
-	e.rt.mu.Lock()
-	e.rt.started = make(chan string, 4)
-	e.rt.mu.Unlock()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer func() { cancel(); e.d.bg.Wait() }()
+	e, c, ctx := crashingEngine(t)
 
 	crash := func() time.Time {
 		t.Helper()

@@ -73,17 +73,7 @@ func waitRestarted(t *testing.T, s *supervisor, id string) {
 
 // A death the event stream never reports is found by the sweep, once.
 func TestEngineSweepRestartsUnreportedDeath(t *testing.T) {
-	e := newEngine(t, newAppsStore(t, "web"), newFakeRuntime(t))
-	v1, out, err := e.deploy(t, "img1")
-	if err != nil {
-		t.Fatalf("deploy v1: %v\n%s", err, out)
-	}
-	c := e.serving(t, v1.Version)[0]
-	e.rt.mu.Lock()
-	e.rt.started = make(chan string, 4)
-	e.rt.mu.Unlock()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer func() { cancel(); e.d.bg.Wait() }()
+	e, c, ctx := crashingEngine(t)
 
 	dead := e.rt.exit(c.ID, 3)
 	e.d.sweepOnce(ctx)
@@ -149,4 +139,23 @@ func TestEngineDeathOfAnotherInstance(t *testing.T) {
 			t.Errorf("another instance's death made an event here: %s", ev.Message)
 		}
 	}
+}
+
+// crashingEngine deploys web v1 and returns its container, with the
+// runtime reporting starts on e.rt.started and a context whose end (at the
+// test's end) waits for pending restarts.
+func crashingEngine(t *testing.T) (*engine, podman.Container, context.Context) {
+	t.Helper()
+	e := newEngine(t, newAppsStore(t, "web"), newFakeRuntime(t))
+	v1, out, err := e.deploy(t, "img1")
+	if err != nil {
+		t.Fatalf("deploy v1: %v\n%s", err, out)
+	}
+	c := e.serving(t, v1.Version)[0]
+	e.rt.mu.Lock()
+	e.rt.started = make(chan string, 4)
+	e.rt.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); e.d.bg.Wait() })
+	return e, c, ctx
 }
