@@ -143,11 +143,8 @@ func (b *bench) scaleCurves(ctx context.Context) ([]figure, error) {
 		return nil, fmt.Errorf("second daemon: %w", err)
 	}
 	defer s.close()
-	repo, err := s.helloRepo(ctx, "benchscale")
+	repo, err := s.helloApp(ctx, "benchscale", "scale")
 	if err != nil {
-		return nil, err
-	}
-	if err := s.helloCommit(ctx, repo, "scale"); err != nil {
 		return nil, err
 	}
 

@@ -63,11 +63,8 @@ func (b *bench) httpsThroughput(ctx context.Context) ([]figure, error) {
 
 	const app, msg = "benchtls", "tls"
 	host := app + "." + baseDomain
-	repo, err := s.helloRepo(ctx, app)
+	repo, err := s.helloApp(ctx, app, msg)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.helloCommit(ctx, repo, msg); err != nil {
 		return nil, err
 	}
 	if err := s.push(ctx, repo, app); err != nil {

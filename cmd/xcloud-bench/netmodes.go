@@ -30,11 +30,8 @@ type netMode struct {
 // networkModes measures the test app on the host, rootful (bridge, host
 // network) and rootless (slirp4netns with either port handler, host network).
 func (b *bench) networkModes(ctx context.Context) ([]figure, error) {
-	repo, err := b.helloRepo(ctx, "benchnet")
+	repo, err := b.helloApp(ctx, "benchnet", "net")
 	if err != nil {
-		return nil, err
-	}
-	if err := b.helloCommit(ctx, repo, "net"); err != nil {
 		return nil, err
 	}
 	tag := "localhost/xcloud-bench/hello:" + b.runID

@@ -34,11 +34,8 @@ func (b *bench) idleRSS(context.Context) ([]figure, error) {
 // cache: the same context and Containerfile) and reads the daemon's RSS.
 func (b *bench) manyApps(ctx context.Context) ([]figure, error) {
 	const n, workers = 50, 3
-	repo, err := b.helloRepo(ctx, "benchmany")
+	repo, err := b.helloApp(ctx, "benchmany", "many")
 	if err != nil {
-		return nil, err
-	}
-	if err := b.helloCommit(ctx, repo, "many"); err != nil {
 		return nil, err
 	}
 	start := time.Now()

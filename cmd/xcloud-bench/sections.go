@@ -246,6 +246,15 @@ func (b *bench) helloRepo(ctx context.Context, app string) (string, error) {
 }
 
 // helloCommit builds the test app answering msg into the repo and commits.
+// helloApp is helloRepo with the hello app committed, answering msg.
+func (b *bench) helloApp(ctx context.Context, app, msg string) (string, error) {
+	repo, err := b.helloRepo(ctx, app)
+	if err != nil {
+		return "", err
+	}
+	return repo, b.helloCommit(ctx, repo, msg)
+}
+
 func (b *bench) helloCommit(ctx context.Context, repo, msg string) error {
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w -X 'main.message="+msg+"'", "-o", filepath.Join(repo, "app"), ".")
 	cmd.Dir = b.hello

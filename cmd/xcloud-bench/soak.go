@@ -153,11 +153,8 @@ func (b *bench) soak(ctx context.Context) ([]figure, error) {
 	const app, clients = "benchsoak", 4
 	swaps := b.soakSwaps
 	host := app + "." + baseDomain
-	repo, err := b.helloRepo(ctx, app)
+	repo, err := b.helloApp(ctx, app, "soak")
 	if err != nil {
-		return nil, err
-	}
-	if err := b.helloCommit(ctx, repo, "soak"); err != nil {
 		return nil, err
 	}
 	if _, err := b.git(ctx, repo, "push", "-q", b.remote(app), "main"); err != nil {

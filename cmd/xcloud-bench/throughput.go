@@ -105,11 +105,8 @@ type target struct {
 func (b *bench) proxyThroughput(ctx context.Context) ([]figure, error) {
 	const app, msg = "benchtput", "tput"
 	host := app + "." + baseDomain
-	repo, err := b.helloRepo(ctx, app)
+	repo, err := b.helloApp(ctx, app, msg)
 	if err != nil {
-		return nil, err
-	}
-	if err := b.helloCommit(ctx, repo, msg); err != nil {
 		return nil, err
 	}
 	if _, err := b.git(ctx, repo, "push", "-q", b.remote(app), "main"); err != nil {
