@@ -171,7 +171,7 @@ func TestRestartNever404(t *testing.T) {
 	if ids := podmanOut(t, "ps", "-q", "--filter", "label=xcloud.instance="+h.instance); ids != "" {
 		podmanOut(t, append([]string{"stop", "-t", "0"}, strings.Fields(ids)...)...)
 	}
-	h.start() // returns once SSH and HTTP accept
+	h.start() // returns once every door is bound
 
 	if code, body, err := h.get("site." + baseDomain); err != nil || code != 200 || strings.TrimSpace(body) != "site" {
 		t.Errorf("static site right after start: %d %q %v, want 200", code, body, err)

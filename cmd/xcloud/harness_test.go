@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -162,8 +163,6 @@ func newHarnessTLS(t testing.TB, mode string, extra ...string) *harness {
 	t.Helper()
 	requirePodman(t)
 	h := &harness{t: t, dir: t.TempDir(), bin: xcloudBinary(t)}
-	h.sshPort, h.httpPort, h.httpsPort = freePort(t), freePort(t), freePort(t)
-	h.metricsPort = freePort(t) // not the default 9100: daemons run side by side
 	data := filepath.Join(h.dir, "data")
 	h.instance = instanceID(data)
 	h.key = filepath.Join(h.dir, "admin_key")
@@ -172,7 +171,12 @@ func newHarnessTLS(t testing.TB, mode string, extra ...string) *harness {
 		t.Fatal(err)
 	}
 	h.config = filepath.Join(h.dir, "xcloud.toml")
-	cfg := fmt.Sprintf(`data_dir = %q
+	t.Cleanup(h.cleanup)
+	harnesses.Store(t, h)
+	for attempt := 1; ; attempt++ {
+		h.sshPort, h.httpPort, h.httpsPort = freePort(t), freePort(t), freePort(t)
+		h.metricsPort = freePort(t) // not the default 9100: daemons run side by side
+		cfg := fmt.Sprintf(`data_dir = %q
 base_domain = %q
 [ssh]
 listen = "127.0.0.1:%d"
@@ -193,14 +197,20 @@ level = "debug"
 [metrics]
 listen = "127.0.0.1:%d"
 `, data, baseDomain, h.sshPort, filepath.Join(h.dir, "admin_keys"), h.httpPort, h.httpsPort, mode, podmanSocket(), h.metricsPort)
-	cfg = mergeTOML(cfg, extra)
-	if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
+		cfg = mergeTOML(cfg, extra)
+		if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		err := h.launch()
+		if errors.Is(err, errPortTaken) && attempt < 5 {
+			t.Logf("start %d: %v; again on other ports", attempt, err)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
 	}
-	t.Cleanup(h.cleanup)
-	harnesses.Store(t, h)
-	h.start()
-	return h
 }
 
 // mergeTOML appends the extra TOML to cfg; an extra that starts with a table
@@ -221,8 +231,36 @@ func mergeTOML(cfg string, extra []string) string {
 	return cfg + strings.Join(rest, "\n")
 }
 
+// freePort finds a port free on 127.0.0.1 below the kernel's ephemeral
+// range, where neither bind(:0) nor outgoing connections take ports, so
+// nothing but another explicit pick can take it before the daemon binds it;
+// a port is handed out once per test binary.
 func freePort(t testing.TB) int {
 	t.Helper()
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
+	}
+	const first = 10000
+	for range 1000 {
+		if low <= first+1000 {
+			break // no room below the range: let the kernel pick
+		}
+		port := first + mrand.IntN(low-first)
+		if _, taken := handedOut.LoadOrStore(port, true); taken {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -230,6 +268,9 @@ func freePort(t testing.TB) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// handedOut holds the ports freePort returned.
+var handedOut sync.Map // int → bool
 
 // writeKey makes an ed25519 key pair; the private key goes to path, the
 // authorized_keys line is returned.
@@ -255,18 +296,39 @@ func writeKey(t testing.TB, path string) []byte {
 
 func (h *harness) logPath() string { return filepath.Join(h.dir, "daemon.log") }
 
-// start runs the daemon and waits until its SSH and HTTP ports accept.
+// start runs the daemon and waits until it says it is ready.
 func (h *harness) start() {
 	h.t.Helper()
-	logf, err := os.OpenFile(h.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
+	if err := h.launch(); err != nil {
 		h.t.Fatal(err)
 	}
+}
+
+// errPortTaken: the daemon exited at start-up because another process had
+// bound one of its ports (in the moment between freePort and the daemon's
+// bind, say).
+var errPortTaken = errors.New("a port the daemon was given is taken")
+
+// launch runs the daemon and waits for its "xcloud is running" line, which
+// it logs once every door is bound: an answer on a port that another
+// process holds is not taken for the daemon's.
+func (h *harness) launch() error {
+	logf, err := os.OpenFile(h.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	st, err := logf.Stat()
+	if err != nil {
+		logf.Close()
+		return err
+	}
+	from := st.Size() // the log of earlier runs stays
 	h.cmd = exec.Command(h.bin, "daemon", "-config", h.config)
 	h.cmd.Env = append(os.Environ(), h.env...)
 	h.cmd.Stdout, h.cmd.Stderr = logf, logf
 	if err := h.cmd.Start(); err != nil {
-		h.t.Fatal(err)
+		logf.Close()
+		return err
 	}
 	h.done = make(chan struct{})
 	go func() {
@@ -274,24 +336,27 @@ func (h *harness) start() {
 		logf.Close()
 		close(h.done)
 	}()
-	deadline := time.Now().Add(60 * time.Second)
-	for _, port := range []int{h.sshPort, h.httpPort} {
-		for {
-			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-			if err == nil {
-				c.Close()
-				break
+	running := func() bool {
+		log := h.log()
+		return int64(len(log)) > from && strings.Contains(log[from:], "xcloud is running")
+	}
+	deadline := time.After(60 * time.Second)
+	for !running() {
+		select {
+		case <-h.done:
+			if running() {
+				return nil // and gone at once: the test will see it
 			}
-			select {
-			case <-h.done:
-				h.t.Fatalf("daemon exited during start-up:\n%s", h.log())
-			case <-time.After(50 * time.Millisecond):
+			if strings.Contains(h.log()[from:], "address already in use") {
+				return errPortTaken
 			}
-			if time.Now().After(deadline) {
-				h.t.Fatalf("daemon did not listen on %d within 60s:\n%s", port, h.log())
-			}
+			return fmt.Errorf("daemon exited during start-up:\n%s", h.log())
+		case <-deadline:
+			return fmt.Errorf("daemon not running within 60s:\n%s", h.log())
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	return nil
 }
 
 // stop sends SIGTERM and waits for a graceful exit.
@@ -738,5 +803,27 @@ func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) 
 			t.Fatalf("timed out after %s waiting for %s", within, what)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestStartOnTakenPort: a daemon whose SSH port another process holds
+// exits at start-up, and the harness sees that rather than taking the other
+// process's answers for the daemon's (CI once ran a whole test against such
+// a port: every push got "Connection closed by remote host").
+func TestStartOnTakenPort(t *testing.T) {
+	h := newHarness(t)
+	h.stop()
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", h.sshPort))
+	if err != nil {
+		t.Fatalf("take the daemon's SSH port: %v", err)
+	}
+	defer l.Close()
+	if err := h.launch(); !errors.Is(err, errPortTaken) {
+		t.Fatalf("start on a taken SSH port: %v, want %v", err, errPortTaken)
+	}
+	l.Close()
+	h.start()
+	if out, errs, err := h.ssh(h.key, "version"); err != nil || !strings.Contains(out, "xcloud") {
+		t.Errorf("version after the port was freed: %q %q %v", out, errs, err)
 	}
 }
