@@ -101,7 +101,7 @@ func setConfig(t *testing.T, h *harness, app string, kv ...string) {
 // waitPath polls a path of app through the proxy until it answers want.
 func waitPath(t *testing.T, h *harness, app, path, want string) {
 	t.Helper()
-	waitFor(t, 10*time.Second, path+" answering "+want, func() bool {
+	waitFor(t, 30*time.Second, path+" answering "+want, func() bool {
 		code, body, err := h.getPath(app+"."+baseDomain, path)
 		return err == nil && code == 200 && strings.TrimSpace(body) == want
 	})

@@ -97,7 +97,7 @@ func TestKillMidDestroy(t *testing.T) {
 	if code, _, err := h.getPath(host, "/print?msg=old-app-secret-line"); err != nil || code != 200 {
 		t.Fatalf("print: %d %v", code, err)
 	}
-	waitFor(t, 20*time.Second, "the old app's line in its logs", func() bool {
+	waitFor(t, 30*time.Second, "the old app's line in its logs", func() bool {
 		out, _, _ := h.ssh(h.key, "logs", "reuse", "-n", "100")
 		return strings.Contains(out, "old-app-secret-line")
 	})

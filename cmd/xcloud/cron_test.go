@@ -197,7 +197,7 @@ func TestRun(t *testing.T) {
 	if out, _, _ := h.ssh(h.key, "logs", "ru", "--type", "run"); !strings.Contains(out, "ran: cat") {
 		t.Errorf("the app's log does not say who ran what:\n%s", out)
 	}
-	waitFor(t, 10*time.Second, "one-off containers to be removed", func() bool {
+	waitFor(t, 30*time.Second, "one-off containers to be removed", func() bool {
 		for _, name := range h.appContainers("ru") {
 			if strings.Contains(name, "-run-") {
 				return false

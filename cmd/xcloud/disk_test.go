@@ -97,7 +97,7 @@ func TestKeepReleases(t *testing.T) {
 
 	// The metric is measured after each deploy, not per scrape.
 	repos := regexp.MustCompile(`(?m)^xcloud_disk_bytes\{kind="repos"\} [1-9]`)
-	waitFor(t, 10*time.Second, "xcloud_disk_bytes", func() bool {
+	waitFor(t, 30*time.Second, "xcloud_disk_bytes", func() bool {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", h.metricsPort))
 		if err != nil {
 			return false

@@ -145,7 +145,7 @@ func TestCustomDomainHTTPS(t *testing.T) {
 	}
 	wantDomains(app)
 	plain := fmt.Sprintf("http://127.0.0.1:%d/", h.httpPort)
-	waitFor(t, 10*time.Second, domain+" to answer 404 over HTTP", func() bool {
+	waitFor(t, 30*time.Second, domain+" to answer 404 over HTTP", func() bool {
 		res, _, err := runCurl("-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: "+domain, plain)
 		last = fmt.Sprintf("%s %v", res, err)
 		return err == nil && res == "404"

@@ -256,7 +256,7 @@ func TestFailedLoginLimit(t *testing.T) {
 		}
 	}
 	// The daemon counts a failure when it closes the connection.
-	waitFor(t, 10*time.Second, "the ban", func() bool {
+	waitFor(t, 30*time.Second, "the ban", func() bool {
 		return strings.Contains(plainLog(h), "too many failed logins; refusing connections from this address")
 	})
 	if n := strings.Count(plainLog(h), "rejected_keys="); n != 3 {

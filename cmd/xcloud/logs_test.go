@@ -16,7 +16,7 @@ func TestLogs(t *testing.T) {
 	host := "lg." + baseDomain
 	r := h.deployApp("lg", "v1")
 	h.getPath(host, "/print?msg=line-before-follow")
-	waitFor(t, 10*time.Second, "the line in logs -n", func() bool {
+	waitFor(t, 30*time.Second, "the line in logs -n", func() bool {
 		out, _, _ := h.ssh(h.key, "logs", "lg", "-n", "50")
 		return strings.Contains(out, "web[web-v1-") && strings.Contains(out, "line-before-follow")
 	})
@@ -55,7 +55,7 @@ func TestLogs(t *testing.T) {
 		}
 	}
 	// The follower subscribes asynchronously: keep printing until it sees one.
-	waitFor(t, 15*time.Second, "logs -f to show a new line", func() bool {
+	waitFor(t, 30*time.Second, "logs -f to show a new line", func() bool {
 		h.getPath(host, "/print?msg=line-after-follow")
 		return seen("line-after-follow")()
 	})
@@ -65,7 +65,7 @@ func TestLogs(t *testing.T) {
 	if out, err := r.push(h.remote("lg"), "main"); err != nil {
 		t.Fatalf("redeploy: %v\n%s", err, out)
 	}
-	waitFor(t, 15*time.Second, "logs -f to show the v2 container", func() bool {
+	waitFor(t, 30*time.Second, "logs -f to show the v2 container", func() bool {
 		h.getPath(host, "/print?msg=line-from-v2")
 		return seen("line-from-v2")()
 	})

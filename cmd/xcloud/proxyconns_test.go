@@ -43,7 +43,7 @@ func TestRetiredContainerConnectionsClose(t *testing.T) {
 	}
 	t.Cleanup(stopLoad)
 	loaded := h.load(host, 4, stop)
-	waitFor(t, 20*time.Second, "the proxy's connections to v1", func() bool {
+	waitFor(t, 30*time.Second, "the proxy's connections to v1", func() bool {
 		n, _ := connsTo(t, pid, oldPort)
 		return n > 0
 	})

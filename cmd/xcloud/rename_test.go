@@ -22,7 +22,7 @@ func TestAppsRename(t *testing.T) {
 		}
 	}
 	h.getPath("before."+baseDomain, "/print?msg=line-before-rename")
-	waitFor(t, 20*time.Second, "the printed line in the logs", func() bool {
+	waitFor(t, 30*time.Second, "the printed line in the logs", func() bool {
 		out, _, _ := h.ssh(h.key, "logs", "before", "-n", "100")
 		return strings.Contains(out, "line-before-rename")
 	})

@@ -28,7 +28,7 @@ func TestSSHDoorLogHasNoValues(t *testing.T) {
 	colours := regexp.MustCompile("\x1b\\[[0-9;]*m")
 	var log string
 	// The session line comes after the client saw the exit status.
-	waitFor(t, 10*time.Second, "the three session lines in the daemon log", func() bool {
+	waitFor(t, 30*time.Second, "the three session lines in the daemon log", func() bool {
 		log = colours.ReplaceAllString(h.log(), "")
 		return strings.Count(log, "command=config:set") >= 2 && strings.Contains(log, "command_bytes=")
 	})
