@@ -120,7 +120,7 @@ func TestTamperedRefused(t *testing.T) {
 	must(t, err)
 	must(t, w.Add(DatabaseName, 0o600, 5, strings.NewReader("db!!!")))
 	// A manifest claiming other content for the same file.
-	w.files[0].SHA256 = strings.Repeat("0", 64)
+	w.files[0].BLAKE3 = strings.Repeat("0", 64)
 	_, err = w.Close(Manifest{})
 	must(t, err)
 	_, err = Extract(&buf, t.TempDir(), 9)
@@ -233,7 +233,7 @@ func TestStreamRoundTrip(t *testing.T) {
 // Parts out of order, a part missing from the manifest, an entry both
 // whole and in parts are refused.
 func TestPartsChecked(t *testing.T) {
-	file := func(p string) File { return File{Path: p, SHA256: strings.Repeat("a", 64)} }
+	file := func(p string) File { return File{Path: p, BLAKE3: strings.Repeat("a", 64)} }
 	db := file(DatabaseName)
 	for name, files := range map[string][]File{
 		"gap":          {db, file("volumes/v.tar.000000"), file("volumes/v.tar.000002")},
@@ -293,9 +293,37 @@ func BenchmarkWriter(b *testing.B) {
 	}
 }
 
-// An archive of format 1 (a volume as one whole entry, as xcloud wrote
-// them before volumes were streamed in parts) still restores.
-func TestFormat1Read(t *testing.T) {
+// Archives of the formats before BLAKE3, their checksums SHA-256, still
+// restore: format 1 (a volume as one whole entry, as xcloud wrote them
+// before volumes were streamed in parts), 2 and 3 (parts); one whose
+// checksum does not match is refused.
+func TestOlderFormatsRead(t *testing.T) {
+	for _, format := range []int{1, 2, 3} {
+		for _, tamper := range []bool{false, true} {
+			arc := olderArchive(t, format, tamper)
+			dst := t.TempDir()
+			m, err := Extract(bytes.NewReader(arc), dst, 9)
+			if tamper {
+				if !errors.Is(err, ErrCorrupt) {
+					t.Errorf("format %d, tampered: err = %v, want ErrCorrupt", format, err)
+				}
+				continue
+			}
+			must(t, err)
+			if m.Format != format || len(m.Volumes) != 1 {
+				t.Fatalf("manifest: %+v", m)
+			}
+			if b, err := os.ReadFile(filepath.Join(dst, VolumeFile("data"))); err != nil || string(b) != "volume tar" {
+				t.Fatalf("format %d: volume: %q, %v", format, b, err)
+			}
+		}
+	}
+}
+
+// olderArchive writes an archive of format (below FormatBLAKE3) as the
+// xcloud of that format did: SHA-256 checksums, the volume whole (1) or
+// in two parts; tamper lists a wrong checksum for the database.
+func olderArchive(t *testing.T, format int, tamper bool) []byte {
 	var buf bytes.Buffer
 	zw, err := zstd.NewWriter(&buf)
 	must(t, err)
@@ -305,14 +333,21 @@ func TestFormat1Read(t *testing.T) {
 		_, err := tw.Write(b)
 		must(t, err)
 	}
-	h := Header{Format: 1, Version: "old", Schema: 9}
+	h := Header{Format: format, Version: "old", Schema: 9}
 	hb, err := json.Marshal(h)
 	must(t, err)
 	put(HeaderName, hb)
+	entries := []struct{ name, body string }{{DatabaseName, "db"}, {VolumeFile("data"), "volume tar"}}
+	if format > 1 {
+		entries = []struct{ name, body string }{{DatabaseName, "db"}, {PartName(VolumeFile("data"), 0), "volume"}, {PartName(VolumeFile("data"), 1), " tar"}}
+	}
 	var files []File
-	for _, e := range []struct{ name, body string }{{DatabaseName, "db"}, {VolumeFile("data"), "volume tar"}} {
+	for _, e := range entries {
 		put(e.name, []byte(e.body))
 		sum := sha256.Sum256([]byte(e.body))
+		if tamper && e.name == DatabaseName {
+			sum = sha256.Sum256([]byte("other"))
+		}
 		files = append(files, File{Path: e.name, Size: int64(len(e.body)), SHA256: hexSum(sum[:]), Mode: 0o600})
 	}
 	mb, err := json.Marshal(Manifest{Header: h, Apps: []string{}, Volumes: []Volume{{Name: "data"}}, Files: files})
@@ -320,15 +355,26 @@ func TestFormat1Read(t *testing.T) {
 	put(ManifestName, mb)
 	must(t, tw.Close())
 	must(t, zw.Close())
+	return buf.Bytes()
+}
 
-	dst := t.TempDir()
-	m, err := Extract(&buf, dst, 9)
-	must(t, err)
-	if m.Format != 1 || len(m.Volumes) != 1 {
-		t.Fatalf("manifest: %+v", m)
-	}
-	if b, err := os.ReadFile(filepath.Join(dst, VolumeFile("data"))); err != nil || string(b) != "volume tar" {
-		t.Fatalf("volume: %q, %v", b, err)
+// A manifest's checksums are those of its format: SHA-256 below
+// FormatBLAKE3, BLAKE3 from it; the other kind, or both, is refused.
+func TestChecksumKindChecked(t *testing.T) {
+	sum := strings.Repeat("a", 64)
+	for _, c := range []struct {
+		format         int
+		sha256, blake3 string
+		ok             bool
+	}{
+		{3, sum, "", true}, {3, "", sum, false}, {3, sum, sum, false},
+		{Format, "", sum, true}, {Format, sum, "", false}, {Format, sum, sum, false}, {Format, "", "", false},
+	} {
+		b, err := json.Marshal(Manifest{Header: Header{Format: c.format}, Files: []File{{Path: DatabaseName, SHA256: c.sha256, BLAKE3: c.blake3}}})
+		must(t, err)
+		if _, err := ParseManifest(b); (err == nil) != c.ok {
+			t.Errorf("format %d, sha256 %q, blake3 %q: err = %v", c.format, c.sha256, c.blake3, err)
+		}
 	}
 }
 
@@ -390,8 +436,7 @@ func BenchmarkExtract(b *testing.B) {
 	})
 }
 
-// An archive with an image is of format 3 and restores it joined; a
-// writer without images writes format 2 and refuses one; a manifest that
+// An archive with an image restores it joined; a manifest that
 // lists an image without its file, or a bad name, is refused.
 func TestImageRoundTrip(t *testing.T) {
 	var buf bytes.Buffer
@@ -410,17 +455,11 @@ func TestImageRoundTrip(t *testing.T) {
 	dst := t.TempDir()
 	m, err := Extract(bytes.NewReader(buf.Bytes()), dst, 9)
 	must(t, err)
-	if m.Format != 3 || len(m.Images) != 1 || m.Images[0] != im {
+	if m.Format != Format || len(m.Images) != 1 || m.Images[0] != im {
 		t.Fatalf("manifest: format %d, images %+v", m.Format, m.Images)
 	}
 	if got, err := os.ReadFile(filepath.Join(dst, ImageFile("web"))); err != nil || string(got) != "docker-archive" {
 		t.Fatalf("image file %q, %v", got, err)
-	}
-
-	w2, err := NewWriter(io.Discard, Header{Schema: 9})
-	must(t, err)
-	if _, err := w2.Stream(ImageFile("web"), 0o600); err == nil {
-		t.Fatal("an archive of format 2 took an image")
 	}
 
 	for name, mm := range map[string]Manifest{

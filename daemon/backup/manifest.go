@@ -8,25 +8,29 @@
 package backup
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"path"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/zeebo/blake3"
 )
 
-// Format is the newest archive layout this package reads and writes; it
-// reads every one up to it. 2: volumes (and service dumps) streamed in
-// parts, service dumps, certificates. 3: release images too. An archive
-// without images is written as 2 (FormatNoImages), so an xcloud that reads
-// 2 still restores it; one with images says it needs a newer xcloud.
-const Format = 3
+// Format is the archive layout this package writes; it reads every one up
+// to it. 2: volumes (and service dumps) streamed in parts, service dumps,
+// certificates. 3: release images too. 4: checksums are BLAKE3 instead of
+// SHA-256 (about twice as fast here, and SHA-256 was the largest share of
+// a backup's CPU); older archives keep their SHA-256.
+const Format = 4
 
-// FormatNoImages is the layout of an archive without images.
-const FormatNoImages = 2
+// FormatBLAKE3 is the first format whose checksums are BLAKE3.
+const FormatBLAKE3 = 4
 
 // Entry names with a fixed meaning.
 const (
@@ -53,7 +57,8 @@ type Header struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// Manifest is the archive's last entry: what it holds, with checksums.
+// Manifest is the archive's last entry: what it holds, with checksums
+// (SHA-256 below FormatBLAKE3, BLAKE3 from it).
 type Manifest struct {
 	Header
 	WithKey bool     `json:"with_key"`
@@ -98,12 +103,30 @@ type Volume struct {
 	Labels map[string]string `json:"labels,omitempty"`
 }
 
-// File is one regular file in the archive.
+// File is one regular file in the archive, with the checksum of its
+// archive's format: SHA256 below FormatBLAKE3, BLAKE3 from it.
 type File struct {
 	Path   string `json:"path"`
 	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
+	SHA256 string `json:"sha256,omitempty"`
+	BLAKE3 string `json:"blake3,omitempty"`
 	Mode   uint32 `json:"mode"` // permission bits
+}
+
+// sum is f's checksum in an archive of format.
+func (f File) sum(format int) string {
+	if format >= FormatBLAKE3 {
+		return f.BLAKE3
+	}
+	return f.SHA256
+}
+
+// newHash is the checksum of format's entries.
+func newHash(format int) hash.Hash {
+	if format >= FormatBLAKE3 {
+		return blake3.New()
+	}
+	return sha256.New()
 }
 
 // VolumeFile is the entry holding a volume's files.
@@ -157,7 +180,7 @@ func has(seen map[string]bool, name string) bool {
 var (
 	volumeName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 	appName    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
-	hexSHA256  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	hexSum256  = regexp.MustCompile(`^[0-9a-f]{64}$`) // SHA-256 and BLAKE3's 256 bits
 	// imageRef is how a release names its image: its ID (what a build
 	// records) or a registry-style name and tag; nothing a restore could
 	// mistake for a flag or a path.
@@ -194,7 +217,11 @@ func ParseManifest(b []byte) (Manifest, error) {
 		if seen[PartName(f.Path, 0)] {
 			return Manifest{}, fmt.Errorf("%w: %s whole and in parts", ErrCorrupt, f.Path)
 		}
-		if f.Size < 0 || !hexSHA256.MatchString(f.SHA256) || f.Mode > 0o777 {
+		other := f.BLAKE3 // the checksum this format does not have
+		if m.Format >= FormatBLAKE3 {
+			other = f.SHA256
+		}
+		if f.Size < 0 || !hexSum256.MatchString(f.sum(m.Format)) || other != "" || f.Mode > 0o777 {
 			return Manifest{}, fmt.Errorf("%w: bad size, mode or checksum for %s", ErrCorrupt, f.Path)
 		}
 	}

@@ -4,10 +4,10 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path"
@@ -67,7 +67,7 @@ func Extract(r io.Reader, dst string, maxSchema int) (Manifest, error) {
 		return Manifest{}, fmt.Errorf("%w: its database schema is v%d, this xcloud knows up to v%d; restore with xcloud %s or newer", ErrNewer, h.Schema, maxSchema, h.Version)
 	}
 
-	got := map[string]File{}
+	got := map[string]entry{}
 	parts := map[string]int{} // streamed entry → parts joined so far
 	var manifest []byte
 	for {
@@ -108,7 +108,7 @@ func Extract(r io.Reader, dst string, maxSchema int) (Manifest, error) {
 			parts[base]++
 			name, appendTo = base, i > 0
 		}
-		f, err := extractFile(root, name, appendTo, hdr, tr)
+		f, err := extractFile(root, name, appendTo, hdr, tr, newHash(h.Format))
 		if err != nil {
 			return Manifest{}, err
 		}
@@ -133,7 +133,7 @@ func Extract(r io.Reader, dst string, maxSchema int) (Manifest, error) {
 		if !ok {
 			return Manifest{}, fmt.Errorf("%w: %s is missing", ErrCorrupt, want.Path)
 		}
-		if have.Size != want.Size || have.SHA256 != want.SHA256 {
+		if have.size != want.Size || have.sum != want.sum(h.Format) {
 			return Manifest{}, fmt.Errorf("%w: %s does not match its checksum", ErrCorrupt, want.Path)
 		}
 		delete(got, want.Path)
@@ -145,11 +145,11 @@ func Extract(r io.Reader, dst string, maxSchema int) (Manifest, error) {
 }
 
 // extractFile writes one entry under root as name (a part: appended to
-// it), counting its checksum.
-func extractFile(root *os.Root, name string, appendTo bool, hdr *tar.Header, r io.Reader) (File, error) {
+// it), counting its checksum with h.
+func extractFile(root *os.Root, name string, appendTo bool, hdr *tar.Header, r io.Reader, h hash.Hash) (entry, error) {
 	if dir := path.Dir(name); dir != "." {
 		if err := root.MkdirAll(dir, 0o700); err != nil {
-			return File{}, fmt.Errorf("restore %s: %w", hdr.Name, err)
+			return entry{}, fmt.Errorf("restore %s: %w", hdr.Name, err)
 		}
 	}
 	perm := uint32(hdr.Mode) & 0o777
@@ -159,18 +159,23 @@ func extractFile(root *os.Root, name string, appendTo bool, hdr *tar.Header, r i
 	}
 	out, err := root.OpenFile(name, flags, os.FileMode(perm|0o600))
 	if err != nil {
-		return File{}, fmt.Errorf("restore %s: %w", hdr.Name, err)
+		return entry{}, fmt.Errorf("restore %s: %w", hdr.Name, err)
 	}
-	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(out, h), r)
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return File{}, fmt.Errorf("%w: %s is cut short (truncated?)", ErrCorrupt, hdr.Name)
+			return entry{}, fmt.Errorf("%w: %s is cut short (truncated?)", ErrCorrupt, hdr.Name)
 		}
-		return File{}, fmt.Errorf("%w: %s: %v", ErrCorrupt, hdr.Name, err)
+		return entry{}, fmt.Errorf("%w: %s: %v", ErrCorrupt, hdr.Name, err)
 	}
-	return File{Path: hdr.Name, Size: n, SHA256: hexSum(h.Sum(nil)), Mode: perm}, nil
+	return entry{size: n, sum: hexSum(h.Sum(nil))}, nil
+}
+
+// entry is what Extract read of one entry: its size and checksum.
+type entry struct {
+	size int64
+	sum  string
 }

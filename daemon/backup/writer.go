@@ -2,7 +2,6 @@ package backup
 
 import (
 	"archive/tar"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,10 +9,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/zeebo/blake3"
 )
 
 // Writer writes one archive. Add entries, then Close with the manifest's
@@ -31,8 +30,8 @@ type Writer struct {
 // backup keeps in memory per stream instead of a staged copy on disk.
 const PartSize = 8 << 20
 
-// NewWriter starts an archive on w with h as its first entry. h.Format 0
-// writes FormatNoImages; Format lets images be streamed in (StreamImage).
+// NewWriter starts an archive on w with h as its first entry, of Format
+// whatever h.Format says: an older xcloud could not check its checksums.
 func NewWriter(w io.Writer, h Header) (*Writer, error) {
 	// The default level: with the checksums counted beside it, SpeedFastest
 	// made no difference measurable here (BenchmarkWriter, and the backup
@@ -41,9 +40,7 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 }
 
 func newWriter(w io.Writer, h Header, level zstd.EncoderLevel) (*Writer, error) {
-	if h.Format != Format {
-		h.Format = FormatNoImages
-	}
+	h.Format = Format
 	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(level))
 	if err != nil {
 		return nil, fmt.Errorf("start backup: %w", err)
@@ -84,7 +81,7 @@ func (w *Writer) Add(name string, mode fs.FileMode, size int64, r io.Reader) err
 	if err := w.tw.WriteHeader(&tar.Header{Name: name, Mode: int64(perm), Size: size, ModTime: w.modTime, Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
 		return fmt.Errorf("add %s: %w", name, err)
 	}
-	h := sha256.New()
+	h := blake3.New()
 	n, err := io.Copy(w.tw, io.TeeReader(io.LimitReader(r, size+1), h))
 	if err != nil && !errors.Is(err, tar.ErrWriteTooLong) {
 		return fmt.Errorf("add %s: %w", name, err)
@@ -92,7 +89,7 @@ func (w *Writer) Add(name string, mode fs.FileMode, size int64, r io.Reader) err
 	if n != size {
 		return fmt.Errorf("add %s: read %d bytes of %d: it changed while being archived", name, n, size)
 	}
-	w.files = append(w.files, File{Path: name, Size: size, SHA256: hexSum(h.Sum(nil)), Mode: uint32(perm)})
+	w.files = append(w.files, File{Path: name, Size: size, BLAKE3: hexSum(h.Sum(nil)), Mode: uint32(perm)})
 	return nil
 }
 
@@ -111,9 +108,6 @@ func (w *Writer) stream(name string, mode fs.FileMode, size int) (*PartWriter, e
 	}
 	if !Streamable(name) {
 		return nil, fmt.Errorf("add %s: not an entry that is streamed in parts", name)
-	}
-	if strings.HasPrefix(name, ImagesDir+"/") && w.header.Format < 3 {
-		return nil, fmt.Errorf("add %s: images need an archive of format %d", name, Format)
 	}
 	if w.seen[name] {
 		return nil, fmt.Errorf("add %s: entry already written", name)
@@ -189,7 +183,7 @@ func (p *PartWriter) flush() error {
 			return
 		}
 		// Only this goroutine touches the writer until it is waited for.
-		p.w.files[i].SHA256 = s
+		p.w.files[i].BLAKE3 = s
 	}()
 	p.cur = other
 	p.bufs[p.cur] = p.bufs[p.cur][:0]
@@ -231,7 +225,7 @@ func (p *PartWriter) Close() error {
 var errClosed = errors.New("stream closed")
 
 func sumOf(b []byte) string {
-	h := sha256.Sum256(b)
+	h := blake3.Sum256(b)
 	return hexSum(h[:])
 }
 
@@ -303,7 +297,7 @@ func (w *Writer) Close(m Manifest) (Manifest, error) {
 	}
 	m.WithKey = w.seen[KeyName]
 	for _, f := range m.Files {
-		if f.SHA256 == "" {
+		if f.BLAKE3 == "" {
 			return Manifest{}, fmt.Errorf("finish backup: %s: its stream was not closed", f.Path)
 		}
 	}
