@@ -71,19 +71,20 @@ func (a AppInfo) MarshalJSON() ([]byte, error) {
 
 // Apps lists every app with its status, URL, release and domains.
 func (d *Daemon) Apps(ctx context.Context) ([]AppInfo, error) {
-	apps, err := d.store.ListApps(ctx)
+	// A few queries for all apps and one list of the install's
+	// containers, not some of each an app: the list stays fast as apps
+	// are added.
+	apps, err := d.store.AppOverviews(ctx)
 	if err != nil {
 		return nil, err
 	}
-	// One list of the install's containers for every app's status, not
-	// one Podman call an app.
 	running, err := d.runningApps(ctx, d.labels(nil))
 	if err != nil {
 		return nil, err
 	}
 	list := []AppInfo{}
 	for _, a := range apps {
-		info, err := d.appInfo(ctx, a, running)
+		info, err := d.appInfo(a, running)
 		if err != nil {
 			return nil, err
 		}
@@ -95,7 +96,7 @@ func (d *Daemon) Apps(ctx context.Context) ([]AppInfo, error) {
 // AppInfo returns one app with its status, URL, release, domains,
 // processes and disk use.
 func (d *Daemon) AppInfo(ctx context.Context, app string) (AppInfo, error) {
-	a, err := d.store.GetApp(ctx, app)
+	a, err := d.store.GetAppOverview(ctx, app)
 	if err != nil {
 		return AppInfo{}, err
 	}
@@ -103,7 +104,7 @@ func (d *Daemon) AppInfo(ctx context.Context, app string) (AppInfo, error) {
 	if err != nil {
 		return AppInfo{}, err
 	}
-	info, err := d.appInfo(ctx, a, running)
+	info, err := d.appInfo(a, running)
 	if err != nil {
 		return info, err
 	}
@@ -112,7 +113,7 @@ func (d *Daemon) AppInfo(ctx context.Context, app string) (AppInfo, error) {
 			return info, err
 		}
 	}
-	disk, err := d.appDiskUse(ctx, a.Name)
+	disk, err := d.appDiskUse(ctx, a.App.Name)
 	if err != nil {
 		return info, fmt.Errorf("measure disk use: %w", err)
 	}
@@ -120,68 +121,51 @@ func (d *Daemon) AppInfo(ctx context.Context, app string) (AppInfo, error) {
 	return info, nil
 }
 
-// running holds the apps with a running container (see runningApps).
-func (d *Daemon) appInfo(ctx context.Context, a store.App, running map[string]bool) (AppInfo, error) {
+// appInfo words what o holds; running holds the apps with a running
+// container (see runningApps).
+func (d *Daemon) appInfo(o store.AppOverview, running map[string]bool) (AppInfo, error) {
+	a := o.App
 	info := AppInfo{Name: a.Name, URL: d.AppURL(a.Name), GitRemote: d.GitRemote(a.Name), Version: a.CurrentRelease,
-		CreatedAt: a.CreatedAt, Domains: []string{}}
-	newest, err := d.store.ListReleases(ctx, a.Name, 1)
-	if err != nil {
-		return info, err
-	}
-	if len(newest) > 0 {
-		info.LastDeploy = string(newest[0].Status)
-	}
+		CreatedAt: a.CreatedAt, LastDeploy: string(o.LastDeploy), Domains: []string{}}
 	var spec releaseSpec
 	if a.CurrentRelease > 0 {
-		r, err := d.store.CurrentRelease(ctx, a.Name)
-		if err != nil {
-			return info, err
-		}
+		r := o.Current
 		info.CommitSHA, info.Image, info.DeployedAt = r.CommitSHA, r.Image, r.CreatedAt
+		var err error
 		if spec, err = parseSpec(r.Spec); err != nil {
 			return info, err
 		}
 	}
-	if info.Status, err = d.appStatus(ctx, a, info.LastDeploy, spec, running); err != nil {
-		return info, err
-	}
-	doms, err := d.store.Domains(ctx, a.Name)
-	if err != nil {
-		return info, err
-	}
-	info.Domains = append(info.Domains, doms...)
+	info.Status = d.appStatus(a, info.LastDeploy, spec, o.Formation, running)
+	info.Domains = append(info.Domains, o.Domains...)
 	return info, nil
 }
 
 // appStatus words what the app is doing: no release, stopped, failed (its
 // newest release failed, or it should run containers and none runs), or
 // running.
-func (d *Daemon) appStatus(ctx context.Context, a store.App, lastDeploy string, spec releaseSpec, running map[string]bool) (string, error) {
+func (d *Daemon) appStatus(a store.App, lastDeploy string, spec releaseSpec, formation map[string]int, running map[string]bool) string {
 	switch {
 	case lastDeploy == string(store.ReleaseFailed):
-		return StatusFailed, nil
+		return StatusFailed
 	case a.CurrentRelease == 0:
-		return StatusNoRelease, nil
+		return StatusNoRelease
 	case a.Stopped:
-		return StatusStopped, nil
+		return StatusStopped
 	case spec.Static != "" || d.rt == nil:
-		return StatusRunning, nil
-	}
-	formation, err := d.store.Formation(ctx, a.Name)
-	if err != nil {
-		return "", err
+		return StatusRunning
 	}
 	want := 0
 	for _, n := range spec.scale(formation) {
 		want += n
 	}
 	if want == 0 {
-		return StatusRunning, nil // scaled to zero on purpose
+		return StatusRunning // scaled to zero on purpose
 	}
 	if running[a.Name] {
-		return StatusRunning, nil
+		return StatusRunning
 	}
-	return StatusFailed, nil
+	return StatusFailed
 }
 
 // runningApps lists the containers matching labels once and returns the
