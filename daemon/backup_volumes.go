@@ -260,7 +260,7 @@ func ImportVolume(ctx context.Context, rt Runtime, image, volume string, labels 
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, errNeedHelper) {
+		if !errors.Is(err, ErrNeedHelper) {
 			return fmt.Errorf("import volume %s: %w", volume, err)
 		}
 	}
@@ -284,15 +284,16 @@ func volumeMount(ctx context.Context, rt Runtime, volume string, labels map[stri
 	return ""
 }
 
-// errNeedHelper: the tar holds an entry untarDir does not make.
-var errNeedHelper = errors.New("the volume's tar holds devices or FIFOs")
+// ErrNeedHelper: the tar holds an entry untarDir does not make; tar in a
+// helper container makes it (ImportVolume).
+var ErrNeedHelper = errors.New("the volume's tar holds devices or FIFOs")
 
 // untarDir unpacks a tar that tarDir wrote into dir as `tar
 // --numeric-owner -xpf` would: numeric owners, modes with the special
 // bits, modification times, symbolic and hard links; the "./" entry sets
 // dir's own mode and owner. Every name is confined to dir (os.Root: no
 // "..", no symbolic link followed out of it). A device or FIFO is
-// errNeedHelper.
+// ErrNeedHelper.
 func untarDir(ctx context.Context, r io.Reader, dir string) error {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -360,7 +361,7 @@ func untarDir(ctx context.Context, r io.Reader, dir string) error {
 			}
 			continue
 		default:
-			return errNeedHelper
+			return ErrNeedHelper
 		}
 		if err := root.Lchown(name, h.Uid, h.Gid); err != nil {
 			return err

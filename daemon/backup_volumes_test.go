@@ -81,8 +81,8 @@ func TestUntarDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	tw.Close()
-	if err := untarDir(context.Background(), &b, t.TempDir()); !errors.Is(err, errNeedHelper) {
-		t.Errorf("a FIFO: %v, want errNeedHelper", err)
+	if err := untarDir(context.Background(), &b, t.TempDir()); !errors.Is(err, ErrNeedHelper) {
+		t.Errorf("a FIFO: %v, want ErrNeedHelper", err)
 	}
 }
 

@@ -144,6 +144,13 @@ func TestBackupRestore(t *testing.T) {
 	if names := podmanOut(t, "volume", "ls", "-q", "--filter", "label=xcloud.instance="+h.instance); names != "" {
 		t.Fatalf("a refused restore made volumes: %s", names)
 	}
+	noStaging := func(when string) {
+		t.Helper()
+		if names := podmanOut(t, "volume", "ls", "-q", "--filter", "label=xcloud.restore-staging="+h.instance); names != "" {
+			t.Fatalf("%s left its staging volume: %s", when, names)
+		}
+	}
+	noStaging("a refused restore")
 
 	start := time.Now()
 	out, err = restore(archive)
@@ -151,6 +158,7 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("restore: %v\n%s", err, out)
 	}
 	t.Logf("restore took %s:\n%s", time.Since(start).Round(time.Millisecond), out)
+	noStaging("restore")
 	out, err = restore(archive)
 	oneLine("a second restore without --force", out, err, "is not empty")
 

@@ -34,7 +34,9 @@ const restoreUsage = "usage: xcloud restore FILE [--force] [-config FILE]"
 // runRestore is `xcloud restore FILE`: on a box whose daemon is stopped, it
 // brings back what `backup` archived. The archive is read whole and checked
 // against its manifest into a directory next to data_dir before anything
-// changes; then it takes data_dir's place and the volumes are imported.
+// changes, the volumes' files unpacked meanwhile into a staging volume
+// where restore can write volumes itself; then the directory takes
+// data_dir's place and the volumes get their files.
 func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var file, cfgPath string
 	force := false
@@ -92,7 +94,69 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("restore: %w", err)
 	}
 	defer os.RemoveAll(tmp) // gone already once in place
-	m, err := backup.Extract(f, tmp, store.SchemaVersion())
+
+	inst := instanceID(cfg.DataDir)
+	var pod *podman.Client
+	connect := func() error {
+		if pod != nil {
+			return nil
+		}
+		p, err := podman.Connect(ctx, podman.Options{Socket: cfg.Podman.Socket})
+		pod = p
+		return err
+	}
+	// Each volume's tar is unpacked as it is read, into a staging volume on
+	// the volumes' file system, and moved into its volume once the archive
+	// checked: its bytes are written once. Where restore cannot write
+	// volumes itself (rootless Podman), the tar is kept for a helper
+	// container.
+	var stage *daemon.VolumeStaging
+	tried := false
+	defer func() {
+		if stage != nil {
+			if err := stage.Remove(context.WithoutCancel(ctx)); err != nil {
+				fmt.Fprintf(stderr, "restore: %v\n", err)
+			}
+		}
+	}()
+	sink := func(volume string) (io.WriteCloser, error) {
+		if !tried {
+			tried = true
+			if connect() != nil {
+				return nil, nil // refused below, with the reason
+			}
+			var err error
+			if stage, err = daemon.NewVolumeStaging(ctx, pod, inst); err != nil {
+				return nil, err
+			}
+		}
+		if stage == nil {
+			return nil, nil
+		}
+		return stage.Sink(ctx, volume)
+	}
+	m, err := backup.ExtractTo(f, tmp, store.SchemaVersion(), sink)
+	if errors.Is(err, daemon.ErrNeedHelper) {
+		// Devices or FIFOs in a volume: read the archive again, keeping
+		// the volumes' tars for tar in a helper container.
+		fmt.Fprintln(stderr, "-----> A volume holds devices or FIFOs: reading the archive again to import it with tar in a helper container")
+		if stage != nil {
+			if err := stage.Remove(ctx); err != nil {
+				return fmt.Errorf("restore: %w", err)
+			}
+			stage = nil
+		}
+		if err := os.RemoveAll(tmp); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		if err := os.Mkdir(tmp, 0o700); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		m, err = backup.Extract(f, tmp, store.SchemaVersion())
+	}
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", file, err)
 	}
@@ -102,18 +166,22 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	snap.Close()
 
-	inst := instanceID(cfg.DataDir)
-	var pod *podman.Client
 	if len(m.Volumes) > 0 || len(m.Images) > 0 {
 		// Volumes and images go into Podman now: without it, refuse
 		// before anything changes.
-		if pod, err = podman.Connect(ctx, podman.Options{Socket: cfg.Podman.Socket}); err != nil {
+		if err := connect(); err != nil {
 			return fmt.Errorf("restore: the archive has volumes or images, and Podman does not answer: %w", err)
 		}
 	}
 	if len(m.Volumes) > 0 {
-		if ok, err := pod.ImageExists(ctx, cfg.Stack.Base); err != nil || !ok {
-			return fmt.Errorf("restore: volumes are imported with the stack's base image %s, which Podman does not have: run xcloud stack build first", cfg.Stack.Base)
+		helper := false // a volume not staged is imported by a helper container
+		for _, v := range m.Volumes {
+			helper = helper || stage == nil || !stage.Staged(v.Name)
+		}
+		if helper {
+			if ok, err := pod.ImageExists(ctx, cfg.Stack.Base); err != nil || !ok {
+				return fmt.Errorf("restore: volumes are imported with the stack's base image %s, which Podman does not have: run xcloud stack build first", cfg.Stack.Base)
+			}
 		}
 		have, err := pod.ListVolumes(ctx, map[string]string{"xcloud.managed": "true"})
 		if err != nil {
@@ -157,6 +225,12 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	for _, v := range m.Volumes {
 		name, labels := daemon.VolumeLabels(inst, v.Name)
 		fmt.Fprintf(stderr, "-----> Importing volume %s\n", v.Name)
+		if stage != nil && stage.Staged(v.Name) {
+			if err := stage.Place(ctx, v.Name, name, labels, force); err != nil {
+				return fmt.Errorf("restore: %w (the rest of the node is restored; run restore again with --force)", err)
+			}
+			continue
+		}
 		if force {
 			if err := pod.RemoveVolume(ctx, name); err != nil {
 				return fmt.Errorf("restore: %w", err)

@@ -478,3 +478,98 @@ func TestImageRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// ExtractTo hands each volume's tar, its parts joined, to the sink instead
+// of writing it under dst, and closes the sink's writer at its end; a nil
+// writer leaves the tar to dst.
+func TestExtractToSink(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, Header{Schema: 9})
+	must(t, err)
+	must(t, w.Add(DatabaseName, 0o600, 2, strings.NewReader("db")))
+	want := map[string]string{"data": strings.Repeat("0123456789", 5), "files": "abc", "other": "kept as a file"}
+	for _, v := range []string{"data", "files", "other"} {
+		pw, err := w.stream(VolumeFile(v), 0o600, 7)
+		must(t, err)
+		_, err = pw.Write([]byte(want[v]))
+		must(t, err)
+		must(t, pw.Close())
+	}
+	_, err = w.Close(Manifest{Volumes: []Volume{{Name: "data"}, {Name: "files"}, {Name: "other"}}})
+	must(t, err)
+
+	got := map[string]*sinkBuffer{}
+	dst := t.TempDir()
+	m, err := ExtractTo(bytes.NewReader(buf.Bytes()), dst, 9, func(v string) (io.WriteCloser, error) {
+		if v == "other" {
+			return nil, nil
+		}
+		got[v] = &sinkBuffer{}
+		return got[v], nil
+	})
+	must(t, err)
+	if len(m.Volumes) != 3 || len(got) != 2 {
+		t.Fatalf("manifest %+v, sunk %v", m, got)
+	}
+	for _, v := range []string{"data", "files"} {
+		if got[v].String() != want[v] || !got[v].closed {
+			t.Errorf("%s: sink got %q (closed %v), want %q", v, got[v].String(), got[v].closed, want[v])
+		}
+		if _, err := os.Stat(filepath.Join(dst, VolumeFile(v))); err == nil {
+			t.Errorf("%s: written under dst too", v)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dst, VolumeFile("other"))); err != nil || string(b) != want["other"] {
+		t.Errorf("other: %q, %v", b, err)
+	}
+}
+
+// A volume's part changed after the manifest was written is refused as
+// damaged even when the sink took it (and failed on it): the sink's work
+// is the caller's to throw away. A sink's failure on an archive that
+// checks is returned.
+func TestExtractToSinkChecked(t *testing.T) {
+	archive := func(tamper bool) []byte {
+		var buf bytes.Buffer
+		w, err := NewWriter(&buf, Header{Schema: 9})
+		must(t, err)
+		must(t, w.Add(DatabaseName, 0o600, 2, strings.NewReader("db")))
+		pw, err := w.stream(VolumeFile("data"), 0o600, 4)
+		must(t, err)
+		_, err = pw.Write([]byte("0123456789"))
+		must(t, err)
+		must(t, pw.Close())
+		if tamper {
+			w.files[2].BLAKE3 = strings.Repeat("0", 64)
+		}
+		_, err = w.Close(Manifest{Volumes: []Volume{{Name: "data"}}})
+		must(t, err)
+		return buf.Bytes()
+	}
+	noRoom := errors.New("no room")
+	failing := func(string) (io.WriteCloser, error) { return &sinkBuffer{fail: noRoom}, nil }
+	_, err := ExtractTo(bytes.NewReader(archive(true)), t.TempDir(), 9, failing)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), PartName(VolumeFile("data"), 1)) {
+		t.Fatalf("tampered: err = %v, want ErrCorrupt naming the part", err)
+	}
+	if _, err := ExtractTo(bytes.NewReader(archive(false)), t.TempDir(), 9, failing); !errors.Is(err, noRoom) || errors.Is(err, ErrCorrupt) {
+		t.Fatalf("sink failing: err = %v, want the sink's error", err)
+	}
+}
+
+// sinkBuffer is a VolumeSink's writer that keeps what it is given, or
+// fails with fail.
+type sinkBuffer struct {
+	bytes.Buffer
+	fail   error
+	closed bool
+}
+
+func (s *sinkBuffer) Write(b []byte) (int, error) {
+	if s.fail != nil {
+		return 0, s.fail
+	}
+	return s.Buffer.Write(b)
+}
+
+func (s *sinkBuffer) Close() error { s.closed = true; return nil }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"strings"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -32,6 +33,22 @@ const (
 // was written to dst is the caller's to remove; nothing outside dst is
 // touched.
 func Extract(r io.Reader, dst string, maxSchema int) (Manifest, error) {
+	return ExtractTo(r, dst, maxSchema, nil)
+}
+
+// VolumeSink takes a volume's tar (volume is its name in the archive) as
+// ExtractTo reads it, instead of the file volumes/<volume>.tar under dst;
+// ExtractTo closes the writer at the tar's end. It returns a nil writer to
+// leave that volume's tar to dst.
+type VolumeSink func(volume string) (io.WriteCloser, error)
+
+// ExtractTo is Extract handing each volume's tar to sink while the archive
+// is read and checked, so a restore writes the volume's files once rather
+// than the tar first and the files after. What sink made is not checked
+// yet when it is made: the caller keeps it aside until ExtractTo returns
+// no error. A writer's error is returned once the archive checked whole
+// (a damaged archive is called damaged, not unpackable).
+func ExtractTo(r io.Reader, dst string, maxSchema int, sink VolumeSink) (Manifest, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	if magic, err := br.Peek(len(zstdMagic)); err != nil || !bytes.Equal(magic, zstdMagic) {
 		return Manifest{}, fmt.Errorf("%w (not zstd-compressed)", ErrNotBackup)
@@ -70,6 +87,25 @@ func Extract(r io.Reader, dst string, maxSchema int) (Manifest, error) {
 	got := map[string]entry{}
 	parts := map[string]int{} // streamed entry → parts joined so far
 	var manifest []byte
+	buf := make([]byte, 1<<20)
+	var (
+		cur     *unpacking          // the volume's tar being handed to sink
+		sunk    = map[string]bool{} // entries handed to sink
+		sinkErr error
+	)
+	endSink := func() {
+		if cur == nil {
+			return
+		}
+		if err := cur.w.Close(); err != nil && cur.err == nil {
+			cur.err = err
+		}
+		if cur.err != nil && sinkErr == nil {
+			sinkErr = fmt.Errorf("unpack %s: %w", cur.name, cur.err)
+		}
+		cur = nil
+	}
+	defer endSink() // an error returned before the end: the writer's goroutines end too
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -108,12 +144,33 @@ func Extract(r io.Reader, dst string, maxSchema int) (Manifest, error) {
 			parts[base]++
 			name, appendTo = base, i > 0
 		}
-		f, err := extractFile(root, name, appendTo, hdr, tr, newHash(h.Format))
+		if cur != nil && cur.name != name {
+			endSink() // another entry: the volume's tar is whole
+		}
+		if cur == nil && sunk[name] {
+			return Manifest{}, fmt.Errorf("%w: the parts of %s are not together", ErrCorrupt, name)
+		}
+		if v, ok := volumeOf(name); ok && cur == nil && sink != nil && !appendTo {
+			w, err := sink(v)
+			if err != nil {
+				return Manifest{}, fmt.Errorf("restore %s: %w", name, err)
+			}
+			if w != nil {
+				cur, sunk[name] = &unpacking{name: name, w: w}, true
+			}
+		}
+		var f entry
+		if cur != nil {
+			f, err = copyEntry(sinkWriter{cur}, hdr, tr, newHash(h.Format), buf)
+		} else {
+			f, err = extractFile(root, name, appendTo, hdr, tr, newHash(h.Format), buf)
+		}
 		if err != nil {
 			return Manifest{}, err
 		}
 		got[hdr.Name] = f
 	}
+	endSink()
 	if manifest == nil {
 		return Manifest{}, fmt.Errorf("%w: it ends before its manifest (truncated?)", ErrCorrupt)
 	}
@@ -141,12 +198,44 @@ func Extract(r io.Reader, dst string, maxSchema int) (Manifest, error) {
 	for p := range got {
 		return Manifest{}, fmt.Errorf("%w: %s is not in the manifest", ErrCorrupt, p)
 	}
+	if sinkErr != nil {
+		return Manifest{}, sinkErr
+	}
 	return m, nil
+}
+
+// volumeOf is the volume whose tar the entry name is.
+func volumeOf(name string) (string, bool) {
+	rest, ok := strings.CutPrefix(name, VolumesDir+"/")
+	if !ok || !Streamable(name) {
+		return "", false
+	}
+	return strings.TrimSuffix(rest, ".tar"), true
+}
+
+// unpacking is a volume's tar being handed to a VolumeSink's writer.
+type unpacking struct {
+	name string // the entry, volumes/<volume>.tar
+	w    io.WriteCloser
+	err  error // the writer's first error
+}
+
+// sinkWriter passes what it is given to the writer until that fails, then
+// only swallows it: the archive is still read to its end and checked.
+type sinkWriter struct{ u *unpacking }
+
+func (s sinkWriter) Write(b []byte) (int, error) {
+	if s.u.err == nil {
+		if _, err := s.u.w.Write(b); err != nil {
+			s.u.err = err
+		}
+	}
+	return len(b), nil
 }
 
 // extractFile writes one entry under root as name (a part: appended to
 // it), counting its checksum with h.
-func extractFile(root *os.Root, name string, appendTo bool, hdr *tar.Header, r io.Reader, h hash.Hash) (entry, error) {
+func extractFile(root *os.Root, name string, appendTo bool, hdr *tar.Header, r io.Reader, h hash.Hash, buf []byte) (entry, error) {
 	if dir := path.Dir(name); dir != "." {
 		if err := root.MkdirAll(dir, 0o700); err != nil {
 			return entry{}, fmt.Errorf("restore %s: %w", hdr.Name, err)
@@ -161,10 +250,19 @@ func extractFile(root *os.Root, name string, appendTo bool, hdr *tar.Header, r i
 	if err != nil {
 		return entry{}, fmt.Errorf("restore %s: %w", hdr.Name, err)
 	}
-	n, err := io.Copy(io.MultiWriter(out, h), r)
-	if cerr := out.Close(); err == nil {
-		err = cerr
+	e, err := copyEntry(out, hdr, r, h, buf)
+	if cerr := out.Close(); err == nil && cerr != nil {
+		return entry{}, fmt.Errorf("restore %s: %w", hdr.Name, cerr)
 	}
+	return e, err
+}
+
+// copyEntry copies the entry hdr from r to w, counting its checksum with
+// h.
+func copyEntry(w io.Writer, hdr *tar.Header, r io.Reader, h hash.Hash, buf []byte) (entry, error) {
+	// w first: while h counts a piece, a writer handing it to another
+	// goroutine (a VolumeSink's) has that one write it out.
+	n, err := io.CopyBuffer(io.MultiWriter(w, h), r, buf)
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			return entry{}, fmt.Errorf("%w: %s is cut short (truncated?)", ErrCorrupt, hdr.Name)
