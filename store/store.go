@@ -49,6 +49,13 @@ type Store struct {
 // readConns is the size of the read-only connection pool.
 const readConns = 4
 
+// cacheSize is each connection's page cache, in KiB when negative.
+// SQLite's default of 2 MB a connection is memory outside Go's heap that
+// fills as the database grows (build logs, events): up to 10 MB over the
+// five connections, resident for good. The database is small and in the
+// kernel's page cache, so a page not cached here costs a read(2).
+const cacheSize = "-256"
+
 // Open opens the database at path, creating it with mode 0600 if missing
 // (its directory must exist), applies any pending
 // migrations and returns the Store. It refuses a database whose schema is
@@ -83,7 +90,7 @@ func open(ctx context.Context, path string, opts Options, steps []string) (*Stor
 	}
 	uri := (&url.URL{Scheme: "file", Path: abs}).String()
 
-	w, err := sql.Open("sqlite", uri+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite")
+	w, err := sql.Open("sqlite", uri+"?_pragma=busy_timeout(5000)&_pragma=cache_size("+cacheSize+")&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite")
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -96,7 +103,7 @@ func open(ctx context.Context, path string, opts Options, steps []string) (*Stor
 		return nil, fmt.Errorf("open store %s: %w", abs, err)
 	}
 
-	r, err := sql.Open("sqlite", uri+"?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=query_only(1)&_time_format=sqlite")
+	r, err := sql.Open("sqlite", uri+"?_pragma=busy_timeout(5000)&_pragma=cache_size("+cacheSize+")&_pragma=foreign_keys(1)&_pragma=query_only(1)&_time_format=sqlite")
 	if err != nil {
 		_ = w.Close()
 		return nil, fmt.Errorf("open store: %w", err)
