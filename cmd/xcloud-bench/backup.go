@@ -94,8 +94,8 @@ func (b *bench) backupThroughput(ctx context.Context) ([]figure, error) {
 	figs = append(figs, sf)
 
 	// Restore: `xcloud restore` of the archive onto a fresh data_dir (the
-	// checked extraction, then the volume's import) against zstd -d | tar
-	// -x of the baseline's archive.
+	// checked extraction, the volume unpacked during it) against zstd -d |
+	// tar -x of the baseline's archive.
 	rs, err := b.restoreRounds(ctx, archive, plain)
 	if err != nil {
 		return figs, err
@@ -239,7 +239,7 @@ func (b *bench) restoreRounds(ctx context.Context, archive, plain string) (figur
 	mb := float64(backupVolumeMB)
 	base, x := median(bases), median(xs)
 	return compare(fmt.Sprintf("restore throughput (%d MB volume)", backupVolumeMB), "MB/s", mb/x, mb/base, "≥0.8×",
-		fmt.Sprintf("xcloud restore onto a fresh data_dir (the archive extracted and checked whole, then the volume's tar unpacked into the volume, by restore itself as root beside rootful Podman) %s s (median %.2f); zstd -d | tar -x %s s (median %.2f)",
+		fmt.Sprintf("xcloud restore onto a fresh data_dir (the archive read and checked whole, the volume's tar unpacked meanwhile into a staging volume and renamed into place, by restore itself as root beside rootful Podman) %s s (median %.2f); zstd -d | tar -x %s s (median %.2f)",
 			secsList(xs), x, secsList(bases), base)), nil
 }
 
