@@ -85,9 +85,17 @@ CMD ["node", "server.js"]
 }
 
 // Every generated Containerfile of the fixtures that builds anything has a
-// place for the config vars, in its build stage.
+// place for the config vars, in its build stage. A Node.js server with no
+// build step has none: nothing after its install would read them.
 func TestDeclareArgsGenerated(t *testing.T) {
-	for _, repo := range []string{"node-express", "node-vite", "python-flask-gunicorn", "go-simple"} {
+	plan, err := Detect(os.DirFS(filepath.Join("testdata", "repos", "node-express")), DefaultStack())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := DeclareArgs(plan.Generated, []string{"XCLOUD_TEST_VAR"}); ok {
+		t.Errorf("node-express: config vars declared where no step reads them:\n%s", got)
+	}
+	for _, repo := range []string{"node-vite", "python-flask-gunicorn", "go-simple"} {
 		plan, err := Detect(os.DirFS(filepath.Join("testdata", "repos", repo)), DefaultStack())
 		if err != nil {
 			t.Fatalf("%s: %v", repo, err)

@@ -34,7 +34,7 @@ var (
 type goMode int
 
 const (
-	goModule goMode = iota // a go.mod: module mode, dependencies downloaded in their own layer
+	goModule goMode = iota // a go.mod: module mode, dependencies downloaded into a cache mount
 	goInit                 // no go.mod: a module is synthesised with go mod init and go mod tidy
 	goGOPATH               // no go.mod, vendored dependencies: GOPATH mode, nothing downloaded
 )
@@ -306,22 +306,24 @@ func (d *detector) goContainerfile(app goApp, reason string) (*Plan, error) {
 	var w cfWriter
 	w.header(plan.Name, plan.Reason)
 	w.line("FROM %s AS build", s.BuildGo)
+	// The build stage assembles the run image's /app in its working
+	// directory (the tree, bin/ and the compatibility links) so that the
+	// run stage copies it in one step: under load every step costs, a
+	// COPY most (Podman starts its copier for each).
 	src := "/src"
+	var prep, heading string // what the compile step does first, and its heading
 	switch app.mode {
 	case goModule:
-		w.line("WORKDIR /src")
+		heading = "Compiling (go build)"
 		if d.exists("vendor/modules.txt") {
 			d.note("using the vendor directory; no modules are downloaded")
 		} else {
-			if d.exists("go.sum") {
-				w.line("COPY go.mod go.sum ./")
-			} else {
-				w.line("COPY go.mod ./")
-			}
-			w.heading("Downloading dependencies (go mod download)")
-			w.line("RUN %s go mod download", goModCache)
+			prep = "go mod download"
+			heading = "Downloading dependencies and compiling (go mod download, go build)"
 		}
+		w.line("WORKDIR /src")
 	case goGOPATH:
+		heading = "Compiling (go build)"
 		src = "/go/src/" + app.path
 		gopath := "/go"
 		if d.isDir("Godeps/_workspace") {
@@ -330,6 +332,8 @@ func (d *detector) goContainerfile(app goApp, reason string) (*Plan, error) {
 		w.line("ENV GO111MODULE=off GOPATH=%s", gopath)
 		w.line("WORKDIR %s", src)
 	case goInit:
+		prep = "go mod init " + shellQuote(app.path) + " && go mod tidy -e"
+		heading = "Resolving dependencies and compiling (go mod tidy, go build)"
 		w.line("WORKDIR /src")
 	}
 	w.line("COPY . .")
@@ -339,22 +343,22 @@ func (d *detector) goContainerfile(app goApp, reason string) (*Plan, error) {
 	// The compile cache survives between builds in a cache mount, so a
 	// code-only change recompiles only the changed packages, not the
 	// standard library and every dependency. The module cache is a cache
-	// mount too, so dependencies download once, not per push; with both,
-	// no layer is worth caching and the build runs without the layer
-	// cache (Plan.NoLayerCache), which saves a layer commit per step.
+	// mount too, so dependencies download once, not per push, and their
+	// download needs no step of its own: with both, no layer is worth
+	// caching and the build runs without the layer cache
+	// (Plan.NoLayerCache), which saves a layer commit per step.
 	mounts := "--mount=type=cache,target=/root/.cache/go-build"
 	if app.mode != goGOPATH {
 		mounts += " " + goModCache
 	}
-	if app.mode == goInit {
-		w.heading("Resolving dependencies (go mod tidy)")
-		w.line("RUN %s go mod init %s && go mod tidy -e", goModCache, shellQuote(app.path))
+	build := fmt.Sprintf(`CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o bin/ %s`, strings.Join(pkgs, " "))
+	if prep != "" {
+		build = prep + " \\\n && " + build
 	}
-	build := fmt.Sprintf(`CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/bin/ %s`, strings.Join(pkgs, " "))
 	for name, bin := range d.goCompatLinks(app) {
-		build += " && ln -s bin/" + bin + " /out/" + name
+		build += " && ln -s bin/" + bin + " " + name
 	}
-	w.heading("Compiling (go build)")
+	w.heading(heading)
 	w.line("RUN %s %s", mounts, build)
 	w.blank()
 	w.line("FROM %s", s.Base)
@@ -362,7 +366,6 @@ func (d *detector) goContainerfile(app goApp, reason string) (*Plan, error) {
 	w.line("ENV PORT=5000 PATH=/app/bin:$PATH")
 	runUser(&w, cmd)
 	w.line("COPY --from=build --chown=app:app %s /app", src)
-	w.line("COPY --from=build /out/ /app/")
 	plan.Generated = w.bytes()
 	plan.NoLayerCache = true
 	return plan, nil

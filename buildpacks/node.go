@@ -184,7 +184,24 @@ func (d *detector) nodePlan() (*Plan, error) {
 			manifests = append(manifests, f)
 		}
 	}
-	if why := installNeedsTree(&pkg, d.exists("binding.gyp")); why == "" {
+	prune := app.static == "" && pkg.hasDevDependencies(d.exists("pnpm-workspace.yaml"))
+	slugIgnored, err := d.slugIgnored()
+	if err != nil {
+		return nil, err
+	}
+	why := installNeedsTree(&pkg, d.exists("binding.gyp"))
+	// Installing is all the build stage does when nothing builds, prunes
+	// or removes files after it: the tree then goes from the build context
+	// straight to the run stage, on top of the installed dependencies, so
+	// that a code-only change adds one layer (the tree) and neither copies
+	// the tree twice nor commits node_modules again.
+	treeInRun := why == "" && app.build == "" && app.static == "" && !prune && len(slugIgnored) == 0
+	switch {
+	case treeInRun:
+		w.line("COPY %s ./", strings.Join(manifests, " "))
+		w.heading("Installing dependencies (" + pm.tool() + ")")
+		w.line("RUN %s", pm.install)
+	case why == "":
 		w.line("COPY %s ./", strings.Join(manifests, " "))
 		w.heading("Installing dependencies (" + pm.tool() + ")")
 		w.line("RUN %s", pm.install)
@@ -192,7 +209,7 @@ func (d *detector) nodePlan() (*Plan, error) {
 		if err := d.slugPrune(&w); err != nil {
 			return nil, err
 		}
-	} else {
+	default:
 		d.note("%s, so the whole tree is copied before installing: dependencies install again when any file changes", why)
 		w.line("COPY . .")
 		if err := d.slugPrune(&w); err != nil {
@@ -205,7 +222,7 @@ func (d *detector) nodePlan() (*Plan, error) {
 		w.heading("Compiling (" + strings.TrimPrefix(app.build, "node_modules/.bin/") + ")")
 		w.line("RUN %s", app.build)
 	}
-	if app.static == "" && pkg.hasDevDependencies(d.exists("pnpm-workspace.yaml")) {
+	if prune {
 		// Only production dependencies go on to the runtime stage.
 		w.heading("Removing devDependencies")
 		w.line("RUN %s", pm.prune)
@@ -237,6 +254,9 @@ func (d *detector) nodePlan() (*Plan, error) {
 	}
 	runUser(&w, cmd)
 	w.line("COPY --from=build --chown=app:app /src /app")
+	if treeInRun {
+		w.line("COPY --chown=app:app . /app")
+	}
 	plan.Generated = w.bytes()
 	return plan, nil
 }

@@ -145,7 +145,7 @@ func TestGoBinaryNames(t *testing.T) {
 	if !reflect.DeepEqual(plan.Processes, web("/app/bin/shop")) {
 		t.Errorf("Processes = %q", plan.Processes)
 	}
-	if !strings.Contains(string(plan.Generated), "-o /out/bin/ . ./both ./unixy ./cmd/worker && ln -s bin/shop /out/app\n") {
+	if !strings.Contains(string(plan.Generated), "-o bin/ . ./both ./unixy ./cmd/worker && ln -s bin/shop app\n") {
 		t.Errorf("build line:\n%s", plan.Generated)
 	}
 	if !containsSub(plan.Notes, "./tools/worker is not built: its binary would be called worker, like ./cmd/worker's") {
@@ -159,10 +159,10 @@ func TestGoHerokuInstall(t *testing.T) {
 	for _, tt := range []struct {
 		install, build, err string
 	}{
-		{install: "./cmd/...", build: "-o /out/bin/ ./cmd/api ./cmd/worker "},
-		{install: ". ./cmd/worker", build: "-o /out/bin/ . ./cmd/worker "},
-		{install: "github.com/acme/shop/cmd/api", build: "-o /out/bin/ ./cmd/api "},
-		{install: "./...", build: "-o /out/bin/ . ./cmd/api ./cmd/worker "},
+		{install: "./cmd/...", build: "-o bin/ ./cmd/api ./cmd/worker "},
+		{install: ". ./cmd/worker", build: "-o bin/ . ./cmd/worker "},
+		{install: "github.com/acme/shop/cmd/api", build: "-o bin/ ./cmd/api "},
+		{install: "./...", build: "-o bin/ . ./cmd/api ./cmd/worker "},
 		{install: "./internal/...", err: "go.mod's // +heroku install names ./internal/..., none of which is a main package"},
 	} {
 		fsys := fstest.MapFS{

@@ -69,8 +69,7 @@ func main() {
 		}
 		for _, want := range []string{
 			"-----> Building quiet (",
-			"-----> Downloading dependencies (go mod download)\n       go: no module dependencies to download\n",
-			"-----> Compiling (go build)\n",
+			"-----> Downloading dependencies and compiling (go mod download, go build)\n       go: no module dependencies to download\n",
 			"-----> Build succeeded in ",
 			"-----> Releasing v1\n",
 			`-----> Started 1 worker process (worker=1); scheduled 1 cron job ("cron quiet" lists them)` + "\n",
