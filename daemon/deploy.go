@@ -205,16 +205,33 @@ func specFromPlan(plan *buildpacks.Plan) ([]byte, error) {
 }
 
 // lockApp takes the app's deploy lock, telling the user when it has to wait
-// for another deploy or command.
+// for another deploy or command. The background prune of an earlier deploy
+// gives way at once (and is scheduled again for when the lock is let go).
 func (d *Daemon) lockApp(ctx context.Context, app string, w *progress) (unlock func(), err error) {
 	lock := d.appLock(app)
-	if !lock.TryLock() {
-		w.step("Another deploy of %s is in progress; waiting for it to finish", app)
-		if err := lockCtx(ctx, lock); err != nil {
-			return nil, err
+	yielded, told := false, false
+	for !lock.TryLock() {
+		if d.yieldPrune(app) {
+			yielded = true
+		} else if !told {
+			w.step("Another deploy of %s is in progress; waiting for it to finish", app)
+			told = true
+		}
+		select {
+		case <-ctx.Done():
+			if yielded {
+				d.pruneLater(app)
+			}
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return lock.Unlock, nil
+	return func() {
+		lock.Unlock()
+		if yielded {
+			d.pruneLater(app)
+		}
+	}, nil
 }
 
 func lockCtx(ctx context.Context, m *sync.Mutex) error {

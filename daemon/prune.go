@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/xcloud-dev/xcloud/daemon/podman"
@@ -139,13 +140,86 @@ func cacheToRemove(layers []podman.ImageInfo, other, max int64) []string {
 	return out
 }
 
+// bgPrune is an app's image prune handed to the background (pruneLater).
+type bgPrune struct {
+	running bool        // it holds the app's lock; under Daemon.mu
+	yield   atomic.Bool // a deploy or command waits for the lock: stop between two images
+}
+
+// pruneLater prunes the app's images in the background once the caller, a
+// deploy holding the app's lock, lets go of it: the push returns without
+// waiting for Podman's image removals (seconds on a busy machine). The
+// prune takes the app's lock, as pruning needs (no build of the app under
+// way), and stops between two removals when a deploy or command asks for
+// the lock (lockApp), which schedules it again when it lets go. One prune
+// waits per app: it reads the releases when it runs. Close waits for it.
+func (d *Daemon) pruneLater(app string) {
+	if d.bgctx == nil {
+		// Not opened (engine tests): nothing runs in the background, and
+		// the caller holds the lock.
+		d.pruneImages(context.Background(), app, nil)
+		return
+	}
+	d.mu.Lock()
+	if d.prunes == nil {
+		d.prunes = map[string]*bgPrune{}
+	}
+	if d.prunes[app] != nil {
+		d.mu.Unlock()
+		return
+	}
+	p := &bgPrune{}
+	d.prunes[app] = p
+	d.mu.Unlock()
+	d.bg.Add(1)
+	go func() {
+		defer d.bg.Done()
+		lock := d.appLock(app)
+		err := lockCtx(d.bgctx, lock)
+		d.mu.Lock()
+		p.running = err == nil
+		if err != nil {
+			delete(d.prunes, app)
+		}
+		d.mu.Unlock()
+		if err != nil {
+			return // closing
+		}
+		// An app renamed or destroyed meanwhile is not this app's any more:
+		// its images went with it.
+		if _, err := d.store.GetApp(d.bgctx, app); err == nil {
+			d.pruneImages(d.bgctx, app, func() bool { return p.yield.Load() || d.bgctx.Err() != nil })
+		}
+		// Gone before the lock is free, so the next holder's deploy
+		// schedules its own.
+		d.mu.Lock()
+		delete(d.prunes, app)
+		d.mu.Unlock()
+		lock.Unlock()
+	}()
+}
+
+// yieldPrune asks the app's background prune to stop, if it holds the
+// app's lock, and reports whether it did.
+func (d *Daemon) yieldPrune(app string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p := d.prunes[app]
+	if p == nil || !p.running {
+		return false
+	}
+	p.yield.Store(true)
+	return true
+}
+
 // pruneImages removes the app's images no kept release needs and the
 // build layers of its older builds; the build cache bound and the disk
-// measurement follow in the background (see measureDisk). Deploys call it
-// once the new release is live, holding the app's lock, so no build of the
-// app is under way. Failures are logged: a deploy that went live is not
-// failed by its clean-up.
-func (d *Daemon) pruneImages(ctx context.Context, app string) {
+// measurement follow in the background (see measureDisk). Its caller holds
+// the app's lock, so no build of the app is under way: deploys hand it to
+// the background once the new release is live (pruneLater). It stops
+// between two removals once stop, if set, says so. Failures are logged: a
+// deploy that went live is not failed by its clean-up.
+func (d *Daemon) pruneImages(ctx context.Context, app string, stop func() bool) {
 	ctx = context.WithoutCancel(ctx)
 	defer d.diskChanged()
 	start := time.Now()
@@ -165,6 +239,10 @@ func (d *Daemon) pruneImages(ctx context.Context, app string) {
 	}
 	removed := 0
 	for _, id := range imagesToRemove(rels, d.opts.KeepReleases, imgs, since) {
+		if stop != nil && stop() {
+			d.log.Debug("image prune stopped: the app is wanted", "app", app, "removed", removed)
+			break
+		}
 		if err := d.rt.RemoveUnusedImage(ctx, id); err != nil {
 			d.log.Debug("keep image", "app", app, "image", short12(id), "err", err)
 			continue
@@ -196,7 +274,7 @@ func (d *Daemon) pruneAll(ctx context.Context) {
 		if !lock.TryLock() {
 			continue
 		}
-		d.pruneImages(ctx, a.Name)
+		d.pruneImages(ctx, a.Name, nil)
 		lock.Unlock()
 	}
 }

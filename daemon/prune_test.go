@@ -1,10 +1,14 @@
 package daemon
 
 import (
+	"bytes"
+	"context"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -187,4 +191,118 @@ func TestTrimCacheMounts(t *testing.T) {
 	if want := []string{"cache"}; !slices.Equal(left, want) {
 		t.Errorf("mounts left %v, want %v (the least recently written go first until 350 bytes fit)", left, want)
 	}
+}
+
+// pruneRuntime is a fakeRuntime with images: every RemoveUnusedImage
+// reports its ID on removing and, while gate is open, waits for gate.
+type pruneRuntime struct {
+	*fakeRuntime
+	imgs     []podman.ImageInfo
+	removing chan string
+	gate     chan struct{}
+}
+
+func (p *pruneRuntime) ListImages(context.Context, map[string]string, bool) ([]podman.ImageInfo, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.imgs), nil
+}
+
+func (p *pruneRuntime) RemoveUnusedImage(_ context.Context, id string) error {
+	p.removing <- id
+	<-p.gate
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.imgs = slices.DeleteFunc(p.imgs, func(im podman.ImageInfo) bool { return im.ID == id })
+	return nil
+}
+
+// TestPruneLater: a deploy's image prune runs once the deploy lets go of
+// the app's lock, not before; a deploy that asks for the lock while the
+// prune runs gets it after the image being removed, and the rest of the
+// prune follows once that deploy lets go.
+func TestPruneLater(t *testing.T) {
+	rt := &pruneRuntime{fakeRuntime: newFakeRuntime(t), removing: make(chan string, 3), gate: make(chan struct{})}
+	base := time.Now()
+	for i, id := range []string{"a", "b", "c"} {
+		rt.imgs = append(rt.imgs, podman.ImageInfo{ID: id, Names: []string{"localhost/xcloud/web:b" + id}, Created: base.Add(time.Duration(i) * time.Second)})
+	}
+	e := newEngine(t, newAppsStore(t, "web"), rt.fakeRuntime)
+	d := e.d
+	d.rt = rt
+	d.bgctx, d.cancel = context.WithCancel(context.Background())
+	defer d.Close()
+
+	next := func(what string) string {
+		t.Helper()
+		select {
+		case id := <-rt.removing:
+			return id
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no image removal %s", what)
+			return ""
+		}
+	}
+	unlock, err := d.lockApp(context.Background(), "web", &progress{w: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.pruneLater("web") // as swap does, holding the lock
+	select {
+	case id := <-rt.removing:
+		t.Fatalf("image %s removed while the deploy holds the app", id)
+	default:
+	}
+	unlock()
+	if id := next("after the deploy let go"); id != "a" {
+		t.Fatalf("removed %s first, want the oldest, a", id)
+	}
+
+	// A second deploy asks for the app while a is being removed.
+	var out bytes.Buffer
+	locked := make(chan func())
+	go func() {
+		unlock, err := d.lockApp(context.Background(), "web", &progress{w: &out})
+		if err != nil {
+			t.Error(err)
+			close(locked)
+			return
+		}
+		locked <- unlock
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	waitUntil(ctx, t, "the prune is asked to give way", func() bool { return rt.yielded("web", d) })
+	rt.gate <- struct{}{} // a's removal ends
+	var unlock2 func()
+	select {
+	case unlock2 = <-locked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second deploy did not get the app")
+	}
+	if unlock2 == nil {
+		return
+	}
+	if strings.Contains(out.String(), "Another deploy") {
+		t.Errorf("the deploy waiting for a prune said %q", out.String())
+	}
+	select {
+	case id := <-rt.removing:
+		t.Fatalf("image %s removed while the second deploy holds the app", id)
+	default:
+	}
+	unlock2()
+	close(rt.gate)
+	got := []string{next("after the second deploy let go"), next("after b")}
+	if !slices.Equal(got, []string{"b", "c"}) {
+		t.Errorf("then removed %v, want [b c]", got)
+	}
+}
+
+// yielded reports whether app's background prune was asked to give way.
+func (p *pruneRuntime) yielded(app string, d *Daemon) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	bp := d.prunes[app]
+	return bp != nil && bp.yield.Load()
 }

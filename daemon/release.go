@@ -358,7 +358,7 @@ func (d *Daemon) swap(ctx context.Context, rel store.Release, keep []podman.Cont
 	d.retire(ctx, rel.App, keep, w)
 	ph.mark("retire old")
 	d.pruneStatic(ctx, rel.App) // the app may have been a static site
-	d.pruneImages(ctx, rel.App)
+	d.pruneLater(rel.App)
 	ph.mark("prune")
 	return nil
 }

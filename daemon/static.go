@@ -82,7 +82,7 @@ func (d *Daemon) swapStatic(ctx context.Context, rel store.Release, dir string, 
 	w.step("Serving %s from v%d's files", d.appHost(rel.App), rel.Version)
 	d.retire(ctx, rel.App, nil, w)
 	d.pruneStatic(ctx, rel.App)
-	d.pruneImages(ctx, rel.App)
+	d.pruneLater(rel.App)
 	return nil
 }
 

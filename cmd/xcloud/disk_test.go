@@ -51,19 +51,27 @@ func TestKeepReleases(t *testing.T) {
 	}
 
 	// A 4.3 service ignores all but one label filter for images: filter by
-	// instance, pick the app's by its label.
-	out := podmanOut(t, "images", "--format", `{{.ID}} {{index .Labels "xcloud.app"}}`, "--no-trunc",
-		"--filter", "label=xcloud.instance="+h.instance)
-	var have []string
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		id, a, _ := strings.Cut(line, " ")
-		if a == app {
-			have = append(have, strings.TrimPrefix(id, "sha256:"))
+	// instance, pick the app's by its label. The last deploy's prune runs
+	// in the background after the push.
+	appImages := func() []string {
+		out := podmanOut(t, "images", "--format", `{{.ID}} {{index .Labels "xcloud.app"}}`, "--no-trunc",
+			"--filter", "label=xcloud.instance="+h.instance)
+		var have []string
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			id, a, _ := strings.Cut(line, " ")
+			if a == app {
+				have = append(have, strings.TrimPrefix(id, "sha256:"))
+			}
 		}
+		slices.Sort(have)
+		return have
 	}
-	slices.Sort(have)
 	want := []string{image[3], image[4], image[5]}
 	slices.Sort(want)
+	have := appImages()
+	for deadline := time.Now().Add(60 * time.Second); !slices.Equal(have, want) && time.Now().Before(deadline); have = appImages() {
+		time.Sleep(200 * time.Millisecond)
+	}
 	if !slices.Equal(have, want) {
 		t.Errorf("the app's images are %v, want those of v3, v4, v5: %v (v1 %s, v2 %s)", have, want, image[1], image[2])
 	}
