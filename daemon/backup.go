@@ -119,7 +119,11 @@ func (d *Daemon) Backup(ctx context.Context, w io.Writer, req BackupRequest) (re
 	}
 	gathered := time.Now()
 
-	cw := &countWriter{w: w}
+	// The compressed archive is written out by a goroutine of its own, so
+	// compressing goes on while the SSH channel encrypts and sends.
+	out := newAsyncWriter(w, 16)
+	defer out.Close() // after an error: its goroutine ends
+	cw := &countWriter{w: out}
 	hdr := backup.Header{Version: d.opts.Version, Schema: st.schema, CreatedAt: st.at}
 	if req.WithImages {
 		hdr.Format = backup.Format
@@ -155,6 +159,9 @@ func (d *Daemon) Backup(ctx context.Context, w io.Writer, req BackupRequest) (re
 		}
 	}
 	m, err := aw.Close(backup.Manifest{Apps: st.apps, Volumes: vols, Services: svcs, Images: imgs})
+	if err == nil {
+		err = out.Close()
+	}
 	if err != nil {
 		return BackupResult{}, err
 	}
