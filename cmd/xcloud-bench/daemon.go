@@ -103,13 +103,11 @@ func podman(ctx context.Context, args ...string) (string, error) {
 }
 
 func (b *bench) checkStack(ctx context.Context) error {
-	out, err := podman(ctx, "images", "--format", "{{.Repository}}:{{.Tag}}")
-	if err != nil {
-		return fmt.Errorf("the Podman service does not answer (run: make deps): %w", err)
-	}
+	// One image at a time: a listing of all of them fails when another
+	// user of the service removes an image meanwhile ("image not known").
 	for _, img := range []string{"localhost/xcloud/build-go:trixie", "localhost/xcloud/build-node:trixie", "localhost/xcloud/run-node:trixie", "localhost/xcloud/base:trixie"} {
-		if !strings.Contains(out, img) {
-			return fmt.Errorf("%s is missing; run: make deps", img)
+		if _, err := podman(ctx, "image", "exists", img); err != nil {
+			return fmt.Errorf("%s is missing or the Podman service does not answer (run: make deps): %w", img, err)
 		}
 	}
 	return nil
