@@ -573,3 +573,21 @@ func (s *sinkBuffer) Write(b []byte) (int, error) {
 }
 
 func (s *sinkBuffer) Close() error { s.closed = true; return nil }
+
+// A volume's parts with another entry between them cannot be handed to a
+// sink as one tar: refused when a sink takes the volume.
+func TestExtractToSinkPartsTogether(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, Header{Schema: 9})
+	must(t, err)
+	must(t, w.Add(DatabaseName, 0o600, 2, strings.NewReader("db")))
+	must(t, w.Add(PartName(VolumeFile("v"), 0), 0o600, 1, strings.NewReader("a")))
+	must(t, w.Add(StaticDir+"/site/x/index.html", 0o644, 2, strings.NewReader("hi")))
+	must(t, w.Add(PartName(VolumeFile("v"), 1), 0o600, 1, strings.NewReader("b")))
+	_, err = w.Close(Manifest{Volumes: []Volume{{Name: "v"}}})
+	must(t, err)
+	sink := func(string) (io.WriteCloser, error) { return &sinkBuffer{}, nil }
+	if _, err := ExtractTo(bytes.NewReader(buf.Bytes()), t.TempDir(), 9, sink); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("err = %v, want ErrCorrupt", err)
+	}
+}
