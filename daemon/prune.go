@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/xcloud-dev/xcloud/daemon/podman"
@@ -142,16 +141,17 @@ func cacheToRemove(layers []podman.ImageInfo, other, max int64) []string {
 
 // bgPrune is an app's image prune handed to the background (pruneLater).
 type bgPrune struct {
-	running bool        // it holds the app's lock; under Daemon.mu
-	yield   atomic.Bool // a deploy or command waits for the lock: stop between two images
+	running bool               // it holds the app's lock; under Daemon.mu
+	stop    context.Context    // done once it is to give way (see pruneImages)
+	yield   context.CancelFunc // a deploy or command waits for the lock: ends stop
 }
 
 // pruneLater prunes the app's images in the background once the caller, a
 // deploy holding the app's lock, lets go of it: the push returns without
 // waiting for Podman's image removals (seconds on a busy machine). The
 // prune takes the app's lock, as pruning needs (no build of the app under
-// way), and stops between two removals when a deploy or command asks for
-// the lock (lockApp), which schedules it again when it lets go. One prune
+// way), and gives way when a deploy or command asks for the lock
+// (lockApp), which schedules it again when it lets go. One prune
 // waits per app: it reads the releases when it runs. Close waits for it.
 func (d *Daemon) pruneLater(app string) {
 	if d.bgctx == nil {
@@ -168,12 +168,14 @@ func (d *Daemon) pruneLater(app string) {
 		d.mu.Unlock()
 		return
 	}
-	p := &bgPrune{}
+	stop, yield := context.WithCancel(d.bgctx)
+	p := &bgPrune{stop: stop, yield: yield}
 	d.prunes[app] = p
 	d.mu.Unlock()
 	d.bg.Add(1)
 	go func() {
 		defer d.bg.Done()
+		defer yield()
 		lock := d.appLock(app)
 		err := lockCtx(d.bgctx, lock)
 		d.mu.Lock()
@@ -188,7 +190,7 @@ func (d *Daemon) pruneLater(app string) {
 		// An app renamed or destroyed meanwhile is not this app's any more:
 		// its images went with it.
 		if _, err := d.store.GetApp(d.bgctx, app); err == nil {
-			d.pruneImages(d.bgctx, app, func() bool { return p.yield.Load() || d.bgctx.Err() != nil })
+			d.pruneImages(d.bgctx, app, stop)
 		}
 		// Gone before the lock is free, so the next holder's deploy
 		// schedules its own.
@@ -208,7 +210,7 @@ func (d *Daemon) yieldPrune(app string) bool {
 	if p == nil || !p.running {
 		return false
 	}
-	p.yield.Store(true)
+	p.yield()
 	return true
 }
 
@@ -216,11 +218,17 @@ func (d *Daemon) yieldPrune(app string) bool {
 // build layers of its older builds; the build cache bound and the disk
 // measurement follow in the background (see measureDisk). Its caller holds
 // the app's lock, so no build of the app is under way: deploys hand it to
-// the background once the new release is live (pruneLater). It stops
-// between two removals once stop, if set, says so. Failures are logged: a
+// the background once the new release is live (pruneLater). Once stop
+// (nil: never) is done it gives up: a listing under way is abandoned (on a
+// busy machine, Podman takes seconds to list), and the removals stop
+// between two images; a removal under way is not cut short, as Podman
+// would finish it anyway, behind the lock's back. Failures are logged: a
 // deploy that went live is not failed by its clean-up.
-func (d *Daemon) pruneImages(ctx context.Context, app string, stop func() bool) {
+func (d *Daemon) pruneImages(ctx context.Context, app string, stop context.Context) {
 	ctx = context.WithoutCancel(ctx)
+	if stop == nil {
+		stop = ctx
+	}
 	defer d.diskChanged()
 	start := time.Now()
 	rels, err := d.keptCandidates(ctx, app)
@@ -228,7 +236,11 @@ func (d *Daemon) pruneImages(ctx context.Context, app string, stop func() bool) 
 		d.log.Warn("list releases to prune images", "app", app, "err", err)
 		return
 	}
-	imgs, err := d.rt.ListImages(ctx, d.labels(map[string]string{labelApp: app}), false)
+	imgs, err := d.rt.ListImages(stop, d.labels(map[string]string{labelApp: app}), false)
+	if stop.Err() != nil {
+		d.log.Debug("image prune stopped: the app is wanted", "app", app, "removed", 0)
+		return
+	}
 	if err != nil {
 		d.log.Warn("list images to prune", "app", app, "err", err)
 		return
@@ -239,7 +251,7 @@ func (d *Daemon) pruneImages(ctx context.Context, app string, stop func() bool) 
 	}
 	removed := 0
 	for _, id := range imagesToRemove(rels, d.opts.KeepReleases, imgs, since) {
-		if stop != nil && stop() {
+		if stop.Err() != nil {
 			d.log.Debug("image prune stopped: the app is wanted", "app", app, "removed", removed)
 			break
 		}

@@ -200,9 +200,15 @@ type pruneRuntime struct {
 	imgs     []podman.ImageInfo
 	removing chan string
 	gate     chan struct{}
+	listing  chan struct{} // when set, ListImages reports here and lasts until its context ends
 }
 
-func (p *pruneRuntime) ListImages(context.Context, map[string]string, bool) ([]podman.ImageInfo, error) {
+func (p *pruneRuntime) ListImages(ctx context.Context, _ map[string]string, _ bool) ([]podman.ImageInfo, error) {
+	if p.listing != nil {
+		p.listing <- struct{}{}
+		<-ctx.Done() // a listing that takes longer than anyone waits
+		return nil, ctx.Err()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return slices.Clone(p.imgs), nil
@@ -304,5 +310,35 @@ func (p *pruneRuntime) yielded(app string, d *Daemon) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	bp := d.prunes[app]
-	return bp != nil && bp.yield.Load()
+	return bp != nil && bp.stop.Err() != nil
+}
+
+// TestPruneLaterGivesWayWhileListing: a deploy that asks for the app while
+// its prune waits for Podman's listing gets it at once.
+func TestPruneLaterGivesWayWhileListing(t *testing.T) {
+	rt := &pruneRuntime{fakeRuntime: newFakeRuntime(t), listing: make(chan struct{}, 1)}
+	e := newEngine(t, newAppsStore(t, "web"), rt.fakeRuntime)
+	d := e.d
+	d.rt = rt
+	d.bgctx, d.cancel = context.WithCancel(context.Background())
+	defer d.Close()
+
+	d.pruneLater("web")
+	select {
+	case <-rt.listing:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the prune did not list the images")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	unlock, err := d.lockApp(ctx, "web", &progress{w: &out})
+	if err != nil {
+		t.Fatalf("the deploy did not get the app while its prune listed images: %v", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("the deploy waiting for a prune said %q", out.String())
+	}
+	rt.listing = nil // the prune scheduled again lists at once
+	unlock()
 }
