@@ -21,13 +21,15 @@ import (
 
 // idleRSS is the daemon's memory before any app exists; kept for the
 // 50-app figure, whose baseline it is.
-func (b *bench) idleRSS(context.Context) ([]figure, error) {
+func (b *bench) idleRSS(ctx context.Context) ([]figure, error) {
 	m, err := readMemory(b.cmd.Process.Pid)
 	if err != nil {
 		return nil, err
 	}
 	b.mem0 = m
-	return nil, nil
+	// The idle profiles are the baseline of the 50-app ones: what grows
+	// with the apps is their difference.
+	return nil, b.saveProfiles(ctx, "idle-")
 }
 
 // manyApps deploys 50 apps from one tree (their builds hit the layer
@@ -77,7 +79,7 @@ func (b *bench) manyApps(ctx context.Context) ([]figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := b.saveProfiles(ctx); err != nil {
+	if err := b.saveProfiles(ctx, ""); err != nil {
 		return nil, err
 	}
 	alone, err := proxyOnlyMemory(ctx, n)
@@ -136,13 +138,22 @@ func settledMemory(ctx context.Context, pid int) (memory, error) {
 }
 
 // saveProfiles writes the daemon's heap and goroutine profiles (and its
-// runtime.MemStats, at the end of heap.txt) to profileDir, when one was
-// asked for (-profile).
-func (b *bench) saveProfiles(ctx context.Context) error {
+// runtime.MemStats, at the end of heap.txt) to profileDir, their names
+// starting with prefix, when one was asked for (-profile).
+func (b *bench) saveProfiles(ctx context.Context, prefix string) error {
 	if b.profileDir == "" {
 		return nil
 	}
 	if err := os.MkdirAll(b.profileDir, 0o755); err != nil {
+		return err
+	}
+	// smaps attributes the anonymous memory: Go's heap arenas against
+	// what SQLite's allocator maps outside them.
+	smaps, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", b.cmd.Process.Pid))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(b.profileDir, prefix+"smaps.txt"), smaps, 0o644); err != nil {
 		return err
 	}
 	for file, path := range map[string]string{"heap.pb.gz": "heap?gc=1", "heap.txt": "heap?debug=1", "goroutine.txt": "goroutine?debug=1"} {
@@ -159,7 +170,7 @@ func (b *bench) saveProfiles(ctx context.Context) error {
 		if err != nil || resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("fetch profile %s: %s %v", path, resp.Status, err)
 		}
-		if err := os.WriteFile(filepath.Join(b.profileDir, file), body, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(b.profileDir, prefix+file), body, 0o644); err != nil {
 			return err
 		}
 	}
