@@ -245,7 +245,6 @@ func (b *bench) helloRepo(ctx context.Context, app string) (string, error) {
 	return repo, os.WriteFile(filepath.Join(repo, "Containerfile"), []byte("FROM scratch\nCOPY app /app\nCMD [\"/app\"]\n"), 0o644)
 }
 
-// helloCommit builds the test app answering msg into the repo and commits.
 // helloApp is helloRepo with the hello app committed, answering msg.
 func (b *bench) helloApp(ctx context.Context, app, msg string) (string, error) {
 	repo, err := b.helloRepo(ctx, app)
@@ -255,6 +254,7 @@ func (b *bench) helloApp(ctx context.Context, app, msg string) (string, error) {
 	return repo, b.helloCommit(ctx, repo, msg)
 }
 
+// helloCommit builds the test app answering msg into the repo and commits.
 func (b *bench) helloCommit(ctx context.Context, repo, msg string) error {
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w -X 'main.message="+msg+"'", "-o", filepath.Join(repo, "app"), ".")
 	cmd.Dir = b.hello
