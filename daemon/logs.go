@@ -63,12 +63,15 @@ type logHub struct {
 	files     map[string]*os.File
 	sizes     map[string]int64
 	subs      map[string]map[chan logLine]struct{}
-	following map[string]context.CancelFunc // container ID → stops its stream
+	following map[string]*logStream // container ID → its stream from Podman
+
+	filesOnce sync.Once
+	follower  *logFiles // nil until a container's log file is followed
 }
 
 func newLogHub(dir string, maxBytes int64) *logHub {
 	return &logHub{dir: dir, maxBytes: maxBytes, files: map[string]*os.File{}, sizes: map[string]int64{},
-		subs: map[string]map[chan logLine]struct{}{}, following: map[string]context.CancelFunc{}}
+		subs: map[string]map[chan logLine]struct{}{}, following: map[string]*logStream{}}
 }
 
 func (h *logHub) path(app string) string { return filepath.Join(h.dir, app+".log") }
@@ -204,8 +207,11 @@ func (h *logHub) close() {
 	}
 }
 
-// collect streams a container's output into the hub from now on, replacing
-// any earlier stream of the same container (after a restart). The daemon's
+// collect follows a container's output into the hub from now on,
+// replacing any earlier stream of the same container (after a restart).
+// A container whose output conmon writes to a k8s-file log the daemon can
+// read is followed through that file, with all the others, by one
+// goroutine; any other over a stream of its own from Podman. The daemon's
 // background WaitGroup owns the goroutine.
 func (d *Daemon) collect(c podman.Container) {
 	app, typ := c.Labels[labelApp], c.Labels[labelProcess]
@@ -213,17 +219,33 @@ func (d *Daemon) collect(c podman.Container) {
 		return
 	}
 	ctx, cancel := context.WithCancel(d.bgctx)
+	me := &logStream{cancel: cancel}
 	d.logs.mu.Lock()
 	if prev, ok := d.logs.following[c.ID]; ok {
-		prev()
+		prev.cancel()
 	}
-	d.logs.following[c.ID] = cancel
+	d.logs.following[c.ID] = me
 	d.logs.mu.Unlock()
 	since := time.Now().Add(-time.Second) // the container may have printed while starting
 	d.bg.Add(1)
 	go func() {
 		defer d.bg.Done()
-		defer cancel()
+		defer func() {
+			cancel()
+			d.logs.mu.Lock()
+			if d.logs.following[c.ID] == me {
+				delete(d.logs.following, c.ID)
+			}
+			d.logs.mu.Unlock()
+		}()
+		if c.LogDriver == "" { // listed, not inspected: where does its log go?
+			if ic, err := d.rt.Inspect(ctx, c.ID); err == nil {
+				c.LogDriver, c.LogPath = ic.LogDriver, ic.LogPath
+			}
+		}
+		if d.followFile(c, app, typ, since) {
+			return
+		}
 		err := d.rt.StreamLogs(ctx, c.ID, since, func(text string) {
 			d.logs.write(app, logLine{Time: time.Now(), Process: typ, Name: shortName(app, c.Name), Text: text})
 		})
@@ -231,6 +253,47 @@ func (d *Daemon) collect(c podman.Container) {
 			d.log.Debug("log stream ended", "container", c.Name, "err", err)
 		}
 	}()
+}
+
+// logStream is one container's stream of output from Podman.
+type logStream struct{ cancel context.CancelFunc }
+
+// followFile follows c's k8s-file log from since on, reporting false when
+// it has none or the daemon cannot read it.
+func (d *Daemon) followFile(c podman.Container, app, typ string, since time.Time) bool {
+	if c.LogDriver != "k8s-file" || c.LogPath == "" {
+		return false
+	}
+	lf := d.logFiles()
+	if lf == nil {
+		return false
+	}
+	if err := lf.follow(c.ID, app, typ, shortName(app, c.Name), c.LogPath, since); err != nil {
+		d.log.Debug("log file not followed; streaming instead", "container", c.Name, "err", err)
+		return false
+	}
+	return true
+}
+
+// logFiles starts the follower of containers' log files on first use; nil
+// when inotify is not available.
+func (d *Daemon) logFiles() *logFiles {
+	d.logs.filesOnce.Do(func() {
+		lf, err := newLogFiles(func(fl *followedLog, text string) {
+			d.logs.write(fl.app, logLine{Time: time.Now(), Process: fl.typ, Name: fl.name, Text: text})
+		})
+		if err != nil {
+			d.log.Warn("containers' log files cannot be followed; streaming them", "err", err)
+			return
+		}
+		d.logs.follower = lf
+		d.bg.Add(1)
+		go func() {
+			defer d.bg.Done()
+			lf.run(d.bgctx)
+		}()
+	})
+	return d.logs.follower
 }
 
 // LogsRequest selects an app's output.

@@ -384,6 +384,10 @@ type Container struct {
 	// StartedAt is when the container last started (List only); zero if
 	// it never did.
 	StartedAt time.Time
+	// LogDriver and LogPath say where the container's output goes
+	// (Inspect only): with "k8s-file", conmon writes it to the file at
+	// LogPath.
+	LogDriver, LogPath string
 }
 
 // Run creates and starts a container and returns it with its published port.
@@ -463,6 +467,9 @@ func (c *Client) Inspect(ctx context.Context, id string) (Container, error) {
 	}
 	if data.Config != nil {
 		ct.Labels = data.Config.Labels
+	}
+	if data.HostConfig != nil && data.HostConfig.LogConfig != nil {
+		ct.LogDriver, ct.LogPath = data.HostConfig.LogConfig.Type, data.HostConfig.LogConfig.Path
 	}
 	if data.State != nil {
 		ct.Running = data.State.Running
