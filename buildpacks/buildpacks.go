@@ -83,7 +83,11 @@ type Plan struct {
 	// between builds in cache mounts, so it runs without Podman's layer
 	// cache: no layer is committed per instruction, only the image.
 	NoLayerCache bool
-	StaticRoot   string // directory to serve: Kind static, or a node static export (see above)
+	// Go is the generated Go build as data, for a builder that runs it
+	// without podman build (daemon/gobuild.go); nil when the build needs
+	// the Containerfile's steps.
+	Go         *GoBuild
+	StaticRoot string // directory to serve: Kind static, or a node static export (see above)
 
 	// Processes are the Procfile's entries in file order or, without a
 	// Procfile, the detected web command. For Kind containerfile a missing

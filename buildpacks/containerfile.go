@@ -34,14 +34,16 @@ func (w *cfWriter) bytes() []byte { return bytes.Clone(w.b.Bytes()) }
 // exec form when it is plain words, else through /bin/sh so that $PORT and
 // friends expand, with exec so that the app gets the signals.
 func (w *cfWriter) cmd(command string) {
-	var argv []string
+	w.line("CMD %s", jsonArray(cmdArgv(command)))
+}
+
+// cmdArgv is the CMD that runs the shell command line command.
+func cmdArgv(command string) []string {
 	fields := strings.Fields(command)
 	if plainCommand.MatchString(command) && !strings.Contains(fields[0], "=") {
-		argv = fields
-	} else {
-		argv = []string{"/bin/sh", "-c", "exec " + command}
+		return fields
 	}
-	w.line("CMD %s", jsonArray(argv))
+	return []string{"/bin/sh", "-c", "exec " + command}
 }
 
 // runUser writes a run stage's USER and CMD (when command is set). They

@@ -337,9 +337,11 @@ func (d *detector) goContainerfile(app goApp, reason string) (*Plan, error) {
 		w.line("WORKDIR /src")
 	}
 	w.line("COPY . .")
+	before := w.b.Len()
 	if err := d.slugPrune(&w); err != nil {
 		return nil, err
 	}
+	pruned := w.b.Len() != before
 	// The compile cache survives between builds in a cache mount, so a
 	// code-only change recompiles only the changed packages, not the
 	// standard library and every dependency. The module cache is a cache
@@ -368,7 +370,42 @@ func (d *detector) goContainerfile(app goApp, reason string) (*Plan, error) {
 	w.line("COPY --from=build --chown=app:app %s /app", src)
 	plan.Generated = w.bytes()
 	plan.NoLayerCache = true
+	// The same build as data, for the daemon's builder: the modes that
+	// compile in /src with nothing but the compile step between the copy
+	// and the run stage. GOPATH mode (its own ENV and directory) and a
+	// .slugignore's step keep to the Containerfile.
+	if app.mode != goGOPATH && !pruned {
+		plan.Go = &GoBuild{
+			BuildImage: s.BuildGo,
+			RunImage:   s.Base,
+			Heading:    heading,
+			Script:     build,
+			Caches:     []string{"/root/.cache/go-build", "/go/pkg/mod"},
+			Env:        []string{"PORT=5000", "PATH=/app/bin:$PATH"},
+			User:       "app",
+		}
+		if cmd != "" {
+			plan.Go.Cmd = cmdArgv(cmd)
+		}
+	}
 	return plan, nil
+}
+
+// GoBuild is what a generated Go Containerfile does, as data: its build
+// stage copies the tree to /src and runs Script there with the Caches as
+// cache mounts, and its run stage is RunImage with WORKDIR /app, Env, User
+// and Cmd, and /src copied to /app owned by User. A builder that does the
+// same without podman build makes the same image.
+type GoBuild struct {
+	BuildImage string   // the build stage's image
+	RunImage   string   // the run stage's image
+	Heading    string   // the compile step's heading for the push output
+	Script     string   // the compile step's shell command, run in /src
+	Caches     []string // the compile step's cache mounts' targets
+	// Env is the run stage's ENV, in order; $PATH stands for RunImage's.
+	Env  []string
+	User string   // the run stage's USER, which owns /app
+	Cmd  []string // the run stage's CMD; nil for RunImage's
 }
 
 // goModCache is the RUN mount that keeps Go's module cache between builds.

@@ -317,43 +317,41 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *gitsrc.Sourc
 	}()
 	logBuf := &Capped{Max: maxBuildLog}
 	labels := d.labels(map[string]string{labelApp: p.App, "xcloud.commit": p.NewSHA})
+	imageLabels := labels
 	if plan.Generated != nil {
 		// One LABEL instruction in the file instead of one per label.
 		in.generated = buildpacks.WithLabels(in.generated, labels)
 		extra[containerfile] = in.generated
 		labels = nil
 	}
-	shown := newBuildOutput(w, d.buildFile(plan, in, src), plan.Generated != nil, len(labels))
-	outs := []io.Writer{shown, logBuf}
-	clock := newStepClock(ph)
-	if clock != nil {
-		outs = append(outs, clock)
+	var id string
+	built := false // by the Go builder, or failed there as podman build would
+	if gr, ok := d.rt.(goRuntime); ok && plan.Go != nil && !viaContainerfile(ctx) {
+		id, err = d.goBuild(bctx, gr, plan.Go, goBuildJob{
+			app: p.App, buildID: b.ID, ref: ref, src: src, extra: extra, env: in.args,
+			labels: imageLabels, out: io.MultiWriter(w, logBuf), cacheRoot: buildahCacheRoot(),
+		})
+		var ce *compileError
+		switch {
+		case err == nil, errors.As(err, &ce), bctx.Err() != nil:
+			built = true
+		default:
+			d.log.Warn("Go builder failed; building with podman build", "app", p.App, "err", err)
+			fmt.Fprintf(logBuf, "the Go builder failed (%v); building with podman build\n", err)
+			ph.mark("build fast path failed")
+		}
 	}
-	pr, pw := io.Pipe()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		pw.CloseWithError(src.WriteTar(bctx, pw, extra))
-		ph.setExport(time.Since(start))
-	}()
-	id, err := d.rt.Build(bctx, podman.BuildSpec{
-		Context:       pr,
-		Containerfile: containerfile,
-		Tag:           ref,
-		Labels:        labels,
-		BuildArgs:     in.args,
-		MemoryBytes:   d.opts.BuildMemoryBytes,
-		CPUs:          d.opts.BuildCPUs,
-		NoLayers:      plan.NoLayerCache,
-		Out:           io.MultiWriter(outs...),
-	})
-	if clock != nil {
-		clock.end()
+	if !built {
+		id, err = d.podmanBuild(bctx, src, plan, in, podman.BuildSpec{
+			Containerfile: containerfile,
+			Tag:           ref,
+			Labels:        labels,
+			BuildArgs:     in.args,
+			MemoryBytes:   d.opts.BuildMemoryBytes,
+			CPUs:          d.opts.BuildCPUs,
+			NoLayers:      plan.NoLayerCache,
+		}, extra, logBuf, w, start)
 	}
-	shown.flush()
-	pr.CloseWithError(errors.New("build finished"))
-	wg.Wait()
 	status, msg := store.BuildStatus("succeeded"), ""
 	if err != nil {
 		status, msg = "failed", err.Error()
@@ -384,6 +382,36 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *gitsrc.Sourc
 	w.step("Build succeeded in %s", seconds(time.Since(start)))
 	// Releases name the image by ID: tags can be reused, IDs cannot.
 	return builtImage{ref: id, buildID: b.ID}, nil
+}
+
+// podmanBuild runs spec with podman build, the build context the pushed
+// tree with extra, its output shown to the pusher and kept in logBuf.
+func (d *Daemon) podmanBuild(ctx context.Context, src *gitsrc.Source, plan *buildpacks.Plan, in buildInputs, spec podman.BuildSpec, extra map[string][]byte, logBuf io.Writer, w *progress, start time.Time) (string, error) {
+	ph := phasesOf(ctx)
+	shown := newBuildOutput(w, d.buildFile(plan, in, src), plan.Generated != nil, len(spec.Labels))
+	outs := []io.Writer{shown, logBuf}
+	clock := newStepClock(ph)
+	if clock != nil {
+		outs = append(outs, clock)
+	}
+	pr, pw := io.Pipe()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pw.CloseWithError(src.WriteTar(ctx, pw, extra))
+		ph.setExport(time.Since(start))
+	}()
+	spec.Context = pr
+	spec.Out = io.MultiWriter(outs...)
+	id, err := d.rt.Build(ctx, spec)
+	if clock != nil {
+		clock.end()
+	}
+	shown.flush()
+	pr.CloseWithError(errors.New("build finished"))
+	wg.Wait()
+	return id, err
 }
 
 func short(sha string) string {

@@ -23,7 +23,8 @@ func (d *Daemon) Rebuild(ctx context.Context, app string, by gitreceive.Identity
 		return err
 	}
 	// OldSHA "" : a rebuild, never the "up-to-date" shortcut of a re-push.
-	return d.Deploy(ctx, gitreceive.Push{App: app, RepoDir: dir, Ref: ref, NewSHA: sha, Pusher: by}, out)
+	// It builds the image from its definition, the Containerfile.
+	return d.Deploy(withContainerfileBuild(ctx), gitreceive.Push{App: app, RepoDir: dir, Ref: ref, NewSHA: sha, Pusher: by}, out)
 }
 
 // deployHead returns the branch a push deploys (main, else master) and its

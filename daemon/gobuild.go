@@ -1,0 +1,370 @@
+package daemon
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/xcloud-dev/xcloud/buildpacks"
+	"github.com/xcloud-dev/xcloud/daemon/gitsrc"
+	"github.com/xcloud-dev/xcloud/daemon/podman"
+)
+
+// The Go builder runs a generated Go Containerfile's two stages without
+// podman build, whose every instruction costs a runtime container, a
+// copier pass or a commit: the compile step runs by exec in a builder
+// container kept running (from the stack's build image, with the same
+// caches as the Containerfile's cache mounts), and the run image is the
+// stack's base with one layer, /app, committed with the run stage's
+// configuration. The image is the one the Containerfile makes (same files,
+// owners, modes and config; TestGoBuilderSameImage), and the Containerfile
+// stays the definition: ps:rebuild, and any build the builder cannot do,
+// use podman build.
+
+// goRuntime is what the Go builder needs of the runtime besides Runtime;
+// a runtime without it (the unit tests' fake) builds with podman build.
+type goRuntime interface {
+	EnsureBuilder(ctx context.Context, b podman.BuilderSpec) (string, error)
+	ExecIn(ctx context.Context, id, dir string, env, cmd []string, out io.Writer) (int, error)
+	CopyInto(ctx context.Context, id, dir string, r io.Reader, chown bool) error
+	CopyFrom(ctx context.Context, id, path string, w io.Writer) error
+	CreateLayer(ctx context.Context, l podman.LayerSpec) (string, error)
+	CommitLayer(ctx context.Context, id, tag string, changes []string) (string, error)
+}
+
+var _ goRuntime = (*podman.Client)(nil)
+
+// goBuildRoot is where the builder keeps the source trees it compiles, one
+// directory per app; the parent exists in every image.
+const goBuildRoot = "/tmp/xcloud-build"
+
+// compileError is the compile step's own failure, which podman build would
+// have failed with as well: no second build.
+type compileError struct{ code int }
+
+func (e *compileError) Error() string {
+	return fmt.Sprintf("the compile step exited with status %d", e.code)
+}
+
+type viaContainerfileKey struct{}
+
+// withContainerfileBuild marks a deploy that must build with podman build
+// (ps:rebuild: the image from its definition).
+func withContainerfileBuild(ctx context.Context) context.Context {
+	return context.WithValue(ctx, viaContainerfileKey{}, true)
+}
+
+func viaContainerfile(ctx context.Context) bool {
+	v, _ := ctx.Value(viaContainerfileKey{}).(bool)
+	return v
+}
+
+// goBuildJob is one build for the Go builder.
+type goBuildJob struct {
+	app     string
+	buildID int64
+	ref     string
+	src     treeWriter
+	extra   map[string][]byte // files added to the tree (the generated Containerfile)
+	env     map[string]string // the build args, which the compile step sees as environment
+	labels  map[string]string
+	out     io.Writer // the pusher's view and the build log
+	// cacheRoot holds the caches' host directories (buildahCacheRoot).
+	cacheRoot string
+}
+
+// treeWriter writes a pushed tree as a tar, with extra files added;
+// *gitsrc.Source is one.
+type treeWriter interface {
+	WriteTar(ctx context.Context, w io.Writer, extra map[string][]byte) error
+}
+
+var _ treeWriter = (*gitsrc.Source)(nil)
+
+// goBuilderName names the instance's builder container.
+func (d *Daemon) goBuilderName() string { return "xcloud-" + d.opts.Instance + "-go-builder" }
+
+// goBuild builds job as g says and returns the image's ID. An error that is
+// not a *compileError is the builder's own, which podman build may not have.
+func (d *Daemon) goBuild(ctx context.Context, rt goRuntime, g *buildpacks.GoBuild, job goBuildJob) (string, error) {
+	if err := goLabelsPlain(job.labels); err != nil {
+		return "", err
+	}
+	ph := phasesOf(ctx)
+	// The run image's container does not depend on the compile: it is
+	// made meanwhile.
+	run := make(chan runLayer, 1)
+	go func() { run <- d.goRunLayer(ctx, rt, g) }()
+	var layer runLayer
+	received := false
+	defer func() {
+		if !received {
+			layer = <-run
+		}
+		if layer.id != "" {
+			_ = d.rt.Remove(context.WithoutCancel(ctx), layer.id)
+		}
+	}()
+
+	spec := podman.BuilderSpec{
+		Name:        d.goBuilderName(),
+		Image:       g.BuildImage,
+		Labels:      map[string]string{labelInstance: d.opts.Instance, labelRole: "go-builder"},
+		MemoryBytes: d.opts.BuildMemoryBytes,
+		CPUs:        d.opts.BuildCPUs,
+	}
+	for _, target := range g.Caches {
+		dir, err := cacheDir(job.cacheRoot, target)
+		if err != nil {
+			return "", err
+		}
+		spec.Mounts = append(spec.Mounts, podman.Mount{HostDir: dir, Path: target})
+	}
+	builder, err := rt.EnsureBuilder(ctx, spec)
+	if err != nil {
+		return "", err
+	}
+	ph.mark("build builder")
+
+	leaf := fmt.Sprintf("b%d", job.buildID)
+	appDir := path.Join(goBuildRoot, job.app)
+	dir := path.Join(appDir, leaf)
+	// The tree goes in under its own directory: the tar names the
+	// directories above it, so no exec has to make them.
+	parents := strings.TrimPrefix(dir, "/tmp/") + "/"
+	if err := copyTree(ctx, func(w io.Writer) error { return job.src.WriteTar(ctx, w, job.extra) },
+		func(r io.Reader) error { return rt.CopyInto(ctx, builder, "/tmp", r, false) },
+		func(name string) (string, bool) { return parents + name, true }, parentDirs(parents)); err != nil {
+		return "", err
+	}
+	ph.mark("build source in")
+
+	fmt.Fprintf(job.out, "-----> %s\n", g.Heading)
+	env := make([]string, 0, len(job.env))
+	for _, k := range slices.Sorted(maps.Keys(job.env)) {
+		env = append(env, k+"="+job.env[k])
+	}
+	// The app's earlier trees go first; the last one stays until the next
+	// build, small beside the caches.
+	script := fmt.Sprintf("find %s -mindepth 1 -maxdepth 1 ! -name %s -exec rm -rf {} + ; %s", appDir, leaf, g.Script)
+	code, err := rt.ExecIn(ctx, builder, dir, env, []string{"/bin/sh", "-c", script}, &indenter{w: job.out, bol: true})
+	if ctx.Err() != nil {
+		// A compile cut short may still run in the builder: remove it.
+		d.removeGoBuilder(ctx)
+		return "", ctx.Err()
+	}
+	if err != nil {
+		return "", err
+	}
+	if code != 0 {
+		return "", &compileError{code}
+	}
+	ph.mark("build compile")
+
+	layer, received = <-run, true
+	if layer.err != nil {
+		return "", layer.err
+	}
+	ph.mark("build run container")
+	err = copyTree(ctx, func(w io.Writer) error { return rt.CopyFrom(ctx, builder, dir, w) },
+		func(r io.Reader) error { return rt.CopyInto(ctx, layer.id, "/app", r, true) },
+		func(name string) (string, bool) {
+			rest, ok := strings.CutPrefix(name, leaf+"/")
+			return rest, ok && rest != ""
+		}, nil)
+	if err != nil {
+		return "", err
+	}
+	ph.mark("build /app copy")
+
+	changes := []string{"WORKDIR /app", "USER " + g.User, "CMD " + cmdJSON(layer.cmd)}
+	for _, k := range slices.Sorted(maps.Keys(job.labels)) {
+		changes = append(changes, "LABEL "+k+"="+job.labels[k])
+	}
+	id, err := rt.CommitLayer(ctx, layer.id, job.ref, changes)
+	if err != nil {
+		return "", err
+	}
+	ph.mark("build commit")
+	return id, nil
+}
+
+// runLayer is the created container of a Go build's run image, and the
+// command the image gets.
+type runLayer struct {
+	id  string
+	cmd []string
+	err error
+}
+
+func (d *Daemon) goRunLayer(ctx context.Context, rt goRuntime, g *buildpacks.GoBuild) runLayer {
+	base, err := d.rt.ImageConfigOf(ctx, g.RunImage)
+	if err != nil {
+		return runLayer{err: err}
+	}
+	l := runLayer{cmd: g.Cmd}
+	if l.cmd == nil {
+		l.cmd = base.Cmd
+	}
+	l.id, l.err = rt.CreateLayer(ctx, podman.LayerSpec{Base: g.RunImage, User: g.User, Env: runEnv(base.Env, g.Env)})
+	return l
+}
+
+// removeGoBuilder removes the builder, which the next build makes anew.
+func (d *Daemon) removeGoBuilder(ctx context.Context) {
+	if err := d.rt.Remove(context.WithoutCancel(ctx), d.goBuilderName()); err != nil {
+		d.log.Warn("remove the Go builder", "err", err)
+	}
+}
+
+// buildahCacheRoot is where Buildah keeps the cache mounts of podman
+// build (a cache mount with no id is the directory named by its target),
+// so that the builder and podman build share their caches.
+func buildahCacheRoot() string {
+	root := "/var/tmp/buildah-cache"
+	if uid := os.Geteuid(); uid != 0 {
+		root = fmt.Sprintf("%s-%d", root, uid)
+	}
+	return root
+}
+
+// cacheDir is the host directory of the cache mount with this target under
+// root; it is made if missing.
+func cacheDir(root, target string) (string, error) {
+	dir := filepath.Join(root, filepath.Clean(target))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("build cache: %w", err)
+	}
+	return dir, nil
+}
+
+// runEnv is the run image's environment: base's, with each of set (the run
+// stage's ENV, in order, $PATH standing for the value so far) moved to the
+// end as ENV does.
+func runEnv(base, set []string) []string {
+	env := slices.Clone(base)
+	lookup := func(k string) string {
+		for _, e := range env {
+			if name, v, _ := strings.Cut(e, "="); name == k {
+				return v
+			}
+		}
+		return ""
+	}
+	for _, e := range set {
+		k, v, _ := strings.Cut(e, "=")
+		v = os.Expand(v, lookup)
+		env = slices.DeleteFunc(env, func(e string) bool { name, _, _ := strings.Cut(e, "="); return name == k })
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// goLabelsPlain refuses labels a commit's LABEL change might read other
+// than podman build does; the Containerfile path takes them.
+func goLabelsPlain(labels map[string]string) error {
+	for k, v := range labels {
+		if k == "" || strings.ContainsAny(k, " \t\r\n\"'\\=$") || strings.ContainsAny(v, " \t\r\n\"'\\$") {
+			return fmt.Errorf("label %q=%q needs quoting", k, v)
+		}
+	}
+	return nil
+}
+
+// cmdJSON is argv as a CMD change's JSON array.
+func cmdJSON(argv []string) string {
+	if argv == nil {
+		argv = []string{}
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(argv) // strings always encode
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// parentDirs are tar entries for the directories of prefix ("a/b/"),
+// outermost first.
+func parentDirs(prefix string) []string {
+	var dirs []string
+	p := ""
+	for _, el := range strings.Split(strings.TrimSuffix(prefix, "/"), "/") {
+		p += el + "/"
+		dirs = append(dirs, p)
+	}
+	return dirs
+}
+
+// copyTree streams the tar that write makes into read, renaming its
+// entries (dropping those rename refuses) and starting with the directory
+// entries dirs.
+func copyTree(ctx context.Context, write func(io.Writer) error, read func(io.Reader) error, rename func(string) (string, bool), dirs []string) error {
+	wr, ww := io.Pipe()
+	rr, rw := io.Pipe()
+	var wg sync.WaitGroup
+	var werr, terr error
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		werr = write(ww)
+		ww.CloseWithError(werr)
+	}()
+	go func() {
+		defer wg.Done()
+		terr = retar(ctx, wr, rw, rename, dirs)
+		wr.CloseWithError(terr) // stop the writer when the rewrite stops
+		rw.CloseWithError(terr)
+	}()
+	rerr := read(rr)
+	rr.CloseWithError(errors.New("copy finished"))
+	wg.Wait()
+	return errors.Join(werr, terr, rerr)
+}
+
+func retar(ctx context.Context, r io.Reader, w io.Writer, rename func(string) (string, bool), dirs []string) error {
+	tr, tw := tar.NewReader(r), tar.NewWriter(w)
+	for _, d := range dirs {
+		if err := tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755, Format: tar.FormatPAX}); err != nil {
+			return err
+		}
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read tar: %w", err)
+		}
+		name, ok := rename(hdr.Name)
+		if !ok {
+			continue
+		}
+		hdr.Name = name
+		if hdr.Typeflag == tar.TypeLink {
+			if hdr.Linkname, ok = rename(hdr.Linkname); !ok {
+				return fmt.Errorf("tar: hard link %s to %s outside the tree", hdr.Name, hdr.Linkname)
+			}
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
