@@ -54,19 +54,22 @@ func TestGoBuildData(t *testing.T) {
 		t.Errorf("only %d Go plans carry their build as data", withData)
 	}
 
-	// A .slugignore adds a step the data does not describe.
-	fsys := fstest.MapFS{
-		"go.mod":      {Data: []byte("module example.com/x\n\ngo 1.22\n")},
-		"main.go":     {Data: []byte("package main\n\nfunc main() {}\n")},
-		".slugignore": {Data: []byte("docs\n")},
-		"docs/a.md":   {Data: []byte("a")},
-	}
-	plan, err := Detect(fsys, DefaultStack())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if plan.Go != nil {
-		t.Errorf("a .slugignore'd build carries data:\n%s", plan.Generated)
+	// A .slugignore adds a step the data does not describe; podman build
+	// applies an ignore file to COPY . . .
+	for _, ignore := range []string{".slugignore", ".dockerignore", ".containerignore"} {
+		fsys := fstest.MapFS{
+			"go.mod":    {Data: []byte("module example.com/x\n\ngo 1.22\n")},
+			"main.go":   {Data: []byte("package main\n\nfunc main() {}\n")},
+			ignore:      {Data: []byte("docs\n")},
+			"docs/a.md": {Data: []byte("a")},
+		}
+		plan, err := Detect(fsys, DefaultStack())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plan.Go != nil {
+			t.Errorf("a build with %s carries data:\n%s", ignore, plan.Generated)
+		}
 	}
 }
 

@@ -373,8 +373,10 @@ func (d *detector) goContainerfile(app goApp, reason string) (*Plan, error) {
 	// The same build as data, for the daemon's builder: the modes that
 	// compile in /src with nothing but the compile step between the copy
 	// and the run stage. GOPATH mode (its own ENV and directory) and a
-	// .slugignore's step keep to the Containerfile.
-	if app.mode != goGOPATH && !pruned {
+	// .slugignore's step keep to the Containerfile, and so does a tree
+	// with an ignore file, which podman build applies to COPY . . .
+	ignores := d.exists(".containerignore") || d.exists(".dockerignore")
+	if app.mode != goGOPATH && !pruned && !ignores {
 		plan.Go = &GoBuild{
 			BuildImage: s.BuildGo,
 			RunImage:   s.Base,

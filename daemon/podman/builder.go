@@ -33,12 +33,26 @@ const builderKey = "xcloud.builder.key"
 // EnsureBuilder returns the ID of the running builder b names, making it
 // (or making it anew, when its image or caps changed) as needed.
 func (c *Client) EnsureBuilder(ctx context.Context, b BuilderSpec) (string, error) {
-	img, err := images.GetImage(c.ctx(ctx), b.Image, nil)
-	if err != nil {
-		return "", fmt.Errorf("builder image %s: %w", b.Image, err)
+	// The two look-ups are independent: one round trip instead of two.
+	type image struct {
+		id  string
+		err error
 	}
-	key := fmt.Sprintf("%s mem=%d cpus=%g", img.ID, b.MemoryBytes, b.CPUs)
+	imgc := make(chan image, 1)
+	go func() {
+		img, err := images.GetImage(c.ctx(ctx), b.Image, nil)
+		if err != nil {
+			imgc <- image{err: fmt.Errorf("builder image %s: %w", b.Image, err)}
+			return
+		}
+		imgc <- image{id: img.ID}
+	}()
 	data, err := containers.Inspect(c.ctx(ctx), b.Name, nil)
+	img := <-imgc
+	if img.err != nil {
+		return "", img.err
+	}
+	key := fmt.Sprintf("%s mem=%d cpus=%g", img.id, b.MemoryBytes, b.CPUs)
 	switch {
 	case err == nil && data.Config != nil && data.Config.Labels[builderKey] == key && data.State != nil && data.State.Running:
 		return data.ID, nil
