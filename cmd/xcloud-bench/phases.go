@@ -103,6 +103,9 @@ func logfmt(line string) map[string]string {
 	return out
 }
 
+// buildAll names the figure of the image build's phases together.
+const buildAll = "build, all"
+
 // phaseFigures breaks a timed push down: from the push's start to the
 // deploy's (SSH, receive-pack, the hook), each phase of the deploy
 // (same-named phases summed, those under 5 ms together), and from the
@@ -121,6 +124,18 @@ func phaseFigures(label string, pushStart time.Time, exited time.Duration, dp de
 		}
 		sums[p.name] += p.s
 	}
+	// The image build's own phases, however it ran (podman build's steps
+	// or the Go builder's), without the bookkeeping around it.
+	build := 0.0
+	for _, name := range order {
+		switch name {
+		case "build slot", "build setup", "build record":
+		default:
+			if strings.HasPrefix(name, "build ") {
+				build += sums[name]
+			}
+		}
+	}
 	small := 0.0
 	for _, name := range order {
 		if sums[name] < 0.005 {
@@ -132,6 +147,7 @@ func phaseFigures(label string, pushStart time.Time, exited time.Duration, dp de
 	if small > 0 {
 		figs = append(figs, fig("other phases (each <5 ms)", small, ""))
 	}
+	figs = append(figs, fig(buildAll, build, "the build phases above together"))
 	figs = append(figs,
 		fig("context export (beside the build)", dp.export, "git tree → tar stream to Podman; overlaps the build's first phases"),
 		fig("deploy end → push exit", exited.Seconds()-receive-dp.total, "the hook's and SSH session's end"))

@@ -32,6 +32,7 @@ func TestParseDeployPhasesLine(t *testing.T) {
 		"warm: receive-pack (push start → deploy start)": 0.25,
 		"warm: build 1.2 RUN go build -o /out/bin/ .":    1.2,
 		"warm: container start":                          0.4,
+		"warm: build, all":                               1.2,
 		"warm: other phases (each <5 ms)":                0.001,
 		"warm: context export (beside the build)":        0.05,
 		"warm: deploy end → push exit":                   0.25,
