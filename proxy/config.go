@@ -35,6 +35,9 @@ const (
 	// gracePeriod bounds how long a replaced server waits for in-flight
 	// requests when the configuration changes.
 	gracePeriod = "10s"
+	// shutdownDelay is how long replaced servers serve on after a
+	// reload, before they stop (see render).
+	shutdownDelay = "250ms"
 )
 
 // upstreamIdleTimeout closes upstream connections idle this long (Caddy's
@@ -164,11 +167,11 @@ func BuildConfig(cfg Config, table string, routes []Route) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return render(cfg, table, apps, allHosts)
+	return render(cfg, configuredAddrs(cfg), table, apps, allHosts)
 }
 
-// render is BuildConfig for validated routes.
-func render(cfg Config, table string, apps []appPlan, allHosts []string) ([]byte, error) {
+// render is BuildConfig for validated routes, listening on addrs.
+func render(cfg Config, addrs listenAddrs, table string, apps []appPlan, allHosts []string) ([]byte, error) {
 	mode := cfg.TLS
 	if mode == "" {
 		mode = TLSOff
@@ -202,16 +205,32 @@ func render(cfg Config, table string, apps []appPlan, allHosts []string) ([]byte
 	}
 
 	httpApp := obj{"grace_period": gracePeriod}
+	// wrap adds the handoff of socket to a server, when the Proxy
+	// accepts for it (see listen.go).
+	if addrs.Handoff != "" {
+		// The replaced servers keep serving this long before they
+		// stop: a server told to stop closes unanswered the
+		// connections whose request it has not read yet, and those
+		// it was handed just before the new servers took over have
+		// theirs on the way (see listen.go). Apply waits for it.
+		httpApp["shutdown_delay"] = shutdownDelay
+	}
+	wrap := func(server obj, socket string) obj {
+		if addrs.Handoff != "" {
+			server["listener_wrappers"] = handoffConfig(addrs.Handoff, socket)
+		}
+		return server
+	}
 	caddyApps := obj{"http": httpApp}
 	if mode == TLSOff {
 		httpApp["servers"] = obj{
-			"http": obj{
-				"listen":          []string{cfg.HTTPListen},
+			"http": wrap(obj{
+				"listen":          []string{addrs.HTTP},
 				"routes":          append(append([]any{fqdnRoute}, appRoutes...), notFound),
 				"named_routes":    obj{proxyRouteName: proxyRoute(table)},
 				"automatic_https": obj{"disable": true},
 				"protocols":       []string{"h1"},
-			},
+			}, socketHTTP),
 		}
 	} else {
 		if cfg.HTTPSListen == "" {
@@ -245,13 +264,24 @@ func render(cfg Config, table string, apps []appPlan, allHosts []string) ([]byte
 		httpRoutes = append(httpRoutes, notFound)
 
 		https := obj{
-			"listen":          []string{cfg.HTTPSListen},
+			"listen":          []string{addrs.HTTPS},
 			"routes":          append(append([]any{fqdnRoute}, appRoutes...), notFound),
 			"named_routes":    obj{proxyRouteName: proxyRoute(table)},
 			"automatic_https": obj{"disable_redirects": true},
 			// HTTP/3 is QUIC on the same port over UDP, advertised in
 			// Alt-Svc; clients that cannot reach it stay on TCP.
 			"protocols": []string{"h1", "h2", "h3"},
+		}
+		if addrs.H3 != addrs.HTTPS {
+			// A placeholder (listen.go) has no UDP twin for HTTP/3:
+			// that listener is named on its own.
+			https["listen"] = []string{addrs.HTTPS, addrs.H3}
+			https["listen_protocols"] = [][]string{{"h1", "h2"}, {"h3"}}
+			if len(allHosts) == 0 {
+				// TLS even with no host yet: Caddy infers it from a
+				// listener on https_port, which a placeholder is not.
+				https["tls_connection_policies"] = []any{obj{}}
+			}
 		}
 		if mode == TLSInternal && len(allHosts) > 0 {
 			// Clients without SNI (an IP) or with an unknown name get
@@ -263,13 +293,13 @@ func render(cfg Config, table string, apps []appPlan, allHosts []string) ([]byte
 			}}
 		}
 		httpApp["servers"] = obj{
-			"http": obj{
-				"listen":          []string{cfg.HTTPListen},
+			"http": wrap(obj{
+				"listen":          []string{addrs.HTTP},
 				"routes":          httpRoutes,
 				"automatic_https": obj{"disable": true},
 				"protocols":       []string{"h1"},
-			},
-			"https": https,
+			}, socketHTTP),
+			"https": wrap(https, socketHTTPS),
 		}
 
 		issuer := obj{"module": "internal"}

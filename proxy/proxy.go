@@ -86,6 +86,7 @@ type Proxy struct {
 	mu     sync.Mutex
 	loaded []byte    // configuration Caddy is running; nil when stopped
 	apps   []appPlan // routing of loaded (hosts and apps; upstreams ignored)
+	socks  *sockets  // bound by the first Apply, closed by Close
 }
 
 // New returns a Proxy for cfg. It has no side effects; the first Apply
@@ -135,9 +136,19 @@ func (p *Proxy) Apply(ctx context.Context, routes []Route) error {
 		p.apps = apps
 		return nil
 	}
-	cfgJSON, err := render(p.cfg, p.table.id, apps, allHosts)
+	if p.socks == nil {
+		socks, err := bindSockets(ctx, p.cfg, p.table.id)
+		if err != nil {
+			p.log.Error("proxy cannot listen", "err", err)
+			return fmt.Errorf("proxy: %w", err)
+		}
+		p.socks = socks
+		p.table.handoffs.Store(&socks.handoffs)
+	}
+	cfgJSON, err := render(p.cfg, p.socks.next(), p.table.id, apps, allHosts)
 	if err != nil {
 		p.log.Error("proxy config rejected", "err", err)
+		p.closeUnused()
 		return fmt.Errorf("proxy: %w", err)
 	}
 	// The new routes find their upstreams in the table while Caddy
@@ -150,6 +161,7 @@ func (p *Proxy) Apply(ctx context.Context, routes []Route) error {
 		p.table.set(prev)
 		p.log.Error("proxy config load failed", "err", err, "routes", len(routes),
 			"duration", time.Since(start))
+		p.closeUnused()
 		return fmt.Errorf("proxy: %w", err)
 	}
 	p.table.set(&upstreams)
@@ -172,6 +184,17 @@ func withLeaving(next, prev map[string][]string) *map[string][]string {
 		both[app] = ups
 	}
 	return &both
+}
+
+// closeUnused releases the sockets when no configuration serves on them
+// (the first load failed), so that the ports are free again.
+func (p *Proxy) closeUnused() {
+	if p.loaded == nil && p.socks != nil {
+		if err := p.socks.close(); err != nil {
+			p.log.Warn("closing the proxy's sockets", "err", err)
+		}
+		p.socks = nil
+	}
 }
 
 // loadCaddy hands cfgJSON to Caddy, turning a provisioning panic into an
@@ -197,7 +220,12 @@ func (p *Proxy) Close(ctx context.Context) error {
 	p.loaded = nil
 	p.apps = nil
 	tables.Delete(p.table.id)
-	if err := caddy.Stop(); err != nil {
+	err := caddy.Stop()
+	if cerr := p.socks.close(); cerr != nil {
+		p.log.Warn("closing the proxy's sockets", "err", cerr)
+	}
+	p.socks = nil
+	if err != nil {
 		return fmt.Errorf("proxy: stopping caddy: %w", err)
 	}
 	return nil

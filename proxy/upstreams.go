@@ -63,6 +63,8 @@ type upstreamTable struct {
 	addrs atomic.Pointer[map[string]struct{}]
 	// metrics is Config.Metrics, for the xcloud_metrics handlers.
 	metrics Metrics
+	// handoffs are the Proxy's sockets, for xcloud_handoff (listen.go).
+	handoffs atomic.Pointer[map[string]*handoff]
 
 	mu    sync.Mutex
 	pools map[*transport]struct{} // transports of the loaded configurations
