@@ -35,18 +35,22 @@ type ImageInfo struct {
 // label filter for images, so the filtering happens here.
 func (c *Client) ListImages(ctx context.Context, labels map[string]string, all bool) ([]ImageInfo, error) {
 	opts := new(images.ListOptions).WithAll(all)
+	filter := ""
 	if !all {
 		for _, k := range []string{"xcloud.instance", "xcloud.app"} {
 			if v, ok := labels[k]; ok {
-				opts = opts.WithFilters(map[string][]string{"label": {k + "=" + v}})
+				filter = k + "=" + v
+				opts = opts.WithFilters(map[string][]string{"label": {filter}})
 				break
 			}
 		}
 	}
-	var list []*types.ImageSummary
-	err := retryRace(ctx, func() (err error) {
-		list, err = images.List(c.ctx(ctx), opts)
-		return err
+	list, err := c.lists.do(ctx, fmt.Sprint(all, " ", filter), func(ctx context.Context) (list []*types.ImageSummary, err error) {
+		err = retryRace(ctx, func() (err error) {
+			list, err = images.List(c.ctx(ctx), opts)
+			return err
+		})
+		return list, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list images: %w", err)

@@ -42,6 +42,7 @@ type Client struct {
 	// (see hostCanLimit); they are then not asked for.
 	noLimits bool
 	guard    NetworkGuard // see guardNetwork; zero: none
+	lists    listShare    // images listings shared by callers at once
 }
 
 // Options configure a Client.
