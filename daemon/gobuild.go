@@ -35,9 +35,8 @@ import (
 // a runtime without it (the unit tests' fake) builds with podman build.
 type goRuntime interface {
 	EnsureBuilder(ctx context.Context, b podman.BuilderSpec) (string, error)
-	ExecIn(ctx context.Context, id, dir string, env, cmd []string, out io.Writer) (int, error)
+	ExecIn(ctx context.Context, id, dir string, env, cmd []string, stdout, stderr io.Writer) (int, error)
 	CopyInto(ctx context.Context, id, dir string, r io.Reader, chown bool) error
-	CopyFrom(ctx context.Context, id, path string, w io.Writer) error
 	CreateLayer(ctx context.Context, l podman.LayerSpec) (string, error)
 	CommitLayer(ctx context.Context, id, tag string, changes []string) (string, error)
 }
@@ -149,15 +148,46 @@ func (d *Daemon) goBuild(ctx context.Context, rt goRuntime, g *buildpacks.GoBuil
 	}
 	ph.mark("build source in")
 
+	layer, received = <-run, true
+	if layer.err != nil {
+		return "", layer.err
+	}
+	ph.mark("build run container")
+
 	fmt.Fprintf(job.out, "-----> %s\n", g.Heading)
 	env := make([]string, 0, len(job.env))
 	for _, k := range slices.Sorted(maps.Keys(job.env)) {
 		env = append(env, k+"="+job.env[k])
 	}
-	// The app's earlier trees go first; the last one stays until the next
-	// build, small beside the caches.
-	script := fmt.Sprintf("find %s -mindepth 1 -maxdepth 1 ! -name %s -exec rm -rf {} + ; %s", appDir, leaf, g.Script)
-	code, err := rt.ExecIn(ctx, builder, dir, env, []string{"/bin/sh", "-c", script}, &indenter{w: job.out, bol: true})
+	// One exec compiles, its output on stderr for the pusher, and then
+	// writes the assembled tree as a tar on stdout, which streams into the
+	// run image's container as /app, owned by its user: no copy out of the
+	// builder of its own. The app's earlier trees go first; the last one
+	// stays until the next build, small beside the caches.
+	script := fmt.Sprintf("find %s -mindepth 1 -maxdepth 1 ! -name %s -exec rm -rf {} + ; { %s\n} >&2 && exec tar -cf - .", appDir, leaf, g.Script)
+	pr, pw := io.Pipe()
+	copied := make(chan error, 1)
+	go func() {
+		err := copyTree(ctx, func(w io.Writer) error { _, err := io.Copy(w, pr); return err },
+			func(r io.Reader) error { return rt.CopyInto(ctx, layer.id, "/app", r, true) },
+			func(name string) (string, bool) {
+				name = strings.TrimPrefix(name, "./")
+				return name, name != "" && name != "."
+			}, nil)
+		pr.CloseWithError(err) // a failed copy reads no more
+		copied <- err
+	}()
+	code, err := rt.ExecIn(ctx, builder, dir, env, []string{"/bin/sh", "-c", script},
+		&onFirstWrite{w: pw, fn: func() { ph.mark("build compile") }}, &indenter{w: job.out, bol: true})
+	switch {
+	case err != nil:
+		pw.CloseWithError(err)
+	case code != 0:
+		pw.CloseWithError(&compileError{code})
+	default:
+		pw.Close()
+	}
+	cerr := <-copied
 	if ctx.Err() != nil {
 		// A compile cut short may still run in the builder: remove it.
 		d.removeGoBuilder(ctx)
@@ -169,21 +199,8 @@ func (d *Daemon) goBuild(ctx context.Context, rt goRuntime, g *buildpacks.GoBuil
 	if code != 0 {
 		return "", &compileError{code}
 	}
-	ph.mark("build compile")
-
-	layer, received = <-run, true
-	if layer.err != nil {
-		return "", layer.err
-	}
-	ph.mark("build run container")
-	err = copyTree(ctx, func(w io.Writer) error { return rt.CopyFrom(ctx, builder, dir, w) },
-		func(r io.Reader) error { return rt.CopyInto(ctx, layer.id, "/app", r, true) },
-		func(name string) (string, bool) {
-			rest, ok := strings.CutPrefix(name, leaf+"/")
-			return rest, ok && rest != ""
-		}, nil)
-	if err != nil {
-		return "", err
+	if cerr != nil {
+		return "", cerr
 	}
 	ph.mark("build /app copy")
 
@@ -197,6 +214,21 @@ func (d *Daemon) goBuild(ctx context.Context, rt goRuntime, g *buildpacks.GoBuil
 	}
 	ph.mark("build commit")
 	return id, nil
+}
+
+// onFirstWrite calls fn before the first write to w.
+type onFirstWrite struct {
+	w    io.Writer
+	fn   func()
+	done bool
+}
+
+func (o *onFirstWrite) Write(b []byte) (int, error) {
+	if !o.done {
+		o.done = true
+		o.fn()
+	}
+	return o.w.Write(b)
 }
 
 // runLayer is the created container of a Go build's run image, and the
@@ -344,6 +376,11 @@ func retar(ctx context.Context, r io.Reader, w io.Writer, rename func(string) (s
 		}
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
+			// GNU tar pads its archive to a whole record after the end
+			// marker: read it, or its writer fails on a closed pipe.
+			if _, err := io.Copy(io.Discard, r); err != nil {
+				return fmt.Errorf("read tar: %w", err)
+			}
 			break
 		}
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -70,38 +71,27 @@ func (f *fakeGoRuntime) CopyInto(_ context.Context, id, dir string, r io.Reader,
 	return f.fail("CopyInto")
 }
 
-func (f *fakeGoRuntime) ExecIn(_ context.Context, id, dir string, env, cmd []string, out io.Writer) (int, error) {
+// ExecIn "compiles" (says so on stderr) and, as the script's tar does,
+// writes the tree in dir with bin/app added to stdout, named "./…".
+func (f *fakeGoRuntime) ExecIn(_ context.Context, id, dir string, env, cmd []string, stdout, stderr io.Writer) (int, error) {
 	f.exec = append(append([]string{dir}, env...), cmd[len(cmd)-1])
-	io.WriteString(out, "compiling\n")
-	return f.code, f.fail("ExecIn")
-}
-
-// CopyFrom writes the tree under dir as the API does: named under the
-// directory's base name, and bin/app beside it.
-func (f *fakeGoRuntime) CopyFrom(_ context.Context, id, dir string, w io.Writer) error {
-	tw := tar.NewWriter(w)
-	base := dir[strings.LastIndex(dir, "/")+1:]
-	files := map[string]string{base + "/bin/app": "binary"}
+	io.WriteString(stderr, "compiling\n")
+	if err := f.fail("ExecIn"); err != nil || f.code != 0 {
+		return f.code, err
+	}
+	files := map[string]string{"bin/app": "binary"}
 	for name, content := range f.tree {
 		if rest, ok := strings.CutPrefix(name, dir+"/"); ok {
-			files[base+"/"+rest] = content
+			files[rest] = content
 		}
 	}
-	tw.WriteHeader(&tar.Header{Name: base + "/", Typeflag: tar.TypeDir, Mode: 0o755})
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for k := range files {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
-		if strings.HasSuffix(name, "/") {
-			continue
-		}
-		tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(files[name]))})
+	tw := tar.NewWriter(stdout)
+	tw.WriteHeader(&tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755})
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		tw.WriteHeader(&tar.Header{Name: "./" + name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(files[name]))})
 		io.WriteString(tw, files[name])
 	}
-	return tw.Close()
+	return 0, tw.Close()
 }
 
 func (f *fakeGoRuntime) CreateLayer(_ context.Context, l podman.LayerSpec) (string, error) {
@@ -181,7 +171,7 @@ func TestGoBuild(t *testing.T) {
 	if rt.tree[dir+"/main.go"] != "package main" || rt.tree[dir+"/.xcloud.Containerfile"] != "FROM x\n" {
 		t.Errorf("tree in the builder: %v", rt.tree)
 	}
-	if got := strings.Join(rt.exec[:3], " "); got != dir+" A=1 B=2" || !strings.HasSuffix(rt.exec[3], "; go build -o bin/ .") {
+	if got := strings.Join(rt.exec[:3], " "); got != dir+" A=1 B=2" || !strings.Contains(rt.exec[3], "; { go build -o bin/ .\n} >&2 && exec tar -cf - .") {
 		t.Errorf("exec: %q", rt.exec)
 	}
 	if want := "-----> Compiling (go build)\n       compiling\n"; out.String() != want {
@@ -251,5 +241,37 @@ func TestCmdJSON(t *testing.T) {
 	}
 	if got := cmdJSON(nil); got != "[]" {
 		t.Errorf("cmdJSON(nil) = %s", got)
+	}
+}
+
+// TestCopyTreePadded: GNU tar pads an archive with zeros past its end
+// marker; copyTree reads them rather than fail the writer on a closed pipe.
+func TestCopyTreePadded(t *testing.T) {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	tw.WriteHeader(&tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755})
+	tw.WriteHeader(&tar.Header{Name: "./a", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1})
+	tw.Write([]byte("a"))
+	tw.Close()
+	b.Write(make([]byte, 9216))
+	var names []string
+	err := copyTree(context.Background(), func(w io.Writer) error { _, err := w.Write(b.Bytes()); return err },
+		func(r io.Reader) error {
+			tr := tar.NewReader(r)
+			for {
+				hdr, err := tr.Next()
+				if errors.Is(err, io.EOF) {
+					_, err = io.Copy(io.Discard, r)
+					return err
+				}
+				if err != nil {
+					return err
+				}
+				names = append(names, hdr.Name)
+			}
+		},
+		func(name string) (string, bool) { name = strings.TrimPrefix(name, "./"); return name, name != "" }, nil)
+	if err != nil || !slices.Equal(names, []string{"a"}) {
+		t.Errorf("copyTree: %v, entries %q", err, names)
 	}
 }

@@ -89,9 +89,9 @@ func (c *Client) EnsureBuilder(ctx context.Context, b BuilderSpec) (string, erro
 }
 
 // ExecIn runs cmd in the running container id, in directory dir with env
-// (NAME=value) added, its output and errors both copied to out, and
-// returns its exit code.
-func (c *Client) ExecIn(ctx context.Context, id, dir string, env, cmd []string, out io.Writer) (int, error) {
+// (NAME=value) added, its output copied to stdout and stderr, and returns
+// its exit code.
+func (c *Client) ExecIn(ctx context.Context, id, dir string, env, cmd []string, stdout, stderr io.Writer) (int, error) {
 	cctx := c.ctx(ctx)
 	cfg := new(handlers.ExecCreateConfig)
 	cfg.Cmd, cfg.Env, cfg.WorkingDir = cmd, env, dir
@@ -101,7 +101,7 @@ func (c *Client) ExecIn(ctx context.Context, id, dir string, env, cmd []string, 
 		return -1, fmt.Errorf("exec in %s: %w", id, err)
 	}
 	defer func() { _ = containers.ExecRemove(c.ctx(context.WithoutCancel(ctx)), sid, nil) }()
-	opts := new(containers.ExecStartAndAttachOptions).WithOutputStream(out).WithErrorStream(out).
+	opts := new(containers.ExecStartAndAttachOptions).WithOutputStream(stdout).WithErrorStream(stderr).
 		WithAttachOutput(true).WithAttachError(true)
 	if err := containers.ExecStartAndAttach(cctx, sid, opts); err != nil {
 		return -1, fmt.Errorf("exec in %s: %w", id, err)
@@ -124,19 +124,6 @@ func (c *Client) CopyInto(ctx context.Context, id, dir string, r io.Reader, chow
 	}
 	if err != nil {
 		return fmt.Errorf("copy into %s:%s: %w", id, dir, err)
-	}
-	return nil
-}
-
-// CopyFrom writes a tar of path in container id to w; a directory's
-// entries are named under its base name.
-func (c *Client) CopyFrom(ctx context.Context, id, path string, w io.Writer) error {
-	fn, err := containers.CopyToArchive(c.ctx(ctx), id, path, w)
-	if err == nil {
-		err = fn()
-	}
-	if err != nil {
-		return fmt.Errorf("copy out of %s:%s: %w", id, path, err)
 	}
 	return nil
 }
