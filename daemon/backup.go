@@ -120,8 +120,9 @@ func (d *Daemon) Backup(ctx context.Context, w io.Writer, req BackupRequest) (re
 	gathered := time.Now()
 
 	// The compressed archive is written out by a goroutine of its own, so
-	// compressing goes on while the SSH channel encrypts and sends.
-	out := newAsyncWriter(w, 16)
+	// compressing goes on while the SSH channel encrypts and sends, in
+	// pieces of eight full SSH packets; up to 2 MiB wait.
+	out := newAsyncWriter(w, 8, 8*sshPacketData)
 	defer out.Close() // after an error: its goroutine ends
 	cw := &countWriter{w: out}
 	hdr := backup.Header{Version: d.opts.Version, Schema: st.schema, CreatedAt: st.at}

@@ -6,6 +6,17 @@ import (
 	"testing"
 )
 
+// sizes records the size of each write.
+type sizes struct {
+	bytes.Buffer
+	n []int
+}
+
+func (s *sizes) Write(p []byte) (int, error) {
+	s.n = append(s.n, len(p))
+	return s.Buffer.Write(p)
+}
+
 // failAfter takes n writes, then fails.
 type failAfter struct {
 	bytes.Buffer
@@ -24,8 +35,8 @@ func (f *failAfter) Write(p []byte) (int, error) {
 // caller reuses its buffer; the writer's error comes back from a later
 // Write or from Close.
 func TestAsyncWriter(t *testing.T) {
-	var out bytes.Buffer
-	a := newAsyncWriter(&out, 4)
+	var out sizes
+	a := newAsyncWriter(&out, 4, 64)
 	var want bytes.Buffer
 	buf := make([]byte, 1000)
 	for i := range 100 {
@@ -43,9 +54,15 @@ func TestAsyncWriter(t *testing.T) {
 	if !bytes.Equal(out.Bytes(), want.Bytes()) {
 		t.Fatalf("got %d bytes, want %d, or in another order", out.Len(), want.Len())
 	}
+	// Whole pieces of the chunk size, whatever was written; the rest last.
+	for i, n := range out.n {
+		if n != 64 && (i != len(out.n)-1 || n > 64) {
+			t.Fatalf("write %d of %d is %d bytes, want 64 (or fewer, last): %v", i, len(out.n), n, out.n)
+		}
+	}
 
 	f := &failAfter{n: 3}
-	a = newAsyncWriter(f, 2)
+	a = newAsyncWriter(f, 2, len("piece"))
 	var werr error
 	for range 50 {
 		if _, werr = a.Write([]byte("piece")); werr != nil {
