@@ -40,6 +40,7 @@ type logFiles struct {
 // followedLog is one container's log file and how far it has been read.
 type followedLog struct {
 	id, app, typ, name string
+	path               string
 	f                  *os.File
 	wd                 int32
 	off                int64
@@ -81,7 +82,7 @@ func (lf *logFiles) follow(id, app, typ, name, path string, since time.Time) err
 		f.Close()
 		return fmt.Errorf("follow log of %s: inotify: %w", name, err)
 	}
-	fl := &followedLog{id: id, app: app, typ: typ, name: name, f: f, wd: int32(wd), off: off}
+	fl := &followedLog{id: id, app: app, typ: typ, name: name, path: path, f: f, wd: int32(wd), off: off}
 	lf.byWatch[fl.wd], lf.byID[id] = fl, fl
 	// What was written before the watch was added has no event of its own.
 	lf.readLocked(fl)
@@ -254,13 +255,37 @@ func (lf *logFiles) run(ctx context.Context) {
 			if ev.Mask&unix.IN_ATTRIB != 0 {
 				if st, err := fl.f.Stat(); err == nil {
 					if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Nlink == 0 {
-						lf.dropLocked(fl)
+						lf.reopenLocked(fl)
 					}
 				}
 			}
 		}
 		lf.mu.Unlock()
 	}
+}
+
+// reopenLocked follows the file now at fl's path from its top, when one
+// took the place of the unlinked file fl had open (conmon rotates a log
+// that reached its containers.conf log_size_max so), and lets fl go when
+// none did (its container was removed). The caller holds lf.mu.
+func (lf *logFiles) reopenLocked(fl *followedLog) {
+	f, err := os.Open(fl.path)
+	if err != nil {
+		lf.dropLocked(fl)
+		return
+	}
+	wd, err := unix.InotifyAddWatch(lf.fd, fl.path, unix.IN_MODIFY|unix.IN_ATTRIB)
+	if err != nil {
+		f.Close()
+		lf.dropLocked(fl)
+		return
+	}
+	delete(lf.byWatch, fl.wd)
+	_, _ = unix.InotifyRmWatch(lf.fd, uint32(fl.wd))
+	fl.f.Close()
+	fl.f, fl.wd, fl.off, fl.rest = f, int32(wd), 0, nil
+	lf.byWatch[fl.wd] = fl
+	lf.readLocked(fl)
 }
 
 func (lf *logFiles) closeAll() {

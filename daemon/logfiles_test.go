@@ -124,6 +124,30 @@ func TestLogFilesFollow(t *testing.T) {
 	}
 }
 
+// A log rotated the way conmon rotates one that reached log_size_max (a
+// new file renamed over it) is followed on in the new file.
+func TestLogFilesRotated(t *testing.T) {
+	lf, got := startLogFiles(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ctr.log")
+	appendFile(t, path, "")
+	if err := lf.follow("c1", "app", "web", "web-1", path, time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, record(time.Now(), "F", "before rotation"))
+	got.waitFor(t, "app/web/web-1: before rotation")
+	tmp := filepath.Join(dir, "ctr.log.tmp")
+	appendFile(t, tmp, record(time.Now(), "F", "first of the new file"))
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, record(time.Now(), "F", "after rotation"))
+	got.waitFor(t, "app/web/web-1: before rotation", "app/web/web-1: first of the new file", "app/web/web-1: after rotation")
+	if !lf.followed("c1") {
+		t.Fatal("a rotated log file is no longer followed")
+	}
+}
+
 func TestLogFilesMissing(t *testing.T) {
 	lf, _ := startLogFiles(t)
 	if err := lf.follow("c1", "app", "web", "web-1", filepath.Join(t.TempDir(), "none.log"), time.Now()); err == nil {
