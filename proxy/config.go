@@ -35,9 +35,6 @@ const (
 	// gracePeriod bounds how long a replaced server waits for in-flight
 	// requests when the configuration changes.
 	gracePeriod = "10s"
-	// shutdownDelay is how long replaced servers serve on after a
-	// reload, before they stop (see render).
-	shutdownDelay = "250ms"
 )
 
 // upstreamIdleTimeout closes upstream connections idle this long (Caddy's
@@ -207,14 +204,6 @@ func render(cfg Config, addrs listenAddrs, table string, apps []appPlan, allHost
 	httpApp := obj{"grace_period": gracePeriod}
 	// wrap adds the handoff of socket to a server, when the Proxy
 	// accepts for it (see listen.go).
-	if addrs.Handoff != "" {
-		// The replaced servers keep serving this long before they
-		// stop: a server told to stop closes unanswered the
-		// connections whose request it has not read yet, and those
-		// it was handed just before the new servers took over have
-		// theirs on the way (see listen.go). Apply waits for it.
-		httpApp["shutdown_delay"] = shutdownDelay
-	}
 	wrap := func(server obj, socket string) obj {
 		if addrs.Handoff != "" {
 			server["listener_wrappers"] = handoffConfig(addrs.Handoff, socket)
@@ -274,9 +263,11 @@ func render(cfg Config, addrs listenAddrs, table string, apps []appPlan, allHost
 		}
 		if addrs.H3 != addrs.HTTPS {
 			// A placeholder (listen.go) has no UDP twin for HTTP/3:
-			// that listener is named on its own.
-			https["listen"] = []string{addrs.HTTPS, addrs.H3}
-			https["listen_protocols"] = [][]string{{"h1", "h2"}, {"h3"}}
+			// that listener is named on its own, first: Caddy starts
+			// the listeners in order, and its TCP servers read the
+			// HTTP/3 server (for Alt-Svc) that the UDP one sets.
+			https["listen"] = []string{addrs.H3, addrs.HTTPS}
+			https["listen_protocols"] = [][]string{{"h3"}, {"h1", "h2"}}
 			if len(allHosts) == 0 {
 				// TLS even with no host yet: Caddy infers it from a
 				// listener on https_port, which a placeholder is not.

@@ -27,6 +27,9 @@ func (fqdnHandler) CaddyModule() caddy.ModuleInfo {
 }
 
 func (fqdnHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	// First on every server, so also where a connection's first request
+	// is known to be served (see handoff).
+	settleRequest(r)
 	r.Host = trimFQDN(r.Host)
 	return next.ServeHTTP(w, r)
 }

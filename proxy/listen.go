@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // Reloads and listening sockets. Left to itself, Caddy binds a new
@@ -27,10 +30,8 @@ import (
 // listener wrapper; the address Caddy binds for it is a placeholder (an
 // abstract Unix socket no client knows) that is never accepted on. Once
 // a new configuration's server is up, the old servers get no more
-// connections. They serve on for shutdown_delay, so that the requests of
-// the connections they were handed last arrive (a server told to stop
-// closes unanswered any connection whose request it has not read), then
-// finish what they have and stop.
+// connections; they finish the ones they have and stop. (For the wait
+// before a reload, see handoff.)
 //
 // HTTP/3's UDP socket needs none of this: Caddy shares one QUIC listener
 // between configurations while any of them uses it.
@@ -85,11 +86,10 @@ func bindSockets(ctx context.Context, cfg Config, table string) (*sockets, error
 	return s, nil
 }
 
-// next returns the addresses of the next configuration. Its placeholders
-// are new: a placeholder that no newer configuration shares tells Caddy
-// that the old servers' listeners are closing, which is when it applies
-// the app's shutdown_delay (see render). They are unique per process too,
-// as tests run several daemons, and a process several Proxies, at once.
+// next returns the addresses of the next configuration. Each
+// configuration binds placeholders of its own, which close with its
+// servers; they are unique per process too, as tests run several daemons,
+// and a process several Proxies, at once.
 func (s *sockets) next() listenAddrs {
 	s.loads++
 	placeholder := func(name string) string {
@@ -119,6 +119,22 @@ func (s *sockets) bind(ctx context.Context, name, addr string) error {
 	return nil
 }
 
+// pause pauses every handoff before a reload (see handoff).
+func (s *sockets) pause(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, h := range s.handoffs {
+		wg.Go(func() { h.pause(ctx) })
+	}
+	wg.Wait()
+}
+
+// resume ends pause, whether the reload succeeded or not.
+func (s *sockets) resume() {
+	for _, h := range s.handoffs {
+		h.resume()
+	}
+}
+
 // close stops accepting on the sockets and closes them. Connections
 // already handed over are the servers'.
 func (s *sockets) close() error {
@@ -132,6 +148,13 @@ func (s *sockets) close() error {
 
 // handoff accepts the connections of one socket and hands each to the
 // newest of the servers' listeners (acceptors) still open.
+//
+// A server told to stop closes unanswered every connection whose request
+// it has not read yet (net/http), so before a reload the proxy pauses the
+// handoff: new connections wait for the new configuration's servers, and
+// the reload waits until each connection handed over so far has settled
+// (its first request reached the handlers, or it closed), or for
+// settleWait at most.
 type handoff struct {
 	ln   net.Listener
 	done chan struct{} // closed by close
@@ -140,10 +163,22 @@ type handoff struct {
 	mu        sync.Mutex
 	acceptors []*acceptor   // open ones, oldest first
 	changed   chan struct{} // closed (and replaced) when acceptors change
+	attached  uint64        // acceptors attached so far
+	pausedAt  uint64        // while paused, attached when pause began
+	paused    bool
+	pending   map[string]*handedConn // unsettled connections by remote address
+	settled   chan struct{}          // closed (and replaced) when pending shrinks
 }
 
+// settleWait bounds the wait of a reload for connections to settle. A
+// browser may open a connection it sends nothing on for seconds; the
+// reload does not wait for those.
+// A variable for tests.
+var settleWait = 250 * time.Millisecond
+
 func startHandoff(ln net.Listener) *handoff {
-	h := &handoff{ln: ln, done: make(chan struct{}), changed: make(chan struct{})}
+	h := &handoff{ln: ln, done: make(chan struct{}), changed: make(chan struct{}),
+		pending: make(map[string]*handedConn), settled: make(chan struct{})}
 	h.wg.Go(h.run)
 	return h
 }
@@ -170,18 +205,21 @@ func (h *handoff) run() {
 			continue
 		}
 		delay = 0
-		h.deliver(c)
+		h.deliver(&handedConn{TCPConn: c.(*net.TCPConn), h: h, addr: c.RemoteAddr().String()})
 	}
 }
 
 // deliver hands c to the newest acceptor, waiting for one if there is
-// none (a configuration is being replaced after a failed start).
-func (h *handoff) deliver(c net.Conn) {
+// none that may take it (a reload is under way, or a configuration is
+// being replaced after a failed start).
+func (h *handoff) deliver(c *handedConn) {
 	for {
 		h.mu.Lock()
 		var a *acceptor
-		if n := len(h.acceptors); n > 0 {
+		if n := len(h.acceptors); n > 0 && (!h.paused || h.acceptors[n-1].seq > h.pausedAt) {
 			a = h.acceptors[n-1]
+			c.seq = a.seq
+			h.pending[c.addr] = c // before the send: a reload may pause meanwhile
 		}
 		changed := h.changed
 		h.mu.Unlock()
@@ -193,10 +231,87 @@ func (h *handoff) deliver(c net.Conn) {
 		case conns <- c:
 			return
 		case <-changed:
+			h.unpend(c)
 		case <-h.done:
 			c.Close()
 			return
 		}
+	}
+}
+
+// pause stops handing connections to the acceptors attached so far and
+// waits until the connections they were handed have settled, for
+// settleWait at most. (Those handed to newer acceptors meanwhile are the
+// new servers' and need no wait.)
+func (h *handoff) pause(ctx context.Context) {
+	h.mu.Lock()
+	h.paused, h.pausedAt = true, h.attached
+	h.signal()
+	h.mu.Unlock()
+	deadline := time.NewTimer(settleWait)
+	defer deadline.Stop()
+	for {
+		h.mu.Lock()
+		n := 0
+		for _, c := range h.pending {
+			if c.seq <= h.pausedAt {
+				n++
+			}
+		}
+		settled := h.settled
+		h.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-settled:
+		case <-deadline.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// resume hands connections to the newest acceptor again, whenever it
+// was attached.
+func (h *handoff) resume() {
+	h.mu.Lock()
+	h.paused = false
+	h.signal()
+	h.mu.Unlock()
+}
+
+// unpend removes c from the unsettled connections.
+func (h *handoff) unpend(c *handedConn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.pending[c.addr] == c {
+		delete(h.pending, c.addr)
+		close(h.settled)
+		h.settled = make(chan struct{})
+	}
+}
+
+// handedConn is a connection handed to a server. It settles once its
+// first request has reached the server's handlers (settleRequest), or
+// when it closes.
+type handedConn struct {
+	*net.TCPConn
+	h       *handoff
+	addr    string // remote address, its key in h.pending
+	seq     uint64 // of the acceptor it was handed to
+	settled atomic.Bool
+}
+
+func (c *handedConn) Close() error {
+	c.settle()
+	return c.TCPConn.Close()
+}
+
+func (c *handedConn) settle() {
+	if !c.settled.Load() && c.settled.CompareAndSwap(false, true) {
+		c.h.unpend(c)
 	}
 }
 
@@ -206,6 +321,8 @@ func (h *handoff) deliver(c net.Conn) {
 func (h *handoff) attach(inner net.Listener) net.Listener {
 	a := &acceptor{h: h, inner: inner, conns: make(chan net.Conn), closed: make(chan struct{})}
 	h.mu.Lock()
+	h.attached++
+	a.seq = h.attached
 	h.acceptors = append(h.acceptors, a)
 	h.signal()
 	h.mu.Unlock()
@@ -240,6 +357,7 @@ func (h *handoff) close() error {
 
 // acceptor is the listener a server of one configuration accepts on.
 type acceptor struct {
+	seq    uint64 // order of attachment
 	h      *handoff
 	inner  net.Listener
 	conns  chan net.Conn
@@ -288,8 +406,9 @@ func (handoffWrapper) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision finds the socket's handoff.
-func (w *handoffWrapper) Provision(caddy.Context) error {
+// Provision finds the socket's handoff, and has the server tell it when a
+// connection settles (see handoff).
+func (w *handoffWrapper) Provision(ctx caddy.Context) error {
 	t, ok := tables.Load(w.Table)
 	if !ok {
 		return fmt.Errorf("xcloud_handoff: unknown table %q", w.Table)
@@ -299,7 +418,34 @@ func (w *handoffWrapper) Provision(caddy.Context) error {
 		return fmt.Errorf("xcloud_handoff: table %q has no socket %q", w.Table, w.Socket)
 	}
 	w.h = h
+	srv, ok := ctx.Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
+	if !ok {
+		return errors.New("xcloud_handoff: not in an HTTP server")
+	}
+	srv.RegisterConnContext(func(ctx context.Context, c net.Conn) context.Context {
+		// c is the connection as the server sees it (in TLS, say);
+		// its remote address names it among the unsettled ones.
+		h.mu.Lock()
+		hc := h.pending[c.RemoteAddr().String()]
+		h.mu.Unlock()
+		if hc == nil {
+			return ctx
+		}
+		return context.WithValue(ctx, handedKey{}, hc)
+	})
 	return nil
+}
+
+// handedKey is the request context key of a connection's *handedConn.
+type handedKey struct{}
+
+// settleRequest settles the connection of r, once its first request has
+// reached the handlers: past the point where a stopping server would drop
+// it. The first handler of every server calls it (fqdnHandler).
+func settleRequest(r *http.Request) {
+	if hc, ok := r.Context().Value(handedKey{}).(*handedConn); ok {
+		hc.settle()
+	}
 }
 
 // WrapListener is called as the server starts.

@@ -87,6 +87,72 @@ func TestHandoffNewestGetsConnections(t *testing.T) {
 	}
 }
 
+// TestHandoffPauseWaitsForRequests: a reload pauses the handoff until the
+// connection handed over last has settled, and the connections
+// that arrive meanwhile go to the new configuration's listener, never to
+// the old one (whose server is about to stop, which would drop them).
+func TestHandoffPauseWaitsForRequests(t *testing.T) {
+	defer func(d time.Duration) { settleWait = d }(settleWait)
+	settleWait = time.Minute
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startHandoff(ln)
+	defer h.close()
+	old := h.attach(fakeListener{})
+	oldCh := acceptOne(old)
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, ok := <-oldCh
+	if !ok {
+		t.Fatal("accept failed")
+	}
+	defer server.Close()
+
+	paused := make(chan struct{})
+	go func() {
+		h.pause(context.Background())
+		close(paused)
+	}()
+	waitPaused(t, h)
+	// A connection arriving now waits for the new listener.
+	oldCh = acceptOne(old)
+	late, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer late.Close()
+	newer := h.attach(fakeListener{})
+	select {
+	case c := <-acceptOne(newer):
+		c.Close()
+	case <-time.After(10 * time.Second):
+		t.Fatal("the connection made during the pause did not reach the new listener")
+	}
+	select {
+	case <-paused:
+		t.Fatal("pause returned before the handed-over connection settled")
+	default:
+	}
+	// What the server does once the request reached its handlers.
+	server.(*handedConn).settle()
+	select {
+	case <-paused:
+	case <-time.After(10 * time.Second):
+		t.Fatal("pause did not return once the connection settled")
+	}
+	h.resume()
+	old.Close()
+	if c, ok := <-oldCh; ok {
+		c.Close()
+		t.Fatal("the replaced listener got a connection")
+	}
+}
+
 // TestApplyOnTakenPort: a port another socket holds is an error naming
 // it, not a silent share (the proxy's sockets have no SO_REUSEPORT), and
 // Apply succeeds once it is free.
@@ -103,5 +169,23 @@ func TestApplyOnTakenPort(t *testing.T) {
 	taken.Close()
 	if err := p.Apply(context.Background(), nil); err != nil {
 		t.Fatalf("Apply once the port is free: %v", err)
+	}
+}
+
+// waitPaused waits until a pause of h has begun.
+func waitPaused(t *testing.T, h *handoff) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h.mu.Lock()
+		paused := h.paused
+		h.mu.Unlock()
+		if paused {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the handoff did not pause within 10s")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -157,7 +157,11 @@ func (p *Proxy) Apply(ctx context.Context, routes []Route) error {
 	// until the new routes are in place.
 	tables.Store(p.table.id, p.table)
 	prev := p.table.set(withLeaving(upstreams, *p.table.apps.Load()))
-	if err := p.load(cfgJSON); err != nil {
+	// New connections wait for the new servers meanwhile (listen.go).
+	p.socks.pause(ctx)
+	err = p.load(cfgJSON)
+	p.socks.resume()
+	if err != nil {
 		p.table.set(prev)
 		p.log.Error("proxy config load failed", "err", err, "routes", len(routes),
 			"duration", time.Since(start))

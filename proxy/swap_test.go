@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -135,15 +137,17 @@ func (r *loadResult) fail(msg string) {
 // connections, until stop is closed, 10s passed or each sent 20000
 // requests. A request fails unless it gets 200 with one of the bodies in
 // ok. wait waits for the goroutines.
-func runLoad(addr, url string, noKeepAlive int, stop <-chan struct{}, ok ...string) (res *loadResult, wait func()) {
+func runLoad(addr, url string, tlsCfg *tls.Config, noKeepAlive int, stop <-chan struct{}, ok ...string) (res *loadResult, wait func()) {
 	res = new(loadResult)
 	var wg sync.WaitGroup
 	deadline := time.Now().Add(10 * time.Second)
 	for g := range 16 {
-		c := keepAliveClient(addr)
+		c := client(addr, tlsCfg)
+		c.Transport.(*http.Transport).DisableKeepAlives = false
+		c.Transport.(*http.Transport).MaxIdleConnsPerHost = 4
 		kind := "keep-alive"
 		if g < noKeepAlive {
-			c = client(addr, nil)
+			c = client(addr, tlsCfg)
 			kind = "no keep-alive"
 		}
 		wg.Go(func() {
@@ -207,7 +211,7 @@ func TestSwapUpstreamsUnderLoad(t *testing.T) {
 	}
 
 	stop := make(chan struct{})
-	res, wait := runLoad(cfg.HTTPListen, "http://a.test/", 4, stop, "backend1", "backend2")
+	res, wait := runLoad(cfg.HTTPListen, "http://a.test/", nil, 4, stop, "backend1", "backend2")
 	time.Sleep(100 * time.Millisecond)
 	for i := range 20 {
 		routes[0].Upstreams = []string{upstream(b2)}
@@ -241,7 +245,7 @@ func TestRedeployUnderLoad(t *testing.T) {
 	}
 
 	stop := make(chan struct{})
-	res, wait := runLoad(cfg.HTTPListen, "http://a.test/", 4, stop, names...)
+	res, wait := runLoad(cfg.HTTPListen, "http://a.test/", nil, 4, stop, names...)
 	time.Sleep(100 * time.Millisecond)
 	for i := range 20 {
 		next := backend(t, names[(i+1)%2], nil)
@@ -261,7 +265,7 @@ func TestRedeployUnderLoad(t *testing.T) {
 // TestReloadUnderLoad changes the hosts of another app under load from
 // keep-alive clients, which reloads Caddy and replaces its HTTP server: no
 // request may fail.
-func TestReloadUnderLoad(t *testing.T) { testReloadUnderLoad(t, 0) }
+func TestReloadUnderLoad(t *testing.T) { testReloadUnderLoad(t, TLSOff, 0) }
 
 // TestReloadUnderLoadNoKeepAlive is TestReloadUnderLoad with 4 of the 16
 // clients opening a connection per request. Before the proxy accepted on
@@ -269,11 +273,15 @@ func TestReloadUnderLoad(t *testing.T) { testReloadUnderLoad(t, 0) }
 // reload: reset at connect when Caddy closed the old SO_REUSEPORT socket
 // with connections queued on it, or EOF when a stopping server closed a
 // connection it had accepted but not read yet.
-func TestReloadUnderLoadNoKeepAlive(t *testing.T) { testReloadUnderLoad(t, 4) }
+func TestReloadUnderLoadNoKeepAlive(t *testing.T) { testReloadUnderLoad(t, TLSOff, 4) }
 
-func testReloadUnderLoad(t *testing.T, noKeepAlive int) {
+// TestReloadUnderLoadHTTPS is TestReloadUnderLoadNoKeepAlive over HTTPS,
+// where a connection's request comes only after the TLS handshake.
+func TestReloadUnderLoadHTTPS(t *testing.T) { testReloadUnderLoad(t, TLSInternal, 4) }
+
+func testReloadUnderLoad(t *testing.T, mode TLSMode, noKeepAlive int) {
 	ctx := context.Background()
-	p, cfg := startProxy(t, TLSOff)
+	p, cfg := startProxy(t, mode)
 	loads := countLoads(p)
 	b1 := backend(t, "backend1", nil)
 	routes := []Route{
@@ -283,9 +291,29 @@ func testReloadUnderLoad(t *testing.T, noKeepAlive int) {
 	if err := p.Apply(ctx, routes); err != nil {
 		t.Fatal(err)
 	}
+	addr, url := cfg.HTTPListen, "http://a.test/"
+	var tlsCfg *tls.Config
+	if mode != TLSOff {
+		addr, url = cfg.HTTPSListen, "https://a.test/"
+		var pem []byte
+		eventually(t, 10*time.Second, func() (err error) {
+			pem, err = p.CACertificate()
+			return err
+		})
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			t.Fatalf("CACertificate returned no PEM certificate: %q", pem)
+		}
+		tlsCfg = &tls.Config{RootCAs: roots}
+		// The certificate is obtained in the background.
+		eventually(t, 20*time.Second, func() error {
+			_, _, _, err := tryGet(client(addr, tlsCfg), url)
+			return err
+		})
+	}
 
 	stop := make(chan struct{})
-	res, wait := runLoad(cfg.HTTPListen, "http://a.test/", noKeepAlive, stop, "backend1")
+	res, wait := runLoad(addr, url, tlsCfg, noKeepAlive, stop, "backend1")
 	time.Sleep(100 * time.Millisecond)
 	for i := range 5 {
 		routes[1].Hosts = []string{fmt.Sprintf("b%d.test", i)}

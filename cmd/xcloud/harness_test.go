@@ -394,17 +394,17 @@ func (h *harness) cleanup() {
 		h.showLog()
 	}
 	filter := "label=xcloud.instance=" + h.instance
-	removeContainers(h.t, podmanOut(h.t, "ps", "-aq", "--filter", filter))
-	if ids := podmanOut(h.t, "images", "-q", "--filter", filter); ids != "" {
+	removeContainers(h.t, podmanList(h.t, "ps", "-aq", "--filter", filter))
+	if ids := podmanList(h.t, "images", "-q", "--filter", filter); ids != "" {
 		podmanOut(h.t, append([]string{"rmi", "-f"}, strings.Fields(ids)...)...)
 	}
 	// Apps' networks: each holds one of Podman's address ranges.
-	if names := podmanOut(h.t, "network", "ls", "--format", "{{.Name}}", "--filter", filter); names != "" {
+	if names := podmanList(h.t, "network", "ls", "--format", "{{.Name}}", "--filter", filter); names != "" {
 		podmanOut(h.t, append([]string{"network", "rm", "-f"}, strings.Fields(names)...)...)
 	}
 	removeStaleDNS(h.t, "xcloud-"+h.instance)
 	// Volumes (storage:mount, services) and their data.
-	if names := podmanOut(h.t, "volume", "ls", "-q", "--filter", filter); names != "" {
+	if names := podmanList(h.t, "volume", "ls", "-q", "--filter", filter); names != "" {
 		podmanOut(h.t, append([]string{"volume", "rm", "-f"}, strings.Fields(names)...)...)
 	}
 }
@@ -450,6 +450,26 @@ func podmanOut(t testing.TB, args ...string) string {
 		t.Logf("podman %s: %v", strings.Join(args, " "), err)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// podmanList is podmanOut for a listing, tried again for up to 20 s when
+// it fails: Podman 4.3 fails a whole image listing when another process
+// (a test's daemon pruning, a build) removes an image while it reads.
+func podmanList(t testing.TB, args ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		cmd := exec.Command("podman", append([]string{"--url", "unix://" + podmanSocket()}, args...)...)
+		out, err := cmd.Output()
+		if err == nil {
+			return strings.TrimSpace(string(out))
+		}
+		if time.Now().After(deadline) {
+			t.Logf("podman %s: %v", strings.Join(args, " "), err)
+			return ""
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // appContainers lists the names of an app's containers.
