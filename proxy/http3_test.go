@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,15 +24,7 @@ func TestHTTP3(t *testing.T) {
 	if err := p.Apply(ctx, routes); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
-	var pem []byte
-	eventually(t, 10*time.Second, func() (err error) {
-		pem, err = p.CACertificate()
-		return err
-	})
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(pem) {
-		t.Fatalf("CACertificate returned no PEM certificate: %q", pem)
-	}
+	roots := proxyRoots(t, p)
 	tlsCfg := &tls.Config{RootCAs: roots, ServerName: "app.test"}
 
 	// HTTP/2 over TCP first: the certificate is obtained asynchronously.

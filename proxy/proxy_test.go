@@ -302,15 +302,7 @@ func TestTLSInternal(t *testing.T) {
 		t.Fatalf("Apply: %v", err)
 	}
 
-	var pem []byte
-	eventually(t, 10*time.Second, func() (err error) {
-		pem, err = p.CACertificate()
-		return err
-	})
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(pem) {
-		t.Fatalf("CACertificate returned no PEM certificate: %q", pem)
-	}
+	roots := proxyRoots(t, p)
 
 	// The certificate is obtained asynchronously: poll until served.
 	tc := client(cfg.HTTPSListen, &tls.Config{RootCAs: roots, ServerName: "app.test"})
@@ -449,4 +441,19 @@ func TestStaticRoute(t *testing.T) {
 	if err := p.Apply(ctx, []Route{{App: "site", Hosts: []string{"site.test"}, Root: "relative"}}); err == nil {
 		t.Error("a relative root was accepted")
 	}
+}
+
+// proxyRoots trusts the root of p's local CA, once p has made it.
+func proxyRoots(t *testing.T, p *Proxy) *x509.CertPool {
+	t.Helper()
+	var pem []byte
+	eventually(t, 10*time.Second, func() (err error) {
+		pem, err = p.CACertificate()
+		return err
+	})
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		t.Fatalf("CACertificate returned no PEM certificate: %q", pem)
+	}
+	return roots
 }

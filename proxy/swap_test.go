@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -295,15 +294,7 @@ func testReloadUnderLoad(t *testing.T, mode TLSMode, noKeepAlive int) {
 	var tlsCfg *tls.Config
 	if mode != TLSOff {
 		addr, url = cfg.HTTPSListen, "https://a.test/"
-		var pem []byte
-		eventually(t, 10*time.Second, func() (err error) {
-			pem, err = p.CACertificate()
-			return err
-		})
-		roots := x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pem) {
-			t.Fatalf("CACertificate returned no PEM certificate: %q", pem)
-		}
+		roots := proxyRoots(t, p)
 		tlsCfg = &tls.Config{RootCAs: roots}
 		// The certificate is obtained in the background.
 		eventually(t, 20*time.Second, func() error {
