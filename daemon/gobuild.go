@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/xcloud-dev/xcloud/buildpacks"
 	"github.com/xcloud-dev/xcloud/daemon/gitsrc"
@@ -110,9 +111,7 @@ func (d *Daemon) goBuild(ctx context.Context, rt goRuntime, g *buildpacks.GoBuil
 		if !received {
 			layer = <-run
 		}
-		if layer.id != "" {
-			_ = d.rt.Remove(context.WithoutCancel(ctx), layer.id)
-		}
+		d.removeRunLayer(ctx, layer.id)
 	}()
 
 	spec := podman.BuilderSpec{
@@ -229,6 +228,28 @@ func (o *onFirstWrite) Write(b []byte) (int, error) {
 		o.fn()
 	}
 	return o.w.Write(b)
+}
+
+// removeRunLayer removes the run image's container once committed (or
+// given up): beside the deploy, which does not need to wait for it, when
+// the daemon runs background work.
+func (d *Daemon) removeRunLayer(ctx context.Context, id string) {
+	if id == "" {
+		return
+	}
+	if d.bgctx == nil {
+		_ = d.rt.Remove(context.WithoutCancel(ctx), id)
+		return
+	}
+	d.bg.Add(1)
+	go func() {
+		defer d.bg.Done()
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(d.bgctx), time.Minute)
+		defer cancel()
+		if err := d.rt.Remove(rctx, id); err != nil {
+			d.log.Warn("remove the Go build's run container", "id", id, "err", err)
+		}
+	}()
 }
 
 // runLayer is the created container of a Go build's run image, and the
