@@ -145,6 +145,9 @@ func (d *Daemon) goBuild(ctx context.Context, rt goRuntime, g *buildpacks.GoBuil
 		func(name string) (string, bool) { return parents + name, true }, parentDirs(parents)); err != nil {
 		return "", err
 	}
+	// Off the push's path once the build ends: the tree leaves the
+	// builder, which every app's Go builds share.
+	defer d.removeBuildTree(ctx, rt, builder, dir)
 	ph.mark("build source in")
 
 	layer, received = <-run, true
@@ -161,8 +164,8 @@ func (d *Daemon) goBuild(ctx context.Context, rt goRuntime, g *buildpacks.GoBuil
 	// One exec compiles, its output on stderr for the pusher, and then
 	// writes the assembled tree as a tar on stdout, which streams into the
 	// run image's container as /app, owned by its user: no copy out of the
-	// builder of its own. The app's earlier trees go first; the last one
-	// stays until the next build, small beside the caches.
+	// builder of its own. The app's earlier trees go first, in case a
+	// removal after a build (removeBuildTree) did not happen.
 	script := fmt.Sprintf("find %s -mindepth 1 -maxdepth 1 ! -name %s -exec rm -rf {} + ; { %s\n} >&2 && exec tar -cf - .", appDir, leaf, g.Script)
 	pr, pw := io.Pipe()
 	copied := make(chan error, 1)
@@ -249,6 +252,27 @@ func (d *Daemon) removeRunLayer(ctx context.Context, id string) {
 		if err := d.rt.Remove(rctx, id); err != nil {
 			d.log.Warn("remove the Go build's run container", "id", id, "err", err)
 		}
+	}()
+}
+
+// removeBuildTree removes a build's tree from the builder, beside the
+// deploy when the daemon runs background work.
+func (d *Daemon) removeBuildTree(ctx context.Context, rt goRuntime, builder, dir string) {
+	remove := func(ctx context.Context) {
+		if code, err := rt.ExecIn(ctx, builder, "/", nil, []string{"rm", "-rf", dir}, io.Discard, io.Discard); err != nil || code != 0 {
+			d.log.Warn("remove the Go build's tree from the builder", "dir", dir, "exit", code, "err", err)
+		}
+	}
+	if d.bgctx == nil {
+		remove(context.WithoutCancel(ctx))
+		return
+	}
+	d.bg.Add(1)
+	go func() {
+		defer d.bg.Done()
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(d.bgctx), time.Minute)
+		defer cancel()
+		remove(rctx)
 	}()
 }
 

@@ -26,6 +26,7 @@ type fakeGoRuntime struct {
 	builder  podman.BuilderSpec
 	tree     map[string]string // path in the builder → content
 	exec     []string          // dir, env…, script
+	trees    []string          // trees removed by rm -rf
 	code     int               // the compile's exit code
 	layer    podman.LayerSpec
 	appFiles []string // names copied into the run container, with owner chown
@@ -74,6 +75,12 @@ func (f *fakeGoRuntime) CopyInto(_ context.Context, id, dir string, r io.Reader,
 // ExecIn "compiles" (says so on stderr) and, as the script's tar does,
 // writes the tree in dir with bin/app added to stdout, named "./…".
 func (f *fakeGoRuntime) ExecIn(_ context.Context, id, dir string, env, cmd []string, stdout, stderr io.Writer) (int, error) {
+	if cmd[0] == "rm" {
+		f.mu.Lock()
+		f.trees = append(f.trees, cmd[len(cmd)-1])
+		f.mu.Unlock()
+		return 0, nil
+	}
 	f.exec = append(append([]string{dir}, env...), cmd[len(cmd)-1])
 	io.WriteString(stderr, "compiling\n")
 	if err := f.fail("ExecIn"); err != nil || f.code != 0 {
@@ -173,6 +180,9 @@ func TestGoBuild(t *testing.T) {
 	}
 	if got := strings.Join(rt.exec[:3], " "); got != dir+" A=1 B=2" || !strings.Contains(rt.exec[3], "; { go build -o bin/ .\n} >&2 && exec tar -cf - .") {
 		t.Errorf("exec: %q", rt.exec)
+	}
+	if len(rt.trees) != 1 || rt.trees[0] != dir {
+		t.Errorf("trees removed from the builder: %q, want %q", rt.trees, dir)
 	}
 	if want := "-----> Compiling (go build)\n       compiling\n"; out.String() != want {
 		t.Errorf("output %q, want %q", out.String(), want)
