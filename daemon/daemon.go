@@ -286,8 +286,17 @@ func (d *Daemon) Open(ctx context.Context) error {
 		defer d.bg.Done()
 		d.watchLiveness(d.bgctx)
 	}()
+	// The disk work starts with an image prune that holds each app's lock
+	// through a listing of Podman's images, which a busy Podman can take
+	// many seconds over: it waits until every app is up.
+	reconciled := make(chan struct{})
 	go func() {
 		defer d.bg.Done()
+		select {
+		case <-reconciled:
+		case <-d.bgctx.Done():
+			return
+		}
 		d.measureDisk(d.bgctx)
 	}()
 	go func() {
@@ -297,6 +306,7 @@ func (d *Daemon) Open(ctx context.Context) error {
 		if err := d.reconcileApps(d.bgctx, plan); err != nil && d.bgctx.Err() == nil {
 			d.log.Error("reconcile", "err", err)
 		}
+		close(reconciled)
 		d.supervise(d.bgctx)
 	}()
 	go func() {

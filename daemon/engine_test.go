@@ -42,6 +42,7 @@ type fakeRuntime struct {
 	log       []string
 	unhealthy map[string]bool // image → its web process never answers
 	started   chan string     // IDs passed to Start, when set
+	listing   chan struct{}   // when set, image listings wait until it closes
 }
 
 func newFakeRuntime(t *testing.T) *fakeRuntime {
@@ -204,11 +205,30 @@ func (f *fakeRuntime) Remove(_ context.Context, id string) error {
 }
 
 func (f *fakeRuntime) Logs(context.Context, string, int) (string, error) { return "", nil }
+
+// WatchDeaths reports no death until ctx ends.
+func (f *fakeRuntime) WatchDeaths(ctx context.Context, _ map[string]string, _ func(podman.Death)) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// StreamLogs streams nothing until ctx ends.
+func (f *fakeRuntime) StreamLogs(ctx context.Context, _ string, _ time.Time, _ func(string)) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
 func (f *fakeRuntime) EnsureNetwork(context.Context, string, map[string]string) error {
 	return nil
 }
 func (f *fakeRuntime) ImageExists(context.Context, string) (bool, error) { return true, nil }
-func (f *fakeRuntime) ListImages(context.Context, map[string]string, bool) ([]podman.ImageInfo, error) {
+func (f *fakeRuntime) ListImages(ctx context.Context, _ map[string]string, _ bool) ([]podman.ImageInfo, error) {
+	if f.listing != nil {
+		select {
+		case <-f.listing:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	return nil, nil
 }
 
@@ -486,6 +506,40 @@ func TestEngineReconcileAfterCrash(t *testing.T) {
 		if !strings.HasPrefix(l, "route ") {
 			t.Errorf("a second reconcile did %q", l)
 		}
+	}
+}
+
+// TestEngineStartServesBeforePruning: after a restart with the app's
+// container stopped (a host reboot), the app is started and routed even
+// while Podman's image listing hangs: the start-up image prune, which
+// holds each app's lock through a listing, waits until reconcile is done.
+// (With a slow Podman the prune took the lock first and the app stayed
+// down for as long as the listing took.)
+func TestEngineStartServesBeforePruning(t *testing.T) {
+	st, rt := newAppsStore(t, "web"), newFakeRuntime(t)
+	before := newEngine(t, st, rt)
+	v1, out, err := before.deploy(t, "img1")
+	if err != nil {
+		t.Fatalf("deploy v1: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	for _, c := range rt.running("web")[strconv.Itoa(v1.Version)] {
+		rt.Remove(ctx, c.ID)
+	}
+	rt.listing = make(chan struct{})
+	defer close(rt.listing)
+
+	after := newEngine(t, st, rt)
+	if err := after.d.Open(ctx); err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer after.d.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(after.router.upstreams("web")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the app was not routed within 30s while the image listing hung")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

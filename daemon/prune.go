@@ -286,7 +286,8 @@ func (d *Daemon) pruneAll(ctx context.Context) {
 		if !lock.TryLock() {
 			continue
 		}
-		d.pruneImages(ctx, a.Name, nil)
+		// Close abandons a listing under way: Podman may take long.
+		d.pruneImages(ctx, a.Name, ctx)
 		lock.Unlock()
 	}
 }
