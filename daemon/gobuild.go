@@ -234,37 +234,34 @@ func (o *onFirstWrite) Write(b []byte) (int, error) {
 }
 
 // removeRunLayer removes the run image's container once committed (or
-// given up): beside the deploy, which does not need to wait for it, when
-// the daemon runs background work.
+// given up), beside the deploy.
 func (d *Daemon) removeRunLayer(ctx context.Context, id string) {
 	if id == "" {
 		return
 	}
-	if d.bgctx == nil {
-		_ = d.rt.Remove(context.WithoutCancel(ctx), id)
-		return
-	}
-	d.bg.Add(1)
-	go func() {
-		defer d.bg.Done()
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(d.bgctx), time.Minute)
-		defer cancel()
-		if err := d.rt.Remove(rctx, id); err != nil {
+	d.cleanUpBeside(ctx, func(ctx context.Context) {
+		if err := d.rt.Remove(ctx, id); err != nil {
 			d.log.Warn("remove the Go build's run container", "id", id, "err", err)
 		}
-	}()
+	})
 }
 
 // removeBuildTree removes a build's tree from the builder, beside the
-// deploy when the daemon runs background work.
+// deploy.
 func (d *Daemon) removeBuildTree(ctx context.Context, rt goRuntime, builder, dir string) {
-	remove := func(ctx context.Context) {
+	d.cleanUpBeside(ctx, func(ctx context.Context) {
 		if code, err := rt.ExecIn(ctx, builder, "/", nil, []string{"rm", "-rf", dir}, io.Discard, io.Discard); err != nil || code != 0 {
 			d.log.Warn("remove the Go build's tree from the builder", "dir", dir, "exit", code, "err", err)
 		}
-	}
+	})
+}
+
+// cleanUpBeside runs clean-up work the deploy need not wait for: in the
+// background (for a minute at most) when the daemon runs background work,
+// else at once.
+func (d *Daemon) cleanUpBeside(ctx context.Context, fn func(context.Context)) {
 	if d.bgctx == nil {
-		remove(context.WithoutCancel(ctx))
+		fn(context.WithoutCancel(ctx))
 		return
 	}
 	d.bg.Add(1)
@@ -272,7 +269,7 @@ func (d *Daemon) removeBuildTree(ctx context.Context, rt goRuntime, builder, dir
 		defer d.bg.Done()
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(d.bgctx), time.Minute)
 		defer cancel()
-		remove(rctx)
+		fn(rctx)
 	}()
 }
 
