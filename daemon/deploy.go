@@ -329,7 +329,7 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *gitsrc.Sourc
 	if gr, ok := d.rt.(goRuntime); ok && plan.Go != nil && !viaContainerfile(ctx) {
 		id, err = d.goBuild(bctx, gr, plan.Go, goBuildJob{
 			app: p.App, buildID: b.ID, ref: ref, src: src, extra: extra, env: in.args,
-			labels: imageLabels, out: io.MultiWriter(w, logBuf), cacheRoot: buildahCacheRoot(),
+			labels: imageLabels, out: io.MultiWriter(w, logBuf), log: logBuf, cacheRoot: buildahCacheRoot(),
 		})
 		var ce *compileError
 		switch {

@@ -79,6 +79,7 @@ type goBuildJob struct {
 	env     map[string]string // the build args, which the compile step sees as environment
 	labels  map[string]string
 	out     io.Writer // the pusher's view and the build log
+	log     io.Writer // the build log alone: the builder's own steps; nil for none
 	// cacheRoot holds the caches' host directories (buildahCacheRoot).
 	cacheRoot string
 }
@@ -133,6 +134,12 @@ func (d *Daemon) goBuild(ctx context.Context, rt goRuntime, g *buildpacks.GoBuil
 		return "", err
 	}
 	ph.mark("build builder")
+	blog := job.log
+	if blog == nil {
+		blog = io.Discard
+	}
+	// The build log keeps what podman build's output would have said.
+	fmt.Fprintf(blog, "Go builder %s (%s), caches %s\n", spec.Name, spec.Image, strings.Join(g.Caches, ", "))
 
 	leaf := fmt.Sprintf("b%d", job.buildID)
 	appDir := path.Join(goBuildRoot, job.app)
@@ -179,6 +186,7 @@ func (d *Daemon) goBuild(ctx context.Context, rt goRuntime, g *buildpacks.GoBuil
 		pr.CloseWithError(err) // a failed copy reads no more
 		copied <- err
 	}()
+	fmt.Fprintf(blog, "exec in %s: %s\n", dir, g.Script)
 	code, err := rt.ExecIn(ctx, builder, dir, env, []string{"/bin/sh", "-c", script},
 		&onFirstWrite{w: pw, fn: func() { ph.mark("build compile") }}, &indenter{w: job.out, bol: true})
 	switch {
@@ -210,10 +218,15 @@ func (d *Daemon) goBuild(ctx context.Context, rt goRuntime, g *buildpacks.GoBuil
 	for _, k := range slices.Sorted(maps.Keys(job.labels)) {
 		changes = append(changes, "LABEL "+k+"="+job.labels[k])
 	}
+	for _, c := range changes {
+		fmt.Fprintf(blog, "%s\n", c)
+	}
+	fmt.Fprintf(blog, "COMMIT %s (%s plus /app, owned by %s)\n", job.ref, g.RunImage, g.User)
 	id, err := rt.CommitLayer(ctx, layer.id, job.ref, changes)
 	if err != nil {
 		return "", err
 	}
+	fmt.Fprintf(blog, "--> %s\n", id)
 	ph.mark("build commit")
 	return id, nil
 }
