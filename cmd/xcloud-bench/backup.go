@@ -471,23 +471,65 @@ func (b *bench) sshTo(ctx context.Context, file string, opts []string, args ...s
 // their default algorithms) to the OpenSSH client, its stdout in a file,
 // and returns the seconds it took. cipher "" leaves the choice to ssh.
 func sshStreamRate(ctx context.Context, key string, n int, cipher string) (float64, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
 	payload := make([]byte, 1<<20)
 	if _, err := rand.Read(payload); err != nil {
 		return 0, err
 	}
-	srv := &gliderssh.Server{
-		Handler: func(s gliderssh.Session) {
-			for sent := 0; sent < n; sent += len(payload) {
-				if _, err := s.Write(payload[:min(len(payload), n-sent)]); err != nil {
-					return
-				}
+	secs, size, err := inProcessSSH(ctx, key, cipher, "ssh stream", func(s gliderssh.Session) {
+		for sent := 0; sent < n; sent += len(payload) {
+			if _, err := s.Write(payload[:min(len(payload), n-sent)]); err != nil {
+				return
 			}
-			_ = s.Exit(0)
-		},
+		}
+		_ = s.Exit(0)
+	})
+	if err == nil && size != int64(n) {
+		err = fmt.Errorf("ssh stream: got %d bytes of %d", size, n)
+	}
+	return secs, err
+}
+
+// sshCommandRate runs name args | zstd -q -c on this host and sends its
+// output from an in-process SSH server on the door's libraries, with
+// cipher, to the OpenSSH client, its stdout in a file; it returns the
+// seconds the client took.
+func sshCommandRate(ctx context.Context, key, cipher, name string, args ...string) (float64, error) {
+	secs, _, err := inProcessSSH(ctx, key, cipher, "ssh "+name+" | zstd", func(s gliderssh.Session) {
+		src := exec.CommandContext(s.Context(), name, args...)
+		zstd := exec.CommandContext(s.Context(), "zstd", "-q", "-c")
+		pipe, err := src.StdoutPipe()
+		if err != nil {
+			_ = s.Exit(1)
+			return
+		}
+		zstd.Stdin, zstd.Stdout, zstd.Stderr, src.Stderr = pipe, s, s.Stderr(), s.Stderr()
+		code := 0
+		if err := src.Start(); err != nil {
+			_ = s.Exit(1)
+			return
+		}
+		if err := zstd.Run(); err != nil {
+			code = 1
+		}
+		if err := src.Wait(); err != nil {
+			code = 1
+		}
+		_ = s.Exit(code)
+	})
+	return secs, err
+}
+
+// inProcessSSH serves handler from an SSH server on the door's libraries
+// and runs the OpenSSH client against it (cipher "" leaves the choice to
+// ssh), its stdout in a temporary file; it returns the seconds the client
+// took and the bytes it wrote. what names the run in errors.
+func inProcessSSH(ctx context.Context, key, cipher, what string, handler gliderssh.Handler) (float64, int64, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, 0, err
+	}
+	srv := &gliderssh.Server{
+		Handler:          handler,
 		PublicKeyHandler: func(gliderssh.Context, gliderssh.PublicKey) bool { return true },
 	}
 	served := make(chan error, 1)
@@ -496,7 +538,7 @@ func sshStreamRate(ctx context.Context, key string, n int, cipher string) (float
 
 	out, err := os.CreateTemp("", "xcloud-bench-ssh-")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer os.Remove(out.Name())
 	defer out.Close()
@@ -505,75 +547,17 @@ func sshStreamRate(ctx context.Context, key string, n int, cipher string) (float
 	if cipher != "" {
 		args = append(args, "-c", cipher)
 	}
-	cmd := exec.CommandContext(ctx, "ssh", append(args, "bench@127.0.0.1", "stream")...)
+	cmd := exec.CommandContext(ctx, "ssh", append(args, "bench@127.0.0.1", "run")...)
 	var stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = out, &stderr
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("ssh stream: %v: %s", err, lastLines(stderr.String(), 5))
+		return 0, 0, fmt.Errorf("%s: %v: %s", what, err, lastLines(stderr.String(), 5))
 	}
 	secs := time.Since(start).Seconds()
 	st, err := out.Stat()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	if st.Size() != int64(n) {
-		return 0, fmt.Errorf("ssh stream: got %d bytes of %d", st.Size(), n)
-	}
-	return secs, nil
-}
-
-// sshCommandRate runs name args | zstd -q -c on this host and sends its
-// output from an in-process SSH server on the door's libraries, with
-// cipher, to the OpenSSH client, its stdout in a file; it returns the
-// seconds the client took.
-func sshCommandRate(ctx context.Context, key, cipher, name string, args ...string) (float64, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	srv := &gliderssh.Server{
-		Handler: func(s gliderssh.Session) {
-			src := exec.CommandContext(s.Context(), name, args...)
-			zstd := exec.CommandContext(s.Context(), "zstd", "-q", "-c")
-			pipe, err := src.StdoutPipe()
-			if err != nil {
-				_ = s.Exit(1)
-				return
-			}
-			zstd.Stdin, zstd.Stdout, zstd.Stderr, src.Stderr = pipe, s, s.Stderr(), s.Stderr()
-			code := 0
-			if err := src.Start(); err != nil {
-				_ = s.Exit(1)
-				return
-			}
-			if err := zstd.Run(); err != nil {
-				code = 1
-			}
-			if err := src.Wait(); err != nil {
-				code = 1
-			}
-			_ = s.Exit(code)
-		},
-		PublicKeyHandler: func(gliderssh.Context, gliderssh.PublicKey) bool { return true },
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	defer func() { srv.Close(); <-served }()
-
-	out, err := os.CreateTemp("", "xcloud-bench-ssh-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(out.Name())
-	defer out.Close()
-	cmd := exec.CommandContext(ctx, "ssh", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-		"-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-p", fmt.Sprint(ln.Addr().(*net.TCPAddr).Port), "-c", cipher, "bench@127.0.0.1", "pipe")
-	var stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = out, &stderr
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("ssh %s | zstd: %v: %s", name, err, lastLines(stderr.String(), 5))
-	}
-	return time.Since(start).Seconds(), nil
+	return secs, st.Size(), nil
 }
