@@ -3,7 +3,6 @@ package daemon
 import (
 	"archive/tar"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -214,7 +213,7 @@ func (d *Daemon) goBuild(ctx context.Context, rt goRuntime, g *buildpacks.GoBuil
 	}
 	ph.mark("build /app copy")
 
-	changes := []string{"WORKDIR /app", "USER " + g.User, "CMD " + cmdJSON(layer.cmd)}
+	changes := []string{"WORKDIR /app", "USER " + g.User, "CMD " + podman.JSONArray(layer.cmd)}
 	for _, k := range slices.Sorted(maps.Keys(job.labels)) {
 		changes = append(changes, "LABEL "+k+"="+job.labels[k])
 	}
@@ -366,18 +365,6 @@ func goLabelsPlain(labels map[string]string) error {
 		}
 	}
 	return nil
-}
-
-// cmdJSON is argv as a CMD change's JSON array.
-func cmdJSON(argv []string) string {
-	if argv == nil {
-		argv = []string{}
-	}
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(argv) // strings always encode
-	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // parentDirs are tar entries for the directories of prefix ("a/b/"),

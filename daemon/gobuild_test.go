@@ -245,15 +245,6 @@ func TestParentDirs(t *testing.T) {
 	}
 }
 
-func TestCmdJSON(t *testing.T) {
-	if got := cmdJSON([]string{"/bin/sh", "-c", `exec x "$PORT" <&`}); got != `["/bin/sh","-c","exec x \"$PORT\" <&"]` {
-		t.Errorf("cmdJSON = %s", got)
-	}
-	if got := cmdJSON(nil); got != "[]" {
-		t.Errorf("cmdJSON(nil) = %s", got)
-	}
-}
-
 // TestCopyTreePadded: GNU tar pads an archive with zeros past its end
 // marker; copyTree reads them rather than fail the writer on a closed pipe.
 func TestCopyTreePadded(t *testing.T) {

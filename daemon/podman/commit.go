@@ -37,7 +37,7 @@ func (c *Client) ImageConfigOf(ctx context.Context, ref string) (ImageConfig, er
 // in the new image, as an image cannot unset them. It returns the new
 // image's ID.
 func (c *Client) Commit(ctx context.Context, id string, base ImageConfig, hide, clear []string) (string, error) {
-	changes := []string{"CMD " + jsonArray(base.Cmd), "ENTRYPOINT " + jsonArray(base.Entrypoint)}
+	changes := []string{"CMD " + JSONArray(base.Cmd), "ENTRYPOINT " + JSONArray(base.Entrypoint)}
 	for _, l := range clear {
 		changes = append(changes, "LABEL "+l+`=""`)
 	}
@@ -57,12 +57,17 @@ func (c *Client) Commit(ctx context.Context, id string, base ImageConfig, hide, 
 	return resp.ID, nil
 }
 
-func jsonArray(s []string) string {
-	if s == nil {
-		s = []string{}
+// JSONArray is argv as the JSON array of a CMD or ENTRYPOINT change ("[]"
+// for nil), with "<", ">" and "&" as they are, not escaped for HTML.
+func JSONArray(argv []string) string {
+	if argv == nil {
+		argv = []string{}
 	}
-	b, _ := json.Marshal(s)
-	return string(b)
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(argv) // strings always encode
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // quoteEnv quotes a value for an ENV instruction: double quotes, with the

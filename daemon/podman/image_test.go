@@ -39,3 +39,12 @@ func TestBuildErrorMessage(t *testing.T) {
 		}
 	}
 }
+
+func TestJSONArray(t *testing.T) {
+	if got := JSONArray([]string{"/bin/sh", "-c", `exec x "$PORT" <&`}); got != `["/bin/sh","-c","exec x \"$PORT\" <&"]` {
+		t.Errorf("JSONArray = %s", got)
+	}
+	if got := JSONArray(nil); got != "[]" {
+		t.Errorf("JSONArray(nil) = %s", got)
+	}
+}
