@@ -444,12 +444,17 @@ func removeStaleDNS(t testing.TB, prefix string) {
 
 func podmanOut(t testing.TB, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("podman", append([]string{"--url", "unix://" + podmanSocket()}, args...)...)
-	out, err := cmd.Output()
+	out, err := podmanCLI(args...)
 	if err != nil {
 		t.Logf("podman %s: %v", strings.Join(args, " "), err)
 	}
-	return strings.TrimSpace(string(out))
+	return out
+}
+
+// podmanCLI runs the Podman CLI against the service the daemons use.
+func podmanCLI(args ...string) (string, error) {
+	out, err := exec.Command("podman", append([]string{"--url", "unix://" + podmanSocket()}, args...)...).Output()
+	return strings.TrimSpace(string(out)), err
 }
 
 // podmanList is podmanOut for a listing, tried again for up to 20 s when
@@ -459,10 +464,9 @@ func podmanList(t testing.TB, args ...string) string {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		cmd := exec.Command("podman", append([]string{"--url", "unix://" + podmanSocket()}, args...)...)
-		out, err := cmd.Output()
+		out, err := podmanCLI(args...)
 		if err == nil {
-			return strings.TrimSpace(string(out))
+			return out
 		}
 		if time.Now().After(deadline) {
 			t.Logf("podman %s: %v", strings.Join(args, " "), err)
