@@ -261,7 +261,7 @@ func render(cfg Config, addrs listenAddrs, table string, apps []appPlan, allHost
 			// Alt-Svc; clients that cannot reach it stay on TCP.
 			"protocols": []string{"h1", "h2", "h3"},
 		}
-		if addrs.H3 != addrs.HTTPS {
+		if addrs.Handoff != "" {
 			// A placeholder (listen.go) has no UDP twin for HTTP/3:
 			// that listener is named on its own, first: Caddy starts
 			// the listeners in order, and its TCP servers read the

@@ -42,15 +42,17 @@ func init() { caddy.RegisterModule(handoffWrapper{}) }
 type listenAddrs struct {
 	HTTP  string // the plain-HTTP server
 	HTTPS string // the HTTPS server's TCP listener (HTTP/1.1 and HTTP/2)
-	H3    string // the HTTPS server's UDP listener (HTTP/3)
 	// Handoff, when set, names the table whose handoffs feed the
-	// servers' TCP listeners (see handoffWrapper).
+	// servers' TCP listeners (see handoffWrapper), HTTP and HTTPS are
+	// placeholders, and H3 is the HTTPS server's UDP listener (HTTP/3).
+	// Without it, Caddy binds HTTPS for HTTP/3 too.
+	H3      string
 	Handoff string
 }
 
 // configuredAddrs are the addresses of cfg as Caddy would bind them itself.
 func configuredAddrs(cfg Config) listenAddrs {
-	return listenAddrs{HTTP: cfg.HTTPListen, HTTPS: cfg.HTTPSListen, H3: cfg.HTTPSListen}
+	return listenAddrs{HTTP: cfg.HTTPListen, HTTPS: cfg.HTTPSListen}
 }
 
 // The names of a Proxy's sockets, in its handoffs and in handoffWrapper.
