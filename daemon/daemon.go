@@ -173,6 +173,8 @@ type Daemon struct {
 	cancel context.CancelFunc // stops background work
 	bg     sync.WaitGroup     // background goroutines
 
+	goBuilder goBuilderState // the Go builder's container (gobuild.go)
+
 	mu        sync.Mutex
 	appLocks  map[string]*sync.Mutex
 	upstreams map[string][]string           // app → serving web upstreams (host:port)
@@ -327,6 +329,7 @@ func (d *Daemon) Close() {
 	d.cron.stop()
 	d.bg.Wait()
 	d.logs.close()
+	d.closeGoBuilder()
 }
 
 // reconcileConcurrency bounds how many apps start containers and wait for

@@ -335,6 +335,9 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *gitsrc.Sourc
 		switch {
 		case err == nil, errors.As(err, &ce), bctx.Err() != nil:
 			built = true
+		case errors.Is(err, errBuilderBusy):
+			fmt.Fprintf(logBuf, "%v; building with podman build\n", err)
+			ph.mark("build fast path busy")
 		default:
 			d.log.Warn("Go builder failed; building with podman build", "app", p.App, "err", err)
 			fmt.Fprintf(logBuf, "the Go builder failed (%v); building with podman build\n", err)

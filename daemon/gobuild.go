@@ -3,6 +3,7 @@ package daemon
 import (
 	"archive/tar"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xcloud-dev/xcloud/buildpacks"
@@ -94,17 +96,104 @@ var _ treeWriter = (*gitsrc.Source)(nil)
 // goBuilderName names the instance's builder container.
 func (d *Daemon) goBuilderName() string { return "xcloud-" + d.opts.Instance + "-go-builder" }
 
+// roleGoBuilder is the builder container's role (labelRole).
+const roleGoBuilder = "go-builder"
+
+// errBuilderBusy: another build uses the builder.
+var errBuilderBusy = errors.New("the Go builder is busy with another build")
+
+// goBuilderState is the daemon's side of its one builder container. One
+// build at a time uses it: each build then has the builder's memory and CPU
+// caps to itself, as a podman build has, and the first builds after a start
+// cannot race to create it. A Go build that finds it busy goes through
+// podman build rather than wait behind a compile of unknown length.
+type goBuilderState struct {
+	mu sync.Mutex // held by the build using the builder
+	// run names this daemon's run on the run images' containers it creates;
+	// containers with another run's name were left by a crash.
+	run   string
+	swept bool // the leftovers of earlier runs were removed
+	used  atomic.Bool
+}
+
+// acquireGoBuilder takes the builder for one build; release gives it back.
+func (d *Daemon) acquireGoBuilder() (release func(), err error) {
+	g := &d.goBuilder
+	if !g.mu.TryLock() {
+		return nil, errBuilderBusy
+	}
+	if g.run == "" {
+		g.run = rand.Text()[:12]
+	}
+	return g.mu.Unlock, nil
+}
+
+// goLayerName names a run image's container: this daemon's run and the
+// build. It is found by its name, as labels on it would go into the image
+// its commit makes, and from there into the app's containers.
+func (d *Daemon) goLayerName(run string, buildID int64) string {
+	return fmt.Sprintf("%s%s-b%d", d.goLayerPrefix(), run, buildID)
+}
+
+func (d *Daemon) goLayerPrefix() string { return "xcloud-" + d.opts.Instance + "-go-layer-" }
+
+// sweepGoLayers removes, beside the first Go build since the daemon
+// started, the run images' containers an earlier run left (a crash
+// between a container's creation and its removal). Called with the
+// builder held.
+func (d *Daemon) sweepGoLayers(ctx context.Context) {
+	g := &d.goBuilder
+	if g.swept {
+		return
+	}
+	g.swept = true
+	prefix, ours := d.goLayerPrefix(), d.goLayerPrefix()+g.run+"-"
+	d.cleanUpBeside(ctx, func(ctx context.Context) {
+		cs, err := d.rt.List(ctx, nil)
+		if err != nil {
+			d.log.Warn("look for the Go builder's leftover containers", "err", err)
+			return
+		}
+		for _, c := range cs {
+			if strings.HasPrefix(c.Name, prefix) && !strings.HasPrefix(c.Name, ours) {
+				d.log.Info("removing a container the Go builder left", "container", c.Name)
+				if err := d.rt.Remove(ctx, c.ID); err != nil {
+					d.log.Warn("remove a leftover container of the Go builder", "container", c.Name, "err", err)
+				}
+			}
+		}
+	})
+}
+
+// closeGoBuilder removes the builder when the daemon stops, if this run
+// used one: nothing of the daemon's keeps running without it but the apps
+// (and services). A compile running then is cut short.
+func (d *Daemon) closeGoBuilder() {
+	if !d.goBuilder.used.Swap(false) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d.removeGoBuilder(ctx)
+}
+
 // goBuild builds job as g says and returns the image's ID. An error that is
 // not a *compileError is the builder's own, which podman build may not have.
 func (d *Daemon) goBuild(ctx context.Context, rt goRuntime, g *buildpacks.GoBuild, job goBuildJob) (string, error) {
 	if err := goLabelsPlain(job.labels); err != nil {
 		return "", err
 	}
+	release, err := d.acquireGoBuilder()
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	d.sweepGoLayers(ctx)
 	ph := phasesOf(ctx)
 	// The run image's container does not depend on the compile: it is
 	// made meanwhile.
 	run := make(chan runLayer, 1)
-	go func() { run <- d.goRunLayer(ctx, rt, g) }()
+	go func() { run <- d.goRunLayer(ctx, rt, g, d.goLayerName(d.goBuilder.run, job.buildID)) }()
 	var layer runLayer
 	received := false
 	defer func() {
@@ -117,7 +206,7 @@ func (d *Daemon) goBuild(ctx context.Context, rt goRuntime, g *buildpacks.GoBuil
 	spec := podman.BuilderSpec{
 		Name:        d.goBuilderName(),
 		Image:       g.BuildImage,
-		Labels:      map[string]string{labelInstance: d.opts.Instance, labelRole: "go-builder"},
+		Labels:      map[string]string{labelInstance: d.opts.Instance, labelRole: roleGoBuilder},
 		MemoryBytes: d.opts.BuildMemoryBytes,
 		CPUs:        d.opts.BuildCPUs,
 	}
@@ -128,6 +217,7 @@ func (d *Daemon) goBuild(ctx context.Context, rt goRuntime, g *buildpacks.GoBuil
 		}
 		spec.Mounts = append(spec.Mounts, podman.Mount{HostDir: dir, Path: target})
 	}
+	d.goBuilder.used.Store(true)
 	builder, err := rt.EnsureBuilder(ctx, spec)
 	if err != nil {
 		return "", err
@@ -293,7 +383,7 @@ type runLayer struct {
 	err error
 }
 
-func (d *Daemon) goRunLayer(ctx context.Context, rt goRuntime, g *buildpacks.GoBuild) runLayer {
+func (d *Daemon) goRunLayer(ctx context.Context, rt goRuntime, g *buildpacks.GoBuild, name string) runLayer {
 	base, err := d.rt.ImageConfigOf(ctx, g.RunImage)
 	if err != nil {
 		return runLayer{err: err}
@@ -302,7 +392,8 @@ func (d *Daemon) goRunLayer(ctx context.Context, rt goRuntime, g *buildpacks.GoB
 	if l.cmd == nil {
 		l.cmd = base.Cmd
 	}
-	l.id, l.err = rt.CreateLayer(ctx, podman.LayerSpec{Base: g.RunImage, User: g.User, Env: runEnv(base.Env, g.Env)})
+	l.id, l.err = rt.CreateLayer(ctx, podman.LayerSpec{Base: g.RunImage, User: g.User, Env: runEnv(base.Env, g.Env),
+		Name: name})
 	return l
 }
 

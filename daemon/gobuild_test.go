@@ -33,6 +33,18 @@ type fakeGoRuntime struct {
 	changes  []string
 	removed  []string
 	failOn   string // a method that fails
+	others   []podman.Container
+}
+
+// List lists the containers of others, and the run container if it exists.
+func (f *fakeGoRuntime) List(_ context.Context, labels map[string]string) ([]podman.Container, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cs := slices.Clone(f.others)
+	if f.layer.Name != "" && !slices.Contains(f.removed, "layer1") {
+		cs = append(cs, podman.Container{ID: "layer1", Name: f.layer.Name})
+	}
+	return cs, nil
 }
 
 func (f *fakeGoRuntime) fail(method string) error {
@@ -274,5 +286,64 @@ func TestCopyTreePadded(t *testing.T) {
 		func(name string) (string, bool) { name = strings.TrimPrefix(name, "./"); return name, name != "" }, nil)
 	if err != nil || !slices.Equal(names, []string{"a"}) {
 		t.Errorf("copyTree: %v, entries %q", err, names)
+	}
+}
+
+// TestGoBuilderOneBuildAtATime: a build that finds the builder in use says
+// so at once (the deploy then uses podman build) and touches nothing.
+func TestGoBuilderOneBuildAtATime(t *testing.T) {
+	rt := &fakeGoRuntime{}
+	d := &Daemon{rt: rt, opts: Options{Instance: "test"}, log: slog.New(slog.DiscardHandler)}
+	release, err := d.acquireGoBuilder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.goBuild(context.Background(), rt, goTestBuild(), goTestJob(t, io.Discard)); !errors.Is(err, errBuilderBusy) {
+		t.Fatalf("a second build: %v, want errBuilderBusy", err)
+	}
+	if rt.builder.Name != "" || rt.layer.Base != "" || len(rt.removed) != 0 {
+		t.Errorf("a busy builder's refusal did something: builder %q, layer %+v, removed %q", rt.builder.Name, rt.layer, rt.removed)
+	}
+	release()
+	if _, err := d.goBuild(context.Background(), rt, goTestBuild(), goTestJob(t, io.Discard)); err != nil {
+		t.Fatalf("after the first build let go: %v", err)
+	}
+}
+
+// TestGoBuilderLeftovers: the first build of a run removes the run
+// containers an earlier run of the daemon left, and nothing else; the
+// builder goes when the daemon stops, once.
+func TestGoBuilderLeftovers(t *testing.T) {
+	rt := &fakeGoRuntime{others: []podman.Container{
+		{ID: "old", Name: "xcloud-test-go-layer-0123456789ab-b3"},
+		{ID: "app", Name: "xcloud-test-web-web-1"},
+		{ID: "otherinstance", Name: "xcloud-prod-go-layer-0123456789ab-b3"},
+		{ID: "builder1", Name: "xcloud-test-go-builder"},
+	}}
+	d := &Daemon{rt: rt, opts: Options{Instance: "test"}, log: slog.New(slog.DiscardHandler)}
+	d.closeGoBuilder()
+	if len(rt.removed) != 0 {
+		t.Fatalf("a daemon that built nothing removed %q", rt.removed)
+	}
+	if _, err := d.goBuild(context.Background(), rt, goTestBuild(), goTestJob(t, io.Discard)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(rt.layer.Name, "xcloud-test-go-layer-"+d.goBuilder.run+"-b7") {
+		t.Errorf("run container named %q", rt.layer.Name)
+	}
+	slices.Sort(rt.removed)
+	if want := []string{"layer1", "old"}; !slices.Equal(rt.removed, want) {
+		t.Errorf("removed %q, want %q", rt.removed, want)
+	}
+	if _, err := d.goBuild(context.Background(), rt, goTestBuild(), goTestJob(t, io.Discard)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rt.removed); n != 3 {
+		t.Errorf("the second build removed %q, want its own run container alone", rt.removed[2:])
+	}
+	d.closeGoBuilder()
+	d.closeGoBuilder()
+	if got := rt.removed[3:]; !slices.Equal(got, []string{"xcloud-test-go-builder"}) {
+		t.Errorf("closing removed %q, want the builder once", got)
 	}
 }

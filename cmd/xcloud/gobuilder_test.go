@@ -41,6 +41,11 @@ func main() {
 		t.Fatalf("go mod tidy: %v\n%s", err, out)
 	}
 	r.commit("go app")
+	// A run container an earlier run of the daemon left (a crash between
+	// its creation and removal): the first Go build removes it.
+	stray := "xcloud-" + h.instance + "-go-layer-0123456789ab-b1"
+	podmanOut(t, "create", "--name", stray, "localhost/xcloud/base:trixie", "true")
+	t.Cleanup(func() { podmanOut(t, "rm", "-f", "--ignore", stray) })
 	out, err := r.push(h.remote("gb"), "main")
 	if err != nil || !strings.Contains(out, "-----> Downloading dependencies and compiling (go mod download, go build)\n") {
 		t.Fatalf("push: %v\n%s", err, out)
@@ -66,6 +71,19 @@ func main() {
 	}
 	if a, b := appListing(t, fast), appListing(t, built); a != b {
 		t.Errorf("/app:\n Go builder:\n%s\n podman build:\n%s", a, b)
+	}
+	waitFor(t, 30*time.Second, "the stray run container removed", func() bool {
+		return podmanList(t, "ps", "-aq", "--filter", "name=^"+stray+"$") == ""
+	})
+
+	// The builder does not outlive the daemon.
+	builder := "xcloud-" + h.instance + "-go-builder"
+	if podmanList(t, "ps", "-q", "--filter", "name=^"+builder+"$") == "" {
+		t.Fatalf("no builder %s while the daemon runs", builder)
+	}
+	h.stop()
+	if ids := podmanList(t, "ps", "-aq", "--filter", "name=^"+builder+"$"); ids != "" {
+		t.Errorf("the builder %s is still there after the daemon stopped", builder)
 	}
 }
 

@@ -137,6 +137,9 @@ type LayerSpec struct {
 	// Env is the image's whole environment (NAME=value): the container
 	// has exactly this, which its commit keeps.
 	Env []string
+	// Name is the container's, to find it if it is left behind (labels
+	// would go into the committed image).
+	Name string
 }
 
 // CreateLayer creates (and never starts) a container of l.Base to fill with
@@ -144,6 +147,7 @@ type LayerSpec struct {
 func (c *Client) CreateLayer(ctx context.Context, l LayerSpec) (string, error) {
 	s := specgen.NewSpecGenerator(l.Base, false)
 	s.User = l.User
+	s.Name = l.Name
 	// Without this the commit would keep the defaults Podman gives every
 	// container (TERM, container=podman) in the image's environment.
 	unset := true
