@@ -19,7 +19,10 @@ import (
 // apps and volumes; the files list is filled in from what was added.
 type Writer struct {
 	zw      *zstd.Encoder
+	fr      *frames // tw's output: zw, or frames of raw blocks (stored.go)
 	tw      *tar.Writer
+	probe   *zstd.Encoder // samples a part: stored or compressed
+	sample  []byte        // probe's output (the part's goroutine's)
 	header  Header
 	files   []File
 	seen    map[string]bool
@@ -56,7 +59,12 @@ func newWriter(w io.Writer, h Header, level zstd.EncoderLevel) (*Writer, error) 
 	if err != nil {
 		return nil, fmt.Errorf("start backup: %w", err)
 	}
-	bw := &Writer{zw: zw, tw: tar.NewWriter(zw), header: h, seen: map[string]bool{}, modTime: h.CreatedAt}
+	probe, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
+	if err != nil {
+		return nil, fmt.Errorf("start backup: %w", err)
+	}
+	fr := &frames{zw: zw, out: w}
+	bw := &Writer{zw: zw, fr: fr, tw: tar.NewWriter(fr), probe: probe, header: h, seen: map[string]bool{}, modTime: h.CreatedAt}
 	b, err := json.MarshalIndent(h, "", "  ")
 	if err != nil {
 		return nil, err
@@ -187,7 +195,7 @@ func (p *PartWriter) flush() error {
 		defer close(pp.done)
 		sum := make(chan string, 1)
 		go func() { sum <- sumOf(data) }()
-		i, err := p.w.addUnsummed(name, p.mode, data)
+		i, err := p.w.addUnsummed(name, p.mode, data, p.w.incompressible(data))
 		s := <-sum
 		if err != nil {
 			pp.err = err
@@ -241,8 +249,9 @@ func sumOf(b []byte) string {
 }
 
 // addUnsummed writes the entry name holding data and lists it with its
-// checksum left to the caller.
-func (w *Writer) addUnsummed(name string, mode fs.FileMode, data []byte) (int, error) {
+// checksum left to the caller; stored, it goes into the archive as it is,
+// in a frame of raw blocks (stored.go), else through the compressor.
+func (w *Writer) addUnsummed(name string, mode fs.FileMode, data []byte, stored bool) (int, error) {
 	if err := CheckPath(name); err != nil {
 		return 0, err
 	}
@@ -251,11 +260,21 @@ func (w *Writer) addUnsummed(name string, mode fs.FileMode, data []byte) (int, e
 	}
 	w.seen[name] = true
 	perm := mode.Perm()
+	if stored {
+		if err := w.fr.beginStored(); err != nil {
+			return 0, fmt.Errorf("add %s: %w", name, err)
+		}
+	}
 	if err := w.tw.WriteHeader(&tar.Header{Name: name, Mode: int64(perm), Size: int64(len(data)), ModTime: w.modTime, Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
 		return 0, fmt.Errorf("add %s: %w", name, err)
 	}
 	if _, err := w.tw.Write(data); err != nil {
 		return 0, fmt.Errorf("add %s: %w", name, err)
+	}
+	if stored {
+		if err := w.fr.endStored(); err != nil {
+			return 0, fmt.Errorf("add %s: %w", name, err)
+		}
 	}
 	w.files = append(w.files, File{Path: name, Size: int64(len(data)), Mode: uint32(perm)})
 	return len(w.files) - 1, nil
@@ -325,9 +344,13 @@ func (w *Writer) Close(m Manifest) (Manifest, error) {
 	if err := w.zw.Close(); err != nil {
 		return Manifest{}, fmt.Errorf("finish backup: %w", err)
 	}
+	w.probe.Close()
 	return m, nil
 }
 
 // Abort releases the compressor without finishing the archive: a reader
 // refuses what was written so far.
-func (w *Writer) Abort() { w.zw.Reset(io.Discard) }
+func (w *Writer) Abort() {
+	w.zw.Reset(io.Discard)
+	w.probe.Close()
+}
