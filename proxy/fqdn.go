@@ -30,6 +30,9 @@ func (fqdnHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	// First on every server, so also where a connection's first request
 	// is known to be served (see handoff).
 	settleRequest(r)
+	if r.ProtoMajor >= 2 {
+		growStack() // a goroutine per request (see growStack)
+	}
 	r.Host = trimFQDN(r.Host)
 	return next.ServeHTTP(w, r)
 }
@@ -48,3 +51,29 @@ func trimFQDN(host string) string {
 }
 
 var _ caddyhttp.MiddlewareHandler = fqdnHandler{}
+
+// stackReserve is the room growStack makes on the stack: with it, the
+// rest of a proxied request (routes, reverse_proxy, the transport) runs
+// without the stack growing again.
+const stackReserve = 16 << 10
+
+// growStack grows the stack of the calling goroutine once, to what
+// serving the rest of the request takes.
+//
+// HTTP/2 and HTTP/3 run every request in a goroutine of its own, which
+// starts with a small stack, and the handler chain grew it on its way
+// down, each time copying every frame below (13% of the CPU of HTTP/2
+// requests in a profile). HTTP/1.1 serves a connection's
+// requests on one goroutine, whose stack stays grown. Growing it here,
+// in one step, copies the frames once.
+//
+//go:noinline
+func growStack() {
+	var b [stackReserve]byte
+	touchStack(b[:])
+}
+
+// touchStack keeps growStack's array, and with it its frame.
+//
+//go:noinline
+func touchStack(b []byte) { b[0] = 1 }
