@@ -38,8 +38,9 @@ type bench struct {
 	gitEnv   []string
 	images   []string // baseline image tags to remove
 	mem0     memory   // the daemon's resident memory with no app
-	// metricsPort serves /metrics and /debug/pprof; profileDir, when set,
-	// receives heap and goroutine profiles taken with 50 apps serving.
+	// metricsPort serves /metrics, and /debug/pprof when profileDir is
+	// set (the daemon samples its heap only then, as with pprof off by
+	// default); profileDir receives the heap and goroutine profiles.
 	metricsPort int
 	profileDir  string
 	soakSwaps   int // container swaps in section soak
@@ -53,7 +54,7 @@ type bench struct {
 	done chan struct{}
 }
 
-func newBench(ctx context.Context, xcloudBin, hello string) (*bench, error) {
+func newBench(ctx context.Context, xcloudBin, hello, profileDir string) (*bench, error) {
 	for _, tool := range []string{"git", "ssh", "podman", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return nil, fmt.Errorf("%s is not installed", tool)
@@ -71,7 +72,7 @@ func newBench(ctx context.Context, xcloudBin, hello string) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{dir: dir, hello: hello, bin: bin, runID: fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffffff)}
+	b := &bench{dir: dir, hello: hello, bin: bin, profileDir: profileDir, runID: fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffffff)}
 	if err := b.checkStack(ctx); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -177,8 +178,8 @@ format = "text"
 level = "info"
 [metrics]
 listen = "127.0.0.1:%d"
-pprof = true
-`, data, baseDomain, b.sshPort, keys, b.httpPort, httpsListen, tlsMode, podmanSocket(), b.metricsPort)
+pprof = %t
+`, data, baseDomain, b.sshPort, keys, b.httpPort, httpsListen, tlsMode, podmanSocket(), b.metricsPort, b.profileDir != "")
 	if err := os.WriteFile(config, []byte(cfg), 0o600); err != nil {
 		return err
 	}

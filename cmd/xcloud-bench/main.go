@@ -94,13 +94,12 @@ func run(ctx context.Context, xcloudBin, outDir, hello, only, profile, jsonOut s
 		return 1
 	}
 	defer removeBin()
-	b, err := newBench(ctx, bin, hello)
+	b, err := newBench(ctx, bin, hello, profile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "xcloud-bench: cannot measure:", err)
 		return 1
 	}
 	defer b.close()
-	b.profileDir = profile
 	b.soakSwaps = soakSwaps
 
 	sections := []struct {

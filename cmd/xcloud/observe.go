@@ -34,6 +34,7 @@ type observability struct {
 
 func newObservability(cfg config.Config, logger *slog.Logger) (*observability, error) {
 	o := &observability{log: logger, listen: cfg.Metrics.Listen, pprof: cfg.Metrics.PProf}
+	metrics.ProfileMemory(o.pprof)
 	if o.listen != "" {
 		o.met = metrics.New()
 	}
