@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/xcloud-dev/xcloud/daemon"
@@ -118,7 +119,7 @@ type API struct {
 	fails    *gitreceive.AuthLimiter // bad tokens per IP, counted as the SSH door counts failed logins
 	streams  *streams
 	patterns []string // what was registered on mux, for the OpenAPI test
-	doc      map[string]any
+	doc      func() map[string]any
 }
 
 // New returns the API on opts' engine and tokens.
@@ -167,7 +168,9 @@ func New(opts Options) *API {
 		streams: newStreams(opts.StreamsPerToken, opts.MaxStreams),
 	}
 	a.routes = routes()
-	a.doc = a.Document()
+	// Built on the first request for it: the document is about 0.3 MB of
+	// heap a daemon would otherwise hold from its start.
+	a.doc = sync.OnceValue(a.Document)
 	for i := range a.routes {
 		rt := &a.routes[i]
 		pattern := rt.method + " " + Prefix + rt.path

@@ -368,6 +368,6 @@ func (g *schemaGen) fields(t reflect.Type, props obj) {
 
 func (a *API) getOpenAPI(w http.ResponseWriter, _ *http.Request, _ *request) error {
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	writeJSON(w, http.StatusOK, a.doc)
+	writeJSON(w, http.StatusOK, a.doc())
 	return nil
 }
