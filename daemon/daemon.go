@@ -185,6 +185,7 @@ type Daemon struct {
 	checking  map[string]bool               // container IDs in their health check (ps: starting)
 	waiting   int                           // builds queued for a slot
 	deploying atomic.Int32                  // pushes being deployed (see memory.go)
+	pruning   atomic.Int32                  // background image prunes scheduled (see memory.go)
 	trim      chan struct{}                 // a deploy burst ended (see memory.go)
 	diskKick  chan struct{}                 // disk use changed (see disk.go)
 	// checks carries readiness and health checks. It keeps no idle

@@ -172,9 +172,11 @@ func (d *Daemon) pruneLater(app string) {
 	p := &bgPrune{stop: stop, yield: yield}
 	d.prunes[app] = p
 	d.mu.Unlock()
+	ended := d.pruneStarted()
 	d.bg.Add(1)
 	go func() {
 		defer d.bg.Done()
+		defer ended()
 		defer yield()
 		lock := d.appLock(app)
 		err := lockCtx(d.bgctx, lock)
