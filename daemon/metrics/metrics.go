@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -134,25 +135,35 @@ func (m *Metrics) App(app string) proxy.RequestRecorder {
 		return r
 	}
 	r := &appRecorder{app: app, requests: m.requests, latency: m.latency.WithLabelValues(app)}
-	for i := range r.classes {
-		r.classes[i] = m.requests.WithLabelValues(app, strconv.Itoa(i+1)+"xx")
-	}
 	m.apps[app] = r
 	return r
 }
 
-// appRecorder is one app's request series.
+// appRecorder is one app's request series. A status class's counter is
+// made at its first request: most apps only ever answer one or two
+// classes, and each series is about 0.5 KB of heap an app keeps.
 type appRecorder struct {
 	app      string
-	classes  [5]prometheus.Counter // 1xx … 5xx
+	classes  [5]atomic.Pointer[prometheus.Counter] // 1xx … 5xx, nil until counted
 	requests *prometheus.CounterVec
 	latency  prometheus.Observer
+}
+
+// class is the counter of status class i+1 (1xx … 5xx), made if need be.
+func (r *appRecorder) class(i int) prometheus.Counter {
+	if c := r.classes[i].Load(); c != nil {
+		return *c
+	}
+	// Two requests racing here get the same series from the vector.
+	c := r.requests.WithLabelValues(r.app, strconv.Itoa(i+1)+"xx")
+	r.classes[i].Store(&c)
+	return c
 }
 
 // ObserveRequest implements proxy.RequestRecorder.
 func (r *appRecorder) ObserveRequest(status int, elapsed time.Duration) {
 	if c := status / 100; c >= 1 && c <= 5 {
-		r.classes[c-1].Inc()
+		r.class(c - 1).Inc()
 	} else {
 		r.requests.WithLabelValues(r.app, "other").Inc()
 	}

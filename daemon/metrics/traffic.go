@@ -35,9 +35,13 @@ func (m *Metrics) Traffic(app string) Traffic {
 	if !ok {
 		return t
 	}
-	for i, c := range r.classes {
+	for i := range r.classes {
+		c := r.classes[i].Load()
+		if c == nil {
+			continue // no request of the class yet
+		}
 		var pb dto.Metric
-		if c.Write(&pb) == nil {
+		if (*c).Write(&pb) == nil {
 			t.ByClass[i] = uint64(pb.GetCounter().GetValue())
 		}
 	}
