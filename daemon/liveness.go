@@ -71,10 +71,42 @@ type probeState struct {
 type livenessTracker struct {
 	mu     sync.Mutex
 	probes map[string]*probeState // container ID + "/" + check index
+	// releases keeps each app's liveness checks by its current release,
+	// whose spec does not change: a round (every second) reads a release
+	// and parses its spec only when the app's current release moved,
+	// instead of once an app every round. Only the round's goroutine
+	// uses it.
+	releases map[string]releaseChecks // app name →
+}
+
+// releaseChecks are the liveness checks of one release of an app.
+type releaseChecks struct {
+	appID   int64 // an app destroyed and made again under its name is another app
+	version int
+	checks  []buildpacks.Healthcheck
 }
 
 func newLivenessTracker() *livenessTracker {
-	return &livenessTracker{probes: map[string]*probeState{}}
+	return &livenessTracker{probes: map[string]*probeState{}, releases: map[string]releaseChecks{}}
+}
+
+// checksOf returns app a's current release's version and liveness checks,
+// read from the store only when the release is not the one read before.
+func (d *Daemon) checksOf(ctx context.Context, tr *livenessTracker, a store.App) (releaseChecks, error) {
+	if rc, ok := tr.releases[a.Name]; ok && rc.appID == a.ID && rc.version == a.CurrentRelease {
+		return rc, nil
+	}
+	rel, err := d.store.CurrentRelease(ctx, a.Name)
+	if err != nil {
+		return releaseChecks{}, err
+	}
+	spec, err := parseSpec(rel.Spec)
+	if err != nil {
+		return releaseChecks{}, err
+	}
+	rc := releaseChecks{appID: a.ID, version: rel.Version, checks: livenessChecks(spec)}
+	tr.releases[a.Name] = rc
+	return rc, nil
 }
 
 // due reports whether the check key is due at now; a check seen for the
@@ -182,23 +214,21 @@ func (d *Daemon) livenessRound(ctx context.Context, tr *livenessTracker, client 
 		out []unhealthy
 		wg  sync.WaitGroup
 	)
+	listed := make(map[string]bool, len(apps))
 	for _, a := range apps {
+		listed[a.Name] = true
 		if a.CurrentRelease == 0 || a.Stopped {
 			continue
 		}
-		rel, err := d.store.CurrentRelease(ctx, a.Name)
+		rel, err := d.checksOf(ctx, tr, a)
 		if err != nil {
 			continue
 		}
-		spec, err := parseSpec(rel.Spec)
-		if err != nil {
-			continue
-		}
-		checks := livenessChecks(spec)
+		checks := rel.checks
 		if len(checks) == 0 {
 			continue
 		}
-		cs, err := d.rt.List(ctx, d.labels(map[string]string{labelApp: a.Name, labelRelease: strconv.Itoa(rel.Version), labelProcess: "web"}))
+		cs, err := d.rt.List(ctx, d.labels(map[string]string{labelApp: a.Name, labelRelease: strconv.Itoa(rel.version), labelProcess: "web"}))
 		if err != nil {
 			if ctx.Err() == nil {
 				d.log.Warn("liveness: list containers", "app", a.Name, "err", err)
@@ -230,7 +260,7 @@ func (d *Daemon) livenessRound(ctx context.Context, tr *livenessTracker, client 
 					}
 					if bad {
 						mu.Lock()
-						out = append(out, unhealthy{app: a.Name, release: rel.Version, c: c, check: checkName(hc), failures: n, last: msg})
+						out = append(out, unhealthy{app: a.Name, release: rel.version, c: c, check: checkName(hc), failures: n, last: msg})
 						mu.Unlock()
 					}
 				}()
@@ -238,6 +268,11 @@ func (d *Daemon) livenessRound(ctx context.Context, tr *livenessTracker, client 
 		}
 	}
 	wg.Wait()
+	for app := range tr.releases {
+		if !listed[app] {
+			delete(tr.releases, app)
+		}
+	}
 	return out
 }
 

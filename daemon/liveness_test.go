@@ -1,10 +1,15 @@
 package daemon
 
 import (
+	"context"
+	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/xcloud-dev/xcloud/buildpacks"
+	"github.com/xcloud-dev/xcloud/store"
+	"github.com/xcloud-dev/xcloud/store/storetest"
 )
 
 func TestLivenessTracker(t *testing.T) {
@@ -66,5 +71,54 @@ func TestLivenessChecks(t *testing.T) {
 	got := livenessChecks(spec)
 	if len(got) != 1 || got[0].Path != "/b" {
 		t.Errorf("livenessChecks = %+v, want the web liveness check only", got)
+	}
+}
+
+// TestLivenessChecksFollowTheRelease: the checks a round keeps for an app
+// are its current release's; a new release, or an app made again under
+// the same name, is read again.
+func TestLivenessChecksFollowTheRelease(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.WithApps(t, "web")
+	d := New(Options{Store: st, BaseDomain: "xcloud.test", Logger: slog.New(slog.DiscardHandler)})
+	release := func(spec string) {
+		t.Helper()
+		r, err := st.CreateRelease(ctx, store.Release{App: "web", Image: "web:1", Spec: []byte(spec)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.ActivateRelease(ctx, "web", r.Version, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checks := func(tr *livenessTracker) []string {
+		t.Helper()
+		a, err := st.GetApp(ctx, "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := d.checksOf(ctx, tr, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, hc := range rc.checks {
+			names = append(names, hc.Name)
+		}
+		return names
+	}
+	tr := newLivenessTracker()
+	release(`{"healthchecks": {"web": [{"type": "liveness", "name": "one", "path": "/a"}]}}`)
+	if got := checks(tr); !slices.Equal(got, []string{"one"}) {
+		t.Fatalf("first release: checks %v, want [one]", got)
+	}
+	release(`{"healthchecks": {"web": [{"type": "liveness", "name": "two", "path": "/b"}]}}`)
+	if got := checks(tr); !slices.Equal(got, []string{"two"}) {
+		t.Fatalf("second release: checks %v, want [two]", got)
+	}
+	// The same version of an app made again under the name.
+	tr.releases["web"] = releaseChecks{appID: -1, version: tr.releases["web"].version, checks: nil}
+	if got := checks(tr); !slices.Equal(got, []string{"two"}) {
+		t.Fatalf("another app's entry: checks %v, want [two]", got)
 	}
 }
