@@ -10,7 +10,8 @@ import (
 // requireStack skips (fails under CI) when the stack images are missing.
 func requireStack(t *testing.T) {
 	t.Helper()
-	out := podmanOut(t, "images", "--format", "{{.Repository}}:{{.Tag}}")
+	// A listing, tried again: it fails while another test removes an image.
+	out := podmanList(t, "images", "--format", "{{.Repository}}:{{.Tag}}")
 	for _, img := range []string{"localhost/xcloud/build-go:trixie", "localhost/xcloud/build-node:trixie", "localhost/xcloud/run-node:trixie", "localhost/xcloud/base:trixie", "localhost/xcloud/build-python:trixie", "localhost/xcloud/run-python:trixie"} {
 		if !strings.Contains(out, img) {
 			missing(t, img+" is missing; run: make deps (xcloud stack build)")

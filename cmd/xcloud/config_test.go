@@ -106,7 +106,7 @@ func TestConfigVars(t *testing.T) {
 	if cs := h.appContainers("cfg"); len(cs) != 0 {
 		t.Errorf("containers left: %v", cs)
 	}
-	if imgs := podmanOut(t, "images", "-q", "--filter", "label=xcloud.instance="+h.instance, "--filter", "label=xcloud.app=cfg"); imgs != "" {
+	if imgs := podmanList(t, "images", "-q", "--filter", "label=xcloud.instance="+h.instance, "--filter", "label=xcloud.app=cfg"); imgs != "" {
 		t.Errorf("images left: %s: %s", imgs, podmanOut(t, "image", "inspect", strings.Fields(imgs)[0], "--format", "{{.RepoTags}} {{.Labels}} {{.Parent}}"))
 	}
 	if code, _, _ := h.get(host); code != 404 {

@@ -115,7 +115,7 @@ func TestKillMidDestroy(t *testing.T) {
 	waitFor(t, 60*time.Second, "the interrupted destroy to finish", func() bool {
 		_, err := os.Stat(repoDir)
 		return os.IsNotExist(err) && len(h.appContainers("reuse")) == 0 &&
-			podmanOut(t, "images", "-q", "--filter", "label=xcloud.instance="+h.instance, "--filter", "label=xcloud.app=reuse") == ""
+			podmanList(t, "images", "-q", "--filter", "label=xcloud.instance="+h.instance, "--filter", "label=xcloud.app=reuse") == ""
 	})
 
 	// A different history under the same name: accepted as a new repository

@@ -54,7 +54,7 @@ func TestKeepReleases(t *testing.T) {
 	// instance, pick the app's by its label. The last deploy's prune runs
 	// in the background after the push.
 	appImages := func() []string {
-		out := podmanOut(t, "images", "--format", `{{.ID}} {{index .Labels "xcloud.app"}}`, "--no-trunc",
+		out := podmanList(t, "images", "--format", `{{.ID}} {{index .Labels "xcloud.app"}}`, "--no-trunc",
 			"--filter", "label=xcloud.instance="+h.instance)
 		var have []string
 		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {

@@ -4,6 +4,7 @@ package main
 // clients, the host's Podman service and a real SQLite file in a temp dir.
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -454,6 +455,9 @@ func podmanOut(t testing.TB, args ...string) string {
 // podmanCLI runs the Podman CLI against the service the daemons use.
 func podmanCLI(args ...string) (string, error) {
 	out, err := exec.Command("podman", append([]string{"--url", "unix://" + podmanSocket()}, args...)...).Output()
+	if ee, ok := err.(*exec.ExitError); ok && len(ee.Stderr) > 0 {
+		err = fmt.Errorf("%w: %s", err, bytes.TrimSpace(ee.Stderr))
+	}
 	return strings.TrimSpace(string(out)), err
 }
 

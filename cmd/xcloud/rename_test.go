@@ -55,7 +55,7 @@ func TestAppsRename(t *testing.T) {
 	if nets := podmanOut(t, "network", "ls", "--format", "{{.Name}}", "--filter", "label=xcloud.instance="+h.instance, "--filter", "label=xcloud.app=before"); nets != "" {
 		t.Errorf("network of the old name left: %s", nets)
 	}
-	if imgs := podmanOut(t, "images", "-q", "--filter", "label=xcloud.instance="+h.instance, "--filter", "label=xcloud.app=before"); imgs != "" {
+	if imgs := podmanList(t, "images", "-q", "--filter", "label=xcloud.instance="+h.instance, "--filter", "label=xcloud.app=before"); imgs != "" {
 		t.Errorf("images still labelled with the old name: %s", imgs)
 	}
 
