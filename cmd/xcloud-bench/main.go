@@ -120,7 +120,7 @@ func run(ctx context.Context, xcloudBin, outDir, hello, only, profile, jsonOut s
 		{"soak", b.soak},
 		{"backup", b.backupThroughput},
 		{"services", b.servicesSection},
-		{"apps50", b.manyApps}, // last: its 50 apps stay up until the end
+		{"apps50", b.manyApps}, // last: the run's daemon as every section left it, and 50 apps on a daemon of their own
 	}
 	for _, s := range sections {
 		if only != "" && s.name != "memory" && !slices.Contains(strings.Split(only, ","), s.name) {
