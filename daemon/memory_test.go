@@ -2,9 +2,9 @@ package daemon
 
 import "testing"
 
-func TestTrimAfterTheLastDeployEnds(t *testing.T) {
-	d := &Daemon{trim: make(chan struct{}, 1)}
-	due := func() bool {
+// trimDue reports, taking it, whether a trim is due for d.
+func trimDue(d *Daemon) func() bool {
+	return func() bool {
 		select {
 		case <-d.trim:
 			return true
@@ -12,6 +12,11 @@ func TestTrimAfterTheLastDeployEnds(t *testing.T) {
 			return false
 		}
 	}
+}
+
+func TestTrimAfterTheLastDeployEnds(t *testing.T) {
+	d := &Daemon{trim: make(chan struct{}, 1)}
+	due := trimDue(d)
 	end1, end2 := d.deployStarted(), d.deployStarted()
 	end1()
 	if due() {
@@ -31,14 +36,7 @@ func TestTrimAfterTheLastDeployEnds(t *testing.T) {
 
 func TestTrimAgainAfterTheLastPruneEnds(t *testing.T) {
 	d := &Daemon{trim: make(chan struct{}, 1)}
-	due := func() bool {
-		select {
-		case <-d.trim:
-			return true
-		default:
-			return false
-		}
-	}
+	due := trimDue(d)
 	// A deploy ends and leaves its prune to the background: the trim due
 	// at the deploy's end does not wait for the prune.
 	endPrune1, endPrune2 := d.pruneStarted(), d.pruneStarted()
