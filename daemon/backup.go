@@ -90,9 +90,6 @@ func (d *Daemon) Backup(ctx context.Context, w io.Writer, req BackupRequest) (re
 		if _, eerr := d.store.AddEvent(context.WithoutCancel(ctx), store.Event{Type: typ, Message: msg, Data: data}); eerr != nil {
 			d.log.Error("record backup event", "err", eerr)
 		}
-		// Its parts and the compressor's buffers are garbage now: give
-		// them back to the system, as after a burst of deploys.
-		d.trimDue()
 	}()
 	if err := os.MkdirAll(d.opts.Backup.StagingDir, 0o700); err != nil {
 		return BackupResult{}, fmt.Errorf("backup: %w", err)

@@ -171,9 +171,6 @@ func TestBackupEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !trimDue(e.d)() {
-		t.Error("no memory trim due after the backup")
-	}
 	if res.Bytes != int64(buf.Len()) {
 		t.Errorf("Bytes = %d, wrote %d", res.Bytes, buf.Len())
 	}

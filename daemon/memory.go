@@ -14,8 +14,6 @@ import (
 // milliseconds of CPU, against seconds of build). Each deploy leaves an
 // image prune to the background, whose Podman listing can take seconds on
 // a busy box: when the last of those ends too, the memory is trimmed again.
-// A backup holds parts of megabytes and a compressor's buffers: it is
-// trimmed after as well.
 
 // deployStarted counts a deploy in; the returned func counts it out.
 func (d *Daemon) deployStarted() (ended func()) {
