@@ -109,23 +109,24 @@ var errBuilderBusy = errors.New("the Go builder is busy with another build")
 // podman build rather than wait behind a compile of unknown length.
 type goBuilderState struct {
 	mu sync.Mutex // held by the build using the builder
-	// run names this daemon's run on the run images' containers it creates;
-	// containers with another run's name were left by a crash.
-	run   string
-	swept bool // the leftovers of earlier runs were removed
-	used  atomic.Bool
+	// run names this daemon's run on the run images' containers it creates
+	// ("" until its first build); containers with another run's name were
+	// left by a crash.
+	run  string
+	used atomic.Bool
 }
 
 // acquireGoBuilder takes the builder for one build; release gives it back.
-func (d *Daemon) acquireGoBuilder() (release func(), err error) {
+// first is true for the first build since the daemon started.
+func (d *Daemon) acquireGoBuilder() (release func(), first bool, err error) {
 	g := &d.goBuilder
 	if !g.mu.TryLock() {
-		return nil, errBuilderBusy
+		return nil, false, errBuilderBusy
 	}
 	if g.run == "" {
-		g.run = rand.Text()[:12]
+		g.run, first = rand.Text()[:12], true
 	}
-	return g.mu.Unlock, nil
+	return g.mu.Unlock, first, nil
 }
 
 // goLayerName names a run image's container: this daemon's run and the
@@ -142,12 +143,8 @@ func (d *Daemon) goLayerPrefix() string { return "xcloud-" + d.opts.Instance + "
 // between a container's creation and its removal). Called with the
 // builder held.
 func (d *Daemon) sweepGoLayers(ctx context.Context) {
-	g := &d.goBuilder
-	if g.swept {
-		return
-	}
-	g.swept = true
-	prefix, ours := d.goLayerPrefix(), d.goLayerPrefix()+g.run+"-"
+	prefix := d.goLayerPrefix()
+	ours := prefix + d.goBuilder.run + "-"
 	d.cleanUpBeside(ctx, func(ctx context.Context) {
 		cs, err := d.rt.List(ctx, nil)
 		if err != nil {
@@ -183,12 +180,14 @@ func (d *Daemon) goBuild(ctx context.Context, rt goRuntime, g *buildpacks.GoBuil
 	if err := goLabelsPlain(job.labels); err != nil {
 		return "", err
 	}
-	release, err := d.acquireGoBuilder()
+	release, first, err := d.acquireGoBuilder()
 	if err != nil {
 		return "", err
 	}
 	defer release()
-	d.sweepGoLayers(ctx)
+	if first {
+		d.sweepGoLayers(ctx)
+	}
 	ph := phasesOf(ctx)
 	// The run image's container does not depend on the compile: it is
 	// made meanwhile.

@@ -294,7 +294,7 @@ func TestCopyTreePadded(t *testing.T) {
 func TestGoBuilderOneBuildAtATime(t *testing.T) {
 	rt := &fakeGoRuntime{}
 	d := &Daemon{rt: rt, opts: Options{Instance: "test"}, log: slog.New(slog.DiscardHandler)}
-	release, err := d.acquireGoBuilder()
+	release, _, err := d.acquireGoBuilder()
 	if err != nil {
 		t.Fatal(err)
 	}
