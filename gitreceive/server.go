@@ -116,7 +116,7 @@ func New(cfg Config) (*Server, error) {
 		PublicKeyHandler: s.knownKey,
 		// Drops connections from IPs with too many failed logins or too
 		// many connections not logged in yet, and times out the handshake.
-		ConnCallback: s.connCallback,
+		ConnCallback: s.wrapConn,
 		// Tells the connection's handshake guard when the login succeeded.
 		ServerConfigCallback: s.serverConfig,
 		// Allow PTYs so the Commander can offer interactive commands;
@@ -125,6 +125,17 @@ func New(cfg Config) (*Server, error) {
 		// No IdleTimeout: a quiet build must not cut the push.
 	}
 	return s, nil
+}
+
+// wrapConn joins the library's two writes of each large packet (joinConn)
+// where the door offers AES-GCM only, then applies connCallback.
+func (s *Server) wrapConn(ctx ssh.Context, c net.Conn) net.Conn {
+	if doorCiphers() != nil {
+		// gliderlabs stores the connection in the context once the login
+		// succeeded.
+		c = newJoinConn(c, func() bool { return ctx.Value(ssh.ContextKeyConn) != nil })
+	}
+	return s.connCallback(ctx, c)
 }
 
 // knownKey reports whether key may log in at all.
