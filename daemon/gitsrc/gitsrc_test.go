@@ -186,3 +186,53 @@ func TestSourceTarLargeFile(t *testing.T) {
 }
 
 func sha256Sum(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
+
+// TestSourceTarLooseBlobGarbage: archiving a loose blob of machine code
+// (dynamic Huffman blocks, as a committed binary is stored) makes little
+// garbage: the inflater keeps its tables across blocks.
+func TestSourceTarLooseBlobGarbage(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code = code[:min(len(code), 4<<20)]
+	dir, sha := commitTree(t, map[string]string{"bin/app": string(code), "small.txt": "hello\n"})
+	src, err := Open(dir, sha)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	out.Grow(len(code) + 1<<20)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := src.WriteTar(context.Background(), &out, nil); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	tr := tar.NewReader(&out)
+	got := map[string][]byte{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[h.Name] = b
+	}
+	if !bytes.Equal(got["bin/app"], code) || string(got["small.txt"]) != "hello\n" {
+		t.Fatalf("archived %d bytes of bin/app (want %d, equal %v), small.txt %q", len(got["bin/app"]), len(code), bytes.Equal(got["bin/app"], code), got["small.txt"])
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 256<<10 {
+		t.Errorf("archiving a %d MB binary allocated %d KB", len(code)>>20, alloc>>10)
+	}
+}
