@@ -62,3 +62,41 @@ func TestTrimAgainAfterTheLastPruneEnds(t *testing.T) {
 		t.Fatal("no trim due after the last prune ended")
 	}
 }
+
+// deepStack uses about n KB of stack, then waits for release.
+func deepStack(n int, ready chan<- struct{}, release <-chan struct{}) byte {
+	var pad [1024]byte
+	if n > 0 {
+		pad[n%1024] = deepStack(n-1, ready, release)
+		return pad[0] + pad[n%1024]
+	}
+	ready <- struct{}{}
+	<-release
+	return pad[0]
+}
+
+// TestTrimShrinksGrownStacks: a goroutine whose stack grew in a deep call
+// and now waits shallowly gives its stack back at the trim, not a half of
+// it per collection over the idle minutes that follow.
+func TestTrimShrinksGrownStacks(t *testing.T) {
+	trim()
+	base := stackBytes()
+	ready, release, wait := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		deepStack(900, ready, release) // grows the stack to 1 MB
+		close(wait)
+		<-stop // the goroutine lives on, shallow
+	}()
+	<-ready
+	close(release)
+	<-wait
+	if grown := stackBytes(); grown < base+512<<10 {
+		t.Fatalf("stacks %d KB after the deep call, %d KB before: the stack did not grow", grown>>10, base>>10)
+	}
+	trim()
+	if after := stackBytes(); after > base+32<<10 {
+		t.Errorf("stacks %d KB after the trim, %d KB before the deep call", after>>10, base>>10)
+	}
+}
