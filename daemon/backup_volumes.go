@@ -164,7 +164,7 @@ func tarDir(ctx context.Context, w io.Writer, dir string) error {
 			if st.Nlink > 1 {
 				links[key] = name
 			}
-			return addFile(tw, h, p, fi.Size(), buf)
+			return addFile(w, h, p, fi.Size(), buf)
 		default:
 			return nil // sockets: GNU tar leaves them out too
 		}
@@ -176,8 +176,14 @@ func tarDir(ctx context.Context, w io.Writer, dir string) error {
 	return tw.Close()
 }
 
-// addFile writes a regular file of size bytes, as much as it has of them.
-func addFile(tw *tar.Writer, h *tar.Header, p string, size int64, buf []byte) error {
+// addFile writes a regular file of size bytes, as much as it has of them,
+// to w, the tar tarDir writes: its header, its data, the zeros up to the
+// next 512-byte block. The header comes from a tar.Writer of its own and
+// the data goes to w directly, so a w that reads it into its own buffer
+// (backup.PartWriter's ReadFrom) gets it with no copy through buf: a
+// tar.Writer offers no such path. tarDir's tar.Writer writes only entries
+// without data, so it has no padding of a file left to write.
+func addFile(w io.Writer, h *tar.Header, p string, size int64, buf []byte) error {
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -187,23 +193,28 @@ func addFile(tw *tar.Writer, h *tar.Header, p string, size int64, buf []byte) er
 	}
 	defer f.Close()
 	h.Typeflag, h.Size = tar.TypeReg, size
-	if err := tw.WriteHeader(h); err != nil {
+	if err := tar.NewWriter(w).WriteHeader(h); err != nil {
 		return err
 	}
-	n, err := io.CopyBuffer(tw, io.LimitReader(f, size), buf)
+	n, err := io.CopyBuffer(w, io.LimitReader(f, size), buf)
 	if err != nil {
 		return fmt.Errorf("%s: %w", p, err)
 	}
-	for n < size { // it shrank: the size is in the header already
-		k := min(int64(len(buf)), size-n)
+	// It shrank: the size is in the header already. Then the block's
+	// padding.
+	for rest := size - n + (-size & (tarBlock - 1)); rest > 0; {
+		k := min(int64(len(buf)), rest)
 		clear(buf[:k])
-		if _, err := tw.Write(buf[:k]); err != nil {
+		if _, err := w.Write(buf[:k]); err != nil {
 			return err
 		}
-		n += k
+		rest -= k
 	}
 	return nil
 }
+
+// tarBlock is a tar's block size.
+const tarBlock = 512
 
 // volumeTool runs tar in a helper container of the stack's base image
 // with a volume at /v (and, when dir is not "", dir at /x), its stdout to

@@ -243,3 +243,39 @@ func reportCPU(b *testing.B, cpu time.Duration, size int64) {
 		b.ReportMetric(cpu.Seconds()/(float64(b.N)*float64(size)/(1<<30)), "cpu-s/GB")
 	}
 }
+
+// A file that shrank after tarDir read its size is archived at that size,
+// padded with zeros, and the tar goes on at the next block; with a
+// buffer smaller than the gap, the padding takes several writes.
+func TestAddFileShrunk(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	data := bytes.Repeat([]byte("x"), 700)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := addFile(&buf, &tar.Header{Name: "./f", Mode: 0o644}, p, 1500, make([]byte, 64)); err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: "./g", Mode: 0o644, Typeflag: tar.TypeReg, Size: 1}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write([]byte("g"))
+	tw.Close()
+	if buf.Len()%tarBlock != 0 {
+		t.Fatalf("tar of %d bytes, not whole blocks", buf.Len())
+	}
+	tr := tar.NewReader(&buf)
+	h, err := tr.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(tr)
+	if err != nil || h.Size != 1500 || !bytes.Equal(got, append(data, make([]byte, 800)...)) {
+		t.Fatalf("entry %s of %d bytes, read %d, %v; want 1500, the data then zeros", h.Name, h.Size, len(got), err)
+	}
+	if h, err := tr.Next(); err != nil || h.Name != "./g" {
+		t.Fatalf("next entry: %v, %v; want ./g", h, err)
+	}
+}

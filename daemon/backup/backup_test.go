@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -197,36 +198,54 @@ func FuzzParseManifest(f *testing.F) {
 
 // A streamed entry goes in as parts of at most the part size, each with
 // its checksum, and comes out joined; an empty stream is one empty part.
+// Written in pieces or read from a reader (ReadFrom), after a piece
+// written, alike.
 func TestStreamRoundTrip(t *testing.T) {
-	for _, size := range []int{0, 1, 9, 10, 11, 35} {
-		var buf bytes.Buffer
-		w, err := NewWriter(&buf, Header{Version: "test", Schema: 9})
+	for _, readFrom := range []bool{false, true} {
+		for _, size := range []int{0, 1, 9, 10, 11, 35} {
+			streamRoundTrip(t, size, readFrom)
+		}
+	}
+}
+
+func streamRoundTrip(t *testing.T, size int, readFrom bool) {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, Header{Version: "test", Schema: 9})
+	must(t, err)
+	must(t, w.Add(DatabaseName, 0o600, 2, strings.NewReader("db")))
+	pw, err := w.stream(VolumeFile("data"), 0o600, 10)
+	must(t, err)
+	want := bytes.Repeat([]byte("0123456789abcdefg"), 3)[:size]
+	// Written in uneven pieces, as tar and an attach stream write.
+	for rest := want; len(rest) > 0; {
+		n := min(len(rest), 7)
+		_, err := pw.Write(rest[:n])
 		must(t, err)
-		must(t, w.Add(DatabaseName, 0o600, 2, strings.NewReader("db")))
-		pw, err := w.stream(VolumeFile("data"), 0o600, 10)
-		must(t, err)
-		want := bytes.Repeat([]byte("0123456789abcdefg"), 3)[:size]
-		// Written in uneven pieces, as tar and an attach stream write.
-		for rest := want; len(rest) > 0; {
-			n := min(len(rest), 7)
-			_, err := pw.Write(rest[:n])
+		rest = rest[n:]
+		if readFrom {
+			// Reads of uneven sizes too.
+			n, err := pw.ReadFrom(iotest.HalfReader(bytes.NewReader(rest)))
 			must(t, err)
-			rest = rest[n:]
+			if n != int64(len(rest)) {
+				t.Fatalf("size %d: ReadFrom took %d of %d bytes", size, n, len(rest))
+			}
+			break
 		}
-		must(t, pw.Close())
-		m, err := w.Close(Manifest{Volumes: []Volume{{Name: "data"}}})
-		must(t, err)
-		if parts := max(1, (size+9)/10); len(m.Files) != 1+parts {
-			t.Fatalf("size %d: files %+v, want %d parts", size, m.Files, parts)
-		}
-		dst := t.TempDir()
-		if _, err := Extract(bytes.NewReader(buf.Bytes()), dst, 9); err != nil {
-			t.Fatalf("size %d: %v", size, err)
-		}
-		got, err := os.ReadFile(filepath.Join(dst, VolumeFile("data")))
-		if err != nil || !bytes.Equal(got, want) {
-			t.Fatalf("size %d: joined %q, %v; want %q", size, got, err, want)
-		}
+	}
+	must(t, pw.Close())
+	m, err := w.Close(Manifest{Volumes: []Volume{{Name: "data"}}})
+	must(t, err)
+	if parts := max(1, (size+9)/10); len(m.Files) != 1+parts {
+		t.Fatalf("size %d: files %+v, want %d parts", size, m.Files, parts)
+	}
+	dst := t.TempDir()
+	if _, err := Extract(bytes.NewReader(buf.Bytes()), dst, 9); err != nil {
+		t.Fatalf("size %d: %v", size, err)
+	}
+	got, err := os.ReadFile(filepath.Join(dst, VolumeFile("data")))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("size %d: joined %q, %v; want %q", size, got, err, want)
 	}
 }
 

@@ -179,6 +179,32 @@ func (p *PartWriter) Write(b []byte) (int, error) {
 	return n, p.err
 }
 
+// ReadFrom reads r until EOF straight into the parts' buffers, sparing
+// the copy from a caller's buffer (io.Copy uses it: a volume's files
+// read by tarDir).
+func (p *PartWriter) ReadFrom(r io.Reader) (int64, error) {
+	if p.close {
+		return 0, errClosed
+	}
+	var n int64
+	for p.err == nil {
+		buf := p.bufs[p.cur]
+		k, err := r.Read(buf[len(buf):cap(buf)])
+		p.bufs[p.cur] = buf[:len(buf)+k]
+		n += int64(k)
+		if len(p.bufs[p.cur]) == cap(buf) {
+			p.err = p.flush()
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, p.err
+}
+
 // flush hands the current part to a goroutine that writes it into the
 // archive (after the part before it: parts go in order) and counts its
 // checksum beside, then switches to the other buffer.
