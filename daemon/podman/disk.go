@@ -80,22 +80,35 @@ next:
 	return out, nil
 }
 
-// retryRace runs fn again, a few times, when it failed because an image
-// was removed while the service went through its images ("image not
-// known"): listings race with removals by builds and other daemons.
+// retryRace runs fn again when it failed because an image was removed
+// while the service went through its images ("image not known"): Podman
+// 4.3 fails a whole listing then. Listings race with removals by builds,
+// the pruner and other daemons; under a stream of removals (a build
+// beside a prune) a second of retries was seen to run out, failing
+// apps:info and destroys, so it keeps trying, backing off, for as long as
+// raceBudget allows.
 func retryRace(ctx context.Context, fn func() error) error {
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		if err = fn(); err == nil || !strings.Contains(err.Error(), "image not known") {
+	return retryRaceFor(ctx, raceBudget, 100*time.Millisecond, fn)
+}
+
+// raceBudget bounds how long a listing is retried while images vanish
+// under it.
+const raceBudget = 20 * time.Second
+
+func retryRaceFor(ctx context.Context, budget, wait time.Duration, fn func() error) error {
+	deadline := time.Now().Add(budget)
+	for {
+		err := fn()
+		if err == nil || !strings.Contains(err.Error(), "image not known") || time.Now().Add(wait).After(deadline) {
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(wait):
 		}
+		wait = min(2*wait, time.Second)
 	}
-	return err
 }
 
 // ErrImageInUse is returned by RemoveUnusedImage for an image a container

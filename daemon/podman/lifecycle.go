@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/containers/podman/v5/libpod/define"
 	"github.com/containers/podman/v5/pkg/bindings/containers"
@@ -153,20 +152,11 @@ func demuxLines(r io.Reader, fn func(line string)) error {
 // service answers nothing when given several label filters for images, so
 // the filtering happens here.
 func (c *Client) ImageIDs(ctx context.Context, labels map[string]string) ([]string, error) {
-	// Listing races with image removals elsewhere ("image not known" for an
-	// image deleted mid-listing): try again a few times.
 	var list []*types.ImageSummary
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		if list, err = images.List(c.ctx(ctx), new(images.ListOptions).WithAll(true)); err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	err := retryRace(ctx, func() (err error) {
+		list, err = images.List(c.ctx(ctx), new(images.ListOptions).WithAll(true))
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list images: %w", err)
 	}
