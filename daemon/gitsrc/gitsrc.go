@@ -26,10 +26,9 @@ import (
 
 // Source is one commit of an app's bare repository.
 type Source struct {
-	repo    *git.Repository
-	commit  *object.Commit
-	tree    *object.Tree
-	objects string // the objects directory, for loose blobs (loose.go)
+	repo   *git.Repository
+	commit *object.Commit
+	tree   *object.Tree
 }
 
 // largeBlob is the size from which a file is streamed from the object
@@ -63,7 +62,7 @@ func Open(repoDir, sha string) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read tree of %s: %w", sha, err)
 	}
-	return &Source{repo: repo, commit: commit, tree: tree, objects: filepath.Join(dir, "objects")}, nil
+	return &Source{repo: repo, commit: commit, tree: tree}, nil
 }
 
 // WriteTar streams the commit's tree as a tar archive, straight from the
@@ -82,7 +81,6 @@ func (s *Source) WriteTar(ctx context.Context, w io.Writer, extra map[string][]b
 			return err
 		}
 	}
-	loose := &looseReader{objects: s.objects}
 	walker := object.NewTreeWalker(s.tree, true, nil)
 	defer walker.Close()
 	for {
@@ -106,30 +104,6 @@ func (s *Source) WriteTar(ctx context.Context, w io.Writer, extra map[string][]b
 			continue
 		case filemode.Submodule:
 			continue // a gitlink has no content in this repository
-		case filemode.Symlink:
-		default:
-			if entry.Mode == filemode.Executable {
-				hdr.Mode = 0o755
-			} else {
-				hdr.Mode = 0o644
-			}
-			r, size, closeObj, err := loose.open(entry.Hash)
-			if err == nil {
-				hdr.Typeflag, hdr.Size = tar.TypeReg, size
-				if err := tw.WriteHeader(hdr); err != nil {
-					closeObj()
-					return err
-				}
-				_, err = io.Copy(tw, r)
-				closeObj()
-				if err != nil {
-					return fmt.Errorf("archive %s: %w", name, err)
-				}
-				continue
-			}
-			if !errors.Is(err, errNotLoose) {
-				return fmt.Errorf("read %s: %w", name, err)
-			}
 		}
 		blob, err := s.repo.BlobObject(entry.Hash)
 		if err != nil {
