@@ -180,7 +180,6 @@ type Daemon struct {
 	upstreams map[string][]string           // app → serving web upstreams (host:port)
 	running   map[string]context.CancelFunc // app → cancels its running build
 	prunes    map[string]*bgPrune           // app → its image prune waiting or running (prune.go)
-	pruner    bool                          // the goroutine that serves them runs (prune.go)
 	roots     map[string]string             // app → static files root, for static releases
 	sites     map[string]*proxy.Site        // app → how its static files are served (static.json)
 	checking  map[string]bool               // container IDs in their health check (ps: starting)

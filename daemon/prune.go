@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/xcloud-dev/xcloud/daemon/podman"
@@ -143,11 +141,9 @@ func cacheToRemove(layers []podman.ImageInfo, other, max int64) []string {
 
 // bgPrune is an app's image prune handed to the background (pruneLater).
 type bgPrune struct {
-	running bool               // the pruner holds the app's lock; under Daemon.mu
-	started bool               // the pruner is removing the app's images; under Daemon.mu
+	running bool               // it holds the app's lock; under Daemon.mu
 	stop    context.Context    // done once it is to give way (see pruneImages)
 	yield   context.CancelFunc // a deploy or command waits for the lock: ends stop
-	ended   func()             // counts the prune out (pruneStarted)
 }
 
 // pruneLater prunes the app's images in the background once the caller, a
@@ -156,11 +152,7 @@ type bgPrune struct {
 // prune takes the app's lock, as pruning needs (no build of the app under
 // way), and gives way when a deploy or command asks for the lock
 // (lockApp), which schedules it again when it lets go. One prune
-// waits per app: it reads the releases when it runs. One goroutine, the
-// pruner, serves every app's prune, with one images listing for all the
-// apps waiting when it begins a pass: a burst of 50 deploys used to leave
-// 50 goroutines, each holding its stack while it waited for Podman. Close
-// waits for it.
+// waits per app: it reads the releases when it runs. Close waits for it.
 func (d *Daemon) pruneLater(app string) {
 	if d.bgctx == nil {
 		// Not opened (engine tests): nothing runs in the background, and
@@ -169,162 +161,46 @@ func (d *Daemon) pruneLater(app string) {
 		return
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.prunes == nil {
 		d.prunes = map[string]*bgPrune{}
 	}
 	if d.prunes[app] != nil {
+		d.mu.Unlock()
 		return
 	}
 	stop, yield := context.WithCancel(d.bgctx)
-	d.prunes[app] = &bgPrune{stop: stop, yield: yield, ended: d.pruneStarted()}
-	if !d.pruner {
-		d.pruner = true
-		d.bg.Add(1)
-		go d.runPruner(d.bgctx)
-	}
-}
-
-// runPruner prunes the waiting apps' images, a pass at a time, until none
-// waits or ctx ends.
-func (d *Daemon) runPruner(ctx context.Context) {
-	defer d.bg.Done()
-	for {
-		d.mu.Lock()
-		if len(d.prunes) == 0 || ctx.Err() != nil {
-			for app, p := range d.prunes { // closing
-				d.endPrune(app, p)
-			}
-			d.pruner = false
-			d.mu.Unlock()
-			return
-		}
-		var apps []string
-		for app, p := range d.prunes {
-			if !p.running {
-				apps = append(apps, app)
-			}
-		}
-		d.mu.Unlock()
-		slices.Sort(apps)
-		if d.prunePass(ctx, apps) == 0 {
-			// Every waiting app is held by a deploy or command: try again
-			// shortly, as lockCtx does.
-			select {
-			case <-ctx.Done():
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-	}
-}
-
-// endPrune forgets the app's prune and counts it out; under d.mu.
-func (d *Daemon) endPrune(app string, p *bgPrune) {
-	if d.prunes[app] != p {
-		return
-	}
-	delete(d.prunes, app)
-	p.yield()
-	p.ended()
-}
-
-// prunePass prunes the images of those of apps whose lock is free, with one
-// listing of the instance's images taken once their locks are held, and
-// returns how many it held. An app held by a deploy or command waits for
-// the next pass. An app whose lock is asked for (yieldPrune) is let go at
-// once if its turn has not come, after its removal under way otherwise;
-// the asker's lockApp schedules it again.
-func (d *Daemon) prunePass(ctx context.Context, apps []string) int {
-	type held struct {
-		app  string
-		p    *bgPrune
-		lock *sync.Mutex
-	}
-	var hs []held
-	// release lets go of an app: gone before the lock is free, so the next
-	// holder's deploy schedules its own prune.
-	release := func(h held) {
-		d.mu.Lock()
-		d.endPrune(h.app, h.p)
-		d.mu.Unlock()
-		h.lock.Unlock()
-	}
-	listCtx, cancelList := context.WithCancel(ctx)
-	defer cancelList()
-	var left atomic.Int32 // apps of the pass that have not given way
-	for _, app := range apps {
+	p := &bgPrune{stop: stop, yield: yield}
+	d.prunes[app] = p
+	d.mu.Unlock()
+	ended := d.pruneStarted()
+	d.bg.Add(1)
+	go func() {
+		defer d.bg.Done()
+		defer ended()
+		defer yield()
 		lock := d.appLock(app)
-		if !lock.TryLock() {
-			continue
-		}
+		err := lockCtx(d.bgctx, lock)
 		d.mu.Lock()
-		p := d.prunes[app]
-		if p == nil || p.running {
-			d.mu.Unlock()
-			lock.Unlock()
-			continue
+		p.running = err == nil
+		if err != nil {
+			delete(d.prunes, app)
 		}
-		p.running = true
 		d.mu.Unlock()
-		h := held{app: app, p: p, lock: lock}
-		hs = append(hs, h)
-		left.Add(1)
-		// Asked to give way before its turn: let go now, not after the
-		// listing and the apps before it. The listing is abandoned once
-		// every app of the pass has given way (or been pruned).
-		context.AfterFunc(p.stop, func() {
-			if left.Add(-1) == 0 {
-				cancelList()
-			}
-			d.mu.Lock()
-			first := !p.started
-			p.started = true
-			d.mu.Unlock()
-			if first {
-				release(h)
-			}
-		})
-	}
-	if len(hs) == 0 {
-		return 0
-	}
-	imgs, listErr := d.rt.ListImages(listCtx, d.labels(nil), false)
-	for _, h := range hs {
+		if err != nil {
+			return // closing
+		}
+		// An app renamed or destroyed meanwhile is not this app's any more:
+		// its images went with it.
+		if _, err := d.store.GetApp(d.bgctx, app); err == nil {
+			d.pruneImages(d.bgctx, app, stop)
+		}
+		// Gone before the lock is free, so the next holder's deploy
+		// schedules its own.
 		d.mu.Lock()
-		mine := !h.p.started
-		h.p.started = true
+		delete(d.prunes, app)
 		d.mu.Unlock()
-		if !mine {
-			continue // given way already
-		}
-		switch {
-		case h.p.stop.Err() != nil:
-			d.log.Debug("image prune stopped: the app is wanted", "app", h.app, "removed", 0)
-		case listErr != nil:
-			if ctx.Err() == nil {
-				d.log.Warn("list images to prune", "app", h.app, "err", listErr)
-			}
-		default:
-			// An app renamed or destroyed meanwhile is not this app's
-			// any more: its images went with it.
-			if _, err := d.store.GetApp(ctx, h.app); err == nil {
-				d.pruneListed(ctx, h.app, h.p.stop, appImages(imgs, h.app))
-			}
-		}
-		release(h)
-	}
-	return len(hs)
-}
-
-// appImages returns the images of a listing that carry the app's label.
-func appImages(imgs []podman.ImageInfo, app string) []podman.ImageInfo {
-	var out []podman.ImageInfo
-	for _, im := range imgs {
-		if im.Labels[labelApp] == app {
-			out = append(out, im)
-		}
-	}
-	return out
+		lock.Unlock()
+	}()
 }
 
 // yieldPrune asks the app's background prune to stop, if it holds the
@@ -355,6 +231,13 @@ func (d *Daemon) pruneImages(ctx context.Context, app string, stop context.Conte
 	if stop == nil {
 		stop = ctx
 	}
+	defer d.diskChanged()
+	start := time.Now()
+	rels, err := d.keptCandidates(ctx, app)
+	if err != nil {
+		d.log.Warn("list releases to prune images", "app", app, "err", err)
+		return
+	}
 	imgs, err := d.rt.ListImages(stop, d.labels(map[string]string{labelApp: app}), false)
 	if stop.Err() != nil {
 		d.log.Debug("image prune stopped: the app is wanted", "app", app, "removed", 0)
@@ -362,19 +245,6 @@ func (d *Daemon) pruneImages(ctx context.Context, app string, stop context.Conte
 	}
 	if err != nil {
 		d.log.Warn("list images to prune", "app", app, "err", err)
-		return
-	}
-	d.pruneListed(ctx, app, stop, imgs)
-}
-
-// pruneListed is pruneImages once the app's images are listed (imgs).
-func (d *Daemon) pruneListed(ctx context.Context, app string, stop context.Context, imgs []podman.ImageInfo) {
-	ctx = context.WithoutCancel(ctx)
-	defer d.diskChanged()
-	start := time.Now()
-	rels, err := d.keptCandidates(ctx, app)
-	if err != nil {
-		d.log.Warn("list releases to prune images", "app", app, "err", err)
 		return
 	}
 	var since time.Time // the newest build's start: its layers are the cache

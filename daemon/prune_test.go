@@ -231,7 +231,7 @@ func TestPruneLater(t *testing.T) {
 	rt := &pruneRuntime{fakeRuntime: newFakeRuntime(t), removing: make(chan string, 3), gate: make(chan struct{})}
 	base := time.Now()
 	for i, id := range []string{"a", "b", "c"} {
-		rt.imgs = append(rt.imgs, podman.ImageInfo{ID: id, Names: []string{"localhost/xcloud/web:b" + id}, Labels: map[string]string{labelApp: "web"}, Created: base.Add(time.Duration(i) * time.Second)})
+		rt.imgs = append(rt.imgs, podman.ImageInfo{ID: id, Names: []string{"localhost/xcloud/web:b" + id}, Created: base.Add(time.Duration(i) * time.Second)})
 	}
 	e := newEngine(t, newAppsStore(t, "web"), rt.fakeRuntime)
 	d := e.d
@@ -341,94 +341,4 @@ func TestPruneLaterGivesWayWhileListing(t *testing.T) {
 	}
 	rt.listing = nil // the prune scheduled again lists at once
 	unlock()
-}
-
-// listingRuntime lists every image it holds (as Podman lists an instance's
-// images), counting the listings and the most in flight at once; the first
-// listing waits for gate.
-type listingRuntime struct {
-	*fakeRuntime
-	imgs      []podman.ImageInfo
-	gate      chan struct{}
-	listings  int
-	inFlight  int
-	most      int
-	removed   chan string
-	firstDone bool
-}
-
-func (p *listingRuntime) ListImages(ctx context.Context, _ map[string]string, _ bool) ([]podman.ImageInfo, error) {
-	p.mu.Lock()
-	p.listings++
-	p.inFlight++
-	p.most = max(p.most, p.inFlight)
-	first := !p.firstDone
-	p.firstDone = true
-	p.mu.Unlock()
-	if first {
-		select {
-		case <-p.gate:
-		case <-ctx.Done():
-		}
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.inFlight--
-	return slices.Clone(p.imgs), nil
-}
-
-func (p *listingRuntime) RemoveUnusedImage(_ context.Context, id string) error {
-	p.removed <- id
-	return nil
-}
-
-// TestPruneLaterOnePruner: the apps whose prunes wait while one listing is
-// under way share the next listing, made by one pruner: a burst of deploys
-// no longer leaves a goroutine (and a listing) per app waiting for Podman.
-func TestPruneLaterOnePruner(t *testing.T) {
-	rt := &listingRuntime{fakeRuntime: newFakeRuntime(t), gate: make(chan struct{}), removed: make(chan string, 10)}
-	for _, app := range []string{"a", "b", "c"} {
-		rt.imgs = append(rt.imgs, podman.ImageInfo{ID: app + "1", Names: []string{"localhost/xcloud/" + app + ":b1"}, Labels: map[string]string{labelApp: app}, Created: time.Now()})
-	}
-	e := newEngine(t, newAppsStore(t, "a", "b", "c"), rt.fakeRuntime)
-	d := e.d
-	d.rt = rt
-	d.bgctx, d.cancel = context.WithCancel(context.Background())
-	defer d.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	listings := func() int {
-		rt.mu.Lock()
-		defer rt.mu.Unlock()
-		return rt.listings
-	}
-	d.pruneLater("a")
-	waitUntil(ctx, t, "a's prune lists the images", func() bool { return listings() == 1 })
-	d.pruneLater("b")
-	d.pruneLater("c")
-	close(rt.gate)
-	var got []string
-	for range 3 {
-		select {
-		case id := <-rt.removed:
-			got = append(got, id)
-		case <-ctx.Done():
-			t.Fatalf("removed %v, want a1, b1 and c1", got)
-		}
-	}
-	slices.Sort(got)
-	if !slices.Equal(got, []string{"a1", "b1", "c1"}) {
-		t.Errorf("removed %v, want [a1 b1 c1] (each app's own image)", got)
-	}
-	waitUntil(ctx, t, "the prunes end", func() bool {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		return len(d.prunes) == 0
-	})
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	if rt.listings != 2 || rt.most != 1 {
-		t.Errorf("%d listings, at most %d at once; want 2 (a's, then b's and c's together), one at a time", rt.listings, rt.most)
-	}
 }
