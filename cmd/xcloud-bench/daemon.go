@@ -249,25 +249,37 @@ func (b *bench) stop() {
 	}
 }
 
-// close stops the daemon and removes every container and image of this run.
+// close stops the daemon and removes every container, image and network
+// of this run. Each step has a deadline of its own, and a failed one is
+// printed: the 50-app section's daemon once left its 51 networks behind
+// with nothing said (the steps shared one two-minute deadline, and the
+// removal of 50 apps' images comes before the networks'), and every
+// network left slows later container starts on the machine.
 func (b *bench) close() {
 	b.stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	run := func(args ...string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		out, err := podman(ctx, args...)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "xcloud-bench: clean-up: %v\n", err)
+		}
+		return out
+	}
 	for _, filter := range []string{"label=xcloud.instance=" + b.instance, "label=xcloud-bench=" + b.runID} {
-		if ids, _ := podman(ctx, "ps", "-aq", "--filter", filter); ids != "" {
-			podman(ctx, append([]string{"rm", "-f", "-t", "0"}, strings.Fields(ids)...)...)
+		if ids := run("ps", "-aq", "--filter", filter); ids != "" {
+			run(append([]string{"rm", "-f", "-t", "0"}, strings.Fields(ids)...)...)
 		}
 	}
-	if ids, _ := podman(ctx, "images", "-q", "--filter", "label=xcloud.instance="+b.instance); ids != "" {
-		podman(ctx, append([]string{"rmi", "-f"}, strings.Fields(ids)...)...)
+	if ids := run("images", "-q", "--filter", "label=xcloud.instance="+b.instance); ids != "" {
+		run(append([]string{"rmi", "-f"}, strings.Fields(ids)...)...)
 	}
 	// Apps' networks: each holds one of Podman's address ranges.
-	if names, _ := podman(ctx, "network", "ls", "--format", "{{.Name}}", "--filter", "label=xcloud.instance="+b.instance); names != "" {
-		podman(ctx, append([]string{"network", "rm", "-f"}, strings.Fields(names)...)...)
+	if names := run("network", "ls", "--format", "{{.Name}}", "--filter", "label=xcloud.instance="+b.instance); names != "" {
+		run(append([]string{"network", "rm", "-f"}, strings.Fields(names)...)...)
 	}
 	if len(b.images) > 0 {
-		podman(ctx, append([]string{"rmi", "-f"}, b.images...)...)
+		run(append([]string{"rmi", "-f"}, b.images...)...)
 	}
 	os.RemoveAll(b.dir)
 }
