@@ -154,18 +154,11 @@ func (b *bench) measureBackup(ctx context.Context) ([]figure, error) {
 	var lastLog string
 	var size int64
 	for range backupTargetRounds {
-		freshOutputs(plain, archive)
-		start := time.Now()
-		cmd := exec.CommandContext(ctx, "sh", "-c", `tar -C "$1" -cf - . | zstd -q -f -o "$2"`, "sh", mount, plain)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("tar | zstd: %v: %s", err, out)
-		}
-		bases = append(bases, time.Since(start).Seconds())
-		start = time.Now()
-		if err := b.sshTo(ctx, archive, nil, "backup"); err != nil {
+		base, x, err := b.backupRound(ctx, mount, plain, archive)
+		if err != nil {
 			return nil, err
 		}
-		xs = append(xs, time.Since(start).Seconds())
+		bases, xs = append(bases, base), append(xs, x)
 		lastLog = b.lastBackupLog()
 		st, err := os.Stat(archive)
 		if err != nil {
@@ -289,18 +282,11 @@ func (b *bench) mixedBackup(ctx context.Context) (figure, error) {
 	var bases, xs []float64
 	var size, plainSize int64
 	for range backupRounds {
-		freshOutputs(plain, archive)
-		start := time.Now()
-		cmd := exec.CommandContext(ctx, "sh", "-c", `tar -C "$1" -cf - . | zstd -q -f -o "$2"`, "sh", mount, plain)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return figure{}, fmt.Errorf("tar | zstd: %v: %s", err, out)
-		}
-		bases = append(bases, time.Since(start).Seconds())
-		start = time.Now()
-		if err := b.sshTo(ctx, archive, nil, "backup"); err != nil {
+		base, x, err := b.backupRound(ctx, mount, plain, archive)
+		if err != nil {
 			return figure{}, err
 		}
-		xs = append(xs, time.Since(start).Seconds())
+		bases, xs = append(bases, base), append(xs, x)
 		for _, f := range []struct {
 			path string
 			n    *int64
@@ -460,6 +446,23 @@ func (b *bench) restoreRounds(ctx context.Context, archive, plain string) (figur
 	return compare(fmt.Sprintf("restore throughput (%d MB volume)", backupVolumeMB), "MB/s", mb/x, mb/base, "≥0.8×",
 		fmt.Sprintf("xcloud restore onto a fresh data_dir (the archive read and checked whole, the volume's tar unpacked meanwhile into a staging volume and renamed into place, by restore itself as root beside rootful Podman) %s s (median %.2f); zstd -d | tar -x %s s (median %.2f)",
 			secsList(xs), x, secsList(bases), base)), nil
+}
+
+// backupRound times, one after the other, tar | zstd of mount into plain
+// and `backup` over SSH into archive, each writing a new file.
+func (b *bench) backupRound(ctx context.Context, mount, plain, archive string) (base, x float64, err error) {
+	freshOutputs(plain, archive)
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "sh", "-c", `tar -C "$1" -cf - . | zstd -q -f -o "$2"`, "sh", mount, plain)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, 0, fmt.Errorf("tar | zstd: %v: %s", err, out)
+	}
+	base = time.Since(start).Seconds()
+	start = time.Now()
+	if err := b.sshTo(ctx, archive, nil, "backup"); err != nil {
+		return 0, 0, err
+	}
+	return base, time.Since(start).Seconds(), nil
 }
 
 // freshOutputs removes the previous round's outputs before a round's

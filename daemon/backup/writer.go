@@ -168,13 +168,9 @@ func (p *PartWriter) Write(b []byte) (int, error) {
 	}
 	n := 0
 	for len(b) > 0 && p.err == nil {
-		buf := p.bufs[p.cur]
-		c := copy(buf[len(buf):cap(buf)], b)
-		p.bufs[p.cur] = buf[:len(buf)+c]
+		c := copy(p.free(), b)
+		p.filled(c)
 		b, n = b[c:], n+c
-		if len(p.bufs[p.cur]) == cap(buf) {
-			p.err = p.flush()
-		}
 	}
 	return n, p.err
 }
@@ -188,13 +184,9 @@ func (p *PartWriter) ReadFrom(r io.Reader) (int64, error) {
 	}
 	var n int64
 	for p.err == nil {
-		buf := p.bufs[p.cur]
-		k, err := r.Read(buf[len(buf):cap(buf)])
-		p.bufs[p.cur] = buf[:len(buf)+k]
+		k, err := r.Read(p.free())
+		p.filled(k)
 		n += int64(k)
-		if len(p.bufs[p.cur]) == cap(buf) {
-			p.err = p.flush()
-		}
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -203,6 +195,22 @@ func (p *PartWriter) ReadFrom(r io.Reader) (int64, error) {
 		}
 	}
 	return n, p.err
+}
+
+// free is the room left in the current part's buffer.
+func (p *PartWriter) free() []byte {
+	buf := p.bufs[p.cur]
+	return buf[len(buf):cap(buf)]
+}
+
+// filled takes k bytes written into free() into the part, and hands the
+// part on once it is full.
+func (p *PartWriter) filled(k int) {
+	buf := p.bufs[p.cur]
+	p.bufs[p.cur] = buf[:len(buf)+k]
+	if len(p.bufs[p.cur]) == cap(buf) {
+		p.err = p.flush()
+	}
 }
 
 // flush hands the current part to a goroutine that writes it into the
