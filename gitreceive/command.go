@@ -3,7 +3,6 @@ package gitreceive
 import (
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strings"
 )
 
@@ -48,11 +47,21 @@ type Command struct {
 // it cannot end in '-' and has at most 63 characters.
 const AppNamePattern = `^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`
 
-var appNameRE = regexp.MustCompile(AppNamePattern)
-
-// ValidAppName reports whether name is a valid app name.
+// ValidAppName reports whether name is a valid app name: AppNamePattern
+// written out, as a regexp would hold some 20 KB for the life of the
+// process (Go expands {0,61} into 61 copies). It is the store's rule; a
+// test holds the two together, as this package imports none of ours.
 func ValidAppName(name string) bool {
-	return appNameRE.MatchString(name)
+	n := len(name)
+	if n < 1 || n > 63 || name[0] < 'a' || name[0] > 'z' || name[n-1] == '-' {
+		return false
+	}
+	for i := 1; i < n; i++ {
+		if c := name[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // RepoDir returns the bare repository directory of app: <reposDir>/<app>.git.

@@ -5,11 +5,25 @@ import (
 	"strings"
 )
 
+// What the log may show of a command line's words. The lengths are checked
+// apart from the patterns: Go expands a counted repetition such as {0,127}
+// into as many copies, some 50 KB held for the life of the process.
 var (
-	commandNameRE = regexp.MustCompile(`^[a-z][a-z0-9:._-]{0,63}$`)
-	varNameRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,127}$`)
-	flagRE        = regexp.MustCompile(`^--?[a-z][a-z0-9-]{0,31}$`)
+	commandNameRE = regexp.MustCompile(`^[a-z][a-z0-9:._-]*$`)
+	varNameRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
+	flagRE        = regexp.MustCompile(`^--?[a-z][a-z0-9-]*$`)
 )
+
+// logsafeCommand is `^[a-z][a-z0-9:._-]{0,63}$`.
+func logsafeCommand(s string) bool { return len(s) <= 64 && commandNameRE.MatchString(s) }
+
+// logsafeVar is `^[A-Za-z_][A-Za-z0-9_.-]{0,127}$`.
+func logsafeVar(s string) bool { return len(s) <= 128 && varNameRE.MatchString(s) }
+
+// logsafeFlag is `^--?[a-z][a-z0-9-]{0,31}$`.
+func logsafeFlag(s string) bool {
+	return len(strings.TrimLeft(s, "-")) <= 32 && flagRE.MatchString(s)
+}
 
 // commandAttrs says what the log may record of a command line: its name,
 // the app (the first non-flag argument, when it is a valid app name), bare
@@ -24,7 +38,7 @@ func commandAttrs(words []string, cmd Command) []any {
 		return []any{"command", "git-" + cmd.Kind.String(), "app", cmd.App}
 	}
 	name := words[0]
-	if !commandNameRE.MatchString(name) {
+	if !logsafeCommand(name) {
 		name = "?"
 	}
 	attrs := []any{"command", name}
@@ -34,7 +48,7 @@ func commandAttrs(words []string, cmd Command) []any {
 		others      int
 	)
 	for i, a := range words[1:] {
-		if flagRE.MatchString(a) {
+		if logsafeFlag(a) {
 			flags = append(flags, a)
 			continue
 		}
@@ -42,7 +56,7 @@ func commandAttrs(words []string, cmd Command) []any {
 			app = a
 			continue
 		}
-		if k, _, ok := strings.Cut(a, "="); ok && varNameRE.MatchString(k) {
+		if k, _, ok := strings.Cut(a, "="); ok && logsafeVar(k) {
 			vars = append(vars, k)
 			continue
 		}

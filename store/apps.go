@@ -3,7 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
-	"regexp"
+	"strings"
 	"time"
 )
 
@@ -12,7 +12,28 @@ import (
 // end in '-'.
 const appNamePattern = `^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`
 
-var appNameRE = regexp.MustCompile(appNamePattern)
+// validAppName is appNamePattern written out: a volume name that does not
+// end in '-'. A regexp with the counted repetition would hold some 20 KB
+// for the life of the process (Go expands {0,61} into 61 copies).
+func validAppName(name string) bool {
+	return validVolumeName(name) && name[len(name)-1] != '-'
+}
+
+// validVolumeName is volumeNamePattern written out.
+func validVolumeName(name string) bool {
+	return len(name) >= 1 && len(name) <= 63 && 'a' <= name[0] && name[0] <= 'z' &&
+		only(name, "abcdefghijklmnopqrstuvwxyz0123456789-")
+}
+
+// only reports whether every byte of s is one of set's.
+func only(s, set string) bool {
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(set, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // App is a deployable application.
 // Its JSON (see json.go) has the current release as "version", null for
@@ -31,7 +52,7 @@ const appCols = "id, name, created_at, current_release, stopped, limits"
 // ValidateAppName reports whether name is a valid app name. The returned
 // error wraps ErrInvalidName and states the rule.
 func ValidateAppName(name string) error {
-	if !appNameRE.MatchString(name) {
+	if !validAppName(name) {
 		return invalidNameError(fmt.Sprintf(
 			"invalid app name %q: must match %s (lowercase letter first, then lowercase letters, digits or '-', not ending in '-', at most 63 characters)",
 			name, appNamePattern))

@@ -4,10 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"regexp"
 )
 
-var processTypeRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,63}$`)
+// validProcessType is `^[a-zA-Z0-9_-]{1,63}$` written out (see validAppName).
+func validProcessType(typ string) bool {
+	return len(typ) >= 1 && len(typ) <= 63 &&
+		only(typ, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+}
 
 // SetFormation sets how many containers of each process type the app runs,
 // in one transaction. Types not named keep their quantity. It returns an
@@ -15,7 +18,7 @@ var processTypeRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,63}$`)
 // type or a negative quantity.
 func (s *Store) SetFormation(ctx context.Context, app string, scale map[string]int) error {
 	for typ, n := range scale {
-		if !processTypeRE.MatchString(typ) || n < 0 {
+		if !validProcessType(typ) || n < 0 {
 			return fmt.Errorf("set formation of %q: %s=%d: %w", app, typ, n, ErrInvalidName)
 		}
 	}

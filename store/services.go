@@ -80,7 +80,7 @@ type ServiceLink struct {
 // rule of app names, as it becomes a host name on the apps' networks. The
 // returned error wraps ErrInvalidName and states the rule.
 func ValidateServiceName(name string) error {
-	if !appNameRE.MatchString(name) {
+	if !validAppName(name) {
 		return invalidNameError(fmt.Sprintf(
 			"invalid service name %q: must match %s (lowercase letter first, then lowercase letters, digits or '-', not ending in '-', at most 63 characters)",
 			name, appNamePattern))

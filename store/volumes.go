@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 )
 
@@ -34,12 +33,10 @@ const (
 // volumeNamePattern is the rule every volume name must satisfy.
 const volumeNamePattern = `^[a-z][a-z0-9-]{0,62}$`
 
-var volumeNameRE = regexp.MustCompile(volumeNamePattern)
-
 // ValidateVolumeName reports whether name is a valid volume name. The
 // returned error wraps ErrInvalidName and states the rule.
 func ValidateVolumeName(name string) error {
-	if !volumeNameRE.MatchString(name) {
+	if !validVolumeName(name) {
 		return invalidNameError(fmt.Sprintf(
 			"invalid volume name %q: must match %s (lowercase letter first, then lowercase letters, digits or '-', at most 63 characters)",
 			name, volumeNamePattern))

@@ -1,0 +1,62 @@
+// Package nametest checks a hand-written name rule against the regular
+// expression it replaces, which stays in the test as the oracle.
+package nametest
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// odd are the characters a name rule most often gets wrong at its edges.
+var odd = []string{"a", "z", "A", "Z", "0", "9", "_", "-", ".", "@", ":", "/", "+", " ", "é", "\n", "\x00"}
+
+// Cases returns strings around the edges of a rule whose longest accepted
+// name has max characters: every length from 0 to 3 and from max-1 to
+// max+1, filled with each of a set of characters, with each of them also
+// put first, last, or both. More are appended as given.
+func Cases(max int, more ...string) []string {
+	lengths := []int{0, 1, 2, 3, max - 1, max, max + 1}
+	var out []string
+	for _, n := range lengths {
+		if n < 0 {
+			continue
+		}
+		for _, fill := range odd {
+			s := strings.Repeat(fill, n)
+			out = append(out, s)
+			if n == 0 {
+				continue
+			}
+			body := strings.Repeat("a", n)
+			for _, first := range odd {
+				out = append(out, first+s[len(fill):], first+body[1:])
+				for _, last := range odd {
+					if n > 1 {
+						out = append(out, first+body[1:n-1]+last)
+					}
+				}
+			}
+			for _, last := range odd {
+				out = append(out, s[:len(s)-len(fill)]+last)
+			}
+		}
+	}
+	return append(out, more...)
+}
+
+// Agree fails t for every case on which check and old disagree.
+func Agree(t testing.TB, old *regexp.Regexp, check func(string) bool, cases []string) {
+	t.Helper()
+	bad := 0
+	for _, s := range cases {
+		if want := old.MatchString(s); check(s) != want {
+			if bad++; bad <= 10 {
+				t.Errorf("%q: %s says %v, the check %v", s, old, want, !want)
+			}
+		}
+	}
+	if bad > 10 {
+		t.Errorf("and %d more disagreements", bad-10)
+	}
+}
