@@ -120,7 +120,14 @@ var (
 	dokkuScriptKeys = map[string]string{"predeploy": "", "postdeploy": ""}
 )
 
-var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
+// envNameRE is the rule of config var names but for the length, checked
+// apart: Go expands a counted repetition such as {0,127} into as many
+// copies, some 44 KB held for the life of the process.
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// ValidEnvName reports whether name is a valid config var name: at most
+// 128 letters, digits and _, not starting with a digit.
+func ValidEnvName(name string) bool { return len(name) <= 128 && envNameRE.MatchString(name) }
 
 // ParseAppJSON parses and validates an app.json. Comments and trailing
 // commas are allowed. Syntax errors name the line and column, type errors
@@ -404,7 +411,7 @@ func (d *doc) formation(app *AppJSON, raw map[string]json.RawMessage) error {
 func (d *doc) env(app *AppJSON, raw map[string]json.RawMessage) error {
 	for _, name := range sortedKeys(raw) {
 		ptr, key := pointer("env", name), "env."+name
-		if !envNameRE.MatchString(name) {
+		if !ValidEnvName(name) {
 			return d.errorf(ptr, "env", "%q is not a config var name (letters, digits and _, not starting with a digit)", name)
 		}
 		v := raw[name]

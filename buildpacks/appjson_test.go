@@ -197,7 +197,7 @@ func FuzzParseAppJSON(f *testing.F) {
 			}
 		}
 		for _, e := range app.Env {
-			if !envNameRE.MatchString(e.Name) || (e.Generator != "" && e.Generator != "secret") {
+			if !ValidEnvName(e.Name) || (e.Generator != "" && e.Generator != "secret") {
 				t.Errorf("bad env entry %+v", e)
 			}
 		}

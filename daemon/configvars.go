@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/xcloud-dev/xcloud/buildpacks"
 	"github.com/xcloud-dev/xcloud/store"
 )
-
-var configNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
 
 // reservedVar reports names the daemon sets itself.
 func reservedVar(name string) bool {
@@ -94,7 +92,7 @@ func (d *Daemon) processEnv(rel store.Release, typ string, extra map[string]stri
 // CheckVarName accepts a config var name or returns an *Error matching
 // ErrInvalidVarName that says why not.
 func CheckVarName(k string) error {
-	if !configNameRE.MatchString(k) {
+	if !buildpacks.ValidEnvName(k) {
 		return &Error{Msg: fmt.Sprintf("invalid config var name %q: letters, digits and _, not starting with a digit", k), Err: ErrInvalidVarName}
 	}
 	if reservedVar(k) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -14,6 +13,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	perm "github.com/xcloud-dev/xcloud/daemon/access"
 	"github.com/xcloud-dev/xcloud/gitreceive"
 	"github.com/xcloud-dev/xcloud/store"
 )
@@ -65,8 +65,6 @@ type inputError struct{ msg string }
 func (e inputError) Error() string { return e.msg }
 
 func badf(format string, a ...any) error { return inputError{fmt.Sprintf(format, a...)} }
-
-var keyNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._@-]{0,62}$`)
 
 // maxKeyInput bounds what keys:add reads from stdin.
 const maxKeyInput = 64 << 10
@@ -124,7 +122,7 @@ func (a *Admin) cmdKeysAdd(ctx context.Context, c *call) error {
 		return err
 	}
 	name := c.args[0]
-	if !keyNameRe.MatchString(name) {
+	if !perm.ValidName(name) {
 		return badf("invalid key name %q: use 1-63 of a-z 0-9 . _ @ - starting with a letter or digit", name)
 	}
 	admin := c.flags["--admin"]

@@ -14,12 +14,13 @@ import (
 	"fmt"
 	"hash"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/zeebo/blake3"
+
+	"github.com/xcloud-dev/xcloud/store"
 )
 
 // Format is the archive layout this package writes; it reads every one up
@@ -142,13 +143,13 @@ func Streamable(name string) bool {
 	switch top {
 	case VolumesDir:
 		n, ok := strings.CutSuffix(rest, ".tar")
-		return ok && volumeName.MatchString(n)
+		return ok && validName(n)
 	case ServicesDir:
 		n, ok := strings.CutSuffix(rest, ".dump")
-		return ok && volumeName.MatchString(n)
+		return ok && validName(n)
 	case ImagesDir:
 		n, ok := strings.CutSuffix(rest, ".tar")
-		return ok && appName.MatchString(n)
+		return ok && validName(n)
 	}
 	return false
 }
@@ -177,15 +178,39 @@ func has(seen map[string]bool, name string) bool {
 	return seen[name] || seen[PartName(name, 0)]
 }
 
-var (
-	volumeName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
-	appName    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
-	hexSum256  = regexp.MustCompile(`^[0-9a-f]{64}$`) // SHA-256 and BLAKE3's 256 bits
-	// imageRef is how a release names its image: its ID (what a build
-	// records) or a registry-style name and tag; nothing a restore could
-	// mistake for a flag or a path.
-	imageRef = regexp.MustCompile(`^((sha256:)?[0-9a-f]{64}|[a-z0-9][a-z0-9._/-]{0,200}:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})$`)
+// The checks below are written out rather than regexps: Go expands a
+// counted repetition such as {0,200} into as many copies, and the four
+// patterns they replace held 100 KB for the life of the process.
+
+// validName is the rule of the names an archive holds (apps, volumes and
+// services): the store's volume-name rule, which every app and service
+// name also satisfies.
+func validName(n string) bool { return store.ValidateVolumeName(n) == nil }
+
+// hex256 reports whether s is 256 bits in lowercase hex: a SHA-256 or
+// BLAKE3 sum, or an image ID.
+func hex256(s string) bool { return len(s) == 64 && strings.Trim(s, lowerHex) == "" }
+
+const (
+	lowerHex   = "0123456789abcdef"
+	lowerAlnum = "abcdefghijklmnopqrstuvwxyz0123456789"
+	tagChars   = lowerAlnum + "ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
 )
+
+// imageRef reports whether ref is how a release names its image: its ID
+// (what a build records) or a registry-style name and tag; nothing a
+// restore could mistake for a flag or a path. It is
+// `^((sha256:)?[0-9a-f]{64}|[a-z0-9][a-z0-9._/-]{0,200}:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})$`.
+func imageRef(ref string) bool {
+	if hex256(strings.TrimPrefix(ref, "sha256:")) {
+		return true
+	}
+	name, tag, _ := strings.Cut(ref, ":")
+	return len(name) >= 1 && len(name) <= 201 && strings.IndexByte(lowerAlnum, name[0]) >= 0 &&
+		strings.Trim(name, lowerAlnum+"._/-") == "" &&
+		len(tag) >= 1 && len(tag) <= 128 && strings.IndexByte(tagChars, tag[0]) >= 0 &&
+		strings.Trim(tag, tagChars+".-") == ""
+}
 
 // ParseManifest reads and checks a manifest: every path is one an archive
 // may hold, every checksum well formed, nothing listed twice, and every
@@ -221,18 +246,18 @@ func ParseManifest(b []byte) (Manifest, error) {
 		if m.Format >= FormatBLAKE3 {
 			other = f.SHA256
 		}
-		if f.Size < 0 || !hexSum256.MatchString(f.sum(m.Format)) || other != "" || f.Mode > 0o777 {
+		if f.Size < 0 || !hex256(f.sum(m.Format)) || other != "" || f.Mode > 0o777 {
 			return Manifest{}, fmt.Errorf("%w: bad size, mode or checksum for %s", ErrCorrupt, f.Path)
 		}
 	}
 	for _, a := range m.Apps {
-		if !appName.MatchString(a) {
+		if !validName(a) {
 			return Manifest{}, fmt.Errorf("%w: bad app name %q", ErrCorrupt, a)
 		}
 	}
 	names := map[string]bool{}
 	for _, v := range m.Volumes {
-		if !volumeName.MatchString(v.Name) || names[v.Name] {
+		if !validName(v.Name) || names[v.Name] {
 			return Manifest{}, fmt.Errorf("%w: bad or repeated volume name %q", ErrCorrupt, v.Name)
 		}
 		names[v.Name] = true
@@ -242,7 +267,7 @@ func ParseManifest(b []byte) (Manifest, error) {
 	}
 	services := map[string]bool{}
 	for _, sv := range m.Services {
-		if !volumeName.MatchString(sv.Name) || services[sv.Name] || (sv.Kind != "postgres" && sv.Kind != "redis") {
+		if !validName(sv.Name) || services[sv.Name] || (sv.Kind != "postgres" && sv.Kind != "redis") {
 			return Manifest{}, fmt.Errorf("%w: bad or repeated service %q (%q)", ErrCorrupt, sv.Name, sv.Kind)
 		}
 		services[sv.Name] = true
@@ -252,7 +277,7 @@ func ParseManifest(b []byte) (Manifest, error) {
 	}
 	images := map[string]bool{}
 	for _, im := range m.Images {
-		if !appName.MatchString(im.App) || images[im.App] || !imageRef.MatchString(im.Ref) {
+		if !validName(im.App) || images[im.App] || !imageRef(im.Ref) {
 			return Manifest{}, fmt.Errorf("%w: bad or repeated image %q of %q", ErrCorrupt, im.Ref, im.App)
 		}
 		images[im.App] = true
@@ -287,7 +312,7 @@ func CheckPath(p string) error {
 		if top == ReposDir {
 			app = strings.TrimSuffix(app, ".git")
 		}
-		if appName.MatchString(app) {
+		if validName(app) {
 			return nil
 		}
 	case VolumesDir, ServicesDir, ImagesDir:

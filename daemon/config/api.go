@@ -23,7 +23,7 @@ func (c *Config) validateAPI(bad func(key, format string, args ...any) error) er
 		return nil
 	}
 	c.API.Host = strings.TrimSuffix(c.API.Host, ".")
-	if !domainRe.MatchString(c.API.Host) {
+	if !dnsName(c.API.Host) {
 		return bad("api.host", "must be a lowercase DNS name like \"xcloud.example.com\" or \"off\", got %q", c.API.Host)
 	}
 	if c.API.Host == c.BaseDomain {

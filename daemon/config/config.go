@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -314,16 +315,17 @@ func Parse(name string, r io.Reader, lookupEnv func(string) (string, bool)) (Con
 			return Config{}, &Error{File: name, Line: pe.Position.Line, Key: key, Msg: pe.Message}
 		}
 		// Type mismatches come back as plain errors naming the last key.
-		if m := typeErrRe.FindStringSubmatch(err.Error()); m != nil {
+		if m := typeErrRe().FindStringSubmatch(err.Error()); m != nil {
 			line, _ := strconv.Atoi(m[1])
 			return Config{}, &Error{File: name, Line: line, Key: m[2], Msg: m[3]}
 		}
 		return Config{}, fmt.Errorf("%s: %w", name, err)
 	}
-	lines := newLineIndex(src)
+	// The line index is built only for an error: a config without one
+	// never compiles its regexps.
 	if und := md.Undecoded(); len(und) > 0 {
 		k := und[0].String()
-		return Config{}, &Error{File: name, Line: lines.find(k), Key: k, Msg: "unknown key"}
+		return Config{}, &Error{File: name, Line: newLineIndex(src).find(k), Key: k, Msg: "unknown key"}
 	}
 	c.applyEnv(lookupEnv)
 	if err := c.Validate(); err != nil {
@@ -332,7 +334,7 @@ func Parse(name string, r io.Reader, lookupEnv func(string) (string, bool)) (Con
 			ce.File = name
 			// Keys of [[array]] tables ("notify[2].url") are not visible to IsDefined.
 			if ce.Line == 0 && (md.IsDefined(strings.Split(ce.Key, ".")...) || strings.Contains(ce.Key, "[")) {
-				ce.Line = lines.find(ce.Key)
+				ce.Line = newLineIndex(src).find(ce.Key)
 			}
 		}
 		return Config{}, err
@@ -379,14 +381,48 @@ func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) {
 	}
 }
 
-var (
-	typeErrRe = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
-	domainRe  = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	ulimitRe  = regexp.MustCompile(`^[a-z]+=-?[0-9]+(:-?[0-9]+)?$`)
-	// imageRe matches a fully qualified local image name like
-	// localhost/xcloud/base:trixie (registry host[:port], path, optional tag).
-	imageRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$`)
-)
+// typeErrRe reads the type errors BurntSushi/toml returns as plain text;
+// compiled on the first one, as a config that decodes never needs it.
+var typeErrRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
+})
+
+// ulimitRe is compiled on first use: most configs set no ulimits.
+var ulimitRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-z]+=-?[0-9]+(:-?[0-9]+)?$`)
+})
+
+// imageRe matches a fully qualified local image name like
+// localhost/xcloud/base:trixie (registry host[:port], path, optional tag)
+// but for the tag's length, which imageName checks apart: Go expands a
+// counted repetition such as {0,127} into as many copies, held for the
+// life of the process.
+var imageRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$`)
+
+// imageName is `^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$`.
+func imageName(s string) bool {
+	if !imageRe.MatchString(s) {
+		return false
+	}
+	// A port is before the first '/', a tag after the last.
+	_, tag, _ := strings.Cut(s[strings.LastIndexByte(s, '/')+1:], ":")
+	return len(tag) <= 128
+}
+
+// dnsName reports whether s is a lowercase DNS name: labels of a-z, 0-9
+// and '-' joined by dots, each 1-63 long and neither starting nor ending
+// in '-'. It is
+// `^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`
+// written out (see imageRe).
+func dnsName(s string) bool {
+	for l := range strings.SplitSeq(s, ".") {
+		if len(l) < 1 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' ||
+			strings.Trim(l, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+			return false
+		}
+	}
+	return true
+}
 
 // Validate checks every value and resolves defaults that depend on others
 // (paths under data_dir). Errors name the key.
@@ -398,7 +434,7 @@ func (c *Config) Validate() error {
 		return bad("data_dir", "must be an absolute path, got %q", c.DataDir)
 	}
 	c.DataDir = filepath.Clean(c.DataDir)
-	if !domainRe.MatchString(c.BaseDomain) {
+	if !dnsName(c.BaseDomain) {
 		return bad("base_domain", "must be a lowercase DNS name like \"apps.example.com\", got %q", c.BaseDomain)
 	}
 	for _, l := range []struct{ key, val string }{
@@ -442,7 +478,7 @@ func (c *Config) Validate() error {
 		return bad("podman.socket", "must be a unix socket path or unix:// URL, got %q", c.Podman.Socket)
 	}
 	for _, u := range c.Podman.Ulimits {
-		if !ulimitRe.MatchString(u) {
+		if !ulimitRe().MatchString(u) {
 			return bad("podman.ulimits", "entry %q must look like \"nofile=4096:4096\"", u)
 		}
 	}
@@ -531,7 +567,7 @@ func (c *Config) validateStack(bad func(key, format string, args ...any) error) 
 		{"stack.run_node", c.Stack.RunNode}, {"stack.build_python", c.Stack.BuildPython}, {"stack.run_python", c.Stack.RunPython},
 		{"stack.postgres", c.Stack.Postgres}, {"stack.redis", c.Stack.Redis},
 	} {
-		if !imageRe.MatchString(n.val) {
+		if !imageName(n.val) {
 			return bad(n.key, "must be a full image name like \"localhost/xcloud/base:trixie\", got %q", n.val)
 		}
 		if other, dup := seen[n.val]; dup {
@@ -577,12 +613,15 @@ func (c *Config) Path(elem ...string) string {
 // daemon finds them itself: it tracks [table] headers and matches "key =".
 type lineIndex struct{ keys map[string]int }
 
-var (
-	tableRe = regexp.MustCompile(`^\s*\[\[?\s*([A-Za-z0-9_.\-"' ]+?)\s*\]\]?\s*(#.*)?$`)
-	keyRe   = regexp.MustCompile(`^\s*([A-Za-z0-9_.\-"']+)\s*=`)
-)
+// lineRes are a [table] header's and a "key =" line's patterns, compiled
+// on the first error that needs a line.
+var lineRes = sync.OnceValues(func() (table, key *regexp.Regexp) {
+	return regexp.MustCompile(`^\s*\[\[?\s*([A-Za-z0-9_.\-"' ]+?)\s*\]\]?\s*(#.*)?$`),
+		regexp.MustCompile(`^\s*([A-Za-z0-9_.\-"']+)\s*=`)
+})
 
 func newLineIndex(src []byte) lineIndex {
+	tableRe, keyRe := lineRes()
 	idx := lineIndex{keys: map[string]int{}}
 	table, elem := "", "" // elem: "name[N]" inside the Nth [[name]] table (1-based)
 	arrays := map[string]int{}

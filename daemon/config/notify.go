@@ -65,7 +65,15 @@ const (
 // the store can hold, from its one list.
 var eventTypes = store.EventTypes()
 
-var notifyNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+// notifyNamePattern is the rule of notifier names, as users read it.
+const notifyNamePattern = `^[a-z0-9][a-z0-9._-]{0,62}$`
+
+// notifyNameRe is notifyNamePattern but for the length, checked apart: Go
+// expands a counted repetition such as {0,62} into as many copies, some
+// 20 KB held for the life of the process.
+var notifyNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+
+func validNotifyName(name string) bool { return len(name) <= 63 && notifyNameRe.MatchString(name) }
 
 func (c *Config) validateMetrics(bad func(key, format string, args ...any) error) error {
 	if c.Metrics.Listen == "" {
@@ -95,8 +103,8 @@ func (c *Config) validateNotify(bad func(key, format string, args ...any) error)
 		if n.Name == "" {
 			n.Name = fmt.Sprintf("%s-%d", n.Type, i+1)
 		}
-		if !notifyNameRe.MatchString(n.Name) {
-			return bad(key("name"), "must match %s, got %q", notifyNameRe, n.Name)
+		if !validNotifyName(n.Name) {
+			return bad(key("name"), "must match %s, got %q", notifyNamePattern, n.Name)
 		}
 		if names[n.Name] {
 			return bad(key("name"), "another notifier is named %q", n.Name)

@@ -1,0 +1,19 @@
+package buildpacks
+
+import (
+	"regexp"
+	"testing"
+
+	"github.com/xcloud-dev/xcloud/internal/nametest"
+)
+
+// oldEnvName is the pattern ValidEnvName replaced, kept as its oracle.
+var oldEnvName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
+
+func TestValidEnvNameAgreesWithItsPattern(t *testing.T) {
+	nametest.Agree(t, oldEnvName, ValidEnvName, nametest.Cases(128, "DATABASE_URL", "_x", "9X", "A-B", "A.B"))
+}
+
+func FuzzValidEnvName(f *testing.F) {
+	f.Fuzz(func(t *testing.T, s string) { nametest.Agree(t, oldEnvName, ValidEnvName, []string{s}) })
+}
