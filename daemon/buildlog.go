@@ -2,12 +2,13 @@ package daemon
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/xcloud-dev/xcloud/buildpacks"
 	"github.com/xcloud-dev/xcloud/daemon/gitsrc"
+	"github.com/xcloud-dev/xcloud/daemon/podman"
+	"github.com/xcloud-dev/xcloud/internal/lazyre"
 )
 
 // buildOutput shapes Podman's build output for the pusher; the build log
@@ -44,18 +45,18 @@ func newBuildOutput(w *progress, containerfile []byte, generated bool, labels in
 	return b
 }
 
+// The patterns that read a build's output are compiled on the first build.
 var (
 	// stepLine is Podman's "[2/2] STEP 3/7: RUN make"; single-stage builds
 	// have no "[k/K] ".
-	stepLine = regexp.MustCompile(`^(?:\[(\d+)/(\d+)\] )?STEP (\d+)/(\d+): (.*)$`)
+	stepLine = lazyre.MustCompile(`^(?:\[(\d+)/(\d+)\] )?STEP (\d+)/(\d+): (.*)$`)
 	// layerLine is "--> 1a2b3c4d5e6" or "--> Using cache 1a2b…".
-	layerLine   = regexp.MustCompile(`^--> (Using cache )?[0-9a-f]{6,}$`)
-	commitLine  = regexp.MustCompile(`^(?:\[\d+/\d+\] )?COMMIT\b`)
-	imageIDLine = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	layerLine  = lazyre.MustCompile(`^--> (Using cache )?[0-9a-f]{6,}$`)
+	commitLine = lazyre.MustCompile(`^(?:\[\d+/\d+\] )?COMMIT\b`)
 	// warnLine is a warning Podman logs into the stream in logfmt.
-	warnLine = regexp.MustCompile(`^time="[^"]*" level=(\w+) msg="((?:[^"\\]|\\.)*)"`)
+	warnLine = lazyre.MustCompile(`^time="[^"]*" level=(\w+) msg="((?:[^"\\]|\\.)*)"`)
 	// xcloudLabel is a LABEL step Podman adds for the build's labels.
-	xcloudLabel = regexp.MustCompile(`^LABEL "?xcloud\.`)
+	xcloudLabel = lazyre.MustCompile(`^LABEL "?xcloud\.`)
 )
 
 // machinery are lines of image plumbing that tell the user nothing.
@@ -92,16 +93,16 @@ func (b *buildOutput) flush() {
 
 func (b *buildOutput) emit(line string) error {
 	line = strings.TrimSuffix(line, "\r")
-	if m := stepLine.FindStringSubmatch(line); m != nil {
+	if m := stepLine().FindStringSubmatch(line); m != nil {
 		return b.step(m)
 	}
-	if layerLine.MatchString(line) {
+	if layerLine().MatchString(line) {
 		if strings.HasPrefix(line, "--> Using cache") {
 			return b.cached()
 		}
 		return nil
 	}
-	if commitLine.MatchString(line) || imageIDLine.MatchString(line) {
+	if commitLine().MatchString(line) || podman.IsImageID(line) {
 		return nil
 	}
 	for _, p := range machinery {
@@ -109,7 +110,7 @@ func (b *buildOutput) emit(line string) error {
 			return nil
 		}
 	}
-	if m := warnLine.FindStringSubmatch(line); m != nil {
+	if m := warnLine().FindStringSubmatch(line); m != nil {
 		msg, err := strconv.Unquote(`"` + m[2] + `"`)
 		if err != nil {
 			msg = m[2]
@@ -144,7 +145,7 @@ func (b *buildOutput) step(m []string) error {
 		}
 		return nil
 	}
-	if xcloudLabel.MatchString(text) {
+	if xcloudLabel().MatchString(text) {
 		b.label = true
 		return nil
 	}

@@ -4,8 +4,9 @@ import (
 	"cmp"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
+
+	"github.com/xcloud-dev/xcloud/internal/lazyre"
 )
 
 // syncURL is a git:sync source, checked: Kind is "http" (http and https),
@@ -16,8 +17,9 @@ type syncURL struct {
 	User string // the SSH user ("git" when the URL names none)
 }
 
-// scpLike is git's user@host:path form (a host, then a colon).
-var scpLike = regexp.MustCompile(`^(?:([^@/:]+)@)?([A-Za-z0-9][A-Za-z0-9.-]*):([^/].*|/.+)$`)
+// scpLike is git's user@host:path form (a host, then a colon), compiled
+// on first use: only apps synced from a git remote need it.
+var scpLike = lazyre.MustCompile(`^(?:([^@/:]+)@)?([A-Za-z0-9][A-Za-z0-9.-]*):([^/].*|/.+)$`)
 
 // parseSyncURL checks a git:sync URL: public http(s) and git:// remotes,
 // and SSH ones reached with the app's deploy key. A URL carrying a
@@ -38,7 +40,7 @@ func parseSyncURL(raw string) (syncURL, error) {
 		if at := strings.Index(raw, "@"); at > 0 && strings.Contains(raw[:at], ":") {
 			return bad("the repository URL has credentials in it; use a deploy key instead (git:deploy-key APP)")
 		}
-		m := scpLike.FindStringSubmatch(raw)
+		m := scpLike().FindStringSubmatch(raw)
 		if m == nil {
 			return bad("%q is not a repository URL: give https://, http://, git://, ssh:// or user@host:path (a path on the daemon's machine is not fetched)", raw)
 		}

@@ -111,7 +111,7 @@ func (c *stepClock) Write(b []byte) (int, error) {
 
 func (c *stepClock) see(line string) {
 	var next string
-	if m := stepLine.FindStringSubmatch(line); m != nil {
+	if m := stepLine().FindStringSubmatch(line); m != nil {
 		stage := "1"
 		if m[1] != "" {
 			stage = m[1]
@@ -121,7 +121,7 @@ func (c *stepClock) see(line string) {
 			text = string(r[:40]) + "…"
 		}
 		next = fmt.Sprintf("build %s.%s %s", stage, m[3], stepName.ReplaceAllString(text, " "))
-	} else if commitLine.MatchString(line) {
+	} else if commitLine().MatchString(line) {
 		next = "build commit"
 	} else {
 		return

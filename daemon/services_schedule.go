@@ -7,13 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/xcloud-dev/xcloud/internal/lazyre"
 	"github.com/xcloud-dev/xcloud/store"
 )
 
@@ -34,7 +34,8 @@ const maxKeep = 1000
 // dumpIDLayout names stored dumps: sortable, no separators a shell minds.
 const dumpIDLayout = "20060102T150405Z"
 
-var dumpIDRe = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z$`)
+// dumpIDRe is compiled on first use: only database services need it.
+var dumpIDRe = lazyre.MustCompile(`^[0-9]{8}T[0-9]{6}Z$`)
 
 // StoredBackup is one stored dump of a service.
 type StoredBackup struct {
@@ -93,7 +94,7 @@ func (d *Daemon) ServiceBackups(ctx context.Context, name string) ([]StoredBacku
 	out := []StoredBackup{}
 	for _, e := range ents {
 		id, ok := strings.CutSuffix(e.Name(), ".dump")
-		if !ok || !dumpIDRe.MatchString(id) {
+		if !ok || !dumpIDRe().MatchString(id) {
 			continue
 		}
 		info, err := e.Info()
@@ -116,7 +117,7 @@ func (d *Daemon) RestoreStoredService(ctx context.Context, name, id string, out 
 	if err != nil {
 		return err
 	}
-	if !dumpIDRe.MatchString(id) {
+	if !dumpIDRe().MatchString(id) {
 		return &Error{Msg: fmt.Sprintf("%q is not a dump ID like 20260102T030000Z (services:backups %s lists them)", id, name), Err: store.ErrInvalidName}
 	}
 	f, err := os.Open(filepath.Join(dir, id+".dump"))
@@ -264,7 +265,7 @@ func (d *Daemon) pruneStoredDumps(name string, purge bool) (string, error) {
 	}
 	var dumps []string
 	for _, e := range ents {
-		if id, ok := strings.CutSuffix(e.Name(), ".dump"); ok && dumpIDRe.MatchString(id) {
+		if id, ok := strings.CutSuffix(e.Name(), ".dump"); ok && dumpIDRe().MatchString(id) {
 			dumps = append(dumps, e.Name())
 		}
 	}

@@ -3,18 +3,18 @@ package admin
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/xcloud-dev/xcloud/daemon"
 	"github.com/xcloud-dev/xcloud/daemon/config"
+	"github.com/xcloud-dev/xcloud/internal/lazyre"
 )
 
 // cpusRe is a plain decimal: ParseFloat alone would take "nan", "inf",
 // "1e1" and hex floats.
-var cpusRe = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$|^\.[0-9]+$`)
+var cpusRe = lazyre.MustCompile(`^[0-9]+(\.[0-9]+)?$|^\.[0-9]+$`)
 
 // parseLimits reads memory=256m cpus=0.5 pids=128 into l; K=default goes
 // back to the [limits] default. Values are checked against what the kernel
@@ -54,7 +54,7 @@ func parseLimits(l daemon.Limits, args []string) (daemon.Limits, error) {
 			l.MemoryBytes = n
 		case "cpus":
 			f, err := strconv.ParseFloat(v, 64)
-			if !cpusRe.MatchString(v) || err != nil || config.CheckCPUs(f) != nil {
+			if !cpusRe().MatchString(v) || err != nil || config.CheckCPUs(f) != nil {
 				return l, usageError{fmt.Sprintf("cpus=%s: want a number from %g to %d like 0.5 or 2, or default", v, config.MinCPUs, config.MaxCPUs)}
 			}
 			l.CPUs = f

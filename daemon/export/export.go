@@ -11,7 +11,6 @@ package export
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -116,12 +115,17 @@ type Options struct {
 	Registry  string // HOST/PREFIX the image is pushed to; "" keeps the local name
 }
 
-var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+// dnsLabel is `^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$` written out: Go
+// expands {0,61} into 61 copies, held for the life of the process.
+func dnsLabel(s string) bool {
+	return len(s) >= 1 && len(s) <= 63 && s[0] != '-' && s[len(s)-1] != '-' &&
+		strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == ""
+}
 
 // Check reports the first option that cannot be used, as an error
 // wrapping ErrInvalidOption that names it.
 func (o Options) Check() error {
-	if o.Namespace != "" && !dnsLabel.MatchString(o.Namespace) {
+	if o.Namespace != "" && !dnsLabel(o.Namespace) {
 		return optionError(fmt.Sprintf("--namespace %q is not a Kubernetes namespace name (lowercase letters, digits and '-', at most 63 characters)", o.Namespace))
 	}
 	if o.Registry != "" {

@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/errorhandling"
+
+	"github.com/xcloud-dev/xcloud/internal/lazyre"
 )
 
 // Image is what the daemon needs to know about an image in local storage.
@@ -60,18 +61,20 @@ func (c *Client) ImportImage(ctx context.Context, rootfs io.Reader, ref string, 
 	return rep.Id, nil
 }
 
+// The patterns that rewrite a build's error are compiled on the first
+// failed build.
 var (
 	// goValueRe starts a Go value printed with %#v, such as
 	// copier.request{...}: Buildah puts whole request structs in errors.
-	goValueRe = regexp.MustCompile(`(?: for )?\b[A-Za-z_]\w*\.[A-Za-z_]\w*\{`)
+	goValueRe = lazyre.MustCompile(`(?: for )?\b[A-Za-z_]\w*\.[A-Za-z_]\w*\{`)
 	// builderDirRe is the directory Podman unpacks a build context into.
-	builderDirRe = regexp.MustCompile(`"[^"\s]*/libpod_builder\d+/build(/[^"]*)?"`)
+	builderDirRe = lazyre.MustCompile(`"[^"\s]*/libpod_builder\d+/build(/[^"]*)?"`)
 	// danglingRe is what reading a symbolic link to a missing file gives.
 	// Under load Podman 4.3 sometimes loses the copier's own error (a
 	// dangling link among a COPY's sources) and reports the pipe to the
 	// copier subprocess instead.
-	copierPipeRe = regexp.MustCompile(`(?:error )?encoding request for copier subprocess: .*broken pipe$`)
-	danglingRe   = regexp.MustCompile(`reading "([^"]*)": error during bulk transfer: copier: get: lstat "[^"]*"\("([^"]*)"\): .*no such file or directory$`)
+	copierPipeRe = lazyre.MustCompile(`(?:error )?encoding request for copier subprocess: .*broken pipe$`)
+	danglingRe   = lazyre.MustCompile(`reading "([^"]*)": error during bulk transfer: copier: get: lstat "[^"]*"\("([^"]*)"\): .*no such file or directory$`)
 )
 
 // buildError reduces a build error from Podman to one line that names the
@@ -85,7 +88,7 @@ func buildError(msg string) error {
 func BuildErrorMessage(msg string) string {
 	msg = strings.Join(strings.Fields(msg), " ")
 	for {
-		loc := goValueRe.FindStringIndex(msg)
+		loc := goValueRe().FindStringIndex(msg)
 		if loc == nil {
 			break
 		}
@@ -96,17 +99,17 @@ func BuildErrorMessage(msg string) string {
 		}
 		msg = msg[:loc[0]] + msg[end+1:]
 	}
-	msg = builderDirRe.ReplaceAllStringFunc(msg, func(q string) string {
+	msg = builderDirRe().ReplaceAllStringFunc(msg, func(q string) string {
 		if _, rest, ok := strings.Cut(q, "/build/"); ok {
 			return strconv.Quote(strings.TrimSuffix(rest, `"`))
 		}
 		return "the build context"
 	})
-	if m := danglingRe.FindStringSubmatchIndex(msg); m != nil {
+	if m := danglingRe().FindStringSubmatchIndex(msg); m != nil {
 		file, target := msg[m[2]:m[3]], msg[m[4]:m[5]]
 		msg = msg[:m[0]] + fmt.Sprintf("%q is a symbolic link to %q, which is not in the build context (the repository)", file, target)
 	}
-	if loc := copierPipeRe.FindStringIndex(msg); loc != nil {
+	if loc := copierPipeRe().FindStringIndex(msg); loc != nil {
 		msg = msg[:loc[0]] + "Podman could not read this step's sources from the repository (a symbolic link to a file outside the repository fails like this)"
 	}
 	return msg
