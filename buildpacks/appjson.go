@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
 	"github.com/tailscale/hujson"
+
+	"github.com/xcloud-dev/xcloud/internal/lazyre"
 )
 
 // MaxQuantity bounds an app.json formation quantity: the same bound as
@@ -123,11 +124,11 @@ var (
 // envNameRE is the rule of config var names but for the length, checked
 // apart: Go expands a counted repetition such as {0,127} into as many
 // copies, some 44 KB held for the life of the process.
-var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var envNameRE = lazyre.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // ValidEnvName reports whether name is a valid config var name: at most
 // 128 letters, digits and _, not starting with a digit.
-func ValidEnvName(name string) bool { return len(name) <= 128 && envNameRE.MatchString(name) }
+func ValidEnvName(name string) bool { return len(name) <= 128 && envNameRE().MatchString(name) }
 
 // ParseAppJSON parses and validates an app.json. Comments and trailing
 // commas are allowed. Syntax errors name the line and column, type errors
@@ -286,8 +287,8 @@ func (d *doc) healthchecks(app *AppJSON, raw json.RawMessage) error {
 	var entries map[string][]json.RawMessage
 	_ = json.Unmarshal(raw, &entries) // shape already checked with the whole file
 	for _, proc := range sortedKeys(app.Healthchecks) {
-		if !processType.MatchString(proc) {
-			return d.errorf(pointer("healthchecks", proc), "healthchecks", "process type %q must match %s", proc, processType)
+		if !processType().MatchString(proc) {
+			return d.errorf(pointer("healthchecks", proc), "healthchecks", "process type %q must match %s", proc, processType())
 		}
 		if proc != "web" && len(app.Healthchecks[proc]) > 0 {
 			app.note("app.json healthchecks.%s is not supported; ignored (only web processes are health-checked)", proc)
@@ -382,8 +383,8 @@ func (d *doc) scripts(app *AppJSON, raw map[string]json.RawMessage) error {
 func (d *doc) formation(app *AppJSON, raw map[string]json.RawMessage) error {
 	for _, typ := range sortedKeys(raw) {
 		ptr, key := pointer("formation", typ), "formation."+typ
-		if !processType.MatchString(typ) {
-			return d.errorf(ptr, "formation", "process type %q must match %s", typ, processType)
+		if !processType().MatchString(typ) {
+			return d.errorf(ptr, "formation", "process type %q must match %s", typ, processType())
 		}
 		var f struct {
 			Quantity *int `json:"quantity"`

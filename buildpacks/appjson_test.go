@@ -187,12 +187,12 @@ func FuzzParseAppJSON(f *testing.F) {
 			}
 		}
 		for typ := range app.Healthchecks {
-			if !processType.MatchString(typ) {
+			if !processType().MatchString(typ) {
 				t.Errorf("bad process type %q", typ)
 			}
 		}
 		for typ, n := range app.Formation {
-			if !processType.MatchString(typ) || n < 0 || n > MaxQuantity {
+			if !processType().MatchString(typ) || n < 0 || n > MaxQuantity {
 				t.Errorf("bad formation %s=%d", typ, n)
 			}
 		}

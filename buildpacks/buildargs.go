@@ -3,13 +3,14 @@ package buildpacks
 import (
 	"bufio"
 	"bytes"
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/xcloud-dev/xcloud/internal/lazyre"
 )
 
 // argName is what a build argument's name may be.
-var argName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var argName = lazyre.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // DeclaredArgs returns the names a Containerfile declares with ARG, in any
 // stage or before the first FROM, sorted and without repeats. It follows the
@@ -26,7 +27,7 @@ func DeclaredArgs(containerfile []byte) []string {
 		}
 		for _, word := range splitWords(in.args) {
 			name, _, _ := strings.Cut(word, "=")
-			if argName.MatchString(name) {
+			if argName().MatchString(name) {
 				names = append(names, name)
 			}
 		}
@@ -76,7 +77,7 @@ func DeclareArgs(generated []byte, names []string) ([]byte, bool) {
 	}
 	var add []string
 	for _, n := range names {
-		if argName.MatchString(n) && !slices.Contains(declared, n) && !slices.Contains(add, n) {
+		if argName().MatchString(n) && !slices.Contains(declared, n) && !slices.Contains(add, n) {
 			add = append(add, n)
 		}
 	}
@@ -162,10 +163,10 @@ func instructions(containerfile []byte) []instruction {
 }
 
 // directiveRe matches a parser directive such as "# escape=`".
-var directiveRe = regexp.MustCompile(`^#\s*([a-zA-Z]+)\s*=\s*(\S+)\s*$`)
+var directiveRe = lazyre.MustCompile(`^#\s*([a-zA-Z]+)\s*=\s*(\S+)\s*$`)
 
 func parseDirective(line string) (key, value string, ok bool) {
-	m := directiveRe.FindStringSubmatch(line)
+	m := directiveRe().FindStringSubmatch(line)
 	if m == nil {
 		return "", "", false
 	}
@@ -173,13 +174,13 @@ func parseDirective(line string) (key, value string, ok bool) {
 }
 
 // heredocRe matches the start of a heredoc: <<EOF, <<-EOF, <<"EOF", <<'EOF'.
-var heredocRe = regexp.MustCompile(`<<-?(["']?)([A-Za-z_][A-Za-z0-9_]*)(["']?)`)
+var heredocRe = lazyre.MustCompile(`<<-?(["']?)([A-Za-z_][A-Za-z0-9_]*)(["']?)`)
 
 // heredocMarkers returns the end markers of an instruction's heredocs, in
 // order.
 func heredocMarkers(args string) []string {
 	var out []string
-	for _, m := range heredocRe.FindAllStringSubmatch(args, -1) {
+	for _, m := range heredocRe().FindAllStringSubmatch(args, -1) {
 		if m[1] == m[3] {
 			out = append(out, m[2])
 		}

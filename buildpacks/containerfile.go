@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/xcloud-dev/xcloud/internal/lazyre"
 )
 
 // plainCommand matches commands that need no shell: plain words only.
-var plainCommand = regexp.MustCompile(`^[A-Za-z0-9_./:=@%+,-]+( [A-Za-z0-9_./:=@%+,-]+)*$`)
+var plainCommand = lazyre.MustCompile(`^[A-Za-z0-9_./:=@%+,-]+( [A-Za-z0-9_./:=@%+,-]+)*$`)
 
 // cfWriter accumulates a generated Containerfile.
 type cfWriter struct{ b bytes.Buffer }
@@ -40,7 +41,7 @@ func (w *cfWriter) cmd(command string) {
 // cmdArgv is the CMD that runs the shell command line command.
 func cmdArgv(command string) []string {
 	fields := strings.Fields(command)
-	if plainCommand.MatchString(command) && !strings.Contains(fields[0], "=") {
+	if plainCommand().MatchString(command) && !strings.Contains(fields[0], "=") {
 		return fields
 	}
 	return []string{"/bin/sh", "-c", "exec " + command}
@@ -62,7 +63,7 @@ func runUser(w *cfWriter, command string) {
 // JSON form when a path is not a plain word.
 func copyArgs(paths ...string) string {
 	for _, p := range paths {
-		if !plainCommand.MatchString(p) || strings.Contains(p, " ") {
+		if !plainCommand().MatchString(p) || strings.Contains(p, " ") {
 			return jsonArray(paths)
 		}
 	}
@@ -84,7 +85,7 @@ func jsonArray(argv []string) string {
 
 // shellQuote quotes s for /bin/sh when it is not a plain word.
 func shellQuote(s string) string {
-	if s != "" && plainCommand.MatchString(s) {
+	if s != "" && plainCommand().MatchString(s) {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"

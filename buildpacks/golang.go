@@ -10,24 +10,25 @@ import (
 	"io/fs"
 	"iter"
 	"path"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/xcloud-dev/xcloud/internal/lazyre"
 )
 
 var (
 	// goPackageClause finds a Go file's package clause.
-	goPackageClause = regexp.MustCompile(`(?m)^package\s+([A-Za-z_][A-Za-z0-9_]*)`)
+	goPackageClause = lazyre.MustCompile(`(?m)^package\s+([A-Za-z_][A-Za-z0-9_]*)`)
 	// goImportPathRE is what a synthesised module path may look like.
-	goImportPathRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~+-]*(/[A-Za-z0-9._~+-]+)*$`)
+	goImportPathRE = lazyre.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~+-]*(/[A-Za-z0-9._~+-]+)*$`)
 	// goMajorSuffix matches a major version path element, like v2.
-	goMajorSuffix = regexp.MustCompile(`^v[0-9]+$`)
+	goMajorSuffix = lazyre.MustCompile(`^v[0-9]+$`)
 	// herokuInstall finds go.mod's "// +heroku install" directive, which
 	// Heroku's Go buildpack reads to choose the packages it builds.
-	herokuInstall = regexp.MustCompile(`(?m)^//\s*\+heroku\s+install\s+(.+)$`)
+	herokuInstall = lazyre.MustCompile(`(?m)^//\s*\+heroku\s+install\s+(.+)$`)
 	// glidePackage finds glide.yaml's package line.
-	glidePackage = regexp.MustCompile(`(?m)^package:\s*["']?([^"'\s]+)`)
+	glidePackage = lazyre.MustCompile(`(?m)^package:\s*["']?([^"'\s]+)`)
 )
 
 // goMode is how a Go program is built.
@@ -94,7 +95,7 @@ func (d *detector) goPlan() (*Plan, error) {
 	}
 	d.goVersionNote(goLine, toolchain)
 	app := goApp{mode: goModule, path: modPath}
-	if m := herokuInstall.FindSubmatch(mod); m != nil {
+	if m := herokuInstall().FindSubmatch(mod); m != nil {
 		app.install = strings.Fields(string(m[1]))
 	}
 	app, err = d.goMains(app, "go.mod found but no main package in the module")
@@ -133,7 +134,7 @@ func (d *detector) goLegacyPlan(reason string) (*Plan, error) {
 func (d *detector) goImportPath() (importPath, from string, err error) {
 	check := func(p, from string) (string, string, error) {
 		p = strings.Trim(strings.TrimSpace(p), "/")
-		if !goImportPathRE.MatchString(p) || strings.Contains(p, "..") {
+		if !goImportPathRE().MatchString(p) || strings.Contains(p, "..") {
 			return "", "", fmt.Errorf("%s: %q is not a Go import path", from, p)
 		}
 		return p, "named by " + from, nil
@@ -153,7 +154,7 @@ func (d *detector) goImportPath() (importPath, from string, err error) {
 		}
 	}
 	if b, err := d.read("glide.yaml"); err == nil {
-		if m := glidePackage.FindSubmatch(b); m != nil {
+		if m := glidePackage().FindSubmatch(b); m != nil {
 			return check(string(m[1]), "glide.yaml")
 		}
 	}
@@ -264,7 +265,7 @@ func goSkipDir(name string) bool {
 func goBinName(modPath string, mode goMode) string {
 	elems := strings.Split(modPath, "/")
 	name := elems[len(elems)-1]
-	if mode != goGOPATH && len(elems) > 1 && goMajorSuffix.MatchString(name) {
+	if mode != goGOPATH && len(elems) > 1 && goMajorSuffix().MatchString(name) {
 		name = elems[len(elems)-2]
 	}
 	return name
@@ -545,7 +546,7 @@ func (d *detector) goIsMain(dir string) bool {
 		if err != nil {
 			continue
 		}
-		m := goPackageClause.FindSubmatchIndex(b)
+		m := goPackageClause().FindSubmatchIndex(b)
 		if m == nil || !goBuildsOnLinux(b[:m[0]]) {
 			continue
 		}

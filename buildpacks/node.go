@@ -11,38 +11,40 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/xcloud-dev/xcloud/internal/lazyre"
 )
 
 var (
 	// nextExportOutput finds `output: 'export'` in a Next.js config.
-	nextExportOutput = regexp.MustCompile("output\\s*:\\s*[\"'`]export[\"'`]")
+	nextExportOutput = lazyre.MustCompile("output\\s*:\\s*[\"'`]export[\"'`]")
 	// configOutDir finds `outDir: 'x'` in a Vite or Astro config.
-	configOutDir = regexp.MustCompile("outDir\\s*:\\s*[\"'`]([^\"'`]+)[\"'`]")
+	configOutDir = lazyre.MustCompile("outDir\\s*:\\s*[\"'`]([^\"'`]+)[\"'`]")
 	// devServerStart matches start scripts that only run a dev or preview
 	// server of a static site generator.
-	devServerStart = regexp.MustCompile(`^(vite|astro|react-scripts)(\s+(preview|dev|serve|start))?(\s|$)`)
+	devServerStart = lazyre.MustCompile(`^(vite|astro|react-scripts)(\s+(preview|dev|serve|start))?(\s|$)`)
 	// leadingMajor finds the first number of a version range.
-	leadingMajor = regexp.MustCompile(`\d+`)
+	leadingMajor = lazyre.MustCompile(`\d+`)
 	// pnpmVersion matches a pnpm version in packageManager.
-	pnpmVersion = regexp.MustCompile(`^\d+(\.\d+){0,2}$`)
+	pnpmVersion = lazyre.MustCompile(`^\d+(\.\d+){0,2}$`)
 	// webpackDevStart matches start scripts that run webpack's dev server.
-	webpackDevStart = regexp.MustCompile(`^(webpack(-cli)?\s+serve|webpack-dev-server)(\s|$)`)
+	webpackDevStart = lazyre.MustCompile(`^(webpack(-cli)?\s+serve|webpack-dev-server)(\s|$)`)
 	// webpackOutputPath finds output.path in a webpack config, as a plain
 	// string or joined to __dirname.
-	webpackOutputPath = regexp.MustCompile("path\\s*:\\s*(?:path\\.(?:resolve|join)\\(\\s*__dirname\\s*,\\s*)?[\"'`]([^\"'`]+)[\"'`]")
+	webpackOutputPath = lazyre.MustCompile("path\\s*:\\s*(?:path\\.(?:resolve|join)\\(\\s*__dirname\\s*,\\s*)?[\"'`]([^\"'`]+)[\"'`]")
 	// svelteAdapter finds the SvelteKit adapter a config imports.
-	svelteAdapter = regexp.MustCompile(`@sveltejs/adapter-([a-z-]+)`)
+	svelteAdapter = lazyre.MustCompile(`@sveltejs/adapter-([a-z-]+)`)
 	// adapterOption finds a string option of the adapter's call, such as
 	// adapter({ out: 'server' }); %s is the option's name.
 	adapterOption = "adapter\\(\\s*\\{[^}]*\\b%s\\s*:\\s*[\"'`]([^\"'`]+)[\"'`]"
 	// fastifyStart matches a command running fastify-cli's start.
-	fastifyStart = regexp.MustCompile(`(^|[\s;&|/])fastify\s+start(\s|$)`)
+	fastifyStart = lazyre.MustCompile(`(^|[\s;&|/])fastify\s+start(\s|$)`)
 	// ngServeStart matches a start script running Angular's dev server.
-	ngServeStart = regexp.MustCompile(`^ng\s+serve(\s|$)`)
+	ngServeStart = lazyre.MustCompile(`^ng\s+serve(\s|$)`)
 	// nestStart matches a start script running the Nest CLI's start.
-	nestStart = regexp.MustCompile(`^\s*nest\s+start(\s|$)`)
+	nestStart = lazyre.MustCompile(`^\s*nest\s+start(\s|$)`)
 	// fastifyAddress matches fastify start's address flag.
-	fastifyAddress = regexp.MustCompile(`(^|\s)(-a|--address)(\s|=)`)
+	fastifyAddress = lazyre.MustCompile(`(^|\s)(-a|--address)(\s|=)`)
 )
 
 // packageJSON is the part of package.json the Node.js build needs.
@@ -122,7 +124,7 @@ func (d *detector) frameworkApp(pkg *packageJSON) (app nodeApp, ok bool, err err
 		app = d.spaApp(pkg, "react-scripts", "Create React App", "build", "")
 	case has(pkg, "vite"):
 		app = d.spaApp(pkg, "vite", "Vite", "dist", "vite.config")
-	case has(pkg, "webpack") && webpackDevStart.MatchString(strings.TrimSpace(pkg.Scripts["start"])):
+	case has(pkg, "webpack") && webpackDevStart().MatchString(strings.TrimSpace(pkg.Scripts["start"])):
 		app = d.webpackApp(pkg)
 	}
 	return app, app.name != "", nil
@@ -266,7 +268,7 @@ func (d *detector) nodePlan() (*Plan, error) {
 // cannot reach, so the run image sets FASTIFY_ADDRESS, which fastify-cli
 // reads (a config var of the same name still wins).
 func (d *detector) fastifyLocalhost(cmd string) bool {
-	if !fastifyStart.MatchString(cmd) || fastifyAddress.MatchString(cmd) {
+	if !fastifyStart().MatchString(cmd) || fastifyAddress().MatchString(cmd) {
 		return false
 	}
 	d.note("fastify start listens on localhost unless told otherwise; FASTIFY_ADDRESS=0.0.0.0 makes it reachable")
@@ -297,7 +299,7 @@ type angularJSON struct {
 // server it builds runs instead. Another start script is a server of the
 // app's own (name "" is returned).
 func (d *detector) angularApp(pkg *packageJSON) (nodeApp, error) {
-	if start := strings.TrimSpace(pkg.Scripts["start"]); start != "" && !ngServeStart.MatchString(start) {
+	if start := strings.TrimSpace(pkg.Scripts["start"]); start != "" && !ngServeStart().MatchString(start) {
 		return nodeApp{}, nil
 	}
 	b, err := d.read("angular.json")
@@ -344,7 +346,7 @@ func (d *detector) angularApp(pkg *packageJSON) (nodeApp, error) {
 	}
 	v, _ := pkg.dep("@angular/core")
 	name := "Angular"
-	if m := leadingMajor.FindString(v); m != "" {
+	if m := leadingMajor().FindString(v); m != "" {
 		name += " " + m
 	}
 	app := nodeApp{build: buildCommand(pkg, "node_modules/.bin/ng build")}
@@ -382,7 +384,7 @@ func (d *detector) webpackApp(pkg *packageJSON) nodeApp {
 			if err != nil {
 				continue
 			}
-			if m := webpackOutputPath.FindSubmatch(b); m != nil {
+			if m := webpackOutputPath().FindSubmatch(b); m != nil {
 				if dir := path.Clean(string(m[1])); !path.IsAbs(dir) && dir != "." && !strings.HasPrefix(dir, "..") {
 					out = dir
 					break
@@ -404,7 +406,7 @@ func (d *detector) webpackApp(pkg *packageJSON) nodeApp {
 func (d *detector) svelteKitApp(pkg *packageJSON) (nodeApp, error) {
 	v, _ := pkg.dep("@sveltejs/kit")
 	name := "SvelteKit"
-	if m := leadingMajor.FindString(v); m != "" {
+	if m := leadingMajor().FindString(v); m != "" {
 		name += " " + m
 	}
 	adapter, config, src := "", "", []byte(nil)
@@ -414,7 +416,7 @@ func (d *detector) svelteKitApp(pkg *packageJSON) (nodeApp, error) {
 		if err != nil {
 			continue
 		}
-		if m := svelteAdapter.FindSubmatch(b); m != nil {
+		if m := svelteAdapter().FindSubmatch(b); m != nil {
 			adapter, config, src = string(m[1]), f, b
 			break
 		}
@@ -443,7 +445,7 @@ func (d *detector) svelteKitApp(pkg *packageJSON) (nodeApp, error) {
 	switch adapter {
 	case "node":
 		app := nodeApp{name: "Node.js (" + name + ", adapter-node)", build: build, web: "node " + option("out", "build")}
-		if start, ok := pkg.Scripts["start"]; ok && strings.TrimSpace(start) != "" && !devServerStart.MatchString(strings.TrimSpace(start)) {
+		if start, ok := pkg.Scripts["start"]; ok && strings.TrimSpace(start) != "" && !devServerStart().MatchString(strings.TrimSpace(start)) {
 			app.web = startCommand(start)
 		}
 		return app, nil
@@ -518,7 +520,7 @@ func (d *detector) nodePackageManager(pkg *packageJSON) nodePM {
 	pnpm := "pnpm@9"
 	if name, v, ok := strings.Cut(pkg.PackageManager, "@"); ok && name == "pnpm" {
 		v, _, _ = strings.Cut(v, "+") // drop the "+sha512.…" hash
-		if pnpmVersion.MatchString(v) {
+		if pnpmVersion().MatchString(v) {
 			pnpm = "pnpm@" + v
 		}
 	}
@@ -563,7 +565,7 @@ func buildCommand(pkg *packageJSON, fallback string) string {
 func (d *detector) nextApp(pkg *packageJSON) nodeApp {
 	v, _ := pkg.dep("next")
 	name := "Next.js"
-	if m := leadingMajor.FindString(v); m != "" {
+	if m := leadingMajor().FindString(v); m != "" {
 		name += " " + m
 	}
 	app := nodeApp{next: true, build: buildCommand(pkg, "node_modules/.bin/next build")}
@@ -571,7 +573,7 @@ func (d *detector) nextApp(pkg *packageJSON) nodeApp {
 	export := false
 	for _, ext := range []string{"js", "mjs", "cjs", "ts", "mts"} {
 		if b, err := d.read("next.config." + ext); err == nil {
-			export = export || nextExportOutput.Match(b)
+			export = export || nextExportOutput().Match(b)
 		}
 	}
 	for _, s := range sortedKeys(pkg.Scripts) {
@@ -617,7 +619,7 @@ func (d *detector) nextGoogleFonts() {
 // start script runs something other than the tool's dev server: then it is a
 // plain Node.js server (name "" is returned).
 func (d *detector) spaApp(pkg *packageJSON, tool, title, outDir, config string) nodeApp {
-	if start, ok := pkg.Scripts["start"]; ok && !devServerStart.MatchString(strings.TrimSpace(start)) {
+	if start, ok := pkg.Scripts["start"]; ok && !devServerStart().MatchString(strings.TrimSpace(start)) {
 		return nodeApp{}
 	}
 	if config != "" {
@@ -626,7 +628,7 @@ func (d *detector) spaApp(pkg *packageJSON, tool, title, outDir, config string) 
 			if err != nil {
 				continue
 			}
-			if m := configOutDir.FindSubmatch(b); m != nil {
+			if m := configOutDir().FindSubmatch(b); m != nil {
 				dir := path.Clean(string(m[1]))
 				if path.IsAbs(dir) || dir == "." || strings.HasPrefix(dir, "..") {
 					d.note("%s.%s sets outDir %q, outside the project; serving %s", config, ext, m[1], outDir)
@@ -667,7 +669,7 @@ func (d *detector) plainNodeApp(pkg *packageJSON) (nodeApp, error) {
 		app.web = startCommand(start)
 		// Nest's starter starts with the Nest CLI, a devDependency that is
 		// pruned before the run image; its start:prod runs the build.
-		if prod := strings.TrimSpace(pkg.Scripts["start:prod"]); prod != "" && nestStart.MatchString(start) {
+		if prod := strings.TrimSpace(pkg.Scripts["start:prod"]); prod != "" && nestStart().MatchString(start) {
 			d.note("package.json's start runs %q, which needs the Nest CLI, a devDependency; start:prod runs the built app instead", strings.TrimSpace(start))
 			app.web = startCommand(prod)
 		}

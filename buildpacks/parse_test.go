@@ -63,7 +63,7 @@ func FuzzParseProcfile(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, p := range procs {
-			if !processType.MatchString(p.Type) {
+			if !processType().MatchString(p.Type) {
 				t.Errorf("bad type %q", p.Type)
 			}
 			if strings.TrimSpace(p.Command) == "" || strings.Contains(p.Command, "\n") {

@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
+
+	"github.com/xcloud-dev/xcloud/internal/lazyre"
 )
 
 // processType is what a Procfile process type must look like.
-var processType = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
+var processType = lazyre.MustCompile(`^[a-zA-Z0-9_-]+$`)
 
 // maxProcfileLine bounds one Procfile line.
 const maxProcfileLine = 64 << 10
@@ -39,8 +40,8 @@ func ParseProcfile(r io.Reader) ([]Process, error) {
 			return nil, fmt.Errorf("Procfile line %d: want \"type: command\", got %q", n, line)
 		}
 		typ, cmd = strings.TrimSpace(typ), strings.TrimSpace(cmd)
-		if !processType.MatchString(typ) {
-			return nil, fmt.Errorf("Procfile line %d: process type %q must match %s", n, typ, processType)
+		if !processType().MatchString(typ) {
+			return nil, fmt.Errorf("Procfile line %d: process type %q must match %s", n, typ, processType())
 		}
 		if cmd == "" {
 			return nil, fmt.Errorf("Procfile line %d: process type %q has an empty command", n, typ)

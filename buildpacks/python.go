@@ -10,23 +10,25 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/xcloud-dev/xcloud/internal/lazyre"
 )
 
 var (
 	// pyRequirement finds the project name and extras of a requirement.
-	pyRequirement = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?`)
+	pyRequirement = lazyre.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?`)
 	// pyEgg finds the project name of a VCS or URL requirement.
-	pyEgg = regexp.MustCompile(`[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)`)
+	pyEgg = lazyre.MustCompile(`[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)`)
 	// pyNameSeparators are what PEP 503 normalisation folds into "-".
-	pyNameSeparators = regexp.MustCompile(`[-_.]+`)
+	pyNameSeparators = lazyre.MustCompile(`[-_.]+`)
 	// fastAPIApp finds `app = FastAPI(`.
-	fastAPIApp = regexp.MustCompile(`(?m)^([A-Za-z_][A-Za-z0-9_]*)\s*(?::[^=\n]+)?=\s*(?:fastapi\.)?FastAPI\(`)
+	fastAPIApp = lazyre.MustCompile(`(?m)^([A-Za-z_][A-Za-z0-9_]*)\s*(?::[^=\n]+)?=\s*(?:fastapi\.)?FastAPI\(`)
 	// flaskApp finds `app = Flask(`.
-	flaskApp = regexp.MustCompile(`(?m)^([A-Za-z_][A-Za-z0-9_]*)\s*(?::[^=\n]+)?=\s*(?:flask\.)?Flask\(`)
+	flaskApp = lazyre.MustCompile(`(?m)^([A-Za-z_][A-Za-z0-9_]*)\s*(?::[^=\n]+)?=\s*(?:flask\.)?Flask\(`)
 	// flaskFactory finds an application factory.
-	flaskFactory = regexp.MustCompile(`(?m)^def\s+create_app\s*\(`)
+	flaskFactory = lazyre.MustCompile(`(?m)^def\s+create_app\s*\(`)
 	// djangoSettings finds the settings module named in manage.py.
-	djangoSettings = regexp.MustCompile(`DJANGO_SETTINGS_MODULE["']\s*,\s*["']([A-Za-z_][A-Za-z0-9_.]*)["']`)
+	djangoSettings = lazyre.MustCompile(`DJANGO_SETTINGS_MODULE["']\s*,\s*["']([A-Za-z_][A-Za-z0-9_.]*)["']`)
 )
 
 // pyDeps maps normalised project names to their requested extras.
@@ -35,15 +37,15 @@ type pyDeps map[string][]string
 // add records the requirement string req, if it names a project.
 func (deps pyDeps) add(req string) {
 	name, extras := "", ""
-	if m := pyEgg.FindStringSubmatch(req); m != nil {
+	if m := pyEgg().FindStringSubmatch(req); m != nil {
 		name = m[1]
-	} else if m := pyRequirement.FindStringSubmatch(strings.TrimSpace(req)); m != nil {
+	} else if m := pyRequirement().FindStringSubmatch(strings.TrimSpace(req)); m != nil {
 		name, extras = m[1], m[2]
 	}
 	if name == "" {
 		return
 	}
-	key := pyNameSeparators.ReplaceAllString(strings.ToLower(name), "-")
+	key := pyNameSeparators().ReplaceAllString(strings.ToLower(name), "-")
 	for _, e := range strings.Split(extras, ",") {
 		if e = strings.ToLower(strings.TrimSpace(e)); e != "" {
 			deps[key] = append(deps[key], e)
@@ -372,7 +374,7 @@ func (d *detector) pythonWeb(deps pyDeps) (name, web string, err error) {
 		if err != nil {
 			return missing("Django app without manage.py at the repository root")
 		}
-		m := djangoSettings.FindSubmatch(b)
+		m := djangoSettings().FindSubmatch(b)
 		if m == nil {
 			return missing("manage.py does not name DJANGO_SETTINGS_MODULE")
 		}
@@ -388,7 +390,7 @@ func (d *detector) pythonWeb(deps pyDeps) (name, web string, err error) {
 
 	case deps.has("fastapi"):
 		name = "Python (FastAPI)"
-		mod, app := d.pythonApp(fastAPIApp, nil, "main.py", "app.py", "server.py", "api.py", "asgi.py", "app/main.py", "app/__init__.py", "src/main.py")
+		mod, app := d.pythonApp(fastAPIApp(), nil, "main.py", "app.py", "server.py", "api.py", "asgi.py", "app/main.py", "app/__init__.py", "src/main.py")
 		if mod == "" {
 			return missing("no main.py or app.py creating FastAPI()")
 		}
@@ -396,7 +398,7 @@ func (d *detector) pythonWeb(deps pyDeps) (name, web string, err error) {
 
 	case deps.has("flask"):
 		name = "Python (Flask)"
-		mod, app := d.pythonApp(flaskApp, flaskFactory, "app.py", "main.py", "wsgi.py", "server.py", "application.py", "app/__init__.py", "src/app.py")
+		mod, app := d.pythonApp(flaskApp(), flaskFactory(), "app.py", "main.py", "wsgi.py", "server.py", "application.py", "app/__init__.py", "src/app.py")
 		if mod == "" {
 			return missing("no app.py or main.py creating Flask() or defining create_app()")
 		}

@@ -1,13 +1,14 @@
 package buildpacks
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/xcloud-dev/xcloud/internal/lazyre"
 )
 
 // semverComparator matches one comparator of an npm version range.
-var semverComparator = regexp.MustCompile(`^(>=|<=|>|<|=|\^|~>?)?v?(\d+|[xX*])(?:\.(\d+|[xX*]))?(?:\.(\d+|[xX*]))?(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$`)
+var semverComparator = lazyre.MustCompile(`^(>=|<=|>|<|=|\^|~>?)?v?(\d+|[xX*])(?:\.(\d+|[xX*]))?(?:\.(\d+|[xX*]))?(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$`)
 
 // semver is a major.minor.patch version.
 type semver [3]int
@@ -73,7 +74,7 @@ func (p partial) next() semver {
 // versionLine returns the versions a stack version such as "20" or "20.19"
 // stands for.
 func versionLine(v string) (interval, bool) {
-	m := semverComparator.FindStringSubmatch(strings.TrimSpace(v))
+	m := semverComparator().FindStringSubmatch(strings.TrimSpace(v))
 	if m == nil || m[1] != "" {
 		return interval{}, false
 	}
@@ -140,7 +141,7 @@ func parseRangeSet(set string) (interval, bool) {
 
 // comparatorPartial parses an operator-free version of a hyphen range.
 func comparatorPartial(tok string) (partial, bool) {
-	m := semverComparator.FindStringSubmatch(tok)
+	m := semverComparator().FindStringSubmatch(tok)
 	if m == nil || m[1] != "" {
 		return partial{}, false
 	}
@@ -149,7 +150,7 @@ func comparatorPartial(tok string) (partial, bool) {
 
 // parseComparator parses one comparator such as ">=18", "^20.1" or "20.x".
 func parseComparator(tok string) (interval, bool) {
-	m := semverComparator.FindStringSubmatch(tok)
+	m := semverComparator().FindStringSubmatch(tok)
 	if m == nil {
 		return interval{}, false
 	}

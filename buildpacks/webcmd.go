@@ -3,17 +3,18 @@ package buildpacks
 import (
 	"io/fs"
 	"path"
-	"regexp"
 	"strings"
+
+	"github.com/xcloud-dev/xcloud/internal/lazyre"
 )
 
 var (
 	// envAssignment matches a leading VAR=value word of a shell command.
-	envAssignment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+	envAssignment = lazyre.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
 	// pythonProgram matches python, python3 and python3.12.
-	pythonProgram = regexp.MustCompile(`^python(3(\.\d+)?)?$`)
+	pythonProgram = lazyre.MustCompile(`^python(3(\.\d+)?)?$`)
 	// binaryName is what a program built into /app/bin may be called.
-	binaryName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
+	binaryName = lazyre.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
 )
 
 // webCommand is a Procfile command split into the program it starts and its
@@ -25,7 +26,7 @@ type webCommand struct {
 
 func parseWebCommand(cmd string) webCommand {
 	words := strings.Fields(cmd)
-	for len(words) > 0 && (words[0] == "exec" || words[0] == "env" || envAssignment.MatchString(words[0])) {
+	for len(words) > 0 && (words[0] == "exec" || words[0] == "env" || envAssignment().MatchString(words[0])) {
 		words = words[1:]
 	}
 	if len(words) == 0 {
@@ -69,7 +70,7 @@ func (c webCommand) binary() string {
 			break
 		}
 	}
-	if !binaryName.MatchString(name) {
+	if !binaryName().MatchString(name) {
 		return ""
 	}
 	return name
@@ -90,7 +91,7 @@ func (d *detector) procfileRuntime() (kind, reason string) {
 	switch {
 	case prog == "node" || prog == "nodejs":
 		kind, src = KindNode, d.sourceFor(c.script(".js", ".mjs", ".cjs"), ".js", ".mjs", ".cjs")
-	case pythonProgram.MatchString(prog):
+	case pythonProgram().MatchString(prog):
 		s := c.script(".py")
 		if s == "" {
 			if m := c.module(); m != "" {
@@ -165,7 +166,7 @@ func (d *detector) procfileMismatch(kind, name string) {
 	switch {
 	case (prog == "node" || prog == "nodejs") && kind != KindNode:
 		other = "Node.js"
-	case pythonProgram.MatchString(prog) && kind != KindPython:
+	case pythonProgram().MatchString(prog) && kind != KindPython:
 		other = "Python"
 	}
 	if other != "" && kind != KindContainerfile {
