@@ -11,9 +11,11 @@ import (
 var oldEnvName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
 
 func TestValidEnvNameAgreesWithItsPattern(t *testing.T) {
-	nametest.Agree(t, oldEnvName, ValidEnvName, nametest.Cases(128, "DATABASE_URL", "_x", "9X", "A-B", "A.B"))
+	nametest.Agree(t, nametest.Cases(128, "DATABASE_URL", "_x", "9X", "A-B", "A.B"), nametest.Rule{Old: oldEnvName, Check: ValidEnvName})
 }
 
 func FuzzValidEnvName(f *testing.F) {
-	f.Fuzz(func(t *testing.T, s string) { nametest.Agree(t, oldEnvName, ValidEnvName, []string{s}) })
+	f.Fuzz(func(t *testing.T, s string) {
+		nametest.Agree(t, []string{s}, nametest.Rule{Old: oldEnvName, Check: ValidEnvName})
+	})
 }

@@ -8,24 +8,14 @@ import (
 	"github.com/xcloud-dev/xcloud/store"
 )
 
-// The patterns the checks replaced, kept as their oracles.
-var (
-	oldAppName     = regexp.MustCompile(AppNamePattern)
-	oldCommandName = regexp.MustCompile(`^[a-z][a-z0-9:._-]{0,63}$`)
-	oldVarName     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,127}$`)
-	oldFlag        = regexp.MustCompile(`^--?[a-z][a-z0-9-]{0,31}$`)
-)
-
-func storeAppName(s string) bool { return store.ValidateAppName(s) == nil }
-
-func agreeAll(t testing.TB, cases []string) {
-	t.Helper()
-	nametest.Agree(t, oldAppName, ValidAppName, cases)
+// The checks and the patterns they replaced, kept as their oracles.
+var nameRules = []nametest.Rule{
+	{Old: regexp.MustCompile(AppNamePattern), Check: ValidAppName},
 	// One rule for app names, whichever package checks it.
-	nametest.Agree(t, oldAppName, storeAppName, cases)
-	nametest.Agree(t, oldCommandName, logsafeCommand, cases)
-	nametest.Agree(t, oldVarName, logsafeVar, cases)
-	nametest.Agree(t, oldFlag, logsafeFlag, cases)
+	{Old: regexp.MustCompile(AppNamePattern), Check: func(s string) bool { return store.ValidateAppName(s) == nil }},
+	{Old: regexp.MustCompile(`^[a-z][a-z0-9:._-]{0,63}$`), Check: logsafeCommand},
+	{Old: regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,127}$`), Check: logsafeVar},
+	{Old: regexp.MustCompile(`^--?[a-z][a-z0-9-]{0,31}$`), Check: logsafeFlag},
 }
 
 func TestNameChecksAgreeWithTheirPatterns(t *testing.T) {
@@ -34,9 +24,9 @@ func TestNameChecksAgreeWithTheirPatterns(t *testing.T) {
 		cases = append(cases, nametest.Cases(max)...)
 	}
 	cases = append(cases, "config:set", "-a", "--app", "---a", "--", "-", "-1", "a.b-c_D", "a-", "-a")
-	agreeAll(t, cases)
+	nametest.Agree(t, cases, nameRules...)
 }
 
 func FuzzNameChecks(f *testing.F) {
-	f.Fuzz(func(t *testing.T, s string) { agreeAll(t, []string{s}) })
+	f.Fuzz(func(t *testing.T, s string) { nametest.Agree(t, []string{s}, nameRules...) })
 }

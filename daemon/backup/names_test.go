@@ -8,18 +8,11 @@ import (
 	"github.com/xcloud-dev/xcloud/internal/nametest"
 )
 
-// The patterns the checks replaced, kept as their oracles.
-var (
-	oldName     = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
-	oldHexSum   = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	oldImageRef = regexp.MustCompile(`^((sha256:)?[0-9a-f]{64}|[a-z0-9][a-z0-9._/-]{0,200}:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})$`)
-)
-
-func agreeAll(t testing.TB, cases []string) {
-	t.Helper()
-	nametest.Agree(t, oldName, validName, cases)
-	nametest.Agree(t, oldHexSum, hex256, cases)
-	nametest.Agree(t, oldImageRef, imageRef, cases)
+// The checks and the patterns they replaced, kept as their oracles.
+var nameRules = []nametest.Rule{
+	{Old: regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`), Check: validName},
+	{Old: regexp.MustCompile(`^[0-9a-f]{64}$`), Check: hex256},
+	{Old: regexp.MustCompile(`^((sha256:)?[0-9a-f]{64}|[a-z0-9][a-z0-9._/-]{0,200}:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})$`), Check: imageRef},
 }
 
 func TestNameChecksAgreeWithTheirPatterns(t *testing.T) {
@@ -31,9 +24,9 @@ func TestNameChecksAgreeWithTheirPatterns(t *testing.T) {
 		}
 	}
 	cases = append(cases, hex, "sha256:"+hex, "sha256:sha256:"+hex, "sha512:"+hex, "sha256:"+hex[1:], strings.ToUpper(hex), hex+"\n")
-	agreeAll(t, cases)
+	nametest.Agree(t, cases, nameRules...)
 }
 
 func FuzzNameChecks(f *testing.F) {
-	f.Fuzz(func(t *testing.T, s string) { agreeAll(t, []string{s}) })
+	f.Fuzz(func(t *testing.T, s string) { nametest.Agree(t, []string{s}, nameRules...) })
 }

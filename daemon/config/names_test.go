@@ -8,18 +8,11 @@ import (
 	"github.com/xcloud-dev/xcloud/internal/nametest"
 )
 
-// The patterns the checks replaced, kept as their oracles.
-var (
-	oldDNSName   = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	oldImageName = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$`)
-	oldNotify    = regexp.MustCompile(notifyNamePattern)
-)
-
-func agreeAll(t testing.TB, cases []string) {
-	t.Helper()
-	nametest.Agree(t, oldDNSName, dnsName, cases)
-	nametest.Agree(t, oldImageName, imageName, cases)
-	nametest.Agree(t, oldNotify, validNotifyName, cases)
+// The checks and the patterns they replaced, kept as their oracles.
+var nameRules = []nametest.Rule{
+	{Old: regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`), Check: dnsName},
+	{Old: regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$`), Check: imageName},
+	{Old: regexp.MustCompile(notifyNamePattern), Check: validNotifyName},
 }
 
 func TestNameChecksAgreeWithTheirPatterns(t *testing.T) {
@@ -35,9 +28,9 @@ func TestNameChecksAgreeWithTheirPatterns(t *testing.T) {
 			}
 		}
 	}
-	agreeAll(t, cases)
+	nametest.Agree(t, cases, nameRules...)
 }
 
 func FuzzNameChecks(f *testing.F) {
-	f.Fuzz(func(t *testing.T, s string) { agreeAll(t, []string{s}) })
+	f.Fuzz(func(t *testing.T, s string) { nametest.Agree(t, []string{s}, nameRules...) })
 }

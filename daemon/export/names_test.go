@@ -11,9 +11,11 @@ import (
 var oldDNSLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 func TestDNSLabelAgreesWithItsPattern(t *testing.T) {
-	nametest.Agree(t, oldDNSLabel, dnsLabel, nametest.Cases(63, "default", "kube-system", "0", "a-", "-a", "a.b"))
+	nametest.Agree(t, nametest.Cases(63, "default", "kube-system", "0", "a-", "-a", "a.b"), nametest.Rule{Old: oldDNSLabel, Check: dnsLabel})
 }
 
 func FuzzDNSLabel(f *testing.F) {
-	f.Fuzz(func(t *testing.T, s string) { nametest.Agree(t, oldDNSLabel, dnsLabel, []string{s}) })
+	f.Fuzz(func(t *testing.T, s string) {
+		nametest.Agree(t, []string{s}, nametest.Rule{Old: oldDNSLabel, Check: dnsLabel})
+	})
 }

@@ -45,18 +45,27 @@ func Cases(max int, more ...string) []string {
 	return append(out, more...)
 }
 
-// Agree fails t for every case on which check and old disagree.
-func Agree(t testing.TB, old *regexp.Regexp, check func(string) bool, cases []string) {
+// Rule is a name check and the pattern it replaced.
+type Rule struct {
+	Old   *regexp.Regexp
+	Check func(string) bool
+}
+
+// Agree fails t for every case on which a rule's check and its old
+// pattern disagree.
+func Agree(t testing.TB, cases []string, rules ...Rule) {
 	t.Helper()
-	bad := 0
-	for _, s := range cases {
-		if want := old.MatchString(s); check(s) != want {
-			if bad++; bad <= 10 {
-				t.Errorf("%q: %s says %v, the check %v", s, old, want, !want)
+	for _, r := range rules {
+		bad := 0
+		for _, s := range cases {
+			if want := r.Old.MatchString(s); r.Check(s) != want {
+				if bad++; bad <= 10 {
+					t.Errorf("%q: %s says %v, the check %v", s, r.Old, want, !want)
+				}
 			}
 		}
-	}
-	if bad > 10 {
-		t.Errorf("and %d more disagreements", bad-10)
+		if bad > 10 {
+			t.Errorf("%s: and %d more disagreements", r.Old, bad-10)
+		}
 	}
 }
