@@ -14,6 +14,14 @@ BIN      := bin/xcloud
 DEV      := $(CURDIR)/.dev
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export CGO_ENABLED := 0
+# go.mod's toolchain line pins the Go release the binary is built with (its
+# standard library serves TLS, HTTP/2 and SSH to the internet, so its security
+# fixes matter). auto, not go1.26.N+auto: an older local go downloads the
+# pinned release through the module proxy, a newer one is used as is, and the
+# version lives in go.mod only. It overrides a GOTOOLCHAIN=local from go.env or
+# the environment, which would silently build with the older release;
+# `make GOTOOLCHAIN=local ...` still can.
+export GOTOOLCHAIN := auto
 
 .PHONY: all build deps run test test-rootless unit race acceptance fuzz lint staticcheck clean bench
 
@@ -48,8 +56,9 @@ test: deps lint
 # The push-and-serve acceptance test and a build with RUN steps, with the
 # daemon as the unprivileged `xcloud` user on rootless Podman, set up by
 # contrib/install.sh (--no-start). See .ci/test-rootless.
+# sudo resets the environment: pass the toolchain choice on to its go test -c.
 test-rootless: build
-	$(SUDO) .ci/test-rootless
+	$(SUDO) env GOTOOLCHAIN=$(GOTOOLCHAIN) .ci/test-rootless
 
 unit:
 	$(GO) test -tags '$(TAGS)' -count=1 $$($(GO) list ./... | grep -v /cmd/xcloud)

@@ -2,6 +2,8 @@ module github.com/xcloud-dev/xcloud
 
 go 1.26.8
 
+toolchain go1.26.11
+
 replace github.com/cyphar/filepath-securejoin => github.com/cyphar/filepath-securejoin v0.5.1
 
 require (
