@@ -117,6 +117,22 @@ func (b *bench) httpsThroughput(ctx context.Context) ([]figure, error) {
 		return nil, fmt.Errorf("nginx over HTTPS: %w", err)
 	}
 
+	// A bare httputil.ReverseProxy on net/http's HTTPS server, same
+	// certificate: what Go's own HTTP/2 server makes of HTTP/2 against
+	// HTTP/1.1, the ceiling for Caddy's, which is the same code.
+	pair, err := tls.LoadX509KeyPair(crt, key)
+	if err != nil {
+		return nil, fmt.Errorf("the daemon's certificate for %s: %w", host, err)
+	}
+	goAddr, stopGo, err := bareProxy(direct, &pair)
+	if err != nil {
+		return nil, err
+	}
+	defer stopGo()
+	if err := waitTLSBody(ctx, goAddr, host, roots, msg); err != nil {
+		return nil, fmt.Errorf("the bare Go proxy over HTTPS: %w", err)
+	}
+
 	targets := []struct{ name, addr string }{{"xcloud", xcloudAddr}, {"nginx", ngxAddr}}
 	h2c, h3c, closeClients := goClients(xcloudAddr, tlsConfig(host, roots, nil))
 	defer closeClients()
@@ -155,6 +171,15 @@ func (b *bench) httpsThroughput(ctx context.Context) ([]figure, error) {
 			}
 			hs[t.name] = append(hs[t.name], h)
 		}
+		for _, path := range []string{tinyPath, workPath} {
+			for _, tool := range []string{"h1", "h2"} {
+				r, err := s.runH2load(ctx, "https://"+host+":"+portOf(goAddr)+path, goAddr, tool == "h1", wrkConns, httpsPoint)
+				if err != nil {
+					return nil, fmt.Errorf("bare Go proxy %s: %w", path, err)
+				}
+				runs[key3{"go", path, tool}] = append(runs[key3{"go", path, tool}], r)
+			}
+		}
 		// HTTP/3 (xcloud only: Debian's nginx has none) against HTTP/2,
 		// both from the same Go client, one connection each.
 		for _, path := range []string{tinyPath, workPath} {
@@ -191,7 +216,12 @@ func (b *bench) httpsThroughput(ctx context.Context) ([]figure, error) {
 		if path.path == tinyPath {
 			note += fmt.Sprintf("; wrk on the same targets (HTTP/1.1): xcloud %.0f, nginx %.0f req/s", med("xcloud", tinyPath, "wrk").rps, med("nginx", tinyPath, "wrk").rps)
 		}
-		figs = append(figs, compare(fmt.Sprintf("HTTPS req/s, %s, HTTP/2 vs HTTP/1.1 (xcloud)", path.name), "count", h2.rps, h1.rps, "≥1×", note))
+		gh1, gh2 := med("go", path.path, "h1"), med("go", path.path, "h2")
+		note += fmt.Sprintf("; a bare Go proxy (httputil.ReverseProxy on net/http's HTTPS server, the same HTTP/2 code as Caddy's): HTTP/2 %.0f against HTTP/1.1 %.0f (%.2f×)", gh2.rps, gh1.rps, gh2.rps/gh1.rps)
+		figs = append(figs, compare(fmt.Sprintf("HTTPS req/s, %s, HTTP/2 vs HTTP/1.1 (xcloud)", path.name), "count", h2.rps, h1.rps, "≥1×", note),
+			compare(fmt.Sprintf("HTTPS req/s, %s, HTTP/2 vs HTTP/1.1 (bare Go proxy, reference)", path.name), "count", gh2.rps, gh1.rps, "",
+				fmt.Sprintf("Go's own ceiling for the ratio above: httputil.ReverseProxy on net/http's HTTPS server in the bench's process, same certificate and app, h2load as above; per round %s",
+					roundRatios(runs[key3{"go", path.path, "h2"}], runs[key3{"go", path.path, "h1"}]))))
 		g2, g3 := med("xcloud", path.path, "go-h2"), med("xcloud", path.path, "go-h3")
 		figs = append(figs, compare(fmt.Sprintf("HTTPS req/s, %s, HTTP/3 vs HTTP/2 (xcloud)", path.name), "count", g3.rps, g2.rps, "",
 			fmt.Sprintf("a Go client (net/http, quic-go) for both, %d requests in flight on one connection, %s a point, median of %d rounds; HTTP/3 %s p50 %.2f ms p99 %.2f ms, HTTP/2 %s p50 %.2f ms p99 %.2f ms",

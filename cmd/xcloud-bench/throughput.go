@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -122,7 +123,7 @@ func (b *bench) proxyThroughput(ctx context.Context) ([]figure, error) {
 	if err := waitBody(ctx, "http://"+direct+"/", "", msg, 10*time.Second); err != nil {
 		return nil, fmt.Errorf("the app's container does not answer directly: %w", err)
 	}
-	bare, stopBare, err := bareProxy(direct)
+	bare, stopBare, err := bareProxy(direct, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -256,8 +257,9 @@ func (b *bench) containerAddr(ctx context.Context, app string) (string, error) {
 func listenLoopback() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
 
 // bareProxy serves a plain httputil.ReverseProxy to upstream from this
-// process: the Go standard library's limit for a reverse proxy.
-func bareProxy(upstream string) (addr string, stop func(), err error) {
+// process: the Go standard library's limit for a reverse proxy. With a
+// certificate it serves HTTPS, HTTP/2 offered as net/http does by default.
+func bareProxy(upstream string, cert *tls.Certificate) (addr string, stop func(), err error) {
 	l, err := listenLoopback()
 	if err != nil {
 		return "", nil, err
@@ -270,10 +272,17 @@ func bareProxy(upstream string) (addr string, stop func(), err error) {
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
 	srv := &http.Server{Handler: rp}
+	if cert != nil {
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cert}}
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		srv.Serve(l)
+		if cert == nil {
+			srv.Serve(l)
+			return
+		}
+		srv.ServeTLS(l, "", "")
 	}()
 	return l.Addr().String(), func() {
 		srv.Close()
