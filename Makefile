@@ -23,7 +23,7 @@ export CGO_ENABLED := 0
 # `make GOTOOLCHAIN=local ...` still can.
 export GOTOOLCHAIN := auto
 
-.PHONY: all build deps run test test-rootless unit race acceptance fuzz lint staticcheck clean bench
+.PHONY: all build deps run test test-rootless unit race acceptance fuzz lint staticcheck vulncheck clean bench
 
 all: build
 
@@ -96,6 +96,13 @@ bench: build
 # staticcheck is fetched through the module proxy on first use.
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags '$(TAGS)' ./...
+
+# Known vulnerabilities in the code paths the build reaches, standard library
+# included (govulncheck, through the module proxy on first use; it needs the
+# Go vulnerability database online, or VULNDB=file:///path to a local copy).
+VULNDB ?=
+vulncheck:
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.9.0 $(if $(VULNDB),-db $(VULNDB)) -tags '$(TAGS)' ./...
 
 clean:
 	rm -rf bin
