@@ -1,56 +1,14 @@
 package buildpacks
 
 import (
-	"regexp"
 	"testing"
+
+	"github.com/xcloud-dev/xcloud/internal/lazyre"
 )
 
-// The patterns compiled on first use (lazyre) compile: a typo in one must
-// fail here, not on the rare path that first needs it.
+// A typo in a pattern compiled on first use fails here, not on its path.
 func TestLazyPatternsCompile(t *testing.T) {
-	for _, re := range []func() *regexp.Regexp{
-		envAssignment,
-		pythonProgram,
-		binaryName,
-		semverComparator,
-		plainCommand,
-		npmIntegrity,
-		npmWantedGot,
-		npmExtracting,
-		yarnIntegrity,
-		pnpmIntegrity,
-		pyRequirement,
-		pyEgg,
-		pyNameSeparators,
-		fastAPIApp,
-		flaskApp,
-		flaskFactory,
-		djangoSettings,
-		argName,
-		directiveRe,
-		heredocRe,
-		envNameRE,
-		nextExportOutput,
-		configOutDir,
-		devServerStart,
-		leadingMajor,
-		pnpmVersion,
-		webpackDevStart,
-		webpackOutputPath,
-		svelteAdapter,
-		fastifyStart,
-		ngServeStart,
-		nestStart,
-		fastifyAddress,
-		goPackageClause,
-		goImportPathRE,
-		goMajorSuffix,
-		herokuInstall,
-		glidePackage,
-		processType,
-	} {
-		if re() == nil {
-			t.Fatal("nil regexp")
-		}
+	if err := lazyre.Compiles(envAssignment, pythonProgram, binaryName, semverComparator, plainCommand, npmIntegrity, npmWantedGot, npmExtracting, yarnIntegrity, pnpmIntegrity, pyRequirement, pyEgg, pyNameSeparators, fastAPIApp, flaskApp, flaskFactory, djangoSettings, argName, directiveRe, heredocRe, envNameRE, nextExportOutput, configOutDir, devServerStart, leadingMajor, pnpmVersion, webpackDevStart, webpackOutputPath, svelteAdapter, fastifyStart, ngServeStart, nestStart, fastifyAddress, goPackageClause, goImportPathRE, goMajorSuffix, herokuInstall, glidePackage, processType); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,24 +1,14 @@
 package daemon
 
 import (
-	"regexp"
 	"testing"
+
+	"github.com/xcloud-dev/xcloud/internal/lazyre"
 )
 
-// The patterns compiled on first use (lazyre) compile: a typo in one must
-// fail here, not on the rare path that first needs it.
+// A typo in a pattern compiled on first use fails here, not on its path.
 func TestLazyPatternsCompile(t *testing.T) {
-	for _, re := range []func() *regexp.Regexp{
-		scpLike,
-		stepLine,
-		layerLine,
-		commitLine,
-		warnLine,
-		xcloudLabel,
-		dumpIDRe,
-	} {
-		if re() == nil {
-			t.Fatal("nil regexp")
-		}
+	if err := lazyre.Compiles(scpLike, stepLine, layerLine, commitLine, warnLine, xcloudLabel, dumpIDRe); err != nil {
+		t.Fatal(err)
 	}
 }

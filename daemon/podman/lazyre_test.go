@@ -1,21 +1,14 @@
 package podman
 
 import (
-	"regexp"
 	"testing"
+
+	"github.com/xcloud-dev/xcloud/internal/lazyre"
 )
 
-// The patterns compiled on first use (lazyre) compile: a typo in one must
-// fail here, not on the rare path that first needs it.
+// A typo in a pattern compiled on first use fails here, not on its path.
 func TestLazyPatternsCompile(t *testing.T) {
-	for _, re := range []func() *regexp.Regexp{
-		goValueRe,
-		builderDirRe,
-		copierPipeRe,
-		danglingRe,
-	} {
-		if re() == nil {
-			t.Fatal("nil regexp")
-		}
+	if err := lazyre.Compiles(goValueRe, builderDirRe, copierPipeRe, danglingRe); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,6 +1,9 @@
 package lazyre
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestMustCompileOnce(t *testing.T) {
 	re := MustCompile(`^a+$`)
@@ -17,4 +20,13 @@ func TestMustCompilePanicsOnFirstUse(t *testing.T) {
 		}
 	}()
 	re()
+}
+
+func TestCompilesNamesTheBadPattern(t *testing.T) {
+	if err := Compiles(MustCompile(`a`), MustCompile(`(`)); err == nil || !strings.HasPrefix(err.Error(), "pattern 1: ") {
+		t.Fatalf("got %v, want pattern 1's error", err)
+	}
+	if err := Compiles(MustCompile(`a`), MustCompile(`b`)); err != nil {
+		t.Fatal(err)
+	}
 }
