@@ -19,10 +19,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/xcloud-dev/xcloud/internal/lazyre"
 )
 
 // DefaultPath is where the daemon looks when neither -config nor $XCLOUD_CONFIG is given.
@@ -383,14 +384,10 @@ func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) {
 
 // typeErrRe reads the type errors BurntSushi/toml returns as plain text;
 // compiled on the first one, as a config that decodes never needs it.
-var typeErrRe = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
-})
+var typeErrRe = lazyre.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
 
 // ulimitRe is compiled on first use: most configs set no ulimits.
-var ulimitRe = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^[a-z]+=-?[0-9]+(:-?[0-9]+)?$`)
-})
+var ulimitRe = lazyre.MustCompile(`^[a-z]+=-?[0-9]+(:-?[0-9]+)?$`)
 
 // imageRe matches a fully qualified local image name like
 // localhost/xcloud/base:trixie (registry host[:port], path, optional tag)
@@ -613,15 +610,14 @@ func (c *Config) Path(elem ...string) string {
 // daemon finds them itself: it tracks [table] headers and matches "key =".
 type lineIndex struct{ keys map[string]int }
 
-// lineRes are a [table] header's and a "key =" line's patterns, compiled
-// on the first error that needs a line.
-var lineRes = sync.OnceValues(func() (table, key *regexp.Regexp) {
-	return regexp.MustCompile(`^\s*\[\[?\s*([A-Za-z0-9_.\-"' ]+?)\s*\]\]?\s*(#.*)?$`),
-		regexp.MustCompile(`^\s*([A-Za-z0-9_.\-"']+)\s*=`)
-})
+// tableRe and keyRe are a [table] header's and a "key =" line's patterns,
+// compiled on the first error that needs a line.
+var (
+	tableRe = lazyre.MustCompile(`^\s*\[\[?\s*([A-Za-z0-9_.\-"' ]+?)\s*\]\]?\s*(#.*)?$`)
+	keyRe   = lazyre.MustCompile(`^\s*([A-Za-z0-9_.\-"']+)\s*=`)
+)
 
 func newLineIndex(src []byte) lineIndex {
-	tableRe, keyRe := lineRes()
 	idx := lineIndex{keys: map[string]int{}}
 	table, elem := "", "" // elem: "name[N]" inside the Nth [[name]] table (1-based)
 	arrays := map[string]int{}
@@ -629,7 +625,7 @@ func newLineIndex(src []byte) lineIndex {
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
-		if m := tableRe.FindStringSubmatch(line); m != nil {
+		if m := tableRe().FindStringSubmatch(line); m != nil {
 			table, elem = unquoteKey(m[1]), ""
 			if _, ok := idx.keys[table]; !ok {
 				idx.keys[table] = n
@@ -641,7 +637,7 @@ func newLineIndex(src []byte) lineIndex {
 			}
 			continue
 		}
-		if m := keyRe.FindStringSubmatch(line); m != nil {
+		if m := keyRe().FindStringSubmatch(line); m != nil {
 			k := unquoteKey(m[1])
 			if table != "" {
 				k = table + "." + k

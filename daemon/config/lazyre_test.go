@@ -1,12 +1,14 @@
 package config
 
-import "testing"
+import (
+	"testing"
 
-// The patterns compiled on first use compile: a typo in one must fail
-// here, not on the error path that first needs it.
+	"github.com/xcloud-dev/xcloud/internal/lazyre"
+)
+
+// A typo in a pattern compiled on first use fails here, not on its path.
 func TestLazyPatternsCompile(t *testing.T) {
-	table, key := lineRes()
-	if typeErrRe() == nil || ulimitRe() == nil || table == nil || key == nil {
-		t.Fatal("nil regexp")
+	if err := lazyre.Compiles(typeErrRe, ulimitRe, tableRe, keyRe); err != nil {
+		t.Fatal(err)
 	}
 }
