@@ -345,7 +345,7 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *gitsrc.Sourc
 		}
 	}
 	if !built {
-		id, err = d.podmanBuild(bctx, src, plan, in, podman.BuildSpec{
+		spec := podman.BuildSpec{
 			Containerfile: containerfile,
 			Tag:           ref,
 			Labels:        labels,
@@ -353,7 +353,14 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *gitsrc.Sourc
 			MemoryBytes:   d.opts.BuildMemoryBytes,
 			CPUs:          d.opts.BuildCPUs,
 			NoLayers:      plan.NoLayerCache,
-		}, extra, logBuf, w, start)
+		}
+		id, err = buildAgainIfRuntimeKilled(bctx, func() (string, error) {
+			return d.podmanBuild(bctx, src, plan, in, spec, extra, logBuf, w, start)
+		}, func(err error) {
+			d.log.Warn("Podman killed the build's runtime; building again", "app", p.App, "err", err)
+			fmt.Fprintf(logBuf, "%v; building again\n", err)
+			w.step("Podman stopped this build's runtime, not the build itself; building again")
+		})
 	}
 	status, msg := store.BuildStatus("succeeded"), ""
 	if err != nil {
@@ -385,6 +392,19 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *gitsrc.Sourc
 	w.step("Build succeeded in %s", seconds(time.Since(start)))
 	// Releases name the image by ID: tags can be reused, IDs cannot.
 	return builtImage{ref: id, buildID: b.ID}, nil
+}
+
+// buildAgainIfRuntimeKilled runs build, and runs it once more when Podman
+// killed its runtime (podman.RuntimeKilled) while ctx was still live: the
+// push did nothing wrong, and the second build starts from the layers the
+// first committed. A cancelled or timed-out build is not run again.
+func buildAgainIfRuntimeKilled(ctx context.Context, build func() (string, error), again func(error)) (string, error) {
+	id, err := build()
+	if !podman.RuntimeKilled(err) || ctx.Err() != nil {
+		return id, err
+	}
+	again(err)
+	return build()
 }
 
 // podmanBuild runs spec with podman build, the build context the pushed

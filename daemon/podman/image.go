@@ -115,6 +115,16 @@ func BuildErrorMessage(msg string) string {
 	return msg
 }
 
+// RuntimeKilled reports whether a build failed because its OCI runtime
+// process was sent SIGKILL, which Buildah does when the build's context
+// ends inside the Podman service. A step whose own process is killed (out
+// of memory, say) fails with "exit status 137" instead, so this is never
+// the app's doing: Podman 4.3 has been seen to do it to one build as
+// another build of the same daemon finished.
+func RuntimeKilled(err error) bool {
+	return err != nil && strings.HasSuffix(err.Error(), "while running runtime: signal: killed")
+}
+
 // matchingBrace returns the index of the brace closing the one at open,
 // skipping quoted strings, or -1.
 func matchingBrace(s string, open int) int {
