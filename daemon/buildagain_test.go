@@ -6,12 +6,15 @@ import (
 	"testing"
 )
 
-// The message Podman 4.3 gave when it killed a build's runtime while
-// another build of the same daemon finished (a CI run of
-// TestClientInitTemplates, next build).
-var errRuntimeKilled = errors.New(`building at STEP "RUN npm run build": while running runtime: signal: killed`)
+// The messages of Podman 4.3's races seen in CI runs, each as another
+// build of the same daemon finished: TestClientInitTemplates' next build
+// and TestCorpus' vite-react-ts.
+var (
+	errRuntimeKilled = errors.New(`building at STEP "RUN npm run build": while running runtime: signal: killed`)
+	errLayerGone     = errors.New("checking if cached image exists from a previous build: getting top layer info: layer not known")
+)
 
-func TestBuildAgainIfRuntimeKilled(t *testing.T) {
+func TestBuildAgainIfRaced(t *testing.T) {
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	for _, tc := range []struct {
@@ -24,6 +27,7 @@ func TestBuildAgainIfRuntimeKilled(t *testing.T) {
 	}{
 		{"killed runtime, built the second time", context.Background(), []error{errRuntimeKilled, nil}, 2, 1, false},
 		{"killed runtime twice: the second error stands", context.Background(), []error{errRuntimeKilled, errRuntimeKilled}, 2, 1, true},
+		{"cached layer gone, built the second time", context.Background(), []error{errLayerGone, nil}, 2, 1, false},
 		{"the build's own process killed (out of memory)", context.Background(), []error{errors.New(`building at STEP "RUN make": while running runtime: exit status 137`)}, 1, 0, true},
 		{"another failure", context.Background(), []error{errors.New("npm ERR! missing script: build")}, 1, 0, true},
 		{"killed because the push was cancelled", cancelled, []error{errRuntimeKilled}, 1, 0, true},
@@ -31,7 +35,7 @@ func TestBuildAgainIfRuntimeKilled(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			runs, again := 0, 0
-			id, err := buildAgainIfRuntimeKilled(tc.ctx, func() (string, error) {
+			id, err := buildAgainIfRaced(tc.ctx, func() (string, error) {
 				err := tc.errs[runs]
 				runs++
 				if err != nil {

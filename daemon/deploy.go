@@ -354,12 +354,12 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *gitsrc.Sourc
 			CPUs:          d.opts.BuildCPUs,
 			NoLayers:      plan.NoLayerCache,
 		}
-		id, err = buildAgainIfRuntimeKilled(bctx, func() (string, error) {
+		id, err = buildAgainIfRaced(bctx, func() (string, error) {
 			return d.podmanBuild(bctx, src, plan, in, spec, extra, logBuf, w, start)
 		}, func(err error) {
-			d.log.Warn("Podman killed the build's runtime; building again", "app", p.App, "err", err)
+			d.log.Warn("Podman failed the build on a race of its own; building again", "app", p.App, "err", err)
 			fmt.Fprintf(logBuf, "%v; building again\n", err)
-			w.step("Podman stopped this build's runtime, not the build itself; building again")
+			w.step("Podman failed this build on a race of its own (%v), not on the build itself; building again", err)
 		})
 	}
 	status, msg := store.BuildStatus("succeeded"), ""
@@ -394,13 +394,13 @@ func (d *Daemon) build(ctx context.Context, p gitreceive.Push, src *gitsrc.Sourc
 	return builtImage{ref: id, buildID: b.ID}, nil
 }
 
-// buildAgainIfRuntimeKilled runs build, and runs it once more when Podman
-// killed its runtime (podman.RuntimeKilled) while ctx was still live: the
+// buildAgainIfRaced runs build, and runs it once more when it failed on a
+// race inside Podman (podman.BuildRaced) while ctx was still live: the
 // push did nothing wrong, and the second build starts from the layers the
 // first committed. A cancelled or timed-out build is not run again.
-func buildAgainIfRuntimeKilled(ctx context.Context, build func() (string, error), again func(error)) (string, error) {
+func buildAgainIfRaced(ctx context.Context, build func() (string, error), again func(error)) (string, error) {
 	id, err := build()
-	if !podman.RuntimeKilled(err) || ctx.Err() != nil {
+	if !podman.BuildRaced(err) || ctx.Err() != nil {
 		return id, err
 	}
 	again(err)

@@ -115,14 +115,20 @@ func BuildErrorMessage(msg string) string {
 	return msg
 }
 
-// RuntimeKilled reports whether a build failed because its OCI runtime
-// process was sent SIGKILL, which Buildah does when the build's context
-// ends inside the Podman service. A step whose own process is killed (out
-// of memory, say) fails with "exit status 137" instead, so this is never
-// the app's doing: Podman 4.3 has been seen to do it to one build as
-// another build of the same daemon finished.
-func RuntimeKilled(err error) bool {
-	return err != nil && strings.HasSuffix(err.Error(), "while running runtime: signal: killed")
+// BuildRaced reports whether a build failed on one of Podman 4.3's races
+// with other builds and image removals of the same service, not on
+// anything in the build: its OCI runtime process sent SIGKILL ("while
+// running runtime: signal: killed", which Buildah does when the build's
+// context ends inside the service; a step whose own process is killed,
+// out of memory say, fails with "exit status 137" instead), or a cached
+// layer gone between listing and reading it ("layer not known"). Both
+// were seen in CI as another build of the same daemon finished.
+func BuildRaced(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.HasSuffix(msg, "while running runtime: signal: killed") || strings.HasSuffix(msg, ": layer not known")
 }
 
 // matchingBrace returns the index of the brace closing the one at open,
