@@ -610,8 +610,17 @@ func TestStreams(t *testing.T) {
 	resp2.Body.Close()
 	resp.Body.Close()
 
-	// The deploy stream ends with the deploy.
-	resp = get(ctx, "/api/v1/apps/web/deploys/live")
+	// The deploy stream ends with the deploy. The two streams just closed
+	// free their slots when their handlers see the client gone, not at
+	// once (under -race it took long enough to refuse this one): wait.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		resp = get(ctx, "/api/v1/apps/web/deploys/live")
+		if resp.StatusCode != http.StatusTooManyRequests || time.Now().After(deadline) {
+			break
+		}
+		resp.Body.Close()
+		time.Sleep(10 * time.Millisecond)
+	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if !strings.Contains(string(b), "event: line\ndata: -----> Building web\n") || !strings.Contains(string(b), "event: end\ndata: {\"failed\":false}\n") {
