@@ -28,17 +28,22 @@ func Cases(max int, more ...string) []string {
 			if n == 0 {
 				continue
 			}
-			body := strings.Repeat("a", n)
-			for _, first := range odd {
-				out = append(out, first+s[len(fill):], first+body[1:])
-				for _, last := range odd {
-					if n > 1 {
-						out = append(out, first+body[1:n-1]+last)
-					}
-				}
+			for _, c := range odd {
+				out = append(out, c+s[len(fill):], s[:len(s)-len(fill)]+c)
 			}
+		}
+		if n == 0 {
+			continue
+		}
+		// One body of 'a's, the odd character first, last or both: the
+		// same for every fill, so built once a length.
+		body := strings.Repeat("a", n)
+		for _, first := range odd {
+			out = append(out, first+body[1:])
 			for _, last := range odd {
-				out = append(out, s[:len(s)-len(fill)]+last)
+				if n > 1 {
+					out = append(out, first+body[1:n-1]+last)
+				}
 			}
 		}
 	}
