@@ -6,6 +6,10 @@ toolchain go1.26.11
 
 replace github.com/cyphar/filepath-securejoin => github.com/cyphar/filepath-securejoin v0.5.1
 
+// Caddy's embedded copy of the public roots, replaced by an empty package:
+// the system's ca-certificates are used (contrib/x509roots-fallback says why).
+replace golang.org/x/crypto/x509roots/fallback => ./contrib/x509roots-fallback
+
 require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/caddyserver/caddy/v2 v2.11.9

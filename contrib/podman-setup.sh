@@ -23,7 +23,7 @@ fi
 # sets up its firewall with iptables, which it does not depend on.
 # catatonit: `podman kube play` builds its pause image from it (no registry);
 # the export kube acceptance test plays the exported YAML.
-pkgs="podman runc uidmap slirp4netns fuse-overlayfs debootstrap git openssh-client busybox-static netavark aardvark-dns iptables catatonit"
+pkgs="podman runc uidmap slirp4netns fuse-overlayfs debootstrap git openssh-client busybox-static netavark aardvark-dns iptables catatonit ca-certificates"
 # A rootless user's Podman reaches systemd (its cgroup manager) over the
 # user's session bus.
 if [ -d /run/systemd/system ]; then pkgs="$pkgs dbus-user-session"; fi

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -120,6 +121,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		apiRoute = []proxy.Route{{App: "xcloud:api", Hosts: []string{cfg.API.Host}, Upstreams: []string{frontLn.Addr().String()}}}
 	}
 
+	if cfg.TLS.Mode == "acme" {
+		checkSystemRoots(logger, x509.SystemCertPool)
+	}
 	px := proxy.New(proxy.Config{
 		HTTPListen:  cfg.HTTP.Listen,
 		HTTPSListen: cfg.HTTP.HTTPSListen,

@@ -1,0 +1,3 @@
+module golang.org/x/crypto/x509roots/fallback
+
+go 1.24
