@@ -41,6 +41,10 @@ import (
 // Containers come and go with deploys, so connections to an upstream that
 // left the table are closed (see upstreamTable.retire), and a sweeper
 // closes those idle longer than IdleTimeout.
+//
+// An idle connection holds no buffers: its reader and writer (4 KB each)
+// go back to a pool between exchanges, so connections kept to many apps,
+// or many to a busy one, cost a socket each and not 8 KB more.
 type transport struct {
 	// HTTP carries requests with a body and upgrades.
 	HTTP *reverseproxy.HTTPTransport `json:"http,omitempty"`
@@ -59,15 +63,51 @@ type transport struct {
 	mu     sync.Mutex
 	idle   map[string][]*upstreamConn // by dial address; the newest last
 	closed bool
+
+	readers, writers sync.Pool // the buffers of connections in use
 }
 
-// upstreamConn is a connection to an upstream with its buffers.
+// upstreamConn is a connection to an upstream; its buffers are there while
+// it carries an exchange (see transport.attach).
 type upstreamConn struct {
 	net.Conn
 	addr   string // the dial address, its key in the pool
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	idleAt time.Time
+}
+
+// bufSize is the size of a connection's read and write buffers.
+const bufSize = 4096
+
+// attach gives c its buffers for an exchange.
+func (t *transport) attach(c *upstreamConn) {
+	if br, ok := t.readers.Get().(*bufio.Reader); ok {
+		br.Reset(c.Conn)
+		c.br = br
+	} else {
+		c.br = bufio.NewReaderSize(c.Conn, bufSize)
+	}
+	if bw, ok := t.writers.Get().(*bufio.Writer); ok {
+		bw.Reset(c.Conn)
+		c.bw = bw
+	} else {
+		c.bw = bufio.NewWriterSize(c.Conn, bufSize)
+	}
+}
+
+// detach puts c's buffers back in the pools once its exchange is over.
+func (t *transport) detach(c *upstreamConn) {
+	if c.br != nil {
+		c.br.Reset(nil)
+		t.readers.Put(c.br)
+		c.br = nil
+	}
+	if c.bw != nil {
+		c.bw.Reset(nil)
+		t.writers.Put(c.bw)
+		c.bw = nil
+	}
 }
 
 func init() { caddy.RegisterModule(new(transport)) }
@@ -198,6 +238,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		c.Close()
+		t.detach(c)
 		// A reused connection the app closed before answering: send the
 		// request once more on a new one, if sending it twice is harmless.
 		var fresh errNoResponse
@@ -307,10 +348,14 @@ func (b *upstreamBody) Close() error {
 // release ends an exchange on c: back to the pool when keep, else closed.
 func (t *transport) release(c *upstreamConn, stop func() bool, keep bool) {
 	// stop reports false when the context's deadline fired: c is unusable.
-	if !stop() || !keep {
+	// Bytes read past the response's end were sent unasked: the
+	// connection is out of step with the upstream.
+	if !stop() || !keep || c.br.Buffered() > 0 {
 		c.Close()
+		t.detach(c)
 		return
 	}
+	t.detach(c)
 	c.idleAt = time.Now()
 	t.mu.Lock()
 	// The liveness check is under t.mu, as closeIdle's removal: a
@@ -362,6 +407,7 @@ func (t *transport) conn(ctx context.Context, addr string) (c *upstreamConn, reu
 		t.mu.Unlock()
 		idle := now.Sub(c.idleAt)
 		if idle <= time.Duration(t.IdleTimeout) && (idle < checkAfter || stillOpen(c.Conn)) {
+			t.attach(c)
 			return c, true, nil
 		}
 		c.Close()
@@ -372,7 +418,9 @@ func (t *transport) conn(ctx context.Context, addr string) (c *upstreamConn, reu
 	if err != nil {
 		return nil, false, err
 	}
-	return &upstreamConn{Conn: nc, addr: addr, br: bufio.NewReaderSize(nc, 4096), bw: bufio.NewWriterSize(nc, 4096)}, false, nil
+	c = &upstreamConn{Conn: nc, addr: addr}
+	t.attach(c)
+	return c, false, nil
 }
 
 // checkAfter is how long a connection idles before it is checked with

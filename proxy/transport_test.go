@@ -15,6 +15,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 )
 
 // countingServer is an httptest server that counts the connections it
@@ -235,5 +238,118 @@ func TestTransportEarlyHints(t *testing.T) {
 	hints, final := strings.Index(text, "HTTP/1.1 103"), strings.Index(text, "HTTP/1.1 200")
 	if hints < 0 || final < hints || !strings.Contains(text[hints:final], "rel=preload") || !strings.HasSuffix(text, "page") {
 		t.Fatalf("want a 103 with the Link header, then 200 \"page\"; got:\n%s", text)
+	}
+}
+
+// bareTransport is the xcloud transport outside Caddy, dialing with a
+// plain dialer, for tests of its pool.
+func bareTransport(t *testing.T) *transport {
+	t.Helper()
+	tr := &transport{
+		HTTP:                &reverseproxy.HTTPTransport{Transport: &http.Transport{DialContext: (&net.Dialer{}).DialContext}},
+		MaxIdleConnsPerHost: 4,
+		IdleTimeout:         caddy.Duration(time.Minute),
+		idle:                make(map[string][]*upstreamConn),
+	}
+	t.Cleanup(func() {
+		for _, conns := range tr.idle {
+			for _, c := range conns {
+				c.Close()
+			}
+		}
+	})
+	return tr
+}
+
+// bareGet sends GET / to addr through tr and reads the whole answer.
+func bareGet(t *testing.T, tr *transport, addr string) (string, error) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return string(body), err
+}
+
+func TestTransportIdleConnectionsHoldNoBuffers(t *testing.T) {
+	srv, conns := countingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "hello")
+	}))
+	tr := bareTransport(t)
+	addr := srv.Listener.Addr().String()
+	for range 3 {
+		if body, err := bareGet(t, tr, addr); err != nil || body != "hello" {
+			t.Fatalf("GET = %q, %v; want hello", body, err)
+		}
+		tr.mu.Lock()
+		idle := tr.idle[addr]
+		tr.mu.Unlock()
+		if len(idle) != 1 {
+			t.Fatalf("%d idle connections after an exchange, want 1", len(idle))
+		}
+		if idle[0].br != nil || idle[0].bw != nil {
+			t.Fatal("an idle connection kept its read or write buffer")
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("upstream accepted %d connections for 3 sequential requests, want 1", n)
+	}
+}
+
+func TestTransportDropsConnectionWithUnaskedBytes(t *testing.T) {
+	// An upstream that sends bytes after its answer's end: the connection
+	// is out of step, and the next request must not read them as its
+	// answer's start.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cleanups run last first: the listener closes, then the server's
+	// goroutines are waited for (the transport's cleanup, registered
+	// later, has closed its connections by then).
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
+	t.Cleanup(func() { ln.Close() })
+	var accepted atomic.Int64
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			wg.Go(func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					req.Body.Close()
+					// The extra bytes go with the answer, in one write, so
+					// they are read with it.
+					if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokXX"); err != nil {
+						return
+					}
+				}
+			})
+		}
+	})
+	tr := bareTransport(t)
+	addr := ln.Addr().String()
+	for i := range 2 {
+		if body, err := bareGet(t, tr, addr); err != nil || body != "ok" {
+			t.Fatalf("GET %d = %q, %v; want ok", i+1, body, err)
+		}
+	}
+	if n := accepted.Load(); n != 2 {
+		t.Fatalf("upstream accepted %d connections, want 2 (the first one dropped)", n)
 	}
 }
