@@ -76,6 +76,7 @@ func (d *Daemon) poll(ctx context.Context) {
 	defer t.Stop()
 	inflight := 0
 	lastSweep := time.Now()
+	var polled storeRead[[]store.GitSync]
 	defer func() {
 		for ; inflight > 0; inflight-- {
 			<-done
@@ -95,7 +96,7 @@ func (d *Daemon) poll(ctx context.Context) {
 			lastSweep = time.Now()
 			d.sweepPreviews(ctx)
 		}
-		gs, err := d.store.AutoGitSyncs(ctx)
+		gs, err := polled.get(ctx, d.store, d.store.AutoGitSyncs)
 		if err != nil {
 			if ctx.Err() == nil {
 				d.log.Error("list polled apps", "err", err)

@@ -77,6 +77,8 @@ type livenessTracker struct {
 	// instead of once an app every round. Only the round's goroutine
 	// uses it.
 	releases map[string]releaseChecks // app name →
+	// apps is the apps list a round reads, kept until the store changes.
+	apps storeRead[[]store.App]
 }
 
 // releaseChecks are the liveness checks of one release of an app.
@@ -202,7 +204,7 @@ type unhealthy struct {
 // livenessRound runs the checks due at now, all apps' at once, and returns
 // the containers found unhealthy.
 func (d *Daemon) livenessRound(ctx context.Context, tr *livenessTracker, client *http.Client, now time.Time) []unhealthy {
-	apps, err := d.store.ListApps(ctx)
+	apps, err := tr.apps.get(ctx, d.store, d.store.ListApps)
 	if err != nil {
 		if ctx.Err() == nil {
 			d.log.Error("liveness: list apps", "err", err)

@@ -220,3 +220,25 @@ func TestValidateAppName(t *testing.T) {
 		}
 	}
 }
+
+func TestVersionChangesOnCommittedWrites(t *testing.T) {
+	s := newTestStore(t, Options{})
+	ctx := context.Background()
+	v0 := s.Version()
+	if _, err := s.CreateApp(ctx, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	v1 := s.Version()
+	if v1 == v0 {
+		t.Fatal("Version did not change when an app was created")
+	}
+	if _, err := s.ListApps(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateApp(ctx, "shop"); err == nil {
+		t.Fatal("creating an app twice succeeded")
+	}
+	if v := s.Version(); v != v1 {
+		t.Fatalf("Version changed from %d to %d on a read and a write that failed", v1, v)
+	}
+}
