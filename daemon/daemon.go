@@ -46,6 +46,7 @@ type Runtime interface {
 	Run(ctx context.Context, c podman.ContainerSpec) (podman.Container, error)
 	Inspect(ctx context.Context, id string) (podman.Container, error)
 	List(ctx context.Context, labels map[string]string) ([]podman.Container, error)
+	ListExited(ctx context.Context, labels map[string]string) ([]podman.Container, error)
 	Start(ctx context.Context, id string) (podman.Container, error)
 	Stop(ctx context.Context, id string, grace time.Duration) error
 	Remove(ctx context.Context, id string) error

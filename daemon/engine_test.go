@@ -150,6 +150,11 @@ func (f *fakeRuntime) List(_ context.Context, labels map[string]string) ([]podma
 	return out, nil
 }
 
+func (f *fakeRuntime) ListExited(ctx context.Context, labels map[string]string) ([]podman.Container, error) {
+	cs, err := f.List(ctx, labels)
+	return slices.DeleteFunc(cs, func(c podman.Container) bool { return c.State != "exited" && c.State != "stopped" }), err
+}
+
 func (f *fakeRuntime) Start(_ context.Context, id string) (podman.Container, error) {
 	f.mu.Lock()
 	c, ok := f.cs[id]

@@ -29,7 +29,7 @@ func (d *Daemon) sweepDeaths(ctx context.Context) {
 }
 
 func (d *Daemon) sweepOnce(ctx context.Context) {
-	cs, err := d.rt.List(ctx, map[string]string{labelInstance: d.opts.Instance})
+	cs, err := d.rt.ListExited(ctx, map[string]string{labelInstance: d.opts.Instance})
 	if err != nil {
 		if ctx.Err() == nil {
 			d.log.Warn("look for dead containers", "err", err)

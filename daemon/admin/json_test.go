@@ -33,6 +33,11 @@ func (listRuntime) List(_ context.Context, labels map[string]string) ([]podman.C
 	return []podman.Container{c}, nil
 }
 
+// ListExited: the one container runs.
+func (listRuntime) ListExited(context.Context, map[string]string) ([]podman.Container, error) {
+	return nil, nil
+}
+
 func (listRuntime) ListVolumes(context.Context, map[string]string) ([]podman.VolumeInfo, error) {
 	return nil, nil
 }

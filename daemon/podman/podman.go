@@ -499,12 +499,28 @@ func (c *Client) Inspect(ctx context.Context, id string) (Container, error) {
 
 // List returns the containers (running or not) carrying all the given labels.
 func (c *Client) List(ctx context.Context, labels map[string]string) ([]Container, error) {
+	return c.list(ctx, labels, nil)
+}
+
+// ListExited is List of the containers that have exited (or were stopped)
+// only. Podman filters them: a sweep for dead containers every few seconds
+// then decodes nothing while everything runs, whatever the number of apps.
+func (c *Client) ListExited(ctx context.Context, labels map[string]string) ([]Container, error) {
+	return c.list(ctx, labels, []string{"exited", "stopped"})
+}
+
+// list lists the containers with all of labels and, when states is not
+// empty, in one of states.
+func (c *Client) list(ctx context.Context, labels map[string]string, states []string) ([]Container, error) {
 	var filters []string
 	for k, v := range labels {
 		filters = append(filters, k+"="+v)
 	}
-	list, err := containers.List(c.ctx(ctx), new(containers.ListOptions).WithAll(true).
-		WithFilters(map[string][]string{"label": filters}))
+	by := map[string][]string{"label": filters}
+	if len(states) > 0 {
+		by["status"] = states
+	}
+	list, err := containers.List(c.ctx(ctx), new(containers.ListOptions).WithAll(true).WithFilters(by))
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}

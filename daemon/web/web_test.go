@@ -32,6 +32,10 @@ func (idleRuntime) List(context.Context, map[string]string) ([]podman.Container,
 	return nil, nil
 }
 
+func (idleRuntime) ListExited(context.Context, map[string]string) ([]podman.Container, error) {
+	return nil, nil
+}
+
 // clock is a settable time for session expiry.
 type clock struct {
 	mu sync.Mutex
