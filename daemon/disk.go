@@ -96,12 +96,9 @@ func logBytes(dir, app string) int64 {
 	return n
 }
 
-// diskUse measures what the daemon keeps on disk, by kind.
-func (d *Daemon) diskUse(ctx context.Context) (map[string]int64, error) {
-	imgs, err := d.rt.ListImages(ctx, d.labels(nil), true)
-	if err != nil {
-		return nil, err
-	}
+// diskUse measures what the daemon keeps on disk, by kind: imgs are this
+// daemon's images, build layers included.
+func (d *Daemon) diskUse(imgs []podman.ImageInfo) map[string]int64 {
 	out := map[string]int64{}
 	for _, k := range diskKinds {
 		out[k] = 0
@@ -117,7 +114,7 @@ func (d *Daemon) diskUse(ctx context.Context) (map[string]int64, error) {
 	out[diskRepos] = dirSize(d.opts.ReposDir)
 	out[diskStatic] = dirSize(d.opts.StaticDir)
 	out[diskLogs] = dirSize(d.opts.LogsDir)
-	return out, nil
+	return out
 }
 
 // diskChanged asks the disk measurer for a fresh measurement.
@@ -136,22 +133,37 @@ func (d *Daemon) measureDisk(ctx context.Context) {
 	t := time.NewTicker(diskEvery)
 	defer t.Stop()
 	d.pruneAll(ctx)
+	kicked := false
 	for {
-		d.boundBuildCache(ctx)
-		if use, err := d.diskUse(ctx); err != nil {
-			if ctx.Err() == nil {
-				d.log.Warn("measure disk use", "err", err)
-			}
-		} else {
-			for _, k := range diskKinds {
-				d.obs.DiskUsage(k, use[k])
-			}
-		}
+		d.measureDiskOnce(ctx)
+		d.diskMeasured(kicked)
+		kicked = false
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-d.diskKick:
+			kicked = true
 		}
+	}
+}
+
+// measureDiskOnce bounds the build cache and reports disk use, from one
+// listing of the images (Podman 4.3 takes seconds to list them all on a
+// busy box), listed again only when build layers were removed.
+func (d *Daemon) measureDiskOnce(ctx context.Context) {
+	imgs, err := d.rt.ListImages(ctx, d.labels(nil), true)
+	if err == nil && d.boundBuildCache(ctx, imgs) {
+		imgs, err = d.rt.ListImages(ctx, d.labels(nil), true)
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Warn("list images to measure disk use and bound the build cache", "err", err)
+		}
+		return
+	}
+	use := d.diskUse(imgs)
+	for _, k := range diskKinds {
+		d.obs.DiskUsage(k, use[k])
 	}
 }

@@ -37,6 +37,16 @@ func (d *Daemon) pruneStarted() (ended func()) {
 	}
 }
 
+// diskMeasured is told of each disk measurement; kicked says a deploy's
+// clean-up asked for it (diskChanged). That round is the end of the
+// deploy's tail: what it decoded (every image Podman lists, seconds after
+// the last prune) goes back to the system as the burst's memory did.
+func (d *Daemon) diskMeasured(kicked bool) {
+	if kicked && d.deploying.Load() == 0 && d.pruning.Load() == 0 {
+		d.trimDue()
+	}
+}
+
 func (d *Daemon) trimDue() {
 	select {
 	case d.trim <- struct{}{}:

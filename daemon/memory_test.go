@@ -63,6 +63,34 @@ func TestTrimAgainAfterTheLastPruneEnds(t *testing.T) {
 	}
 }
 
+func TestTrimAfterTheDiskMeasurementADeployAskedFor(t *testing.T) {
+	d := &Daemon{trim: make(chan struct{}, 1)}
+	due := trimDue(d)
+	d.diskMeasured(false)
+	if due() {
+		t.Fatal("trim due after the periodic disk measurement")
+	}
+	endPrune := d.pruneStarted()
+	d.diskMeasured(true)
+	if due() {
+		t.Fatal("trim due after a disk measurement while a prune runs")
+	}
+	endPrune()
+	if !due() {
+		t.Fatal("no trim due after the last prune ended")
+	}
+	d.diskMeasured(true)
+	if !due() {
+		t.Fatal("no trim due after the disk measurement the prune asked for")
+	}
+	endDeploy := d.deployStarted()
+	d.diskMeasured(true)
+	if due() {
+		t.Fatal("trim due after a disk measurement while a deploy runs")
+	}
+	endDeploy()
+}
+
 // deepStack uses about n KB of stack, then waits for release.
 func deepStack(n int, ready chan<- struct{}, release <-chan struct{}) byte {
 	var pad [1024]byte

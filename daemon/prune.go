@@ -316,18 +316,12 @@ func (d *Daemon) keptCandidates(ctx context.Context, app string) ([]store.Releas
 // uses, then, when the RUN cache mounts alone exceed the bound, whole
 // cache mounts, least recently used first. It runs only while no build
 // does (it takes every build slot, or skips), so no build loses a layer or
-// a mount it is using.
-func (d *Daemon) boundBuildCache(ctx context.Context) {
+// a mount it is using. imgs are this daemon's images, build layers
+// included; it reports whether it removed any.
+func (d *Daemon) boundBuildCache(ctx context.Context, imgs []podman.ImageInfo) (removed bool) {
 	max := d.opts.BuildCacheMax
 	if max <= 0 {
-		return
-	}
-	imgs, err := d.rt.ListImages(ctx, d.labels(nil), true)
-	if err != nil {
-		if ctx.Err() == nil {
-			d.log.Warn("list images to bound the build cache", "err", err)
-		}
-		return
+		return false
 	}
 	var layers []podman.ImageInfo
 	for _, im := range imgs {
@@ -338,7 +332,7 @@ func (d *Daemon) boundBuildCache(ctx context.Context) {
 	mounts := dirSize(d.opts.BuildCacheDir)
 	remove := cacheToRemove(layers, mounts, max)
 	if len(remove) == 0 && mounts <= max {
-		return
+		return false
 	}
 	taken := 0
 	defer func() {
@@ -352,7 +346,7 @@ func (d *Daemon) boundBuildCache(ctx context.Context) {
 			taken++
 		default:
 			d.log.Debug("build cache over its bound, trimmed later: a build is running")
-			return
+			return false
 		}
 	}
 	freed := int64(0)
@@ -361,6 +355,7 @@ func (d *Daemon) boundBuildCache(ctx context.Context) {
 			d.log.Debug("keep build layer", "image", short12(id), "err", err)
 			continue
 		}
+		removed = true
 		for _, im := range layers {
 			if imageID(im.ID) == id {
 				freed += im.Own
@@ -373,6 +368,7 @@ func (d *Daemon) boundBuildCache(ctx context.Context) {
 	if mounts > max {
 		d.trimCacheMounts(mounts, max)
 	}
+	return removed
 }
 
 // trimCacheMounts removes whole RUN cache mounts (the directories under
